@@ -1,0 +1,97 @@
+import { parseArgs } from "node:util";
+import { installStack } from "./stack/install.ts";
+import { assertPrerequisites } from "./stack/prerequisites.ts";
+import { localAws, paths } from "./stack/settings.ts";
+import { down, status, type UpResult, up } from "./stack/stack.ts";
+
+const usage = `Usage: tsx local/cli.ts <command>
+
+  setup                 download Kafka, DynamoDB Local (Maven Central) and moto (PyPI) into ${paths.cacheRoot}
+  start                 bring the stack up, stay in the foreground, stop it on Ctrl-C   (npm start)
+  stack up [--keep-data]  bring the stack up in the background and return
+  stack down            stop what the stack started (by pid)
+  stack status          pid, health and memory of each component
+`;
+
+async function printUp(result: UpResult): Promise<void> {
+  console.log(`Local stack ready in ${result.seconds.toFixed(1)} s (region ${localAws.region}, account ${localAws.accountId})`);
+  for (const c of await status()) {
+    const memory = c.residentMiB === undefined ? "" : `${c.residentMiB} MiB`;
+    console.log(
+      `  ${c.name.padEnd(10)} ${c.endpoint.padEnd(26)} pid ${String(c.pid ?? "-").padEnd(8)} ${memory.padEnd(9)} ${result.states[c.name] ?? ""}`,
+    );
+  }
+  console.log(`  resources: ${result.resources.created.length} created, ${result.resources.existing.length} already there`);
+  for (const name of result.resources.created) console.log(`    + ${name}`);
+  console.log(`  logs: ${paths.logs}`);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { "keep-data": { type: "boolean", default: false }, help: { type: "boolean", short: "h" } },
+  });
+  const [command, sub] = positionals;
+  if (values.help === true || command === undefined) {
+    console.log(usage);
+    return;
+  }
+  switch (command) {
+    case "setup":
+      assertPrerequisites();
+      await installStack();
+      console.error(`Local stack downloads are in ${paths.cacheRoot}`);
+      return;
+    case "stack":
+      if (sub === "up") {
+        await printUp(await up({ keepData: values["keep-data"] }));
+      } else if (sub === "down") {
+        const stopped = await down();
+        console.log(stopped.length > 0 ? `stopped: ${stopped.join(", ")}` : "nothing of this stack was running");
+      } else if (sub === "status") {
+        for (const c of await status()) {
+          console.log(
+            `${c.name.padEnd(10)} ${c.endpoint.padEnd(26)} ${c.pid === undefined ? "stopped" : `pid ${c.pid} ${c.healthy ? "healthy" : "UNHEALTHY"} ${c.residentMiB ?? "?"} MiB`}`,
+          );
+        }
+      } else {
+        throw new Error(`unknown stack command "${sub ?? ""}"\n${usage}`);
+      }
+      return;
+    case "start":
+      await startForeground(values["keep-data"]);
+      return;
+    default:
+      throw new Error(`unknown command "${command}"\n${usage}`);
+  }
+}
+
+/** `npm start`: the stack in the foreground; Ctrl-C (or SIGTERM) stops everything it started. */
+async function startForeground(keepData: boolean): Promise<void> {
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\n${signal}: stopping the local stack ...`);
+    const stopped = await down();
+    console.log(`stopped: ${stopped.join(", ") || "nothing"}`);
+    process.exit(0);
+  };
+  process.on("SIGINT", () => void stop("SIGINT"));
+  process.on("SIGTERM", () => void stop("SIGTERM"));
+  try {
+    await printUp(await up({ keepData }));
+  } catch (error) {
+    await down();
+    throw error;
+  }
+  console.log("Press Ctrl-C to stop.");
+  // Keep the event loop alive until a signal arrives.
+  setInterval(() => undefined, 1 << 30);
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

@@ -1,0 +1,93 @@
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { paths } from "./settings.ts";
+
+const doneMarker = ".complete";
+
+function run(command: string, args: readonly string[], cwd: string): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(command, args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.stderr.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.on("error", reject);
+    child.on("close", (code) => {
+      if (code === 0) resolvePromise();
+      else reject(new Error(`${command} ${args.join(" ")} failed with exit code ${code}:\n${output.slice(-4000)}`));
+    });
+  });
+}
+
+/** Runs `fill(tmpDir)` and moves the result into `target` atomically, so a killed install never looks done. */
+async function installOnce(target: string, label: string, fill: (dir: string) => Promise<void>): Promise<void> {
+  if (existsSync(join(target, doneMarker))) return;
+  const staging = `${target}.partial-${process.pid}`;
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(staging, { recursive: true });
+  const started = Date.now();
+  process.stderr.write(`  installing ${label} ...\n`);
+  await fill(staging);
+  writeFileSync(join(staging, doneMarker), new Date().toISOString());
+  rmSync(target, { recursive: true, force: true });
+  mkdirSync(dirname(target), { recursive: true });
+  renameSync(staging, target);
+  process.stderr.write(`  installed ${label} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+}
+
+function copyMavenDependencies(pomDir: string, outputDir: string): Promise<void> {
+  return run("mvn", ["-q", "-B", "dependency:copy-dependencies", `-DoutputDirectory=${outputDir}`, "-DincludeScope=runtime"], pomDir);
+}
+
+async function installKafka(): Promise<void> {
+  await installOnce(dirname(paths.kafkaLib), "Apache Kafka (Maven Central)", async (dir) => {
+    await copyMavenDependencies(join(paths.mavenPoms, "kafka"), join(dir, "lib"));
+  });
+}
+
+async function installDynamodbLocal(): Promise<void> {
+  await installOnce(dirname(paths.dynamodbLib), "DynamoDB Local (Maven Central)", async (dir) => {
+    const lib = join(dir, "lib");
+    await copyMavenDependencies(join(paths.mavenPoms, "dynamodb"), lib);
+    // sqlite4java looks for its native library under its platform name, without the version.
+    const native = join(dir, "native");
+    mkdirSync(native, { recursive: true });
+    for (const file of readdirSync(lib)) {
+      const match = /^(libsqlite4java-linux-amd64)-[\d.]+\.so$/.exec(file);
+      if (match?.[1] !== undefined) copyFileSync(join(lib, file), join(native, `${match[1]}.so`));
+    }
+  });
+}
+
+/** The virtualenv folder for the current requirements file: a new file content means a new venv. */
+export function venvDir(): string {
+  const digest = createHash("sha256").update(readFileSync(paths.pythonRequirements)).digest("hex").slice(0, 12);
+  return join(paths.venvRoot, digest);
+}
+
+export function venvBin(name: string): string {
+  return join(venvDir(), "bin", name);
+}
+
+async function installPythonTools(): Promise<void> {
+  // Built in place, not staged: a virtualenv's scripts name the folder they were created in.
+  const dir = venvDir();
+  if (existsSync(join(dir, doneMarker))) return;
+  const started = Date.now();
+  process.stderr.write("  installing moto server and cfn-lint (PyPI virtualenv) ...\n");
+  rmSync(dir, { recursive: true, force: true });
+  await run("python3", ["-m", "venv", dir], paths.projectRoot);
+  await run(join(dir, "bin", "pip"), ["install", "-q", "-r", paths.pythonRequirements], paths.projectRoot);
+  writeFileSync(join(dir, doneMarker), new Date().toISOString());
+  process.stderr.write(`  installed the virtualenv in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+}
+
+/** Downloads everything the stack runs (idempotent; cached under ~/.cache). Throws with the failing tool's output. */
+export async function installStack(): Promise<void> {
+  await Promise.all([installKafka(), installDynamodbLocal(), installPythonTools()]);
+}

@@ -1,0 +1,69 @@
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/**
+ * Where the local stack keeps things and which loopback ports it uses.
+ * Downloads are cached outside the clone (shared by every checkout); state lives in
+ * the git-ignored `.local/` folder of the clone. Ports can be moved with env vars
+ * when the defaults are taken on a developer's machine.
+ */
+
+const projectRoot = resolve(fileURLToPath(new URL("../..", import.meta.url)));
+const cacheRoot = join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "sales-stream-analytics");
+const stateRoot = join(projectRoot, ".local");
+
+function port(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1 || value > 65535) {
+    throw new Error(`${name} must be a TCP port (1-65535), got "${raw}"`);
+  }
+  return value;
+}
+
+export const versions = {
+  kafka: "3.9.1",
+  dynamodbLocal: "2.6.1",
+} as const;
+
+export const ports = Object.freeze({
+  kafka: port("LOCAL_KAFKA_PORT", 9092),
+  kafkaController: port("LOCAL_KAFKA_CONTROLLER_PORT", 9093),
+  dynamodb: port("LOCAL_DYNAMODB_PORT", 8000),
+  moto: port("LOCAL_MOTO_PORT", 5000),
+  api: port("PORT", 3000),
+});
+
+export const host = "127.0.0.1";
+
+export const endpoints = Object.freeze({
+  kafkaBrokers: `${host}:${ports.kafka}`,
+  dynamodb: `http://${host}:${ports.dynamodb}`,
+  moto: `http://${host}:${ports.moto}`,
+  api: `http://${host}:${ports.api}`,
+});
+
+/** Region, account and stack name the local stack pretends to be in (moto's default account). */
+export const localAws = Object.freeze({
+  region: "us-east-1",
+  accountId: "123456789012",
+  credentials: { accessKeyId: "local", secretAccessKey: "local" },
+});
+
+export const paths = Object.freeze({
+  projectRoot,
+  template: join(projectRoot, "template.yaml"),
+  mavenPoms: join(projectRoot, "local", "stack", "maven"),
+  pythonRequirements: join(projectRoot, "local", "stack", "requirements.txt"),
+  cacheRoot,
+  kafkaLib: join(cacheRoot, `kafka-${versions.kafka}`, "lib"),
+  dynamodbLib: join(cacheRoot, `dynamodb-local-${versions.dynamodbLocal}`, "lib"),
+  dynamodbNative: join(cacheRoot, `dynamodb-local-${versions.dynamodbLocal}`, "native"),
+  venvRoot: join(cacheRoot, "venv"),
+  stateRoot,
+  data: join(stateRoot, "data"),
+  run: join(stateRoot, "run"),
+  logs: join(stateRoot, "logs"),
+});

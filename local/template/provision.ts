@@ -1,0 +1,193 @@
+import {
+  CreateTableCommand,
+  type CreateTableCommandInput,
+  DescribeTimeToLiveCommand,
+  type DynamoDBClient,
+  ResourceInUseException,
+  UpdateTimeToLiveCommand,
+} from "@aws-sdk/client-dynamodb";
+import {
+  AlreadyExistsException,
+  CreateRegistryCommand,
+  CreateSchemaCommand,
+  type GlueClient,
+  RegisterSchemaVersionCommand,
+} from "@aws-sdk/client-glue";
+import { CreateBucketCommand, type S3Client } from "@aws-sdk/client-s3";
+import { CreateQueueCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import type { Admin } from "kafkajs";
+import { physicalName, registryNameOfSchema, resolveValue, resourceEnabled, type StackContext } from "./intrinsics.ts";
+
+export interface ProvisionClients {
+  readonly kafkaAdmin: Admin;
+  readonly dynamodb: DynamoDBClient;
+  readonly s3: S3Client;
+  readonly sqs: SQSClient;
+  readonly glue: GlueClient;
+}
+
+/** What provisioning did, resource by resource, for the start-up summary. */
+export interface ProvisionReport {
+  readonly created: string[];
+  readonly existing: string[];
+}
+
+export interface KafkaTopicSpec {
+  readonly name: string;
+  readonly partitions: number;
+}
+
+/** The topics declared in the template's Metadata.KafkaTopics. Throws on a malformed entry. */
+export function declaredTopics(ctx: StackContext): KafkaTopicSpec[] {
+  const raw = resolveValue(ctx, ctx.template.Metadata?.KafkaTopics ?? [], "Metadata.KafkaTopics");
+  if (!Array.isArray(raw)) throw new Error("Metadata.KafkaTopics must be a list");
+  return raw.map((entry, index) => {
+    const { Name, Partitions } = entry as { Name?: unknown; Partitions?: unknown };
+    const partitions = Number(Partitions);
+    if (typeof Name !== "string" || !Number.isInteger(partitions) || partitions < 1) {
+      throw new Error(`Metadata.KafkaTopics[${index}] needs Name (string) and Partitions (integer >= 1)`);
+    }
+    return { name: Name, partitions };
+  });
+}
+
+function resourcesOfType(ctx: StackContext, type: string): [string, Record<string, unknown>][] {
+  return Object.entries(ctx.template.Resources)
+    .filter(([id, resource]) => resource.Type === type && resourceEnabled(ctx, id))
+    .map(([id, resource]) => [id, resolveValue(ctx, resource.Properties ?? {}, `Resources.${id}.Properties`) as Record<string, unknown>]);
+}
+
+async function createdOrExisting(
+  report: ProvisionReport,
+  label: string,
+  create: () => Promise<unknown>,
+  exists: (error: unknown) => boolean,
+) {
+  try {
+    await create();
+    report.created.push(label);
+  } catch (error) {
+    if (!exists(error)) throw new Error(`creating ${label} failed: ${(error as Error).message}`, { cause: error });
+    report.existing.push(label);
+  }
+}
+
+/**
+ * Creates every Kafka topic, DynamoDB table, S3 bucket, SQS queue, Glue registry, schema
+ * and schema version the template declares, skipping those that already exist.
+ * Throws naming the resource that could not be created.
+ */
+export async function provision(ctx: StackContext, clients: ProvisionClients): Promise<ProvisionReport> {
+  const report: ProvisionReport = { created: [], existing: [] };
+
+  const topics = declaredTopics(ctx);
+  const existingTopics = new Set(await clients.kafkaAdmin.listTopics());
+  const missing = topics.filter((topic) => !existingTopics.has(topic.name));
+  if (missing.length > 0) {
+    await clients.kafkaAdmin.createTopics({
+      waitForLeaders: true,
+      topics: missing.map((topic) => ({ topic: topic.name, numPartitions: topic.partitions, replicationFactor: 1 })),
+    });
+  }
+  for (const topic of topics) (existingTopics.has(topic.name) ? report.existing : report.created).push(`topic ${topic.name}`);
+
+  for (const [id, props] of resourcesOfType(ctx, "AWS::DynamoDB::Table")) {
+    const name = physicalName(ctx, id);
+    await createdOrExisting(
+      report,
+      `table ${name}`,
+      () => clients.dynamodb.send(new CreateTableCommand(tableInput(name, props))),
+      (error) => error instanceof ResourceInUseException,
+    );
+    const ttl = props.TimeToLiveSpecification as { AttributeName?: string; Enabled?: boolean } | undefined;
+    if (ttl?.Enabled === true && ttl.AttributeName !== undefined) {
+      const current = await clients.dynamodb.send(new DescribeTimeToLiveCommand({ TableName: name }));
+      if (current.TimeToLiveDescription?.TimeToLiveStatus !== "ENABLED") {
+        await clients.dynamodb.send(
+          new UpdateTimeToLiveCommand({ TableName: name, TimeToLiveSpecification: { AttributeName: ttl.AttributeName, Enabled: true } }),
+        );
+      }
+    }
+  }
+
+  for (const [id] of resourcesOfType(ctx, "AWS::S3::Bucket")) {
+    const name = physicalName(ctx, id);
+    await createdOrExisting(
+      report,
+      `bucket ${name}`,
+      () => clients.s3.send(new CreateBucketCommand({ Bucket: name })),
+      (error) => ["BucketAlreadyOwnedByYou", "BucketAlreadyExists"].includes((error as Error).name),
+    );
+  }
+
+  for (const [id, props] of resourcesOfType(ctx, "AWS::SQS::Queue")) {
+    const name = physicalName(ctx, id);
+    const attributes: Record<string, string> = {};
+    for (const key of ["MessageRetentionPeriod", "VisibilityTimeout", "DelaySeconds", "ReceiveMessageWaitTimeSeconds"]) {
+      if (props[key] !== undefined) attributes[key] = String(props[key]);
+    }
+    // CreateQueue with the same name and attributes is idempotent in SQS.
+    await clients.sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
+    report.created.push(`queue ${name}`);
+  }
+
+  for (const [id, props] of resourcesOfType(ctx, "AWS::Glue::Registry")) {
+    const name = physicalName(ctx, id);
+    await createdOrExisting(
+      report,
+      `registry ${name}`,
+      () => clients.glue.send(new CreateRegistryCommand({ RegistryName: name, Description: props.Description as string | undefined })),
+      (error) => error instanceof AlreadyExistsException,
+    );
+  }
+
+  for (const [id, props] of resourcesOfType(ctx, "AWS::Glue::Schema")) {
+    const name = physicalName(ctx, id);
+    const registry = registryNameOfSchema(ctx, id);
+    await createdOrExisting(
+      report,
+      `schema ${registry}/${name}`,
+      () =>
+        clients.glue.send(
+          new CreateSchemaCommand({
+            RegistryId: { RegistryName: registry },
+            SchemaName: name,
+            DataFormat: props.DataFormat as "AVRO",
+            Compatibility: props.Compatibility as "BACKWARD",
+            Description: props.Description as string | undefined,
+            SchemaDefinition: props.SchemaDefinition as string,
+          }),
+        ),
+      (error) => error instanceof AlreadyExistsException,
+    );
+  }
+
+  for (const [id, props] of resourcesOfType(ctx, "AWS::Glue::SchemaVersion")) {
+    const schema = props.Schema as { SchemaArn?: string; RegistryName?: string; SchemaName?: string };
+    const [registryName, schemaName] =
+      schema.SchemaArn !== undefined ? schema.SchemaArn.split("/").slice(-2) : [schema.RegistryName, schema.SchemaName];
+    // RegisterSchemaVersion returns the existing version id when the definition is already registered.
+    await clients.glue.send(
+      new RegisterSchemaVersionCommand({
+        SchemaId: { RegistryName: registryName, SchemaName: schemaName },
+        SchemaDefinition: props.SchemaDefinition as string,
+      }),
+    );
+    report.created.push(`schema version ${id}`);
+  }
+
+  return report;
+}
+
+function tableInput(name: string, props: Record<string, unknown>): CreateTableCommandInput {
+  const gsis = props.GlobalSecondaryIndexes as CreateTableCommandInput["GlobalSecondaryIndexes"];
+  return {
+    TableName: name,
+    AttributeDefinitions: props.AttributeDefinitions as CreateTableCommandInput["AttributeDefinitions"],
+    KeySchema: props.KeySchema as CreateTableCommandInput["KeySchema"],
+    BillingMode: "PAY_PER_REQUEST",
+    ...(gsis !== undefined && {
+      GlobalSecondaryIndexes: gsis.map((gsi) => ({ IndexName: gsi.IndexName, KeySchema: gsi.KeySchema, Projection: gsi.Projection })),
+    }),
+  };
+}

@@ -1,0 +1,86 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { localStackContext } from "#local/stack/context";
+import { paths } from "#local/stack/settings";
+import { physicalName, resolveValue, type StackContext } from "#local/template/intrinsics";
+import { declaredTopics } from "#local/template/provision";
+import { loadTemplate, type Template } from "#local/template/template";
+
+function context(template: Template, overrides: Record<string, string> = {}): StackContext {
+  return { template, stackName: "demo", region: "eu-west-1", accountId: "111122223333", parameterOverrides: overrides };
+}
+
+const tiny: Template = {
+  Parameters: { Topic: { Type: "String", Default: "sales" }, Subnets: { Type: "List<AWS::EC2::Subnet::Id>" } },
+  Conditions: { IsProd: { "Fn::Equals": [{ Ref: "Topic" }, "prod"] } },
+  Resources: {
+    Table: { Type: "AWS::DynamoDB::Table", Properties: { TableName: { "Fn::Sub": "${AWS::StackName}-aggregates" } } },
+    Bucket: { Type: "AWS::S3::Bucket" },
+    Registry: { Type: "AWS::Glue::Registry", Properties: { Name: "reg" } },
+    Schema: { Type: "AWS::Glue::Schema", Properties: { Name: { Ref: "Topic" }, Registry: { Arn: { "Fn::GetAtt": ["Registry", "Arn"] } } } },
+  },
+};
+
+describe("intrinsic functions resolved as the local stack", () => {
+  it("gives tables their declared name and buckets CloudFormation's lower-case generated name", () => {
+    const ctx = context(tiny);
+    expect(physicalName(ctx, "Table")).toBe("demo-aggregates");
+    expect(physicalName(ctx, "Bucket")).toBe("demo-bucket");
+  });
+
+  it("resolves Ref, GetAtt, Sub with variables and nested attributes, Join and If", () => {
+    const ctx = context(tiny);
+    const value = resolveValue(
+      ctx,
+      {
+        a: { Ref: "Topic" },
+        b: { "Fn::GetAtt": ["Table", "Arn"] },
+        c: { "Fn::Sub": ["${Name}/${Table.Arn}/${!Literal}", { Name: { Ref: "AWS::Region" } }] },
+        d: { "Fn::Join": ["-", [{ Ref: "Topic" }, "x"]] },
+        e: { "Fn::If": ["IsProd", "yes", "no"] },
+        f: { Ref: "Schema" },
+        g: { Ref: "Subnets" },
+      },
+      "test",
+    );
+    expect(value).toEqual({
+      a: "sales",
+      b: "arn:aws:dynamodb:eu-west-1:111122223333:table/demo-aggregates",
+      c: "eu-west-1/arn:aws:dynamodb:eu-west-1:111122223333:table/demo-aggregates/${Literal}",
+      d: "sales-x",
+      e: "no",
+      f: "arn:aws:glue:eu-west-1:111122223333:schema/reg/sales",
+      g: ["local-Subnets"],
+    });
+  });
+
+  it("takes parameter overrides over defaults", () => {
+    expect(resolveValue(context(tiny, { Topic: "prod" }), { "Fn::If": ["IsProd", "yes", "no"] }, "x")).toBe("yes");
+  });
+
+  it("names the path of a reference to nothing", () => {
+    expect(() => resolveValue(context(tiny), { nested: [{ Ref: "Nope" }] }, "Resources.X")).toThrow(
+      /Resources\.X\.nested\[0\]\.Ref: no resource or parameter named "Nope"/,
+    );
+  });
+});
+
+describe("template.yaml", () => {
+  const ctx = localStackContext();
+
+  it("parses the CloudFormation short forms into long forms", () => {
+    const template = loadTemplate(paths.template);
+    expect(template.Resources.SalesSchema?.Properties?.Registry).toEqual({ Arn: { "Fn::GetAtt": ["SchemaRegistry", "Arn"] } });
+  });
+
+  it("declares the sales topic with its partitions", () => {
+    expect(declaredTopics(ctx)).toEqual([{ name: "sales", partitions: 6 }]);
+  });
+
+  it("carries schemas/sales.v1.avsc as the Glue schema's first definition", () => {
+    const inTemplate = JSON.parse(String(resolveValue(ctx, ctx.template.Resources.SalesSchema?.Properties?.SchemaDefinition, "x")));
+    const onDisk = JSON.parse(readFileSync(join(paths.projectRoot, "schemas", "sales.v1.avsc"), "utf8"));
+    expect(inTemplate).toEqual(onDisk);
+  });
+});
