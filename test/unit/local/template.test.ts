@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { localStackContext } from "#local/stack/context";
@@ -6,6 +6,7 @@ import { paths } from "#local/stack/settings";
 import { physicalName, resolveValue, type StackContext } from "#local/template/intrinsics";
 import { declaredTopics } from "#local/template/provision";
 import { loadTemplate, type Template } from "#local/template/template";
+import { salesSchemaVersions } from "#shared/sales/schema";
 
 function context(template: Template, overrides: Record<string, string> = {}): StackContext {
   return { template, stackName: "demo", region: "eu-west-1", accountId: "111122223333", parameterOverrides: overrides };
@@ -78,9 +79,16 @@ describe("template.yaml", () => {
     expect(declaredTopics(ctx)).toEqual([{ name: "sales", partitions: 6 }]);
   });
 
-  it("carries schemas/sales.v1.avsc as the Glue schema's first definition", () => {
-    const inTemplate = JSON.parse(String(resolveValue(ctx, ctx.template.Resources.SalesSchema?.Properties?.SchemaDefinition, "x")));
-    const onDisk = JSON.parse(readFileSync(join(paths.projectRoot, "schemas", "sales.v1.avsc"), "utf8"));
-    expect(inTemplate).toEqual(onDisk);
+  it("registers every schemas/sales-v*.json version, in order, and nothing else", () => {
+    const definitions = Object.entries(ctx.template.Resources)
+      .filter(([, r]) => r.Type === "AWS::Glue::Schema" || r.Type === "AWS::Glue::SchemaVersion")
+      .map(([id, r]) => JSON.parse(String(resolveValue(ctx, r.Properties?.SchemaDefinition, id))));
+    const onDisk = readdirSync(join(paths.projectRoot, "schemas"))
+      .filter((file) => /^sales-v\d+\.json$/.test(file))
+      .sort((a, b) => Number(/\d+/.exec(a)?.[0]) - Number(/\d+/.exec(b)?.[0]))
+      .map((file) => JSON.parse(readFileSync(join(paths.projectRoot, "schemas", file), "utf8")));
+    expect(onDisk.length).toBeGreaterThanOrEqual(2);
+    expect(definitions).toEqual(onDisk);
+    expect(onDisk).toEqual([...salesSchemaVersions]);
   });
 });

@@ -1,0 +1,142 @@
+import avro from "avsc";
+import { CodecError, CodecErrorCode } from "./errors.ts";
+
+/**
+ * Exact decimals as canonical strings ("-12.30": always `scale` fraction digits), never
+ * JS numbers. On the wire an Avro decimal is the unscaled value as big-endian two's
+ * complement; we write the shortest form, as Java's BigInteger.toByteArray does.
+ */
+
+const POW10 = Array.from({ length: 16 }, (_, i) => 10 ** i);
+/** Unscaled values below 2^47 stay exact as doubles, so the common case avoids BigInt. */
+const SAFE_UNSCALED = 2 ** 47;
+
+/** Most bytes a decimal of this precision can take, plus one for a sign byte. */
+export function maxDecimalBytes(precision: number): number {
+  return Math.ceil((precision * Math.log2(10) + 1) / 8);
+}
+
+/** Formats an unscaled two's-complement integer as a decimal string. Throws CodecError when it is empty or too long. */
+export function formatUnscaled(bytes: Buffer, scale: number, precision: number): string {
+  const length = bytes.length;
+  if (length === 0 || length > maxDecimalBytes(precision)) {
+    throw new CodecError(
+      CodecErrorCode.corruptBody,
+      `decimal(${precision},${scale}) takes 1-${maxDecimalBytes(precision)} bytes, got ${length}`,
+    );
+  }
+  if (length <= 6 && scale < POW10.length) {
+    const value = bytes.readIntBE(0, length);
+    const negative = value < 0;
+    const magnitude = negative ? -value : value;
+    const unit = POW10[scale] as number;
+    const whole = Math.floor(magnitude / unit);
+    const sign = negative ? "-" : "";
+    if (scale === 0) return `${sign}${whole}`;
+    return `${sign}${whole}.${String(magnitude - whole * unit).padStart(scale, "0")}`;
+  }
+  let value = BigInt.asIntN(length * 8, BigInt(`0x${bytes.toString("hex")}`));
+  const negative = value < 0n;
+  if (negative) value = -value;
+  const digits = value.toString().padStart(scale + 1, "0");
+  const sign = negative ? "-" : "";
+  return scale === 0 ? `${sign}${digits}` : `${sign}${digits.slice(0, -scale)}.${digits.slice(-scale)}`;
+}
+
+const decimalPattern = /^(-?)(\d+)(?:\.(\d+))?$/;
+
+/**
+ * Parses "123.4" into its canonical form and unscaled integer for `scale`. Throws CodecError
+ * when the text is not a plain decimal, has more fraction digits than `scale` (money is never
+ * rounded silently) or more digits than `precision`.
+ */
+export function parseDecimal(text: string, scale: number, precision: number): { canonical: string; unscaled: bigint } {
+  const match = decimalPattern.exec(text);
+  if (match === null) throw new CodecError(CodecErrorCode.invalidValue, `"${text}" is not a decimal number`);
+  const [, sign = "", whole = "", fraction = ""] = match;
+  if (fraction.length > scale) {
+    throw new CodecError(CodecErrorCode.invalidValue, `"${text}" has ${fraction.length} decimal places; at most ${scale} are allowed`);
+  }
+  const digits = `${whole}${fraction.padEnd(scale, "0")}`.replace(/^0+(?=\d)/, "");
+  if (digits.length > precision) {
+    throw new CodecError(CodecErrorCode.invalidValue, `"${text}" has more than ${precision} significant digits`);
+  }
+  const unscaled = BigInt(`${sign}${digits}`);
+  return { canonical: formatBigUnscaled(unscaled, scale), unscaled };
+}
+
+function formatBigUnscaled(unscaled: bigint, scale: number): string {
+  const negative = unscaled < 0n;
+  const digits = (negative ? -unscaled : unscaled).toString().padStart(scale + 1, "0");
+  const sign = negative && unscaled !== 0n ? "-" : "";
+  return scale === 0 ? `${sign}${digits}` : `${sign}${digits.slice(0, -scale)}.${digits.slice(-scale)}`;
+}
+
+/** Shortest big-endian two's complement of an integer (Java BigInteger.toByteArray). */
+export function unscaledToBytes(value: bigint): Buffer {
+  if (value >= -BigInt(SAFE_UNSCALED) && value < BigInt(SAFE_UNSCALED)) {
+    const n = Number(value);
+    let length = 1;
+    while (length < 6 && (n < -(2 ** (8 * length - 1)) || n >= 2 ** (8 * length - 1))) length++;
+    const bytes = Buffer.allocUnsafe(length);
+    bytes.writeIntBE(n, 0, length);
+    return bytes;
+  }
+  let length = 1;
+  while (value < -(1n << BigInt(8 * length - 1)) || value >= 1n << BigInt(8 * length - 1)) length++;
+  const hex = BigInt.asUintN(length * 8, value)
+    .toString(16)
+    .padStart(length * 2, "0");
+  return Buffer.from(hex, "hex");
+}
+
+interface DecimalSchema {
+  readonly type: string;
+  readonly precision?: number;
+  readonly scale?: number;
+}
+
+/**
+ * avsc logical type for `{"type": "bytes", "logicalType": "decimal"}`: values are canonical
+ * decimal strings. Resolves from another decimal of the same scale, or from plain bytes.
+ */
+export class DecimalType extends avro.types.LogicalType {
+  readonly precision: number;
+  readonly scale: number;
+
+  constructor(schema: avro.Schema, opts?: unknown) {
+    super(schema, opts);
+    const { precision, scale = 0 } = schema as DecimalSchema;
+    if (this.underlyingType.typeName !== "bytes") throw new Error("decimal logical type is supported on bytes only");
+    if (precision === undefined || !Number.isInteger(precision) || precision < 1)
+      throw new Error("decimal needs an integer precision >= 1");
+    if (!Number.isInteger(scale) || scale < 0 || scale > precision) throw new Error("decimal scale must be an integer in [0, precision]");
+    this.precision = precision;
+    this.scale = scale;
+  }
+
+  protected override _fromValue(bytes: Buffer): string {
+    return formatUnscaled(bytes, this.scale, this.precision);
+  }
+
+  protected override _toValue(value: unknown): Buffer {
+    if (typeof value !== "string") throw new CodecError(CodecErrorCode.invalidValue, "a decimal must be given as a string");
+    return unscaledToBytes(parseDecimal(value, this.scale, this.precision).unscaled);
+  }
+
+  protected override _resolve(writer: avro.Type): ((value: never) => string) | undefined {
+    if (writer instanceof DecimalType && writer.scale === this.scale) {
+      // The writer already produced a canonical string of this scale; a wider writer precision is fine.
+      return (value: never) => value;
+    }
+    if (writer.typeName === "bytes") return (bytes: never) => formatUnscaled(bytes as Buffer, this.scale, this.precision);
+    return undefined;
+  }
+
+  protected override _export(schema: avro.Schema): void {
+    Object.assign(schema as object, { precision: this.precision, scale: this.scale });
+  }
+}
+
+/** The logical types every codec of the product registers with avsc. */
+export const logicalTypes = { decimal: DecimalType } as const;

@@ -1,0 +1,31 @@
+import { AppError } from "../errors/app-error.ts";
+
+/** Why a Glue-framed Avro record could not be read or written. */
+export const CodecErrorCode = {
+  truncatedFrame: "TRUNCATED_FRAME",
+  badHeaderVersion: "BAD_HEADER_VERSION",
+  unknownCompression: "UNKNOWN_COMPRESSION",
+  unknownSchemaVersion: "UNKNOWN_SCHEMA_VERSION",
+  incompatibleSchema: "INCOMPATIBLE_SCHEMA",
+  corruptBody: "CORRUPT_BODY",
+  invalidValue: "INVALID_VALUE",
+  schemaNotRegistered: "SCHEMA_NOT_REGISTERED",
+  registrationFailed: "SCHEMA_REGISTRATION_FAILED",
+} as const;
+export type CodecErrorCode = (typeof CodecErrorCode)[keyof typeof CodecErrorCode];
+
+/** A record that will never decode (bad bytes, unknown or incompatible schema): dead-letter it, do not retry. */
+export class CodecError extends AppError {
+  declare readonly code: CodecErrorCode;
+
+  constructor(code: CodecErrorCode, message: string, options: { cause?: unknown; details?: unknown } = {}) {
+    super(message, { code, retriable: false, status: 422, ...options });
+  }
+}
+
+/** The schema registry could not be reached or throttled us past our retries: retry the whole batch later. */
+export class RegistryUnavailableError extends AppError {
+  constructor(message: string, cause: unknown) {
+    super(message, { code: "SCHEMA_REGISTRY_UNAVAILABLE", retriable: true, status: 503, cause });
+  }
+}

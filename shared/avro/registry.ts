@@ -1,0 +1,214 @@
+import {
+  CreateSchemaCommand,
+  EntityNotFoundException,
+  GetSchemaByDefinitionCommand,
+  GetSchemaVersionCommand,
+  type GlueClient,
+  RegisterSchemaVersionCommand,
+} from "@aws-sdk/client-glue";
+import { CodecError, CodecErrorCode, RegistryUnavailableError } from "./errors.ts";
+
+/** A registered schema version as the codec needs it. */
+export interface SchemaVersion {
+  readonly id: string;
+  readonly definition: string;
+  readonly dataFormat: string;
+  readonly versionNumber: number | undefined;
+}
+
+/** Where the codec gets writer schemas; the Glue implementation below, or a fake in unit tests. */
+export interface SchemaSource {
+  /** Throws CodecError(UNKNOWN_SCHEMA_VERSION) if the id is not registered, RegistryUnavailableError when it cannot tell. */
+  getSchemaVersion(id: string): Promise<SchemaVersion>;
+}
+
+export interface RegistryOptions {
+  /** Cached schema versions (the Java serde's default is 200). */
+  readonly cacheSize?: number;
+  /** How long a cached version is trusted (the Java serde's default is 24 h). */
+  readonly ttlMs?: number;
+  /** Attempts for a throttled or failed call before RegistryUnavailableError. */
+  readonly maxAttempts?: number;
+  readonly baseDelayMs?: number;
+  /** PENDING registrations are polled this often, this many times (the Java serde: 3 s, 10 times). */
+  readonly pendingPollMs?: number;
+  readonly pendingPolls?: number;
+  readonly sleep?: (ms: number) => Promise<void>;
+  readonly now?: () => number;
+}
+
+export interface DefinitionRef {
+  readonly registryName: string;
+  readonly schemaName: string;
+  readonly definition: string;
+  /** Register the definition as a new version (creating the schema if needed) when it is not there yet. */
+  readonly autoRegister?: boolean;
+  readonly compatibility?: "NONE" | "BACKWARD" | "BACKWARD_ALL" | "FORWARD" | "FORWARD_ALL" | "FULL" | "FULL_ALL";
+}
+
+const notFound = (error: unknown) =>
+  error instanceof EntityNotFoundException || (error as Error | undefined)?.name === "EntityNotFoundException";
+const permanentNames = new Set(["InvalidInputException", "AccessDeniedException", "ValidationException"]);
+
+/**
+ * Glue Schema Registry access with a bounded LRU + TTL cache, one request in flight per
+ * schema version id, and jittered exponential backoff on throttling and network faults.
+ * A container makes one registry call per schema version it meets.
+ */
+export class GlueSchemaRegistry implements SchemaSource {
+  readonly #glue: GlueClient;
+  readonly #cache = new Map<string, { value: SchemaVersion; expiresAt: number }>();
+  readonly #inFlight = new Map<string, Promise<SchemaVersion>>();
+  readonly #options: Required<RegistryOptions>;
+  /** Registry calls made, for tests and metrics. */
+  calls = 0;
+
+  constructor(glue: GlueClient, options: RegistryOptions = {}) {
+    this.#glue = glue;
+    this.#options = {
+      cacheSize: 200,
+      ttlMs: 24 * 60 * 60 * 1000,
+      maxAttempts: 5,
+      baseDelayMs: 100,
+      pendingPollMs: 3000,
+      pendingPolls: 10,
+      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      now: Date.now,
+      ...options,
+    };
+  }
+
+  getSchemaVersion(id: string): Promise<SchemaVersion> {
+    const cached = this.#cache.get(id);
+    if (cached !== undefined && cached.expiresAt > this.#options.now()) {
+      // Refresh recency: Map iteration order is insertion order, so re-inserting makes it newest.
+      this.#cache.delete(id);
+      this.#cache.set(id, cached);
+      return Promise.resolve(cached.value);
+    }
+    const pending = this.#inFlight.get(id);
+    if (pending !== undefined) return pending;
+    const request = this.#fetchVersion(id).finally(() => this.#inFlight.delete(id));
+    this.#inFlight.set(id, request);
+    return request;
+  }
+
+  async #fetchVersion(id: string): Promise<SchemaVersion> {
+    const response = await this.#call(
+      `GetSchemaVersion ${id}`,
+      () => this.#glue.send(new GetSchemaVersionCommand({ SchemaVersionId: id })),
+      () => {
+        throw new CodecError(CodecErrorCode.unknownSchemaVersion, `schema version ${id} is not in the registry`);
+      },
+    );
+    if (response.SchemaDefinition === undefined || response.SchemaVersionId === undefined) {
+      throw new CodecError(CodecErrorCode.unknownSchemaVersion, `schema version ${id} has no definition`);
+    }
+    if (response.Status !== undefined && response.Status !== "AVAILABLE") {
+      throw new CodecError(CodecErrorCode.unknownSchemaVersion, `schema version ${id} is ${response.Status}, not AVAILABLE`);
+    }
+    const value: SchemaVersion = {
+      id: response.SchemaVersionId,
+      definition: response.SchemaDefinition,
+      dataFormat: response.DataFormat ?? "AVRO",
+      versionNumber: response.VersionNumber,
+    };
+    this.#remember(id, value);
+    return value;
+  }
+
+  #remember(id: string, value: SchemaVersion): void {
+    this.#cache.set(id, { value, expiresAt: this.#options.now() + this.#options.ttlMs });
+    while (this.#cache.size > this.#options.cacheSize) {
+      const oldest = this.#cache.keys().next().value;
+      if (oldest === undefined) break;
+      this.#cache.delete(oldest);
+    }
+  }
+
+  /**
+   * The version id of a definition, for producers. With `autoRegister`, a missing version is
+   * registered (and a missing schema created) and PENDING is waited out. Throws CodecError
+   * (SCHEMA_NOT_REGISTERED, SCHEMA_REGISTRATION_FAILED) or RegistryUnavailableError.
+   */
+  async getVersionIdForDefinition(ref: DefinitionRef): Promise<string> {
+    const schemaId = { RegistryName: ref.registryName, SchemaName: ref.schemaName };
+    const where = `${ref.registryName}/${ref.schemaName}`;
+    const found = await this.#call(
+      `GetSchemaByDefinition ${where}`,
+      () => this.#glue.send(new GetSchemaByDefinitionCommand({ SchemaId: schemaId, SchemaDefinition: ref.definition })),
+      () => undefined,
+    );
+    if (found?.SchemaVersionId !== undefined) return this.#awaitAvailable(found.SchemaVersionId, found.Status, where);
+    if (ref.autoRegister !== true) {
+      throw new CodecError(CodecErrorCode.schemaNotRegistered, `the definition is not a version of ${where} and auto-registration is off`);
+    }
+    const registered = await this.#call(
+      `RegisterSchemaVersion ${where}`,
+      () => this.#glue.send(new RegisterSchemaVersionCommand({ SchemaId: schemaId, SchemaDefinition: ref.definition })),
+      () => undefined,
+    );
+    if (registered?.SchemaVersionId !== undefined) return this.#awaitAvailable(registered.SchemaVersionId, registered.Status, where);
+    const created = await this.#call(
+      `CreateSchema ${where}`,
+      () =>
+        this.#glue.send(
+          new CreateSchemaCommand({
+            RegistryId: { RegistryName: ref.registryName },
+            SchemaName: ref.schemaName,
+            DataFormat: "AVRO",
+            Compatibility: ref.compatibility ?? "BACKWARD",
+            SchemaDefinition: ref.definition,
+          }),
+        ),
+      () => {
+        throw new CodecError(CodecErrorCode.registrationFailed, `registry ${ref.registryName} does not exist`);
+      },
+    );
+    if (created.SchemaVersionId === undefined)
+      throw new CodecError(CodecErrorCode.registrationFailed, `CreateSchema ${where} returned no version id`);
+    return this.#awaitAvailable(created.SchemaVersionId, created.SchemaVersionStatus, where);
+  }
+
+  async #awaitAvailable(id: string, initialStatus: string | undefined, where: string): Promise<string> {
+    let status = initialStatus ?? "AVAILABLE";
+    for (let poll = 0; status === "PENDING" && poll < this.#options.pendingPolls; poll++) {
+      await this.#options.sleep(this.#options.pendingPollMs);
+      const response = await this.#call(
+        `GetSchemaVersion ${id}`,
+        () => this.#glue.send(new GetSchemaVersionCommand({ SchemaVersionId: id })),
+        () => undefined,
+      );
+      status = response?.Status ?? "PENDING";
+    }
+    if (status !== "AVAILABLE") {
+      throw new CodecError(CodecErrorCode.registrationFailed, `schema version ${id} of ${where} is ${status}, not AVAILABLE`);
+    }
+    return id;
+  }
+
+  /** Runs a registry call with retries; `onNotFound` decides what EntityNotFound means for this call. */
+  async #call<T, N>(what: string, send: () => Promise<T>, onNotFound: () => N): Promise<T | N> {
+    const { maxAttempts, baseDelayMs, sleep } = this.#options;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        this.calls++;
+        return await send();
+      } catch (error) {
+        if (notFound(error)) return onNotFound();
+        const name = (error as Error | undefined)?.name ?? "";
+        if (permanentNames.has(name)) {
+          throw new CodecError(CodecErrorCode.unknownSchemaVersion, `${what}: ${name}: ${(error as Error).message}`, { cause: error });
+        }
+        if (attempt >= maxAttempts) {
+          throw new RegistryUnavailableError(
+            `${what} failed after ${attempt} attempts: ${name} ${(error as Error | undefined)?.message ?? ""}`.trim(),
+            error,
+          );
+        }
+        // Full jitter: spreads retries of many containers hitting the same throttle.
+        await sleep(Math.random() * baseDelayMs * 2 ** (attempt - 1));
+      }
+    }
+  }
+}
