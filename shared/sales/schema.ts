@@ -17,5 +17,5 @@ export interface Sale {
 }
 
 /** Every version of the sales schema, oldest first; the last is the current reader and writer schema. */
-export const salesSchemaVersions = [v1, v2] as unknown as readonly avro.Schema[];
+export const salesSchemaVersions = [v1, v2] as unknown as readonly [avro.Schema, avro.Schema];
 export const currentSalesSchema = v2 as unknown as avro.Schema;

@@ -1,3 +1,4 @@
+import type avro from "avsc";
 import { describe, expect, it } from "vitest";
 import { sampleSales } from "#local/sales/generator";
 import { GlueAvroDecoder, GlueAvroEncoder } from "#shared/avro/codec";
@@ -8,8 +9,8 @@ import { MemorySchemaSource, V1_ID, V2_ID } from "#test/support/schemas";
 
 const [v1Schema, v2Schema] = salesSchemaVersions;
 const sales = sampleSales(50, { seed: 7 });
-const v1Encoder = new GlueAvroEncoder<Omit<Sale, "channel">>(v1Schema as object, V1_ID);
-const v2Encoder = new GlueAvroEncoder<Sale>(v2Schema as object, V2_ID, "zlib");
+const v1Encoder = new GlueAvroEncoder<Omit<Sale, "channel">>(v1Schema, V1_ID);
+const v2Encoder = new GlueAvroEncoder<Sale>(v2Schema, V2_ID, "zlib");
 const withoutChannel = ({ channel: _channel, ...rest }: Sale) => rest;
 
 describe("GlueAvroDecoder", () => {
@@ -48,7 +49,7 @@ describe("GlueAvroDecoder", () => {
   });
 
   it("fails only the records of an unknown schema version, each with its own error", async () => {
-    const decoder = new GlueAvroDecoder<Sale>(new MemorySchemaSource({ [V2_ID]: v2Schema as object }), currentSalesSchema);
+    const decoder = new GlueAvroDecoder<Sale>(new MemorySchemaSource({ [V2_ID]: v2Schema }), currentSalesSchema);
     const decoded = await decoder.decodeAll([v2Encoder.encode(sales[0] as Sale), v1Encoder.encode(withoutChannel(sales[1] as Sale))]);
     expect(decoded[0]?.ok).toBe(true);
     expect(decoded[1]).toMatchObject({ ok: false, error: { code: "UNKNOWN_SCHEMA_VERSION", message: expect.stringContaining(V1_ID) } });
@@ -56,7 +57,12 @@ describe("GlueAvroDecoder", () => {
 
   it("reports a writer that cannot resolve to the reader as INCOMPATIBLE_SCHEMA", async () => {
     const incompatibleId = "11111111-2222-4333-8444-555555555555";
-    const writer = { type: "record", name: "Sale", namespace: "salesstream", fields: [{ name: "payment_id", type: "string" }] };
+    const writer: avro.Schema = {
+      type: "record",
+      name: "Sale",
+      namespace: "salesstream",
+      fields: [{ name: "payment_id", type: "string" }],
+    };
     const decoder = new GlueAvroDecoder<Sale>(new MemorySchemaSource({ [incompatibleId]: writer }), currentSalesSchema);
     const frame = new GlueAvroEncoder<{ payment_id: string }>(writer, incompatibleId).encode({ payment_id: "x" });
     const [result] = await decoder.decodeAll([frame]);
@@ -74,7 +80,7 @@ describe("GlueAvroDecoder", () => {
 
   it("decodes a string length of 2^40 as a corrupt body at once, without allocating it", async () => {
     const decoder = new GlueAvroDecoder<Sale>(new MemorySchemaSource(), currentSalesSchema);
-    const good = new GlueAvroEncoder<Sale>(v2Schema as object, V2_ID).encode(sales[0] as Sale);
+    const good = new GlueAvroEncoder<Sale>(v2Schema, V2_ID).encode(sales[0] as Sale);
     // Body: payment_id, customer_id, then a zig-zag varint of 2^41 (= length 2^40) where amount's length goes.
     const hostile = Buffer.concat([
       good.subarray(0, 18),
@@ -92,11 +98,11 @@ describe("GlueAvroDecoder", () => {
 describe("GlueAvroEncoder", () => {
   it("names the field that does not fit the writer schema", () => {
     const bad = { ...(sales[0] as Sale), country: 42 } as unknown as Sale;
-    expect(() => new GlueAvroEncoder<Sale>(v2Schema as object, V2_ID).encode(bad)).toThrow(/at country/);
+    expect(() => new GlueAvroEncoder<Sale>(v2Schema, V2_ID).encode(bad)).toThrow(/at country/);
   });
 
   it("refuses an amount with more places than the schema's scale instead of rounding", () => {
     const bad = { ...(sales[0] as Sale), amount: "1.999" };
-    expect(() => new GlueAvroEncoder<Sale>(v2Schema as object, V2_ID).encode(bad)).toThrow(/3 decimal places/);
+    expect(() => new GlueAvroEncoder<Sale>(v2Schema, V2_ID).encode(bad)).toThrow(/3 decimal places/);
   });
 });
