@@ -90,18 +90,16 @@ const event = {
   eventSourceArn: "arn:aws:kafka:us-east-1:123456789012:cluster/bench/x",
   bootstrapServers: "local",
   records: {
-    "sales-0": bodies
-      .slice(0, peerCount)
-      .map((body, offset) => ({
-        topic: "sales",
-        partition: 0,
-        offset,
-        timestamp: 0,
-        timestampType: "CREATE_TIME",
-        key: "",
-        value: body.toString("base64"),
-        headers: [],
-      })),
+    "sales-0": bodies.slice(0, peerCount).map((body, offset) => ({
+      topic: "sales",
+      partition: 0,
+      offset,
+      timestamp: 0,
+      timestampType: "CREATE_TIME",
+      key: "",
+      value: body.toString("base64"),
+      headers: [],
+    })),
   },
 } as unknown as MSKEvent;
 const powertools = kafkaConsumer(
