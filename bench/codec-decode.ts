@@ -1,7 +1,6 @@
 import { kafkaConsumer, SchemaType } from "@aws-lambda-powertools/kafka";
 import { GlueSchemaRegistry as MeinestadtRegistry } from "@meinestadt.de/glue-schema-registry";
 import avro from "avsc";
-import type { MSKEvent } from "aws-lambda";
 import { sampleSales } from "#local/sales/generator";
 import { localClients } from "#local/stack/clients";
 import { localStackContext } from "#local/stack/context";
@@ -85,6 +84,12 @@ rows.push(
   ),
 );
 
+const powertools = kafkaConsumer(
+  async (consumerRecords: { records: { value: unknown }[] }) => {
+    for (const record of consumerRecords.records) void record.value;
+  },
+  { value: { type: SchemaType.AVRO, schema: JSON.stringify(v1) } },
+);
 const event = {
   eventSource: "aws:kafka",
   eventSourceArn: "arn:aws:kafka:us-east-1:123456789012:cluster/bench/x",
@@ -101,13 +106,7 @@ const event = {
       headers: [],
     })),
   },
-} as unknown as MSKEvent;
-const powertools = kafkaConsumer(
-  async (consumerRecords: { records: { value: unknown }[] }) => {
-    for (const record of consumerRecords.records) void record.value;
-  },
-  { value: { type: SchemaType.AVRO, schema: JSON.stringify(v1) } },
-);
+} as unknown as Parameters<typeof powertools>[0];
 rows.push(
   await measure("@aws-lambda-powertools/kafka AVRO (raw body, writer schema)", peerCount, () => powertools(event, {} as never), {
     rounds: 2,
