@@ -10,11 +10,12 @@ import {
   AlreadyExistsException,
   CreateRegistryCommand,
   CreateSchemaCommand,
+  GetSchemaByDefinitionCommand,
   type GlueClient,
   RegisterSchemaVersionCommand,
 } from "@aws-sdk/client-glue";
-import { CreateBucketCommand, type S3Client } from "@aws-sdk/client-s3";
-import { CreateQueueCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import { CreateBucketCommand, HeadBucketCommand, type S3Client } from "@aws-sdk/client-s3";
+import { CreateQueueCommand, GetQueueUrlCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { Admin } from "kafkajs";
 import { physicalName, registryNameOfSchema, resolveValue, resourceEnabled, type StackContext } from "./intrinsics.ts";
 
@@ -112,12 +113,19 @@ export async function provision(ctx: StackContext, clients: ProvisionClients): P
 
   for (const [id] of resourcesOfType(ctx, "AWS::S3::Bucket")) {
     const name = physicalName(ctx, id);
-    await createdOrExisting(
-      report,
-      `bucket ${name}`,
-      () => clients.s3.send(new CreateBucketCommand({ Bucket: name })),
-      (error) => ["BucketAlreadyOwnedByYou", "BucketAlreadyExists"].includes((error as Error).name),
+    // In us-east-1 CreateBucket succeeds on a bucket we own, so ask first to report truthfully.
+    const exists = await clients.s3.send(new HeadBucketCommand({ Bucket: name })).then(
+      () => true,
+      () => false,
     );
+    if (exists) report.existing.push(`bucket ${name}`);
+    else
+      await createdOrExisting(
+        report,
+        `bucket ${name}`,
+        () => clients.s3.send(new CreateBucketCommand({ Bucket: name })),
+        () => false,
+      );
   }
 
   for (const [id, props] of resourcesOfType(ctx, "AWS::SQS::Queue")) {
@@ -126,9 +134,18 @@ export async function provision(ctx: StackContext, clients: ProvisionClients): P
     for (const key of ["MessageRetentionPeriod", "VisibilityTimeout", "DelaySeconds", "ReceiveMessageWaitTimeSeconds"]) {
       if (props[key] !== undefined) attributes[key] = String(props[key]);
     }
-    // CreateQueue with the same name and attributes is idempotent in SQS.
-    await clients.sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
-    report.created.push(`queue ${name}`);
+    const exists = await clients.sqs.send(new GetQueueUrlCommand({ QueueName: name })).then(
+      () => true,
+      () => false,
+    );
+    if (exists) report.existing.push(`queue ${name}`);
+    else
+      await createdOrExisting(
+        report,
+        `queue ${name}`,
+        () => clients.sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes })),
+        () => false,
+      );
   }
 
   for (const [id, props] of resourcesOfType(ctx, "AWS::Glue::Registry")) {
@@ -166,14 +183,20 @@ export async function provision(ctx: StackContext, clients: ProvisionClients): P
     const schema = props.Schema as { SchemaArn?: string; RegistryName?: string; SchemaName?: string };
     const [registryName, schemaName] =
       schema.SchemaArn !== undefined ? schema.SchemaArn.split("/").slice(-2) : [schema.RegistryName, schema.SchemaName];
-    // RegisterSchemaVersion returns the existing version id when the definition is already registered.
-    await clients.glue.send(
-      new RegisterSchemaVersionCommand({
-        SchemaId: { RegistryName: registryName, SchemaName: schemaName },
-        SchemaDefinition: props.SchemaDefinition as string,
-      }),
+    const schemaId = { RegistryName: registryName, SchemaName: schemaName };
+    const definition = props.SchemaDefinition as string;
+    const registered = await clients.glue.send(new GetSchemaByDefinitionCommand({ SchemaId: schemaId, SchemaDefinition: definition })).then(
+      () => true,
+      () => false,
     );
-    report.created.push(`schema version ${id}`);
+    if (registered) report.existing.push(`schema version ${id}`);
+    else
+      await createdOrExisting(
+        report,
+        `schema version ${id}`,
+        () => clients.glue.send(new RegisterSchemaVersionCommand({ SchemaId: schemaId, SchemaDefinition: definition })),
+        () => false,
+      );
   }
 
   return report;
