@@ -29,7 +29,9 @@ async function bundle(fn: SamFunction): Promise<{ file: string; bytes: number }>
     mainFields: props.MainFields?.split(","),
     outExtension: { ".js": outExtension },
     // ESM bundles that pull in CommonJS dependencies need a require().
-    banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+    ...((props.Format ?? "esm") === "esm" && {
+      banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+    }),
     logLevel: "warning",
   });
   const file = join(outdir, `${fn.handlerFile}${outExtension}`);

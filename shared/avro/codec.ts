@@ -1,12 +1,12 @@
-import avro from "avsc";
+import { avro, type Schema, type Type } from "./avsc.ts";
 import { logicalTypes } from "./decimal.ts";
 import { CodecError, CodecErrorCode } from "./errors.ts";
 import type { SchemaSource } from "./registry.ts";
 import { buildFrame, type Compression, HEADER_LENGTH, inflateBody, keyToUuid, schemaKeyOf, uuidToKey } from "./wire-format.ts";
 
 /** Parses an Avro schema with the product's logical types (exact decimals). Throws avsc's error on a bad schema. */
-export function parseSchema(schema: avro.Schema | string): avro.Type {
-  const parsed = typeof schema === "string" ? (JSON.parse(schema) as avro.Schema) : schema;
+export function parseSchema(schema: Schema | string): Type {
+  const parsed = typeof schema === "string" ? (JSON.parse(schema) as Schema) : schema;
   return avro.Type.forSchema(parsed, { logicalTypes, wrapUnions: "auto" });
 }
 
@@ -23,14 +23,14 @@ export type Decoded<T> = { readonly ok: true; readonly value: T } | { readonly o
  * call `load` for a batch first, then `decode` each record.
  */
 export class GlueAvroDecoder<T> {
-  readonly readerType: avro.Type;
+  readonly readerType: Type;
   readonly #readerCanonical: string;
   readonly #source: SchemaSource;
   readonly #readers = new Map<string, Reader>();
   #lastKey = "";
   #lastReader: Reader | undefined;
 
-  constructor(source: SchemaSource, readerSchema: avro.Schema) {
+  constructor(source: SchemaSource, readerSchema: Schema) {
     this.#source = source;
     this.readerType = parseSchema(readerSchema);
     this.#readerCanonical = JSON.stringify(this.readerType.schema());
@@ -70,7 +70,7 @@ export class GlueAvroDecoder<T> {
   }
 
   #readerFor(id: string, definition: string): Reader {
-    let writer: avro.Type;
+    let writer: Type;
     try {
       writer = parseSchema(definition);
     } catch (cause) {
@@ -139,11 +139,11 @@ export class GlueAvroDecoder<T> {
  * (INVALID_VALUE) naming the first field that does not fit the schema.
  */
 export class GlueAvroEncoder<T> {
-  readonly writerType: avro.Type;
+  readonly writerType: Type;
   readonly schemaVersionId: string;
   readonly #compression: Compression;
 
-  constructor(writerSchema: avro.Schema | string, schemaVersionId: string, compression: Compression = "none") {
+  constructor(writerSchema: Schema | string, schemaVersionId: string, compression: Compression = "none") {
     this.writerType = parseSchema(writerSchema);
     this.schemaVersionId = keyToUuid(uuidToKey(schemaVersionId));
     this.#compression = compression;

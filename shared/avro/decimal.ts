@@ -1,4 +1,4 @@
-import avro from "avsc";
+import { avro, type Schema, type Type } from "./avsc.ts";
 import { CodecError, CodecErrorCode } from "./errors.ts";
 
 /**
@@ -104,7 +104,7 @@ export class DecimalType extends avro.types.LogicalType {
   readonly precision: number;
   readonly scale: number;
 
-  constructor(schema: avro.Schema, opts?: unknown) {
+  constructor(schema: Schema, opts?: unknown) {
     super(schema, opts);
     const { precision, scale = 0 } = schema as DecimalSchema;
     if (this.underlyingType.typeName !== "bytes") throw new Error("decimal logical type is supported on bytes only");
@@ -124,7 +124,7 @@ export class DecimalType extends avro.types.LogicalType {
     return unscaledToBytes(parseDecimal(value, this.scale, this.precision).unscaled);
   }
 
-  protected override _resolve(writer: avro.Type): ((value: never) => string) | undefined {
+  protected override _resolve(writer: Type): ((value: never) => string) | undefined {
     if (writer instanceof DecimalType && writer.scale === this.scale) {
       // The writer already produced a canonical string of this scale; a wider writer precision is fine.
       return (value: never) => value;
@@ -133,7 +133,7 @@ export class DecimalType extends avro.types.LogicalType {
     return undefined;
   }
 
-  protected override _export(schema: avro.Schema): void {
+  protected override _export(schema: Schema): void {
     Object.assign(schema as object, { precision: this.precision, scale: this.scale });
   }
 }

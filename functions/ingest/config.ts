@@ -1,0 +1,19 @@
+import { flag, integer, loadConfig, oneOf, text } from "#shared/config/env";
+import { kafkaSettingsSpec } from "#shared/kafka/client";
+
+/** Settings of the ingest function, read once at cold start. */
+export const config = loadConfig({
+  topic: text("SALES_TOPIC"),
+  registryName: text("SCHEMA_REGISTRY_NAME"),
+  schemaName: text("SALES_SCHEMA_NAME"),
+  compression: oneOf("AVRO_COMPRESSION", ["none", "zlib"], "none"),
+  autoRegisterSchema: flag("AUTO_REGISTER_SCHEMA", false),
+  idempotencyTable: text("IDEMPOTENCY_TABLE"),
+  idempotencyTtlSeconds: integer("IDEMPOTENCY_TTL_SECONDS", 3600, { min: 60, max: 7 * 24 * 3600 }),
+  limits: {
+    maxRecords: integer("MAX_RECORDS_PER_REQUEST", 500, { min: 1, max: 10_000 }),
+    maxBodyBytes: integer("MAX_BODY_BYTES", 1_048_576, { min: 1024, max: 6_000_000 }),
+  },
+  retryAfterSeconds: integer("RETRY_AFTER_SECONDS", 5, { min: 1, max: 3600 }),
+  kafka: kafkaSettingsSpec("sales-ingest"),
+});

@@ -1,0 +1,58 @@
+import { HttpError } from "#shared/http/errors";
+
+/** Limits a POST /sales request must respect. */
+export interface RequestLimits {
+  readonly maxRecords: number;
+  readonly maxBodyBytes: number;
+}
+
+/** The parts of the HTTP request the ingest core looks at. */
+export interface IngestRequest {
+  readonly body: string | undefined;
+  readonly isBase64Encoded: boolean;
+  readonly contentType: string | undefined;
+}
+
+/**
+ * JSON.parse, except that every `amount` that is a JSON number is returned as its source
+ * text ("12.30", not 12.3), so money never passes through a binary float. Needs Node 21+
+ * (JSON.parse source text access). Throws HttpError 400 with the parser's position.
+ */
+export function parseSalesJson(text: string): unknown {
+  try {
+    return JSON.parse(text, (key, value, context?: { source?: string }) =>
+      key === "amount" && typeof value === "number" && context?.source !== undefined ? context.source : value,
+    );
+  } catch (error) {
+    throw new HttpError(400, "MALFORMED_JSON", `body is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+/**
+ * Checks content type and size and returns the posted records (one object or an array).
+ * Throws HttpError: 415 not JSON, 413 too large or too many records, 400 empty or malformed.
+ */
+export function readRecords(request: IngestRequest, limits: RequestLimits): unknown[] {
+  const mediaType = request.contentType?.split(";")[0]?.trim().toLowerCase();
+  if (mediaType !== "application/json") {
+    throw new HttpError(
+      415,
+      "UNSUPPORTED_MEDIA_TYPE",
+      `content-type must be application/json, got ${mediaType === undefined ? "none" : `"${mediaType}"`}`,
+    );
+  }
+  const raw = request.body ?? "";
+  const bytes = request.isBase64Encoded ? Buffer.byteLength(raw, "base64") : Buffer.byteLength(raw, "utf8");
+  if (bytes > limits.maxBodyBytes) {
+    throw new HttpError(413, "PAYLOAD_TOO_LARGE", `body is ${bytes} bytes; the limit is ${limits.maxBodyBytes}`);
+  }
+  const text = request.isBase64Encoded ? Buffer.from(raw, "base64").toString("utf8") : raw;
+  if (text.trim() === "") throw new HttpError(400, "EMPTY_BODY", "body is empty; send one sale object or an array of them");
+  const parsed = parseSalesJson(text);
+  const records = Array.isArray(parsed) ? parsed : [parsed];
+  if (records.length === 0) throw new HttpError(400, "EMPTY_BATCH", "the array holds no sales");
+  if (records.length > limits.maxRecords) {
+    throw new HttpError(413, "TOO_MANY_RECORDS", `${records.length} records in one request; the limit is ${limits.maxRecords}`);
+  }
+  return records;
+}

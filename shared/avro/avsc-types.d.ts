@@ -1,0 +1,4 @@
+declare module "avsc/etc/browser/avsc-types.js" {
+  const types: unknown;
+  export default types;
+}

@@ -1,0 +1,18 @@
+import { AppError } from "../errors/app-error.ts";
+
+/** An error with an HTTP status that a client may see (4xx) or a generic one (5xx). */
+export class HttpError extends AppError {
+  readonly headers: Readonly<Record<string, string>>;
+
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    options: { details?: unknown; headers?: Record<string, string>; cause?: unknown; retriable?: boolean } = {},
+  ) {
+    super(message, { code, status, expose: status < 500 || status === 503, ...options });
+    this.headers = options.headers ?? {};
+  }
+}
+
+export const badRequest = (code: string, message: string, details?: unknown) => new HttpError(400, code, message, { details });

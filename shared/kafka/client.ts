@@ -1,0 +1,79 @@
+import { GetBootstrapBrokersCommand, KafkaClient } from "@aws-sdk/client-kafka";
+import { generateAuthToken } from "aws-msk-iam-sasl-signer-js";
+import { Kafka, type KafkaConfig, logLevel } from "kafkajs";
+import { list, oneOf, optionalText, text } from "../config/env.ts";
+
+/** How a function reaches Kafka: MSK Serverless with IAM (TLS, SASL/OAUTHBEARER, port 9098) or a plaintext local broker. */
+export interface KafkaSettings {
+  /** Bootstrap servers; when empty, they are looked up from `clusterArn` (MSK GetBootstrapBrokers). */
+  readonly brokers: readonly string[];
+  readonly clusterArn: string | undefined;
+  readonly auth: "iam" | "none";
+  readonly region: string;
+  readonly clientId: string;
+}
+
+/** Config readers for KafkaSettings: KAFKA_BOOTSTRAP_SERVERS or KAFKA_CLUSTER_ARN, KAFKA_AUTH (iam|none), AWS_REGION. */
+export const kafkaSettingsSpec = (clientId: string) => ({
+  brokers: list("KAFKA_BOOTSTRAP_SERVERS"),
+  clusterArn: optionalText("KAFKA_CLUSTER_ARN"),
+  auth: oneOf("KAFKA_AUTH", ["iam", "none"], "iam"),
+  region: text("AWS_REGION", "us-east-1"),
+  clientId: () => clientId,
+});
+
+/**
+ * A kafkajs client with timeouts that fit inside API Gateway's 29 s. With IAM, every
+ * (re)authentication signs a fresh token (valid 15 min), so idle disconnects and token
+ * expiry cost one reconnect, never a restart.
+ */
+export function createKafka(settings: KafkaSettings, overrides: Partial<KafkaConfig> = {}): Kafka {
+  if (settings.brokers.length === 0 && settings.clusterArn === undefined) {
+    throw new Error("no Kafka bootstrap servers configured: set KAFKA_BOOTSTRAP_SERVERS or KAFKA_CLUSTER_ARN");
+  }
+  const iam: Partial<KafkaConfig> =
+    settings.auth === "iam"
+      ? {
+          ssl: true,
+          sasl: {
+            mechanism: "oauthbearer",
+            oauthBearerProvider: async () => ({ value: (await generateAuthToken({ region: settings.region })).token }),
+          },
+        }
+      : {};
+  return new Kafka({
+    clientId: settings.clientId,
+    brokers: settings.brokers.length > 0 ? [...settings.brokers] : bootstrapFromCluster(settings.clusterArn as string, settings.region),
+    connectionTimeout: 3000,
+    authenticationTimeout: 5000,
+    requestTimeout: 8000,
+    enforceRequestTimeout: true,
+    retry: { retries: 2, initialRetryTime: 200, maxRetryTime: 2000 },
+    logLevel: logLevel.ERROR,
+    ...iam,
+    ...overrides,
+  });
+}
+
+/**
+ * CloudFormation exposes only an MSK Serverless cluster's ARN, so the IAM bootstrap string is
+ * looked up once (kafkajs calls this on every (re)connect) and cached while it works.
+ */
+function bootstrapFromCluster(clusterArn: string, region: string): () => Promise<string[]> {
+  let cached: Promise<string[]> | undefined;
+  const client = new KafkaClient({ region });
+  return () => {
+    cached ??= client.send(new GetBootstrapBrokersCommand({ ClusterArn: clusterArn })).then(
+      (response) => {
+        const brokers = response.BootstrapBrokerStringSaslIam?.split(",") ?? [];
+        if (brokers.length === 0) throw new Error(`cluster ${clusterArn} has no IAM bootstrap brokers`);
+        return brokers;
+      },
+      (error: unknown) => {
+        cached = undefined;
+        throw error;
+      },
+    );
+    return cached;
+  };
+}
