@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { LocalRuntime } from "./runtime/runtime.ts";
 import { installStack } from "./stack/install.ts";
 import { assertPrerequisites } from "./stack/prerequisites.ts";
 import { localAws, paths } from "./stack/settings.ts";
@@ -70,10 +71,12 @@ async function main(argv: string[]): Promise<void> {
 /** `npm start`: the stack in the foreground; Ctrl-C (or SIGTERM) stops everything it started. */
 async function startForeground(keepData: boolean): Promise<void> {
   let stopping = false;
+  let runtime: LocalRuntime | undefined;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     console.log(`\n${signal}: stopping the local stack ...`);
+    await runtime?.stop();
     const stopped = await down();
     console.log(`stopped: ${stopped.join(", ") || "nothing"}`);
     process.exit(0);
@@ -82,10 +85,14 @@ async function startForeground(keepData: boolean): Promise<void> {
   process.on("SIGTERM", () => void stop("SIGTERM"));
   try {
     await printUp(await up({ keepData }));
+    runtime = await LocalRuntime.start();
   } catch (error) {
+    await runtime?.stop();
     await down();
     throw error;
   }
+  console.log(`HTTP API on ${runtime.apiUrl}`);
+  for (const route of runtime.routes) console.log(`  ${route.method.padEnd(6)} ${runtime.apiUrl}${route.path}  -> ${route.functionId}`);
   console.log("Press Ctrl-C to stop.");
   // Keep the event loop alive until a signal arrives.
   setInterval(() => undefined, 1 << 30);

@@ -1,0 +1,27 @@
+import { endpoints, localAws } from "../stack/settings.ts";
+import type { SamFunction } from "../template/functions.ts";
+
+/**
+ * A function's environment in the local stack: its template variables, with only the
+ * endpoints changed. AWS SDK v3 clients pick the local endpoints from AWS_ENDPOINT_URL_<SERVICE>,
+ * so handlers run unchanged; Kafka is the plaintext local broker instead of MSK with IAM.
+ */
+export function localEnvironment(fn: SamFunction): Record<string, string> {
+  return {
+    ...fn.environment,
+    AWS_REGION: localAws.region,
+    AWS_DEFAULT_REGION: localAws.region,
+    AWS_ACCESS_KEY_ID: localAws.credentials.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: localAws.credentials.secretAccessKey,
+    AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
+    AWS_ENDPOINT_URL_GLUE: endpoints.moto,
+    AWS_ENDPOINT_URL_S3: endpoints.moto,
+    AWS_ENDPOINT_URL_SQS: endpoints.moto,
+    AWS_ENDPOINT_URL_KAFKA: endpoints.moto,
+    KAFKA_BOOTSTRAP_SERVERS: endpoints.kafkaBrokers,
+    KAFKA_AUTH: "none",
+    AWS_LAMBDA_FUNCTION_NAME: fn.logicalId,
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memoryMb),
+    AWS_LAMBDA_FUNCTION_VERSION: "$LATEST",
+  };
+}

@@ -1,0 +1,60 @@
+import type { Server } from "node:http";
+import { localStackContext } from "../stack/context.ts";
+import { ports } from "../stack/settings.ts";
+import { type SamFunction, samFunctions } from "../template/functions.ts";
+import { type HttpRoute, httpRoutes, startHttpApi } from "./http-api.ts";
+import { LocalFunction, type LogSink } from "./lambda.ts";
+
+export interface RuntimeOptions {
+  readonly apiPort?: number;
+  readonly log?: LogSink;
+}
+
+/** Log lines of every function, prefixed with its name, on stdout. */
+export const prefixedLog: LogSink = (name, line) => process.stdout.write(`[${name}] ${line}\n`);
+
+/**
+ * The managed parts of the template emulated in this process: every function as a warm local
+ * container and the HttpApi routes on loopback. The real servers (Kafka, DynamoDB Local,
+ * moto) must already run (see stack.ts).
+ */
+export class LocalRuntime {
+  readonly functions: ReadonlyMap<string, LocalFunction>;
+  readonly routes: readonly HttpRoute[];
+  readonly apiUrl: string;
+  #server: Server | undefined;
+
+  private constructor(functions: ReadonlyMap<string, LocalFunction>, routes: readonly HttpRoute[], apiUrl: string) {
+    this.functions = functions;
+    this.routes = routes;
+    this.apiUrl = apiUrl;
+  }
+
+  static async start(options: RuntimeOptions = {}): Promise<LocalRuntime> {
+    const definitions: SamFunction[] = samFunctions(localStackContext());
+    const log = options.log ?? prefixedLog;
+    const functions = new Map(definitions.map((fn) => [fn.logicalId, new LocalFunction(fn, log)]));
+    const routes = httpRoutes(definitions);
+    const port = options.apiPort ?? ports.api;
+    const runtime = new LocalRuntime(functions, routes, `http://127.0.0.1:${port}`);
+    runtime.#server = await startHttpApi(routes, functions, port);
+    return runtime;
+  }
+
+  /** A function by logical id; throws naming the known ones. */
+  fn(logicalId: string): LocalFunction {
+    const fn = this.functions.get(logicalId);
+    if (fn === undefined) throw new Error(`template.yaml has no function ${logicalId}; known: ${[...this.functions.keys()].join(", ")}`);
+    return fn;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.#server;
+    this.#server = undefined;
+    if (server !== undefined) {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+    await Promise.all([...this.functions.values()].map((fn) => fn.stop()));
+  }
+}
