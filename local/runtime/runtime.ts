@@ -21,13 +21,17 @@ export const prefixedLog: LogSink = (name, line) => process.stdout.write(`[${nam
 export class LocalRuntime {
   readonly functions: ReadonlyMap<string, LocalFunction>;
   readonly routes: readonly HttpRoute[];
-  readonly apiUrl: string;
   #server: Server | undefined;
 
-  private constructor(functions: ReadonlyMap<string, LocalFunction>, routes: readonly HttpRoute[], apiUrl: string) {
+  private constructor(functions: ReadonlyMap<string, LocalFunction>, routes: readonly HttpRoute[]) {
     this.functions = functions;
     this.routes = routes;
-    this.apiUrl = apiUrl;
+  }
+
+  /** Base URL of the local HTTP API (the real port, also when started on port 0). */
+  get apiUrl(): string {
+    const address = this.#server?.address();
+    return typeof address === "object" && address !== null ? `http://127.0.0.1:${address.port}` : "";
   }
 
   static async start(options: RuntimeOptions = {}): Promise<LocalRuntime> {
@@ -35,9 +39,8 @@ export class LocalRuntime {
     const log = options.log ?? prefixedLog;
     const functions = new Map(definitions.map((fn) => [fn.logicalId, new LocalFunction(fn, log)]));
     const routes = httpRoutes(definitions);
-    const port = options.apiPort ?? ports.api;
-    const runtime = new LocalRuntime(functions, routes, `http://127.0.0.1:${port}`);
-    runtime.#server = await startHttpApi(routes, functions, port);
+    const runtime = new LocalRuntime(functions, routes);
+    runtime.#server = await startHttpApi(routes, functions, options.apiPort ?? ports.api);
     return runtime;
   }
 
