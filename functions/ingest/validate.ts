@@ -9,6 +9,7 @@ export interface RecordIssue {
 }
 
 const MAX_ID = Number.MAX_SAFE_INTEGER;
+const dateMessage = "expected payment_date as ISO-8601 with a zone (2022-08-01T10:15:00Z) or epoch milliseconds (0 to year 9999)";
 const plainDecimal = /^-?\d{1,8}(\.\d{1,2})?$/;
 const isoWithZone = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/;
 
@@ -43,14 +44,14 @@ const SaleInput = v.strictObject(
     ),
     payment_date: v.union(
       [
-        v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(253402300799999)),
+        v.pipe(v.number(), v.integer(dateMessage), v.minValue(0, dateMessage), v.maxValue(253402300799999, dateMessage)),
         v.pipe(
           v.string(),
-          v.regex(isoWithZone),
-          v.check((text) => !Number.isNaN(Date.parse(text))),
+          v.regex(isoWithZone, dateMessage),
+          v.check((text) => !Number.isNaN(Date.parse(text)), dateMessage),
         ),
       ],
-      "expected payment_date as ISO-8601 with a zone (2022-08-01T10:15:00Z) or epoch milliseconds",
+      dateMessage,
     ),
     city: optionalText("city", 200),
     district: optionalText("district", 200),
