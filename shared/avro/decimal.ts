@@ -65,6 +65,20 @@ export function parseDecimal(text: string, scale: number, precision: number): { 
   return { canonical: formatBigUnscaled(unscaled, scale), unscaled };
 }
 
+/**
+ * The unscaled integer of a decimal text, for encoding: a number when it has at most 15 digits
+ * (exact as a double), a BigInt beyond. Same validation and errors as parseDecimal.
+ */
+export function parseUnscaled(text: string, scale: number, precision: number): bigint | number {
+  const match = decimalPattern.exec(text);
+  if (match !== null) {
+    const [, sign = "", whole = "", fraction = ""] = match;
+    const digits = whole.length + scale;
+    if (fraction.length <= scale && digits <= 15 && digits <= precision) return Number(`${sign}${whole}${fraction.padEnd(scale, "0")}`);
+  }
+  return parseDecimal(text, scale, precision).unscaled;
+}
+
 function formatBigUnscaled(unscaled: bigint, scale: number): string {
   const negative = unscaled < 0n;
   const digits = (negative ? -unscaled : unscaled).toString().padStart(scale + 1, "0");
@@ -73,8 +87,12 @@ function formatBigUnscaled(unscaled: bigint, scale: number): string {
 }
 
 /** Shortest big-endian two's complement of an integer (Java BigInteger.toByteArray). */
-export function unscaledToBytes(value: bigint): Buffer {
-  if (value >= -BigInt(SAFE_UNSCALED) && value < BigInt(SAFE_UNSCALED)) {
+export function unscaledToBytes(value: bigint | number): Buffer {
+  if (
+    typeof value === "number"
+      ? value >= -SAFE_UNSCALED && value < SAFE_UNSCALED
+      : value >= -BigInt(SAFE_UNSCALED) && value < BigInt(SAFE_UNSCALED)
+  ) {
     const n = Number(value);
     let length = 1;
     while (length < 6 && (n < -(2 ** (8 * length - 1)) || n >= 2 ** (8 * length - 1))) length++;
@@ -82,6 +100,7 @@ export function unscaledToBytes(value: bigint): Buffer {
     bytes.writeIntBE(n, 0, length);
     return bytes;
   }
+  value = BigInt(value);
   let length = 1;
   while (value < -(1n << BigInt(8 * length - 1)) || value >= 1n << BigInt(8 * length - 1)) length++;
   const hex = BigInt.asUintN(length * 8, value)
@@ -121,7 +140,7 @@ export class DecimalType extends avro.types.LogicalType {
 
   protected override _toValue(value: unknown): Buffer {
     if (typeof value !== "string") throw new CodecError(CodecErrorCode.invalidValue, "a decimal must be given as a string");
-    return unscaledToBytes(parseDecimal(value, this.scale, this.precision).unscaled);
+    return unscaledToBytes(parseUnscaled(value, this.scale, this.precision));
   }
 
   protected override _resolve(writer: Type): ((value: never) => string) | undefined {

@@ -26,10 +26,10 @@ const partitionFor = Partitioners.DefaultPartitioner();
 
 /**
  * An idempotent, acks=all producer created once per container and reused while warm. Records
- * are grouped by partition (murmur2 of the key, as Java's default partitioner) and each group
- * is one request, so a failure tells exactly which records were acknowledged. A failed send
- * drops the connection; the next call reconnects (broker restarts, idle disconnects, expired
- * IAM tokens).
+ * get their partition here (murmur2 of the key, as Java's default partitioner) and are grouped
+ * by the partition's leader broker: one request per broker, as kafkajs would send them, but a
+ * failure now tells exactly which records were acknowledged. A failed send drops the connection
+ * and the metadata; the next call reconnects (broker restarts, idle disconnects, expired tokens).
  */
 export class PartitionedProducer {
   readonly #kafka: Kafka;
@@ -37,7 +37,8 @@ export class PartitionedProducer {
   #producer: Producer | undefined;
   #admin: Admin | undefined;
   #connecting: Promise<void> | undefined;
-  #partitions: number | undefined;
+  /** Leader broker id of each partition, by partition id. */
+  #leaders: number[] | undefined;
 
   constructor(kafka: Kafka, topic: string) {
     this.#kafka = kafka;
@@ -45,7 +46,7 @@ export class PartitionedProducer {
   }
 
   async #connect(): Promise<void> {
-    if (this.#producer !== undefined && this.#partitions !== undefined) return;
+    if (this.#producer !== undefined && this.#leaders !== undefined) return;
     this.#connecting ??= (async () => {
       const producer = this.#kafka.producer({
         idempotent: true,
@@ -57,11 +58,13 @@ export class PartitionedProducer {
       try {
         await Promise.all([producer.connect(), admin.connect()]);
         const metadata = await admin.fetchTopicMetadata({ topics: [this.#topic] });
-        const partitions = metadata.topics[0]?.partitions.length ?? 0;
-        if (partitions === 0) throw new Error(`topic ${this.#topic} has no partitions`);
+        const partitions = metadata.topics[0]?.partitions ?? [];
+        if (partitions.length === 0) throw new Error(`topic ${this.#topic} has no partitions`);
+        const leaders: number[] = [];
+        for (const partition of partitions) leaders[partition.partitionId] = partition.leader;
         this.#producer = producer;
         this.#admin = admin;
-        this.#partitions = partitions;
+        this.#leaders = leaders;
       } catch (error) {
         await Promise.allSettled([producer.disconnect(), admin.disconnect()]);
         throw error;
@@ -78,7 +81,7 @@ export class PartitionedProducer {
     const admin = this.#admin;
     this.#producer = undefined;
     this.#admin = undefined;
-    this.#partitions = undefined;
+    this.#leaders = undefined;
     await Promise.allSettled([producer?.disconnect(), admin?.disconnect()]);
   }
 
@@ -90,32 +93,42 @@ export class PartitionedProducer {
       return { acknowledged: [], failed: records.map((_, index) => index), error: error as Error };
     }
     const producer = this.#producer as Producer;
-    const partitionMetadata = Array.from({ length: this.#partitions as number }, (_, partitionId) => ({
+    const leaders = this.#leaders as number[];
+    const partitionMetadata = leaders.map((leader, partitionId) => ({
       partitionId,
       partitionErrorCode: 0,
-      leader: 0,
-      replicas: [0],
-      isr: [0],
+      leader,
+      replicas: [leader],
+      isr: [leader],
     }));
+    const partitionOf = records.map((record) =>
+      partitionFor({ topic: this.#topic, partitionMetadata, message: { key: record.key, value: record.value } }),
+    );
     const groups = new Map<number, number[]>();
-    records.forEach((record, index) => {
-      const partition = partitionFor({ topic: this.#topic, partitionMetadata, message: { key: record.key, value: record.value } });
-      const group = groups.get(partition);
-      if (group === undefined) groups.set(partition, [index]);
+    records.forEach((_, index) => {
+      const leader = leaders[partitionOf[index] as number] as number;
+      const group = groups.get(leader);
+      if (group === undefined) groups.set(leader, [index]);
       else group.push(index);
     });
     const results = await Promise.allSettled(
-      [...groups].map(async ([partition, indexes]) => {
-        const [metadata] = await producer.send({
+      [...groups.values()].map(async (indexes) => {
+        const written = await producer.send({
           topic: this.#topic,
           acks: -1,
           messages: indexes.map((index) => {
             const record = records[index] as OutgoingRecord;
-            return { key: record.key, value: record.value, headers: record.headers, partition };
+            return { key: record.key, value: record.value, headers: record.headers, partition: partitionOf[index] as number };
           }),
         });
-        const base = BigInt(metadata?.baseOffset ?? "-1");
-        return indexes.map((index, position) => ({ index, partition, offset: (base + BigInt(position)).toString() }));
+        // Offsets within one partition are consecutive from its base offset, in send order.
+        const next = new Map(written.map((meta) => [meta.partition, BigInt(meta.baseOffset ?? "-1")]));
+        return indexes.map((index) => {
+          const partition = partitionOf[index] as number;
+          const offset = next.get(partition) ?? -1n;
+          next.set(partition, offset + 1n);
+          return { index, partition, offset: offset.toString() };
+        });
       }),
     );
     const acknowledged: Acknowledged[] = [];

@@ -1,0 +1,100 @@
+import { statSync } from "node:fs";
+import { join } from "node:path";
+import { build } from "esbuild";
+import { LocalRuntime } from "#local/runtime/runtime";
+import { sampleSales } from "#local/sales/generator";
+import { localClients } from "#local/stack/clients";
+import { localStackContext } from "#local/stack/context";
+import { paths } from "#local/stack/settings";
+import { up } from "#local/stack/stack";
+import { samFunctions } from "#local/template/functions";
+import { physicalName } from "#local/template/intrinsics";
+import { GlueAvroEncoder } from "#shared/avro/codec";
+import { GlueSchemaRegistry } from "#shared/avro/registry";
+import { currentSalesSchema, type Sale } from "#shared/sales/schema";
+import { measure, printTable } from "./support.ts";
+
+/**
+ * Records/s from POST /sales to acknowledged (the whole local path: HTTP, payload 2.0 event,
+ * validation, Avro, idempotent acks=all produce), beside a bare kafkajs producer sending the
+ * same encoded bytes in the same batches, in the same run. Then the ingest bundle's size.
+ */
+const count = Number(process.env.BENCH_RECORDS ?? 20_000);
+const batchSize = 500;
+const concurrency = 4;
+await up();
+const clients = localClients();
+const ctx = localStackContext();
+const runtime = await LocalRuntime.start({ apiPort: 0, log: () => undefined });
+
+const sales = sampleSales(count, { seed: 9 });
+const batches: Sale[][] = [];
+for (let i = 0; i < sales.length; i += batchSize) batches.push(sales.slice(i, i + batchSize));
+const bodies = batches.map((batch) => JSON.stringify(batch));
+
+const registry = new GlueSchemaRegistry(clients.glue);
+const id = await registry.getVersionIdForDefinition({
+  registryName: physicalName(ctx, "SchemaRegistry"),
+  schemaName: physicalName(ctx, "SalesSchema"),
+  definition: JSON.stringify(currentSalesSchema),
+});
+const encoder = new GlueAvroEncoder<Sale>(currentSalesSchema, id);
+const encoded = batches.map((batch) => batch.map((sale) => ({ key: sale.country, value: encoder.encode(sale) })));
+
+async function inParallel<T>(items: readonly T[], run: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < items.length) await run(items[next++] as T);
+    }),
+  );
+}
+
+const producer = clients.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+await producer.connect();
+const rows = [
+  await measure(
+    "bare kafkajs producer, same Avro bytes, idempotent acks=all",
+    count,
+    () =>
+      inParallel(encoded, async (messages) => {
+        await producer.send({ topic: "sales", acks: -1, messages });
+      }),
+    { rounds: 5, note: "baseline" },
+  ),
+  await measure(
+    "POST /sales -> 202 (local HTTP API + ingest function)",
+    count,
+    () =>
+      inParallel(bodies, async (body) => {
+        const response = await fetch(`${runtime.apiUrl}/sales`, { method: "POST", headers: { "content-type": "application/json" }, body });
+        if (response.status !== 202) throw new Error(`POST /sales answered ${response.status}: ${await response.text()}`);
+      }),
+    { rounds: 5 },
+  ),
+];
+await producer.disconnect();
+await runtime.stop();
+printTable(
+  `Ingest throughput, ${count.toLocaleString("en-US")} records in batches of ${batchSize}, ${concurrency} in flight (Node ${process.version})`,
+  rows,
+);
+
+const fn = samFunctions(ctx).find((f) => f.logicalId === "IngestFunction");
+const result = await build({
+  entryPoints: (fn?.buildProperties.EntryPoints ?? []).map((entry) => join(paths.projectRoot, entry)),
+  bundle: true,
+  platform: "node",
+  format: fn?.buildProperties.Format ?? "cjs",
+  target: fn?.buildProperties.Target ?? "node22",
+  minify: true,
+  external: fn?.buildProperties.External ?? [],
+  outfile: join(paths.stateRoot, "bench", "ingest.js"),
+  logLevel: "error",
+});
+const bytes = statSync(join(paths.stateRoot, "bench", "ingest.js")).size;
+console.log(
+  `\nIngestFunction bundle (esbuild, minified, @aws-sdk/* external): ${(bytes / 1024).toFixed(1)} KiB (${result.errors.length} errors)`,
+);
+for (const client of [clients.glue, clients.dynamodb, clients.s3, clients.sqs]) client.destroy();
+process.exit(0);
