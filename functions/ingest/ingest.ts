@@ -1,14 +1,11 @@
 import type { GlueAvroEncoder } from "#shared/avro/codec";
 import { AppError } from "#shared/errors/app-error";
 import { HttpError } from "#shared/http/errors";
+import { HEADER_CORRELATION_ID, HEADER_TRACE } from "#shared/kafka/headers";
 import type { Acknowledged, OutgoingRecord, ProduceOutcome } from "#shared/kafka/producer";
 import type { Sale } from "#shared/sales/schema";
 import { type IngestRequest, type RequestLimits, readRecords } from "./parse.ts";
 import { validateSales } from "./validate.ts";
-
-/** Kafka header names every produced sale carries, so consumers can log and trace across the hop. */
-export const HEADER_CORRELATION_ID = "correlation-id";
-export const HEADER_TRACE = "x-amzn-trace-id";
 
 export interface IngestDeps {
   /** The encoder for the current schema version; resolves the version id once per container. */

@@ -106,3 +106,15 @@ export function loadConfig<S extends Spec>(spec: S, env: Env = process.env): Loa
   if (problems.length > 0) throw new ConfigError(`invalid configuration: ${problems.join("; ")}`);
   return Object.freeze(config) as Loaded<S>;
 }
+
+/** A value parsed from text (`fallback` when unset); a parse error names the variable. */
+export function parsed<T>(name: string, fallback: string, parse: (text: string) => T): Reader<T> {
+  return (env) => {
+    const value = raw(env, name) ?? fallback;
+    try {
+      return parse(value);
+    } catch (error) {
+      throw new ConfigError(`environment variable ${name}: ${(error as Error).message}`);
+    }
+  };
+}

@@ -1,0 +1,23 @@
+import { integer, loadConfig, parsed, text } from "#shared/config/env";
+import { parseDuration, parseWindows } from "#shared/windows/windows";
+
+/** "1m=2d,10m/5m=7d" -> TTL seconds after the window ends, by window; windows not listed are kept. */
+function parseTtls(text: string): ReadonlyMap<string, number> {
+  return new Map(
+    text.split(",").map((entry) => {
+      const [window, duration] = entry.split("=");
+      if (window === undefined || duration === undefined) throw new Error(`entry "${entry}" must look like 1m=2d`);
+      return [window.trim(), parseDuration(duration) / 1000] as const;
+    }),
+  );
+}
+
+/** Settings of the aggregate function, read once at cold start. */
+export const config = loadConfig({
+  table: text("AGGREGATES_TABLE"),
+  deadLetterQueueUrl: text("DEAD_LETTER_QUEUE_URL"),
+  windows: parsed("WINDOWS", "1m,10m/5m,1h,1d", parseWindows),
+  ttlSeconds: parsed("WINDOW_TTL", "1m=2d,10m/5m=7d,1h=400d", parseTtls),
+  allowedLatenessMs: parsed("ALLOWED_LATENESS", "10m", parseDuration),
+  maxConflictRetries: integer("MAX_CONFLICT_RETRIES", 10, { min: 1, max: 100 }),
+});

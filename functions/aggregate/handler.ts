@@ -1,0 +1,56 @@
+import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import { MetricUnit } from "@aws-lambda-powertools/metrics";
+import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
+import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { GlueClient } from "@aws-sdk/client-glue";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import middy from "@middy/core";
+import type { MSKEvent } from "aws-lambda";
+import { GlueAvroDecoder } from "#shared/avro/codec";
+import { GlueSchemaRegistry } from "#shared/avro/registry";
+import { correlationIdsOf } from "#shared/kafka/headers";
+import { observability } from "#shared/observability/powertools";
+import { currentSalesSchema, type Sale } from "#shared/sales/schema";
+import { config } from "./config.ts";
+import { sendDeadLetters } from "./dead-letters.ts";
+import { type KafkaEventRecord, processBatch } from "./process-batch.ts";
+import { AggregateStore } from "./store.ts";
+
+const { logger, tracer, metrics } = observability("aggregate");
+const decoder = new GlueAvroDecoder<Sale>(
+  new GlueSchemaRegistry(tracer.captureAWSv3Client(new GlueClient({ maxAttempts: 1 }))),
+  currentSalesSchema,
+);
+const store = new AggregateStore(tracer.captureAWSv3Client(new DynamoDBClient({ maxAttempts: 6 })), config.table);
+const sqs = tracer.captureAWSv3Client(new SQSClient({}));
+const settings = { windows: config.windows, allowedLatenessMs: config.allowedLatenessMs, ttlSeconds: config.ttlSeconds };
+
+/** MSK event source mapping on the sales topic: windowed aggregates in DynamoDB, exactly once. */
+export const handler = middy<MSKEvent, unknown>()
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(captureLambdaHandler(tracer))
+  .use(logMetrics(metrics))
+  .handler(async (event) => {
+    const records = event.records as unknown as Record<string, KafkaEventRecord[]>;
+    const correlationIds = correlationIdsOf(Object.values(records).flat());
+    logger.appendKeys({ correlationIds });
+    const writesBefore = store.counts.writes;
+    const summary = await processBatch(records, {
+      decoder,
+      store,
+      deadLetter: (letters) => sendDeadLetters(sqs, config.deadLetterQueueUrl, letters),
+      settings,
+      maxConflictRetries: config.maxConflictRetries,
+    });
+    tracer.putAnnotation("records", summary.records);
+    tracer.putAnnotation("poison", summary.poison);
+    metrics.addMetric("RecordsIn", MetricUnit.Count, summary.records);
+    metrics.addMetric("RecordsApplied", MetricUnit.Count, summary.applied);
+    metrics.addMetric("LateWindowRecords", MetricUnit.Count, summary.late);
+    metrics.addMetric("DuplicateRecords", MetricUnit.Count, summary.duplicates);
+    metrics.addMetric("PoisonRecords", MetricUnit.Count, summary.poison);
+    metrics.addMetric("DynamoDBWrites", MetricUnit.Count, store.counts.writes - writesBefore);
+    logger.info("batch aggregated", { ...summary });
+    return summary;
+  });

@@ -1,0 +1,118 @@
+import type { WindowItem } from "#shared/aggregates/model";
+import type { GlueAvroDecoder } from "#shared/avro/codec";
+import type { Sale } from "#shared/sales/schema";
+import { type AggregationSettings, aggregate, type SaleRecord, touchedWindows, type Watermark } from "./aggregate.ts";
+import type { DeadLetter } from "./dead-letters.ts";
+import type { AggregateStore } from "./store.ts";
+
+/** One record of the aws:kafka event (values base64, headers as byte arrays). */
+export interface KafkaEventRecord {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly timestamp: number;
+  readonly key?: string | null;
+  readonly value?: string | null;
+  readonly headers?: readonly Record<string, readonly number[]>[];
+}
+
+export interface BatchDeps {
+  readonly decoder: GlueAvroDecoder<Sale>;
+  readonly store: Pick<AggregateStore, "readWindows" | "writeWindow" | "readWatermarks" | "writeWatermark">;
+  readonly deadLetter: (letters: readonly DeadLetter[]) => Promise<unknown>;
+  readonly settings: AggregationSettings;
+  /** Write attempts per item when other writers keep changing it. */
+  readonly maxConflictRetries?: number;
+}
+
+export interface BatchSummary {
+  readonly records: number;
+  readonly applied: number;
+  readonly late: number;
+  readonly duplicates: number;
+  readonly poison: number;
+  readonly itemsWritten: number;
+  readonly conflicts: number;
+  readonly partitions: number;
+}
+
+/**
+ * Aggregates one aws:kafka batch into DynamoDB, exactly once per record. Undecodable records
+ * go to the dead-letter queue with their reason (not again for offsets a previous delivery
+ * already covered) and the rest of the batch goes on. Window items are written first, each
+ * conditionally, re-read and re-merged on conflict; the partitions' watermarks last, so a
+ * retry after a crash judges lateness exactly as the first attempt did. Throws (and the
+ * mapping retries the batch) on registry, DynamoDB or SQS failures.
+ */
+export async function processBatch(
+  recordsByPartition: Readonly<Record<string, readonly KafkaEventRecord[]>>,
+  deps: BatchDeps,
+): Promise<BatchSummary> {
+  const partitions = Object.keys(recordsByPartition);
+  const incoming = partitions.flatMap((tp) =>
+    [...(recordsByPartition[tp] ?? [])].sort((a, b) => a.offset - b.offset).map((record) => ({ tp, record })),
+  );
+  const frames = incoming.map(({ record }) => Buffer.from(record.value ?? "", "base64"));
+  await deps.decoder.load(frames);
+  const watermarks = await deps.store.readWatermarks(partitions);
+
+  const sales: SaleRecord[] = [];
+  const letters: DeadLetter[] = [];
+  incoming.forEach(({ tp, record }, index) => {
+    try {
+      if (record.value === undefined || record.value === null)
+        throw Object.assign(new Error("record has no value (tombstone)"), { code: "EMPTY_VALUE" });
+      sales.push({ topicPartition: tp, offset: record.offset, sale: deps.decoder.decode(frames[index] as Buffer) });
+    } catch (error) {
+      if (record.offset <= (watermarks.get(tp)?.offset ?? -1)) return; // dead-lettered by an earlier delivery
+      const { code = "UNDECODABLE", message } = error as Error & { code?: string };
+      letters.push({
+        topic: record.topic,
+        partition: record.partition,
+        offset: record.offset,
+        timestamp: record.timestamp,
+        key: record.key ?? undefined,
+        value: record.value ?? "",
+        reason: { code, message },
+        source: "aggregate",
+      });
+    }
+  });
+  if (letters.length > 0) await deps.deadLetter(letters);
+
+  const windows = touchedWindows(sales, deps.settings);
+  let stored = await deps.store.readWindows(windows);
+  let result = aggregate(sales, stored, watermarks, deps.settings);
+  let pending: readonly WindowItem[] = result.items;
+  let written = 0;
+  let conflicts = 0;
+  for (let attempt = 1; pending.length > 0; attempt++) {
+    const outcomes = await Promise.all(pending.map(async (item) => ({ item, outcome: await deps.store.writeWindow(item) })));
+    const lost = outcomes.filter((o) => o.outcome === "conflict").map((o) => o.item);
+    written += outcomes.length - lost.length;
+    if (lost.length === 0) break;
+    conflicts += lost.length;
+    if (attempt >= (deps.maxConflictRetries ?? 10))
+      throw new Error(`${lost.length} window items kept changing under ${attempt} write attempts`);
+    await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * attempt));
+    // Re-read what others wrote and merge again: offsets make re-applying safe.
+    const fresh = await deps.store.readWindows(lost.map((item) => ({ window: item.window, start: item.start })));
+    stored = new Map([...stored, ...fresh]);
+    const lostIds = new Set(lost.map((item) => `${item.window}@${item.start}`));
+    const again = aggregate(sales, stored, watermarks, deps.settings);
+    pending = again.items.filter((item) => lostIds.has(`${item.window}@${item.start}`));
+    result = { ...again, applied: result.applied, late: result.late, duplicates: result.duplicates };
+  }
+  await Promise.all([...result.watermarks].map(([tp, watermark]: [string, Watermark]) => deps.store.writeWatermark(tp, watermark)));
+
+  return {
+    records: incoming.length,
+    applied: result.applied,
+    late: result.late,
+    duplicates: result.duplicates,
+    poison: letters.length,
+    itemsWritten: written,
+    conflicts,
+    partitions: partitions.length,
+  };
+}

@@ -1,0 +1,205 @@
+import { type Dimension, dimensions, type Metrics, valueKey, type WindowItem } from "#shared/aggregates/model";
+import { badRequest, HttpError } from "#shared/http/errors";
+import { formatCents } from "#shared/money/cents";
+import { latestWindowStart, type WindowSpec } from "#shared/windows/windows";
+
+/** Reads the aggregates table; DynamoDB in the handler, anything with the same shape in tests. */
+export interface QueryStore {
+  getWindow(window: string, start: number): Promise<WindowItem | undefined>;
+  windowsInRange(window: string, fromStart: number, toStart: number): Promise<WindowItem[]>;
+  /** Max event time seen on each partition of the topic, by partition number. */
+  watermarks(): Promise<ReadonlyMap<number, number>>;
+}
+
+export interface QueryDeps {
+  readonly store: QueryStore;
+  readonly windows: readonly WindowSpec[];
+  readonly allowedLatenessMs: number;
+  /** Partitions of the sales topic: a window is closed only once every one has passed it. */
+  readonly partitions: number;
+  readonly maxSeriesWindows: number;
+}
+
+/** Metrics of one value in one window as the API returns them: money as decimal strings. */
+export interface MetricsView {
+  readonly orders: number;
+  readonly sales: string;
+  readonly min: string | null;
+  readonly max: string | null;
+  readonly average: string | null;
+  readonly late: number;
+}
+
+export interface WindowView extends MetricsView {
+  readonly start: string;
+  readonly end: string;
+  readonly status: "open" | "closed";
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+function view(metrics: Metrics | undefined): MetricsView {
+  if (metrics === undefined) return { orders: 0, sales: "0.00", min: null, max: null, average: null, late: 0 };
+  return {
+    orders: Number(metrics.orders),
+    sales: formatCents(metrics.sales),
+    min: metrics.min === undefined ? null : formatCents(metrics.min),
+    max: metrics.max === undefined ? null : formatCents(metrics.max),
+    average: metrics.orders === 0n ? null : formatCents(roundedDivision(metrics.sales, metrics.orders)),
+    late: Number(metrics.late),
+  };
+}
+
+/** a / b rounded half away from zero, in integers. */
+function roundedDivision(a: bigint, b: bigint): bigint {
+  const negative = a < 0n !== b < 0n;
+  const [x, y] = [a < 0n ? -a : a, b < 0n ? -b : b];
+  const q = (2n * x + y) / (2n * y);
+  return negative ? -q : q;
+}
+
+function windowSpec(deps: QueryDeps, name: string | undefined, fallback: string): WindowSpec {
+  const wanted = name ?? fallback;
+  const spec = deps.windows.find((candidate) => candidate.name === wanted);
+  if (spec === undefined)
+    throw badRequest("UNKNOWN_WINDOW", `window must be one of ${deps.windows.map((w) => w.name).join(", ")}; got "${wanted}"`);
+  return spec;
+}
+
+function dimensionOf(text: string | undefined): Dimension {
+  if (text === undefined || !(dimensions as readonly string[]).includes(text)) {
+    throw badRequest("UNKNOWN_DIMENSION", `dimension must be one of ${dimensions.join(", ")}; got "${text ?? ""}"`);
+  }
+  return text as Dimension;
+}
+
+function instant(name: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const ms = /^\d{4}-\d{2}-\d{2}T/.test(text) && /(Z|[+-]\d{2}:\d{2})$/.test(text) ? Date.parse(text) : Number.NaN;
+  if (Number.isNaN(ms)) throw badRequest("INVALID_TIME", `${name} must be ISO-8601 with a zone, e.g. 2022-08-01T00:00:00Z; got "${text}"`);
+  return ms;
+}
+
+/** The time before which every partition has moved on by more than the allowed lateness. */
+async function closedBefore(deps: QueryDeps): Promise<number> {
+  const watermarks = await deps.store.watermarks();
+  let least = Number.POSITIVE_INFINITY;
+  for (let partition = 0; partition < deps.partitions; partition++)
+    least = Math.min(least, watermarks.get(partition) ?? Number.NEGATIVE_INFINITY);
+  return least - deps.allowedLatenessMs;
+}
+
+const statusOf = (end: number, closedUntil: number): "open" | "closed" => (end <= closedUntil ? "closed" : "open");
+
+export interface LeaderboardQuery {
+  readonly dimension: string | undefined;
+  readonly window?: string;
+  readonly at?: string;
+  readonly limit?: string;
+}
+
+/**
+ * Top values of a dimension by sales in one window: the latest window that contains `at`, or by
+ * default the latest closed one. Throws HttpError 400 on bad parameters, 404 when no window has
+ * closed yet.
+ */
+export async function leaderboard(query: LeaderboardQuery, deps: QueryDeps) {
+  const dimension = dimensionOf(query.dimension);
+  const spec = windowSpec(deps, query.window, "10m/5m");
+  const limit = query.limit === undefined ? 10 : Number(query.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100)
+    throw badRequest("INVALID_LIMIT", `limit must be an integer from 1 to 100; got "${query.limit}"`);
+  const closedUntil = await closedBefore(deps);
+  const at = instant("at", query.at);
+  let start: number;
+  if (at !== undefined) start = latestWindowStart(spec, at);
+  else {
+    if (!Number.isFinite(closedUntil))
+      throw new HttpError(404, "NO_CLOSED_WINDOW", `no ${spec.name} window has closed yet on every partition; pass at=<ISO-8601>`);
+    start = latestWindowStart(spec, closedUntil - spec.sizeMs);
+  }
+  const end = start + spec.sizeMs;
+  const item = await deps.store.getWindow(spec.name, start);
+  const prefix = `${dimension}#`;
+  const entries = [...(item?.values ?? new Map<string, Metrics>())]
+    .filter(([key]) => key.startsWith(prefix))
+    .sort(([ka, a], [kb, b]) => (a.sales === b.sales ? ka.localeCompare(kb) : a.sales > b.sales ? -1 : 1))
+    .slice(0, limit)
+    .map(([key, metrics]) => ({ value: key.slice(prefix.length), ...view(metrics) }));
+  return { dimension, window: { name: spec.name, start: iso(start), end: iso(end), status: statusOf(end, closedUntil) }, entries };
+}
+
+export interface SeriesQuery {
+  readonly dimension: string | undefined;
+  readonly value: string | undefined;
+  readonly window?: string;
+  readonly from?: string;
+  readonly to?: string;
+}
+
+/**
+ * A value's windows with start in [from, to) and end at or before `to`, and their total (for
+ * tumbling windows; hopping windows overlap, so their sum would count sales twice). `from` and
+ * `to` must fall on the window's grid, so no window reaches outside the range.
+ */
+export async function series(query: SeriesQuery, deps: QueryDeps) {
+  const dimension = dimensionOf(query.dimension);
+  if (query.value === undefined || query.value === "")
+    throw badRequest("MISSING_VALUE", "the path needs a value, e.g. /series/country/India");
+  const spec = windowSpec(deps, query.window, "1h");
+  const from = instant("from", query.from);
+  const to = instant("to", query.to);
+  if (from === undefined || to === undefined) throw badRequest("MISSING_RANGE", "from and to are required (ISO-8601 with a zone)");
+  if (to <= from) throw badRequest("INVALID_RANGE", "to must be after from");
+  if (from % spec.advanceMs !== 0 || to % spec.advanceMs !== 0) {
+    throw badRequest(
+      "UNALIGNED_RANGE",
+      `from and to must be multiples of ${spec.name}'s advance (${spec.advanceMs / 60000} min) since the epoch; use a finer window for finer ranges`,
+    );
+  }
+  const lastStart = to - spec.sizeMs;
+  const count = lastStart < from ? 0 : (lastStart - from) / spec.advanceMs + 1;
+  if (count > deps.maxSeriesWindows)
+    throw badRequest("RANGE_TOO_LONG", `the range holds ${count} ${spec.name} windows; at most ${deps.maxSeriesWindows} per request`);
+  const [items, closedUntil] = await Promise.all([
+    count === 0 ? Promise.resolve([]) : deps.store.windowsInRange(spec.name, from, lastStart),
+    closedBefore(deps),
+  ]);
+  const byStart = new Map(items.map((item) => [item.start, item]));
+  const key = valueKey(dimension, query.value);
+  const windows: WindowView[] = [];
+  let total: { orders: bigint; sales: bigint; min: bigint | undefined; max: bigint | undefined; late: bigint } = {
+    orders: 0n,
+    sales: 0n,
+    min: undefined,
+    max: undefined,
+    late: 0n,
+  };
+  for (let start = from; start <= lastStart; start += spec.advanceMs) {
+    const metrics = byStart.get(start)?.values.get(key);
+    windows.push({
+      start: iso(start),
+      end: iso(start + spec.sizeMs),
+      status: statusOf(start + spec.sizeMs, closedUntil),
+      ...view(metrics),
+    });
+    if (metrics !== undefined) {
+      total = {
+        orders: total.orders + metrics.orders,
+        sales: total.sales + metrics.sales,
+        min: total.min === undefined || (metrics.min !== undefined && metrics.min < total.min) ? metrics.min : total.min,
+        max: total.max === undefined || (metrics.max !== undefined && metrics.max > total.max) ? metrics.max : total.max,
+        late: total.late + metrics.late,
+      };
+    }
+  }
+  return {
+    dimension,
+    value: query.value,
+    window: spec.name,
+    from: iso(from),
+    to: iso(to),
+    windows,
+    total: spec.tumbling ? view(total) : null,
+  };
+}

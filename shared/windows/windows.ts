@@ -1,0 +1,61 @@
+/**
+ * Event-time windows. A window spec is tumbling ("1m": size = advance) or hopping
+ * ("10m/5m": size 10 min, a new window every 5 min). Windows are aligned to the epoch, so
+ * every function and query computes the same boundaries.
+ */
+export interface WindowSpec {
+  /** As users write it and as items store it: "1m", "10m/5m", "1h", "1d". */
+  readonly name: string;
+  readonly sizeMs: number;
+  readonly advanceMs: number;
+  readonly tumbling: boolean;
+}
+
+const units: Readonly<Record<string, number>> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Parses "90s", "10m", "1h", "1d" into milliseconds. Throws naming the bad text. */
+export function parseDuration(text: string): number {
+  const match = /^(\d+)([smhd])$/.exec(text.trim());
+  const value = Number(match?.[1]);
+  const unit = units[match?.[2] ?? ""];
+  if (match === null || unit === undefined || !Number.isInteger(value) || value <= 0) {
+    throw new Error(`"${text}" is not a duration; expected a positive whole number of s, m, h or d (e.g. 10m)`);
+  }
+  return value * unit;
+}
+
+/** Parses "10m/5m" (hopping) or "1h" (tumbling). Throws when the advance does not divide the size. */
+export function parseWindow(text: string): WindowSpec {
+  const [size, advance, extra] = text.trim().split("/");
+  if (size === undefined || extra !== undefined) throw new Error(`"${text}" is not a window; expected <size> or <size>/<advance>`);
+  const sizeMs = parseDuration(size);
+  const advanceMs = advance === undefined ? sizeMs : parseDuration(advance);
+  if (advanceMs > sizeMs || sizeMs % advanceMs !== 0) {
+    throw new Error(`window "${text}": the advance must divide the size (e.g. 10m/5m)`);
+  }
+  const tumbling = advanceMs === sizeMs;
+  return { name: tumbling ? size.trim() : `${size.trim()}/${advance?.trim()}`, sizeMs, advanceMs, tumbling };
+}
+
+/** Parses a comma-separated list of windows; throws on duplicates. */
+export function parseWindows(text: string): readonly WindowSpec[] {
+  const specs = text.split(",").map((part) => parseWindow(part));
+  const names = new Set(specs.map((spec) => spec.name));
+  if (names.size !== specs.length) throw new Error(`"${text}" names a window twice`);
+  return specs;
+}
+
+const floorTo = (time: number, step: number) => Math.floor(time / step) * step;
+
+/** Starts of every window of `spec` that contains `time`, earliest first (one for tumbling windows). */
+export function windowStarts(spec: WindowSpec, time: number): number[] {
+  const latest = floorTo(time, spec.advanceMs);
+  const starts: number[] = [];
+  for (let start = latest - spec.sizeMs + spec.advanceMs; start <= latest; start += spec.advanceMs) starts.push(start);
+  return starts;
+}
+
+/** The window of `spec` that contains `time` and started last. */
+export function latestWindowStart(spec: WindowSpec, time: number): number {
+  return floorTo(time, spec.advanceMs);
+}
