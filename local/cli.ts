@@ -93,6 +93,11 @@ async function startForeground(keepData: boolean): Promise<void> {
   }
   console.log(`HTTP API on ${runtime.apiUrl}`);
   for (const route of runtime.routes) console.log(`  ${route.method.padEnd(6)} ${runtime.apiUrl}${route.path}  -> ${route.functionId}`);
+  for (const { mapping } of runtime.mappings) {
+    console.log(
+      `MSK ${mapping.topics.join(",")} -> ${mapping.functionId} (group ${mapping.consumerGroupId}, batch ${mapping.batchSize}, window ${mapping.batchingWindowMs} ms)`,
+    );
+  }
   console.log("Press Ctrl-C to stop.");
   // Keep the event loop alive until a signal arrives.
   setInterval(() => undefined, 1 << 30);

@@ -1,27 +1,33 @@
 import type { Server } from "node:http";
+import { localClients } from "../stack/clients.ts";
 import { localStackContext } from "../stack/context.ts";
 import { ports } from "../stack/settings.ts";
 import { type SamFunction, samFunctions } from "../template/functions.ts";
 import { type HttpRoute, httpRoutes, startHttpApi } from "./http-api.ts";
+import { KafkaEventSourceMapping, mskMappings } from "./kafka-esm.ts";
 import { LocalFunction, type LogSink } from "./lambda.ts";
 
 export interface RuntimeOptions {
   readonly apiPort?: number;
   readonly log?: LogSink;
+  /** Run the template's MSK event source mappings (default true). */
+  readonly eventSources?: boolean;
 }
 
 /** Log lines of every function, prefixed with its name, on stdout. */
 export const prefixedLog: LogSink = (name, line) => process.stdout.write(`[${name}] ${line}\n`);
 
 /**
- * The managed parts of the template emulated in this process: every function as a warm local
- * container and the HttpApi routes on loopback. The real servers (Kafka, DynamoDB Local,
+ * The managed parts of the template emulated in this process: every function as warm local
+ * containers, the HttpApi routes on loopback, and the MSK event source mappings. The real servers (Kafka, DynamoDB Local,
  * moto) must already run (see stack.ts).
  */
 export class LocalRuntime {
   readonly functions: ReadonlyMap<string, LocalFunction>;
   readonly routes: readonly HttpRoute[];
+  readonly mappings: KafkaEventSourceMapping[] = [];
   #server: Server | undefined;
+  #clients: ReturnType<typeof localClients> | undefined;
 
   private constructor(functions: ReadonlyMap<string, LocalFunction>, routes: readonly HttpRoute[]) {
     this.functions = functions;
@@ -41,6 +47,15 @@ export class LocalRuntime {
     const routes = httpRoutes(definitions);
     const runtime = new LocalRuntime(functions, routes);
     runtime.#server = await startHttpApi(routes, functions, options.apiPort ?? ports.api);
+    if (options.eventSources !== false) {
+      const clients = localClients();
+      runtime.#clients = clients;
+      for (const mapping of mskMappings(definitions)) {
+        const esm = new KafkaEventSourceMapping(mapping, runtime.fn(mapping.functionId), clients.kafka, clients.sqs, log);
+        await esm.start();
+        runtime.mappings.push(esm);
+      }
+    }
     return runtime;
   }
 
@@ -58,6 +73,8 @@ export class LocalRuntime {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
+    await Promise.all(this.mappings.splice(0).map((mapping) => mapping.stop()));
     await Promise.all([...this.functions.values()].map((fn) => fn.stop()));
+    this.#clients?.sqs.destroy();
   }
 }

@@ -9,7 +9,7 @@ import { localStackContext } from "./context.ts";
 import { installStack } from "./install.ts";
 import { assertPrerequisites } from "./prerequisites.ts";
 import { logFilePath, residentMiB, runningPid, startProcess, stopProcess } from "./processes.ts";
-import { host, paths } from "./settings.ts";
+import { endpoints, host, paths } from "./settings.ts";
 
 const startTimeoutMs = 90_000;
 
@@ -89,7 +89,11 @@ export async function up(options: UpOptions = {}): Promise<UpResult> {
   const admin = clients.kafka.admin();
   await admin.connect();
   try {
-    const resources = await provision(localStackContext(), { kafkaAdmin: admin, ...clients });
+    const seedIds = async () => {
+      const response = await fetch(`${endpoints.moto}/moto-api/seed?a=20221`, { method: "POST" });
+      if (!response.ok) throw new Error(`seeding moto's ids failed: HTTP ${response.status}`);
+    };
+    const resources = await provision(localStackContext(), { kafkaAdmin: admin, ...clients, seedIds });
     return { seconds: (Date.now() - started) / 1000, states: Object.fromEntries(results), resources };
   } finally {
     await admin.disconnect();

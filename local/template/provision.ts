@@ -25,6 +25,8 @@ export interface ProvisionClients {
   readonly s3: S3Client;
   readonly sqs: SQSClient;
   readonly glue: GlueClient;
+  /** Makes the next generated ids deterministic (moto's seed), so every fresh stack has the same schema version ids. */
+  readonly seedIds?: () => Promise<void>;
 }
 
 /** What provisioning did, resource by resource, for the start-up summary. */
@@ -148,6 +150,7 @@ export async function provision(ctx: StackContext, clients: ProvisionClients): P
       );
   }
 
+  await clients.seedIds?.();
   for (const [id, props] of resourcesOfType(ctx, "AWS::Glue::Registry")) {
     const name = physicalName(ctx, id);
     await createdOrExisting(

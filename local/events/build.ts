@@ -1,0 +1,87 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { GlueAvroEncoder } from "#shared/avro/codec";
+import { GlueSchemaRegistry } from "#shared/avro/registry";
+import { type Sale, salesSchemaVersions } from "#shared/sales/schema";
+import { sampleSales } from "../sales/generator.ts";
+import { localClients } from "../stack/clients.ts";
+import { localStackContext } from "../stack/context.ts";
+import { endpoints, paths } from "../stack/settings.ts";
+import { up } from "../stack/stack.ts";
+import { physicalName, resolveValue } from "../template/intrinsics.ts";
+
+/**
+ * `npm run events`: rebuilds the events/ files that carry real Glue-framed Avro records. The
+ * local stack seeds moto's ids, so the schema version ids inside them exist on every fresh stack.
+ */
+await up();
+const { glue } = localClients();
+const ctx = localStackContext();
+const registry = new GlueSchemaRegistry(glue);
+const [v1Id, v2Id] = await Promise.all(
+  salesSchemaVersions.map((schema) =>
+    registry.getVersionIdForDefinition({
+      registryName: physicalName(ctx, "SchemaRegistry"),
+      schemaName: physicalName(ctx, "SalesSchema"),
+      definition: JSON.stringify(schema),
+    }),
+  ),
+);
+const v1 = new GlueAvroEncoder<Omit<Sale, "channel">>(salesSchemaVersions[0], v1Id as string);
+const v2 = new GlueAvroEncoder<Sale>(salesSchemaVersions[1], v2Id as string);
+const v2zlib = new GlueAvroEncoder<Sale>(salesSchemaVersions[1], v2Id as string, "zlib");
+
+/** Sales of 2022-08-01 10:15-10:17 UTC, one record per country of a few regions. */
+export const eventSales: readonly Sale[] = sampleSales(8, {
+  seed: 2022,
+  startMs: Date.UTC(2022, 7, 1, 10, 15),
+  meanGapMs: 7000,
+  countries: ["France", "Germany", "India", "United States", "Japan", "Brazil"],
+  unknownCountryShare: 0,
+});
+
+function frameOf(sale: Sale, index: number): Buffer {
+  if (index % 3 === 0) {
+    const { channel: _channel, ...old } = sale;
+    return v1.encode(old);
+  }
+  return index % 3 === 1 ? v2.encode(sale) : v2zlib.encode(sale);
+}
+
+const headers = (correlationId: string) => [{ "correlation-id": [...Buffer.from(correlationId)] }];
+const topic = String(resolveValue(ctx, { Ref: "SalesTopicName" }, "SalesTopicName"));
+const clusterArn = String(resolveValue(ctx, { Ref: "KafkaCluster" }, "KafkaCluster"));
+const records = eventSales.map((sale, index) => ({
+  topic,
+  partition: 0,
+  offset: 100 + index,
+  timestamp: sale.payment_date + 150,
+  timestampType: "CREATE_TIME",
+  key: Buffer.from(sale.country).toString("base64"),
+  value: frameOf(sale, index).toString("base64"),
+  headers: headers("7d1e0c55-events-msk"),
+}));
+// A poison record: a Glue header naming a schema version no registry has.
+records.push({
+  topic,
+  partition: 0,
+  offset: 100 + records.length,
+  timestamp: Date.UTC(2022, 7, 1, 10, 17),
+  timestampType: "CREATE_TIME",
+  key: Buffer.from("France").toString("base64"),
+  value: Buffer.concat([Buffer.from([3, 0]), Buffer.from("00000000000040008000000000000bad", "hex"), Buffer.from([2, 4, 6])]).toString(
+    "base64",
+  ),
+  headers: headers("7d1e0c55-events-msk"),
+});
+
+const mskEvent = {
+  eventSource: "aws:kafka",
+  eventSourceArn: clusterArn,
+  bootstrapServers: endpoints.kafkaBrokers,
+  records: { [`${topic}-0`]: records },
+};
+writeFileSync(join(paths.projectRoot, "events", "msk-sales-batch.json"), `${JSON.stringify(mskEvent, null, 2)}\n`);
+console.log(`events/msk-sales-batch.json: ${records.length} records (v1, v2, v2+zlib, 1 poison), schema versions ${v1Id} ${v2Id}`);
+glue.destroy();
+process.exit(0);

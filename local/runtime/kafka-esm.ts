@@ -1,0 +1,189 @@
+import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import type { Consumer, Kafka, KafkaMessage } from "kafkajs";
+import { localQueueUrl } from "../stack/clients.ts";
+import { endpoints } from "../stack/settings.ts";
+import type { SamFunction } from "../template/functions.ts";
+import type { LocalFunction, LogSink } from "./lambda.ts";
+
+/** An MSK event of a function in template.yaml, as the mapping emulator needs it. */
+export interface MskMapping {
+  readonly functionId: string;
+  readonly eventName: string;
+  readonly clusterArn: string;
+  readonly topics: readonly string[];
+  readonly batchSize: number;
+  readonly batchingWindowMs: number;
+  readonly fromBeginning: boolean;
+  readonly consumerGroupId: string;
+  readonly maxRetryAttempts: number;
+  /** SQS queue name of the on-failure destination, if any. */
+  readonly onFailureQueue: string | undefined;
+}
+
+/** The MSK events of the template's functions. */
+export function mskMappings(functions: readonly SamFunction[]): MskMapping[] {
+  return functions.flatMap((fn) =>
+    Object.entries(fn.events)
+      .filter(([, event]) => event.Type === "MSK")
+      .map(([eventName, { Properties: p }]) => {
+        const destination = (p.DestinationConfig as { OnFailure?: { Destination?: string } } | undefined)?.OnFailure?.Destination;
+        // Lambda retries a failing Kafka batch until it succeeds or ages out; with an on-failure
+        // destination and no explicit limit, treat "forever" as 10 attempts locally.
+        const retries = p.MaximumRetryAttempts === undefined || Number(p.MaximumRetryAttempts) < 0 ? 10 : Number(p.MaximumRetryAttempts);
+        return {
+          functionId: fn.logicalId,
+          eventName,
+          clusterArn: String(p.Stream),
+          topics: (p.Topics as string[]).map(String),
+          batchSize: Number(p.BatchSize ?? 100),
+          batchingWindowMs: Math.round(Number(p.MaximumBatchingWindowInSeconds ?? 0.5) * 1000),
+          fromBeginning: p.StartingPosition !== "LATEST",
+          consumerGroupId: String(p.ConsumerGroupId ?? `${fn.logicalId}-${eventName}`),
+          maxRetryAttempts: retries,
+          onFailureQueue: destination?.split(":").pop(),
+        };
+      }),
+  );
+}
+
+export interface MappingStats {
+  batches: number;
+  records: number;
+  failedInvocations: number;
+  sentToDestination: number;
+}
+
+const toEventRecord = (topic: string, partition: number, message: KafkaMessage) => ({
+  topic,
+  partition,
+  offset: Number(message.offset),
+  timestamp: Number(message.timestamp),
+  timestampType: "CREATE_TIME",
+  ...(message.key !== null && message.key !== undefined && { key: message.key.toString("base64") }),
+  value: message.value === null ? null : message.value.toString("base64"),
+  headers: Object.entries(message.headers ?? {}).map(([name, value]) => ({
+    [name]: [...Buffer.from(value === undefined ? "" : (value as Buffer | string))],
+  })),
+});
+
+/**
+ * The Lambda event source mapping for Kafka, emulated: its own consumer group, batches of up to
+ * BatchSize within the batching window, the aws:kafka event (base64 key/value, headers as byte
+ * arrays), whole-batch retries with backoff, the on-failure destination once retries are
+ * exhausted, and offsets committed only after the batch succeeded or was sent there.
+ */
+export class KafkaEventSourceMapping {
+  readonly mapping: MskMapping;
+  readonly stats: MappingStats = { batches: 0, records: 0, failedInvocations: 0, sentToDestination: 0 };
+  readonly #consumer: Consumer;
+  readonly #fn: LocalFunction;
+  readonly #sqs: SQSClient;
+  readonly #log: LogSink;
+  #running = false;
+
+  constructor(mapping: MskMapping, fn: LocalFunction, kafka: Kafka, sqs: SQSClient, log: LogSink) {
+    this.mapping = mapping;
+    this.#fn = fn;
+    this.#sqs = sqs;
+    this.#log = log;
+    this.#consumer = kafka.consumer({
+      groupId: mapping.consumerGroupId,
+      maxWaitTimeInMs: Math.max(mapping.batchingWindowMs, 10),
+      minBytes: 1024 * 1024,
+      maxBytes: 6 * 1024 * 1024,
+      sessionTimeout: 30_000,
+      heartbeatInterval: 3000,
+    });
+  }
+
+  async start(): Promise<void> {
+    this.#running = true;
+    await this.#consumer.connect();
+    for (const topic of this.mapping.topics) await this.#consumer.subscribe({ topic, fromBeginning: this.mapping.fromBeginning });
+    await this.#consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 8,
+      eachBatch: async ({ batch, heartbeat, isRunning, isStale }) => {
+        for (let i = 0; i < batch.messages.length && isRunning() && !isStale() && this.#running; i += this.mapping.batchSize) {
+          const messages = batch.messages.slice(i, i + this.mapping.batchSize);
+          await this.#deliver(batch.topic, batch.partition, messages, heartbeat);
+          const last = messages.at(-1)?.offset ?? "0";
+          await this.#consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
+        }
+      },
+    });
+  }
+
+  async #deliver(topic: string, partition: number, messages: KafkaMessage[], heartbeat: () => Promise<void>): Promise<void> {
+    const event = {
+      eventSource: "aws:kafka",
+      eventSourceArn: this.mapping.clusterArn,
+      bootstrapServers: endpoints.kafkaBrokers,
+      records: { [`${topic}-${partition}`]: messages.map((message) => toEventRecord(topic, partition, message)) },
+    };
+    this.stats.batches++;
+    this.stats.records += messages.length;
+    let lastError = "";
+    for (let attempt = 0; attempt <= this.mapping.maxRetryAttempts && this.#running; attempt++) {
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(200 * 2 ** (attempt - 1), 5000)));
+      const outcome = await this.#fn.invoke(event);
+      if (outcome.ok) return;
+      this.stats.failedInvocations++;
+      lastError = `${outcome.error.errorType}: ${outcome.error.errorMessage}`;
+      this.#log(
+        this.mapping.functionId,
+        `[esm] batch ${topic}-${partition} offsets ${messages[0]?.offset}..${messages.at(-1)?.offset} failed (attempt ${attempt + 1}): ${lastError}`,
+      );
+      await heartbeat().catch(() => undefined);
+    }
+    if (!this.#running) throw new Error("mapping stopped while retrying");
+    await this.#sendToDestination(topic, partition, messages, event, lastError);
+  }
+
+  async #sendToDestination(topic: string, partition: number, messages: KafkaMessage[], event: object, lastError: string): Promise<void> {
+    if (this.mapping.onFailureQueue === undefined) {
+      this.#log(
+        this.mapping.functionId,
+        `[esm] batch ${topic}-${partition} dropped after retries (no on-failure destination): ${lastError}`,
+      );
+      return;
+    }
+    const first = messages[0];
+    const last = messages.at(-1);
+    const record = {
+      requestContext: {
+        requestId: crypto.randomUUID(),
+        functionArn: `arn:aws:lambda:us-east-1:123456789012:function:${this.mapping.functionId}`,
+        condition: "RetryAttemptsExhausted",
+        approximateInvokeCount: this.mapping.maxRetryAttempts + 1,
+      },
+      responseContext: { statusCode: 200, executedVersion: "$LATEST", functionError: "Unhandled" },
+      version: "1.0",
+      timestamp: new Date().toISOString(),
+      KafkaBatchInfo: {
+        batchSize: messages.length,
+        eventSourceArn: this.mapping.clusterArn,
+        bootstrapServers: endpoints.kafkaBrokers,
+        payloadSize: JSON.stringify(event).length,
+        recordsInfo: {
+          [`${topic}-${partition}`]: {
+            firstRecordOffset: first?.offset,
+            lastRecordOffset: last?.offset,
+            firstRecordTimestamp: first?.timestamp,
+            lastRecordTimestamp: last?.timestamp,
+          },
+        },
+      },
+    };
+    await this.#sqs.send(
+      new SendMessageCommand({ QueueUrl: localQueueUrl(this.mapping.onFailureQueue), MessageBody: JSON.stringify(record) }),
+    );
+    this.stats.sentToDestination++;
+  }
+
+  async stop(): Promise<void> {
+    this.#running = false;
+    await this.#consumer.disconnect();
+  }
+}
