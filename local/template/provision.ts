@@ -205,7 +205,8 @@ export async function provision(ctx: StackContext, clients: ProvisionClients): P
   return report;
 }
 
-function tableInput(name: string, props: Record<string, unknown>): CreateTableCommandInput {
+/** CreateTable input for a table resource of the template, under another name if wanted (tests). */
+export function tableInput(name: string, props: Record<string, unknown>): CreateTableCommandInput {
   const gsis = props.GlobalSecondaryIndexes as CreateTableCommandInput["GlobalSecondaryIndexes"];
   return {
     TableName: name,

@@ -1,0 +1,123 @@
+import { randomUUID } from "node:crypto";
+import { CreateTableCommand, DeleteTableCommand, type DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
+import { LocalFunction } from "#local/runtime/lambda";
+import { localClients } from "#local/stack/clients";
+import { localStackContext } from "#local/stack/context";
+import { samFunctions } from "#local/template/functions";
+import { physicalName, resolveValue } from "#local/template/intrinsics";
+import { tableInput } from "#local/template/provision";
+import { unmarshalWindow } from "#shared/aggregates/model";
+import { GlueAvroEncoder } from "#shared/avro/codec";
+import { GlueSchemaRegistry } from "#shared/avro/registry";
+import { type Sale, salesSchemaVersions } from "#shared/sales/schema";
+
+const ctx = localStackContext();
+
+/** A fresh table with the template's aggregates table definition, so a test owns every item in it. */
+export async function createPrivateAggregatesTable(dynamodb: DynamoDBClient): Promise<{ name: string; drop: () => Promise<void> }> {
+  const name = `test-aggregates-${randomUUID().slice(0, 8)}`;
+  const props = resolveValue(ctx, ctx.template.Resources.AggregatesTable?.Properties ?? {}, "AggregatesTable") as Record<string, unknown>;
+  await dynamodb.send(new CreateTableCommand(tableInput(name, props)));
+  return { name, drop: async () => void (await dynamodb.send(new DeleteTableCommand({ TableName: name }))) };
+}
+
+/** Every window item of a table as comparable plain data: id -> value -> "orders/sales/min/max/late". */
+export async function tableFigures(dynamodb: DynamoDBClient, table: string): Promise<Record<string, Record<string, string>>> {
+  const figures: Record<string, Record<string, string>> = {};
+  let startKey: Record<string, import("@aws-sdk/client-dynamodb").AttributeValue> | undefined;
+  do {
+    const page = await dynamodb.send(new ScanCommand({ TableName: table, ExclusiveStartKey: startKey, ConsistentRead: true }));
+    for (const attributes of page.Items ?? []) {
+      if (attributes.sk?.S !== "window") continue;
+      const item = unmarshalWindow(attributes);
+      figures[`${item.window}@${new Date(item.start).toISOString()}`] = Object.fromEntries(
+        [...item.values].map(([key, m]) => [key, `${m.orders}/${m.sales}/${m.min}/${m.max}/${m.late}`]),
+      );
+    }
+    startKey = page.LastEvaluatedKey;
+  } while (startKey !== undefined);
+  return figures;
+}
+
+/** Encoders for every registered sales schema version, ids looked up from the local registry. */
+export async function salesEncoders() {
+  const { glue } = localClients();
+  const registry = new GlueSchemaRegistry(glue);
+  const ids = await Promise.all(
+    salesSchemaVersions.map((schema) =>
+      registry.getVersionIdForDefinition({
+        registryName: physicalName(ctx, "SchemaRegistry"),
+        schemaName: physicalName(ctx, "SalesSchema"),
+        definition: JSON.stringify(schema),
+      }),
+    ),
+  );
+  glue.destroy();
+  const v1 = new GlueAvroEncoder<object>(salesSchemaVersions[0], ids[0] as string);
+  const v2 = new GlueAvroEncoder<Sale>(salesSchemaVersions[1], ids[1] as string, "zlib");
+  /** Record i alternates v1 (plain) and v2 (zlib) writers. */
+  return (sale: Sale, index: number): Buffer => {
+    if (index % 2 === 1) return v2.encode(sale);
+    const { channel: _channel, ...old } = sale;
+    return v1.encode(old);
+  };
+}
+
+export interface EventRecordInput {
+  readonly partition: number;
+  readonly offset: number;
+  readonly value: Buffer;
+  readonly key?: string;
+}
+
+/** An aws:kafka event, records grouped under "<topic>-<partition>" in offset order. */
+export function kafkaEvent(topic: string, records: readonly EventRecordInput[]) {
+  const grouped: Record<string, object[]> = {};
+  for (const r of records) {
+    const tp = `${topic}-${r.partition}`;
+    grouped[tp] ??= [];
+    grouped[tp].push({
+      topic,
+      partition: r.partition,
+      offset: r.offset,
+      timestamp: 1659348900000,
+      timestampType: "CREATE_TIME",
+      ...(r.key !== undefined && { key: Buffer.from(r.key).toString("base64") }),
+      value: r.value.toString("base64"),
+      headers: [{ "correlation-id": [...Buffer.from("test-batch")] }],
+    });
+  }
+  return {
+    eventSource: "aws:kafka",
+    eventSourceArn: "arn:aws:kafka:us-east-1:123456789012:cluster/sales-analytics-kafka/x",
+    bootstrapServers: "127.0.0.1:9092",
+    records: grouped,
+  };
+}
+
+/** A template function running locally with some environment overridden (a private table). */
+export function localFunction(logicalId: string, extraEnv: Record<string, string>, logs: string[] = []): LocalFunction {
+  const fn = samFunctions(ctx).find((candidate) => candidate.logicalId === logicalId);
+  if (fn === undefined) throw new Error(`no function ${logicalId}`);
+  return new LocalFunction(fn, (_, line) => logs.push(line), { extraEnv, maxConcurrency: 1 });
+}
+
+/** An HTTP API payload 2.0 GET event for the query function. */
+export function getEvent(path: string, query: Record<string, string>, pathParameters: Record<string, string>) {
+  return {
+    version: "2.0",
+    routeKey: `GET ${path.replace(/\/[^/]+\/[^/]+$/, "")}`,
+    rawPath: path,
+    rawQueryString: new URLSearchParams(query).toString(),
+    headers: {},
+    queryStringParameters: query,
+    pathParameters,
+    requestContext: {
+      requestId: randomUUID(),
+      http: { method: "GET", path, protocol: "HTTP/1.1", sourceIp: "127.0.0.1", userAgent: "test" },
+      routeKey: "",
+      stage: "$default",
+    },
+    isBase64Encoded: false,
+  };
+}

@@ -1,0 +1,137 @@
+import { describe, expect, it } from "vitest";
+import { type AggregationSettings, aggregate, itemId, type SaleRecord, type Watermark } from "#functions/aggregate/aggregate";
+import type { WindowItem } from "#shared/aggregates/model";
+import type { Sale } from "#shared/sales/schema";
+import { parseWindows } from "#shared/windows/windows";
+
+const settings: AggregationSettings = {
+  windows: parseWindows("1m,10m/5m,1h,1d"),
+  allowedLatenessMs: 10 * 60_000,
+  ttlSeconds: new Map([["1m", 172_800]]),
+};
+const T0 = Date.parse("2022-08-01T10:15:00Z");
+
+function sale(country: string, amount: string, minute: number, id = 1): Sale {
+  return {
+    payment_id: id,
+    customer_id: 1,
+    amount,
+    payment_date: T0 + minute * 60_000,
+    city: null,
+    district: null,
+    country,
+    channel: "store",
+  };
+}
+
+const records = (tp: string, sales: Sale[], firstOffset = 0): SaleRecord[] =>
+  sales.map((s, i) => ({ topicPartition: tp, offset: firstOffset + i, sale: s }));
+
+/** Applies batches one after another the way the store would keep the results. */
+function run(batches: SaleRecord[][]) {
+  const stored = new Map<string, WindowItem>();
+  const watermarks = new Map<string, Watermark>();
+  const results = [];
+  for (const batch of batches) {
+    const result = aggregate(batch, stored, watermarks, settings);
+    for (const item of result.items) stored.set(itemId(item.window, item.start), { ...item, version: item.version + 1 });
+    for (const [tp, wm] of result.watermarks) watermarks.set(tp, wm);
+    results.push(result);
+  }
+  return { stored, results };
+}
+
+const figures = (stored: Map<string, WindowItem>) =>
+  Object.fromEntries(
+    [...stored].map(([id, item]) => [
+      id,
+      Object.fromEntries([...item.values].map(([k, m]) => [k, `${m.orders}/${m.sales}/${m.min}/${m.max}/${m.late}`])),
+    ]),
+  );
+
+describe("aggregate", () => {
+  const stream = records("sales-0", [
+    sale("France", "0.10", 0, 1),
+    sale("Germany", "0.20", 1, 2),
+    sale("France", "4.99", 2, 3),
+    sale("India", "1.00", 3, 4),
+  ]);
+
+  it("sums exact cents per country, region and overall in every window", () => {
+    const { stored } = run([stream]);
+    const minute15 = stored.get(itemId("1m", T0));
+    expect(minute15?.values.get("country#France")).toEqual({ orders: 1n, sales: 10n, min: 10n, max: 10n, late: 0n });
+    const hour = stored.get(itemId("1h", Date.parse("2022-08-01T10:00:00Z")));
+    expect(hour?.values.get("region#Europe")).toEqual({ orders: 3n, sales: 529n, min: 10n, max: 499n, late: 0n });
+    expect(hour?.values.get("all#all")).toMatchObject({ orders: 4n, sales: 629n });
+    expect(hour?.values.get("region#Asia & Pacific")).toMatchObject({ orders: 1n, sales: 100n });
+    expect(minute15?.expiresAt).toBe((T0 + 60_000) / 1000 + 172_800);
+    expect(hour?.expiresAt).toBeUndefined();
+  });
+
+  it("changes nothing when the same batch is delivered three times", () => {
+    const once = run([stream]);
+    const thrice = run([stream, stream, stream]);
+    expect(figures(thrice.stored)).toEqual(figures(once.stored));
+    expect(thrice.results[1]?.items).toEqual([]);
+    expect(thrice.results[2]?.duplicates).toBe(stream.length);
+  });
+
+  it("counts each record once across overlapping batches with shifted boundaries, in any partition mix", () => {
+    const other = records("sales-1", [sale("Japan", "3.00", 0, 9), sale("Japan", "2.00", 1, 10)]);
+    const reference = run([[...stream, ...other]]);
+    const shifted = run([stream.slice(0, 2), [...stream.slice(1, 4), ...other.slice(0, 1)], [...stream.slice(3), ...other]]);
+    expect(figures(shifted.stored)).toEqual(figures(reference.stored));
+  });
+
+  it("counts a record as late only on windows that closed beyond the allowed lateness", () => {
+    const sales = records("sales-0", [
+      sale("France", "1.00", 0),
+      sale("France", "1.00", 30),
+      sale("France", "2.00", 1),
+      sale("France", "5.00", 25),
+    ]);
+    const { stored, results } = run([sales]);
+    // The 3rd record (10:16) comes after the watermark reached 10:45: its 1m window ended 10:17,
+    // 28 min earlier (> 10 min): late there and in both 10m/5m windows, but on time for 1h and 1d.
+    expect(stored.get(itemId("1m", T0 + 60_000))?.values.get("country#France")).toEqual({
+      orders: 0n,
+      sales: 0n,
+      min: undefined,
+      max: undefined,
+      late: 1n,
+    });
+    expect(stored.get(itemId("1h", Date.parse("2022-08-01T10:00:00Z")))?.values.get("country#France")).toMatchObject({
+      orders: 4n,
+      sales: 900n,
+      late: 0n,
+    });
+    // The 4th (10:40) is out of order but its windows are still within the lateness: applied.
+    expect(stored.get(itemId("1m", T0 + 25 * 60_000))?.values.get("country#France")).toMatchObject({ orders: 1n, sales: 500n });
+    expect(results[0]?.late).toBe(3);
+    expect(results[0]?.applied).toBe(4);
+  });
+
+  it("judges lateness against the stored watermark of the partition, not of others", () => {
+    const ahead = records("sales-1", [sale("Japan", "1.00", 120)]);
+    const first = run([ahead]);
+    const behind = aggregate(
+      records("sales-0", [sale("France", "1.00", 0)]),
+      first.stored,
+      new Map([["sales-1", { eventTime: T0 + 7_200_000, offset: 0 }]]),
+      settings,
+    );
+    expect(behind.late).toBe(0);
+  });
+
+  it("fails loudly instead of losing exactness when a cents sum passes 2^53", () => {
+    const huge = records(
+      "sales-0",
+      Array.from({ length: 1000 }, (_, i) => sale("France", "99999999.99", 0, i)),
+    );
+    expect(() => aggregate(huge, new Map(), new Map(), settings)).not.toThrow();
+    expect(() => aggregate(records("sales-0", [sale("France", "90071992547409.92", 0)]), new Map(), new Map(), settings)).toThrow(
+      /too large/,
+    );
+  });
+});
