@@ -1,0 +1,159 @@
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { LocalFunction } from "#local/runtime/lambda";
+import { sampleSales } from "#local/sales/generator";
+import { localClients } from "#local/stack/clients";
+import { centsOf, formatCents } from "#shared/money/cents";
+import { regionOf } from "#shared/sales/regions";
+import type { Sale } from "#shared/sales/schema";
+import {
+  createPrivateAggregatesTable,
+  type EventRecordInput,
+  getEvent,
+  kafkaEvent,
+  localFunction,
+  salesEncoders,
+} from "#test/support/aggregates";
+
+const clients = localClients();
+const PARTITIONS = 6;
+const topic = `bq-${randomUUID().slice(0, 6)}`;
+const countries = [
+  "France",
+  "Germany",
+  "Spain",
+  "Italy",
+  "India",
+  "Japan",
+  "United States",
+  "Canada",
+  "Brazil",
+  "Kenya",
+  "Egypt",
+  "Israel",
+];
+const promotion = { from: Date.UTC(2022, 7, 12, 14), to: Date.UTC(2022, 7, 12, 18) };
+let table: { name: string; drop: () => Promise<void> };
+let aggregateFn: LocalFunction;
+let queryFn: LocalFunction;
+let sales: Sale[];
+
+/** A month of sales (August 2022) plus a US promotion burst, in event-time order. */
+function dataset(): Sale[] {
+  const month = sampleSales(6000, {
+    seed: 31,
+    startMs: Date.UTC(2022, 7, 1),
+    meanGapMs: 440_000,
+    countries,
+    unknownCountryShare: 0,
+  }).filter((s) => s.payment_date < Date.UTC(2022, 8, 1));
+  const burst = sampleSales(130, {
+    seed: 32,
+    startMs: promotion.from - 60_000,
+    meanGapMs: 120_000,
+    countries: ["United States"],
+    unknownCountryShare: 0,
+    firstPaymentId: 900_000,
+  });
+  return [...month, ...burst].sort((a, b) => a.payment_date - b.payment_date);
+}
+
+const sumCents = (items: Sale[]) => items.reduce((total, s) => total + centsOf(s.amount), 0);
+const between = (s: Sale, from: number, to: number) => s.payment_date >= from && s.payment_date < to;
+
+async function query(path: string, parameters: Record<string, string>, pathParameters: Record<string, string>) {
+  const outcome = await queryFn.invoke(getEvent(path, parameters, pathParameters));
+  if (!outcome.ok) throw new Error(outcome.error.errorMessage);
+  const response = outcome.result as { statusCode: number; body: string };
+  expect(response.statusCode, response.body).toBe(200);
+  return JSON.parse(response.body);
+}
+
+beforeAll(async () => {
+  table = await createPrivateAggregatesTable(clients.dynamodb);
+  aggregateFn = localFunction("AggregateFunction", { AGGREGATES_TABLE: table.name });
+  queryFn = localFunction("QueryFunction", {
+    AGGREGATES_TABLE: table.name,
+    SALES_TOPIC: topic,
+    SALES_TOPIC_PARTITIONS: String(PARTITIONS),
+  });
+  const encode = await salesEncoders();
+  sales = dataset();
+  // Keyed by country as the producer does: each country on one partition, in order.
+  const partitionOf = (country: string) => countries.indexOf(country) % PARTITIONS;
+  const offsets = new Array<number>(PARTITIONS).fill(0);
+  const records: EventRecordInput[] = sales.map((sale, i) => {
+    const partition = partitionOf(sale.country);
+    return { partition, offset: offsets[partition]++ as number, value: encode(sale, i), key: sale.country };
+  });
+  for (let i = 0; i < records.length; i += 1000) {
+    const outcome = await aggregateFn.invoke(kafkaEvent(topic, records.slice(i, i + 1000)));
+    if (!outcome.ok) throw new Error(outcome.error.errorMessage);
+  }
+}, 300_000);
+
+afterAll(async () => {
+  await Promise.all([aggregateFn.stop(), queryFn.stop()]);
+  await table.drop();
+});
+
+describe("the business questions, answered by the query API on a seeded month", () => {
+  const august = { from: "2022-08-01T00:00:00Z", to: "2022-09-01T00:00:00Z" };
+
+  it("India in August: orders and sales to the cent, day by day", async () => {
+    const india = sales.filter((s) => s.country === "India");
+    const result = await query("/series/country/India", { window: "1d", ...august }, { dimension: "country", value: "India" });
+    expect(result.windows).toHaveLength(31);
+    expect(result.total.orders).toBe(india.length);
+    expect(result.total.sales).toBe(formatCents(sumCents(india)));
+    const fifth = india.filter((s) => between(s, Date.UTC(2022, 7, 5), Date.UTC(2022, 7, 6)));
+    expect(result.windows[4]).toMatchObject({
+      start: "2022-08-05T00:00:00.000Z",
+      orders: fifth.length,
+      sales: formatCents(sumCents(fifth)),
+    });
+  });
+
+  it("France against the rest of Europe in August", async () => {
+    const france = sales.filter((s) => s.country === "France");
+    const restOfEurope = sales.filter((s) => regionOf(s.country) === "Europe" && s.country !== "France");
+    const [fr, europe] = await Promise.all([
+      query("/series/country/France", { window: "1d", ...august }, { dimension: "country", value: "France" }),
+      query("/series/region/Europe", { window: "1d", ...august }, { dimension: "region", value: "Europe" }),
+    ]);
+    expect(fr.total.sales).toBe(formatCents(sumCents(france)));
+    expect(BigInt(centsOf(europe.total.sales)) - BigInt(centsOf(fr.total.sales))).toBe(BigInt(sumCents(restOfEurope)));
+    expect(europe.total.orders - fr.total.orders).toBe(restOfEurope.length);
+  });
+
+  it("the United States during a 4-hour promotion, in hours and in minutes alike", async () => {
+    const us = sales.filter((s) => s.country === "United States" && between(s, promotion.from, promotion.to));
+    expect(us.length).toBeGreaterThan(100);
+    const range = { from: new Date(promotion.from).toISOString(), to: new Date(promotion.to).toISOString() };
+    const [hours, minutes] = await Promise.all([
+      query("/series/country/United%20States", { window: "1h", ...range }, { dimension: "country", value: "United States" }),
+      query("/series/country/United%20States", { window: "1m", ...range }, { dimension: "country", value: "United States" }),
+    ]);
+    expect(hours.windows).toHaveLength(4);
+    expect(minutes.windows).toHaveLength(240);
+    for (const result of [hours, minutes]) expect(result.total).toMatchObject({ orders: us.length, sales: formatCents(sumCents(us)) });
+  });
+
+  it("top countries in the last closed 10 minutes", async () => {
+    // Independently: the window closes once every partition's max event time is 10 min past its end.
+    const lastByPartition = new Map<number, number>();
+    for (const s of sales) lastByPartition.set(countries.indexOf(s.country) % PARTITIONS, s.payment_date);
+    const closedUntil = Math.min(...lastByPartition.values()) - 600_000;
+    const start = Math.floor((closedUntil - 600_000) / 300_000) * 300_000;
+    const inWindow = sales.filter((s) => between(s, start, start + 600_000));
+    const expected = new Map<string, number>();
+    for (const s of inWindow) expected.set(s.country, (expected.get(s.country) ?? 0) + centsOf(s.amount));
+    const top = [...expected].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).slice(0, 3);
+
+    const board = await query("/leaderboard/country", { window: "10m/5m", limit: "3" }, { dimension: "country" });
+    expect(board.window).toMatchObject({ start: new Date(start).toISOString(), status: "closed" });
+    expect(board.entries.map((e: { value: string; sales: string }) => [e.value, e.sales])).toEqual(
+      top.map(([c, cents]) => [c, formatCents(cents)]),
+    );
+  });
+});
