@@ -84,7 +84,9 @@ beforeAll(async () => {
   const offsets = new Array<number>(PARTITIONS).fill(0);
   const records: EventRecordInput[] = sales.map((sale, i) => {
     const partition = partitionOf(sale.country);
-    return { partition, offset: offsets[partition]++ as number, value: encode(sale, i), key: sale.country };
+    const offset = offsets[partition] ?? 0;
+    offsets[partition] = offset + 1;
+    return { partition, offset, value: encode(sale, i), key: sale.country };
   });
   for (let i = 0; i < records.length; i += 1000) {
     const outcome = await aggregateFn.invoke(kafkaEvent(topic, records.slice(i, i + 1000)));

@@ -1,0 +1,132 @@
+import { randomUUID } from "node:crypto";
+import { GetQueueUrlCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { KafkaEventSourceMapping, type MskMapping } from "#local/runtime/kafka-esm";
+import { LocalFunction } from "#local/runtime/lambda";
+import { LocalRuntime } from "#local/runtime/runtime";
+import { localClients } from "#local/stack/clients";
+import { localStackContext } from "#local/stack/context";
+import { physicalName } from "#local/template/intrinsics";
+import { formatCents } from "#shared/money/cents";
+
+const clients = localClients();
+let runtime: LocalRuntime;
+
+beforeAll(async () => {
+  runtime = await LocalRuntime.start({ apiPort: 0, log: () => undefined });
+});
+afterAll(async () => {
+  await runtime.stop();
+});
+
+const minute = (ms: number) => Math.floor(ms / 60_000) * 60_000;
+
+describe("the live pipeline (npm start)", () => {
+  it("shows posted sales in the query API once the mapping has aggregated them", async () => {
+    const at = minute(Date.now()) - 60_000 + 30_000; // inside the previous minute: well within the lateness
+    const from = new Date(minute(at)).toISOString();
+    const to = new Date(minute(at) + 60_000).toISOString();
+    const seriesUrl = `${runtime.apiUrl}/series/country/Kenya?window=1m&from=${from}&to=${to}`;
+    const before = (await (await fetch(seriesUrl)).json()) as { total: { orders: number; sales: string } };
+    const sales = ["0.10", "0.20", "12.34"].map((amount, i) => ({
+      payment_id: 5_000_000 + i,
+      customer_id: 7,
+      amount,
+      payment_date: at,
+      country: "Kenya",
+    }));
+    const posted = await fetch(`${runtime.apiUrl}/sales`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(sales),
+    });
+    expect(posted.status).toBe(202);
+
+    let after = before;
+    for (let i = 0; i < 60 && after.total.orders < before.total.orders + 3; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      after = (await (await fetch(seriesUrl)).json()) as typeof before;
+    }
+    expect(after.total.orders).toBe(before.total.orders + 3);
+    const cents = (text: string) => BigInt(text.replace(".", ""));
+    expect(formatCents(cents(after.total.sales) - cents(before.total.sales))).toBe("12.64");
+  });
+});
+
+describe("the event source mapping emulator", () => {
+  it("retries a failing batch, then sends it to the on-failure destination and commits past it", async () => {
+    const topic = `esm-${randomUUID().slice(0, 6)}`;
+    const admin = clients.kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+    const producer = clients.kafka.producer();
+    await producer.connect();
+    await producer.send({
+      topic,
+      messages: [
+        { key: "k", value: "v1" },
+        { key: "k", value: "v2" },
+      ],
+    });
+    await producer.disconnect();
+
+    const fn = new LocalFunction(
+      {
+        logicalId: "FailingFunction",
+        codeUri: ".",
+        handlerFile: "failing-handler",
+        handlerExport: "handler",
+        timeoutSeconds: 10,
+        memoryMb: 128,
+        environment: {},
+        events: {},
+        buildProperties: { EntryPoints: ["test/fixtures/failing-handler.ts"] },
+      },
+      () => undefined,
+    );
+    const queue = physicalName(localStackContext(), "DeadLetterQueue");
+    const mapping: MskMapping = {
+      functionId: "FailingFunction",
+      eventName: "Test",
+      clusterArn: "arn:aws:kafka:us-east-1:123456789012:cluster/local/x",
+      topics: [topic],
+      batchSize: 10,
+      batchingWindowMs: 100,
+      fromBeginning: true,
+      consumerGroupId: `esm-test-${topic}`,
+      maxRetryAttempts: 2,
+      onFailureQueue: queue,
+    };
+    const esm = new KafkaEventSourceMapping(mapping, fn, clients.kafka, clients.sqs, () => undefined);
+    await esm.start();
+    for (let i = 0; i < 100 && esm.stats.sentToDestination === 0; i++) await new Promise((resolve) => setTimeout(resolve, 200));
+    await esm.stop();
+    await fn.stop();
+    expect(esm.stats).toMatchObject({ batches: 1, records: 2, failedInvocations: 3, sentToDestination: 1 });
+
+    const offsets = await admin.fetchOffsets({ groupId: mapping.consumerGroupId, topics: [topic] });
+    expect(offsets[0]?.partitions[0]?.offset).toBe("2");
+    await admin.disconnect();
+
+    const { QueueUrl } = await clients.sqs.send(new GetQueueUrlCommand({ QueueName: queue }));
+    let found:
+      | {
+          requestContext: { condition: string; approximateInvokeCount: number };
+          KafkaBatchInfo: { batchSize: number; recordsInfo: Record<string, unknown> };
+        }
+      | undefined;
+    for (let i = 0; i < 10 && found === undefined; i++) {
+      const { Messages = [] } = await clients.sqs.send(
+        new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1 }),
+      );
+      found = Messages.map((m) => JSON.parse(m.Body ?? "{}")).find(
+        (body) => body.KafkaBatchInfo?.recordsInfo?.[`${topic}-0`] !== undefined,
+      );
+    }
+    expect(found?.requestContext).toMatchObject({ condition: "RetryAttemptsExhausted", approximateInvokeCount: 3 });
+    expect(found?.KafkaBatchInfo).toMatchObject({
+      batchSize: 2,
+      recordsInfo: { [`${topic}-0`]: { firstRecordOffset: "0", lastRecordOffset: "1" } },
+    });
+  });
+});
