@@ -67,6 +67,16 @@ export interface AggregationResult {
   readonly duplicates: number;
 }
 
+/** The value under `key`, created by `make` when absent. */
+function entry<K, V>(map: Map<K, V>, key: K, make: () => V): V {
+  let value = map.get(key);
+  if (value === undefined) {
+    value = make();
+    map.set(key, value);
+  }
+  return value;
+}
+
 const valueKeysCache = new Map<string, readonly string[]>();
 function valueKeysOf(country: string): readonly string[] {
   let keys = valueKeysCache.get(country);
@@ -108,18 +118,14 @@ export function aggregate(
     for (const spec of settings.windows) {
       for (const start of windowStarts(spec, time)) {
         const id = itemId(spec.name, start);
-        let touched = touchedBy.get(id);
-        if (touched === undefined) touchedBy.set(id, (touched = new Set()));
-        touched.add(topicPartition);
+        entry(touchedBy, id, () => new Set<string>()).add(topicPartition);
         const threshold = stored.get(id)?.offsets.get(topicPartition) ?? -1;
         if (offset <= threshold) continue;
         fresh = true;
         const isLate = start + spec.sizeMs + settings.allowedLatenessMs <= watermark;
-        let values = deltas.get(id);
-        if (values === undefined) deltas.set(id, (values = new Map()));
+        const values = entry(deltas, id, () => new Map<string, Delta>());
         for (const key of keys) {
-          let delta = values.get(key);
-          if (delta === undefined) values.set(key, (delta = { orders: 0, sales: 0, min: undefined, max: undefined, late: 0 }));
+          const delta = entry(values, key, (): Delta => ({ orders: 0, sales: 0, min: undefined, max: undefined, late: 0 }));
           if (isLate) {
             delta.late++;
           } else {

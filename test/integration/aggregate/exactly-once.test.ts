@@ -45,7 +45,9 @@ function stream(seed: number): { sales: Sale[]; records: EventRecordInput[] } {
   const offsets = [0, 0, 0];
   const records = sales.map((sale, i) => {
     const partition = i % 3;
-    return { partition, offset: (offsets[partition] = (offsets[partition] ?? 0) + 1) + 999, value: encode(sale, i), key: sale.country };
+    const offset = (offsets[partition] ?? 0) + 1;
+    offsets[partition] = offset;
+    return { partition, offset: offset + 999, value: encode(sale, i), key: sale.country };
   });
   return { sales, records };
 }
