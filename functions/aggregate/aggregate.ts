@@ -2,7 +2,7 @@ import { ALL_VALUE, Dimension, emptyItem, type Metrics, valueKey, type WindowIte
 import { addCents, centsOf } from "#shared/money/cents";
 import { regionOf } from "#shared/sales/regions";
 import type { Sale } from "#shared/sales/schema";
-import { type WindowSpec, windowStarts } from "#shared/windows/windows";
+import type { WindowSpec } from "#shared/windows/windows";
 
 /** A decoded sale with where it came from. */
 export interface SaleRecord {
@@ -28,29 +28,59 @@ export interface AggregationSettings {
 /** Identity of a window item: "<window>@<start>". */
 export const itemId = (window: string, start: number) => `${window}@${start}`;
 
-/** The window items a batch touches, to read them before merging. */
-export function touchedWindows(
-  records: readonly SaleRecord[],
-  settings: AggregationSettings,
-): { window: string; start: number; end: number }[] {
-  const seen = new Map<string, { window: string; start: number; end: number }>();
+export interface PlannedWindow {
+  readonly id: string;
+  readonly window: string;
+  readonly start: number;
+  readonly end: number;
+}
+
+/**
+ * The windows of a batch, computed once: every window instance it touches, and for each record
+ * the indexes of its windows (`slots`, `perRecord` per record). Read the items of `windows`,
+ * then call `aggregate` with the plan.
+ */
+export interface BatchPlan {
+  readonly records: readonly SaleRecord[];
+  readonly windows: readonly PlannedWindow[];
+  readonly perRecord: number;
+  readonly slots: Int32Array;
+}
+
+/** Plans a batch; records must be in offset order within each partition. */
+export function planBatch(records: readonly SaleRecord[], settings: AggregationSettings): BatchPlan {
+  const perRecord = settings.windows.reduce((sum, spec) => sum + spec.sizeMs / spec.advanceMs, 0);
+  const slots = new Int32Array(records.length * perRecord);
+  const windows: PlannedWindow[] = [];
+  const bySpec = settings.windows.map(() => new Map<number, number>());
+  let slot = 0;
   for (const { sale } of records) {
-    for (const spec of settings.windows) {
-      for (const start of windowStarts(spec, sale.payment_date)) {
-        const id = itemId(spec.name, start);
-        if (!seen.has(id)) seen.set(id, { window: spec.name, start, end: start + spec.sizeMs });
+    const time = sale.payment_date;
+    settings.windows.forEach((spec, s) => {
+      const known = bySpec[s] as Map<number, number>;
+      const steps = spec.sizeMs / spec.advanceMs;
+      const latest = Math.floor(time / spec.advanceMs) * spec.advanceMs;
+      for (let step = steps - 1; step >= 0; step--) {
+        const start = latest - step * spec.advanceMs;
+        let index = known.get(start);
+        if (index === undefined) {
+          index = windows.length;
+          known.set(start, index);
+          windows.push({ id: itemId(spec.name, start), window: spec.name, start, end: start + spec.sizeMs });
+        }
+        slots[slot++] = index;
       }
-    }
+    });
   }
-  return [...seen.values()];
+  return { records, windows, perRecord, slots };
 }
 
 /** Running metrics of one value in one window, in integer cents (exact below 2^53, checked). */
 interface Delta {
   orders: number;
   sales: number;
-  min: number | undefined;
-  max: number | undefined;
+  min: number;
+  max: number;
   late: number;
 }
 
@@ -67,129 +97,163 @@ export interface AggregationResult {
   readonly duplicates: number;
 }
 
-/** The value under `key`, created by `make` when absent. */
-function entry<K, V>(map: Map<K, V>, key: K, make: () => V): V {
-  let value = map.get(key);
-  if (value === undefined) {
-    value = make();
-    map.set(key, value);
+// Value keys ("country#France") get small stable ids, so a window's deltas are an array.
+const valueKeyIds = new Map<string, number>();
+const valueKeyNames: string[] = [];
+const countryValueIds = new Map<string, readonly [number, number, number]>();
+
+function idOf(key: string): number {
+  let id = valueKeyIds.get(key);
+  if (id === undefined) {
+    id = valueKeyNames.length;
+    valueKeyIds.set(key, id);
+    valueKeyNames.push(key);
   }
-  return value;
+  return id;
 }
 
-const valueKeysCache = new Map<string, readonly string[]>();
-function valueKeysOf(country: string): readonly string[] {
-  let keys = valueKeysCache.get(country);
-  if (keys === undefined) {
-    keys = [valueKey(Dimension.country, country), valueKey(Dimension.region, regionOf(country)), valueKey(Dimension.all, ALL_VALUE)];
-    valueKeysCache.set(country, keys);
+function valueIdsOf(country: string): readonly [number, number, number] {
+  let ids = countryValueIds.get(country);
+  if (ids === undefined) {
+    ids = [
+      idOf(valueKey(Dimension.country, country)),
+      idOf(valueKey(Dimension.region, regionOf(country))),
+      idOf(valueKey(Dimension.all, ALL_VALUE)),
+    ];
+    countryValueIds.set(country, ids);
   }
-  return keys;
+  return ids;
 }
 
 /**
  * Folds a batch into the stored window items, exactly once: records of a partition apply to an
  * item only past the offset the item last applied from that partition. A record whose window
  * ended more than the allowed lateness before its partition's watermark (max event time seen
- * before it) is counted as late on that window instead. Records must be in offset order within
- * each partition. Pure: `stored` holds the items read (missing ones are new).
+ * before it) is counted as late on that window instead. Pure: `stored` holds the items read
+ * (missing ones are new), by item id.
  */
 export function aggregate(
-  records: readonly SaleRecord[],
+  plan: BatchPlan | readonly SaleRecord[],
   stored: ReadonlyMap<string, WindowItem>,
   watermarks: ReadonlyMap<string, Watermark | undefined>,
   settings: AggregationSettings,
 ): AggregationResult {
-  const deltas = new Map<string, Map<string, Delta>>();
-  const lastOffset = new Map<string, number>();
-  const running = new Map<string, number>();
-  const touchedBy = new Map<string, Set<string>>();
+  const { records, windows, perRecord, slots } = "slots" in plan ? plan : planBatch(plan, settings);
+  const partitionNames: string[] = [];
+  const partitionIndex = new Map<string, number>();
+  const storedItems = windows.map((w) => stored.get(w.id));
+  const deltas: (Delta | undefined)[][] = windows.map(() => []);
+  const touchedBy: Set<number>[] = windows.map(() => new Set());
+  const lastOffset: number[] = [];
+  const running: number[] = [];
+  // Per (window, partition): the offset the item last applied from that partition.
+  const thresholds = new Map<number, number>();
   let applied = 0;
   let late = 0;
   let duplicates = 0;
+  let lastTp = "";
+  let p = -1;
+  let slot = 0;
 
   for (const { topicPartition, offset, sale } of records) {
+    if (topicPartition !== lastTp) {
+      lastTp = topicPartition;
+      let index = partitionIndex.get(topicPartition);
+      if (index === undefined) {
+        index = partitionNames.length;
+        partitionIndex.set(topicPartition, index);
+        partitionNames.push(topicPartition);
+        running[index] = watermarks.get(topicPartition)?.eventTime ?? Number.NEGATIVE_INFINITY;
+        lastOffset[index] = -1;
+      }
+      p = index;
+    }
     const time = sale.payment_date;
-    const watermark = running.get(topicPartition) ?? watermarks.get(topicPartition)?.eventTime ?? Number.NEGATIVE_INFINITY;
+    const watermark = running[p] as number;
     const cents = centsOf(sale.amount);
-    const keys = valueKeysOf(sale.country);
+    const ids = valueIdsOf(sale.country);
     let appliedHere = false;
     let fresh = false;
-    for (const spec of settings.windows) {
-      for (const start of windowStarts(spec, time)) {
-        const id = itemId(spec.name, start);
-        entry(touchedBy, id, () => new Set<string>()).add(topicPartition);
-        const threshold = stored.get(id)?.offsets.get(topicPartition) ?? -1;
-        if (offset <= threshold) continue;
-        fresh = true;
-        const isLate = start + spec.sizeMs + settings.allowedLatenessMs <= watermark;
-        const values = entry(deltas, id, () => new Map<string, Delta>());
-        for (const key of keys) {
-          const delta = entry(values, key, (): Delta => ({ orders: 0, sales: 0, min: undefined, max: undefined, late: 0 }));
-          if (isLate) {
-            delta.late++;
-          } else {
-            delta.orders++;
-            delta.sales = addCents(delta.sales, cents);
-            if (delta.min === undefined || cents < delta.min) delta.min = cents;
-            if (delta.max === undefined || cents > delta.max) delta.max = cents;
-          }
-        }
-        if (isLate) late++;
-        else appliedHere = true;
+    for (let k = 0; k < perRecord; k++) {
+      const w = slots[slot++] as number;
+      (touchedBy[w] as Set<number>).add(p);
+      const key = w * 65_536 + p;
+      let threshold = thresholds.get(key);
+      if (threshold === undefined) {
+        threshold = storedItems[w]?.offsets.get(topicPartition) ?? -1;
+        thresholds.set(key, threshold);
       }
+      if (offset <= threshold) continue;
+      fresh = true;
+      const isLate = (windows[w] as PlannedWindow).end + settings.allowedLatenessMs <= watermark;
+      const values = deltas[w] as (Delta | undefined)[];
+      for (let d = 0; d < 3; d++) {
+        const id = ids[d] as number;
+        let delta = values[id];
+        if (delta === undefined) {
+          delta = { orders: 0, sales: 0, min: Number.POSITIVE_INFINITY, max: Number.NEGATIVE_INFINITY, late: 0 };
+          values[id] = delta;
+        }
+        if (isLate) delta.late++;
+        else {
+          delta.orders++;
+          delta.sales = addCents(delta.sales, cents);
+          if (cents < delta.min) delta.min = cents;
+          if (cents > delta.max) delta.max = cents;
+        }
+      }
+      if (isLate) late++;
+      else appliedHere = true;
     }
     if (appliedHere) applied++;
     if (!fresh) duplicates++;
-    if (time > watermark) running.set(topicPartition, time);
-    lastOffset.set(topicPartition, Math.max(lastOffset.get(topicPartition) ?? -1, offset));
+    if (time > watermark) running[p] = time;
+    if (offset > (lastOffset[p] as number)) lastOffset[p] = offset;
   }
 
   const items: WindowItem[] = [];
-  for (const [id, partitions] of touchedBy) {
-    const base = stored.get(id) ?? newItem(id, settings);
+  windows.forEach((planned, w) => {
+    const base = storedItems[w] ?? newItem(planned, settings);
     const offsets = new Map(base.offsets);
     let advanced = false;
-    for (const partition of partitions) {
-      const last = lastOffset.get(partition) ?? -1;
-      if (last > (offsets.get(partition) ?? -1)) {
-        offsets.set(partition, last);
+    for (const partition of touchedBy[w] as Set<number>) {
+      const name = partitionNames[partition] as string;
+      const last = lastOffset[partition] as number;
+      if (last > (offsets.get(name) ?? -1)) {
+        offsets.set(name, last);
         advanced = true;
       }
     }
-    const values = deltas.get(id);
-    if (!advanced && values === undefined) continue;
-    items.push({ ...base, offsets, values: values === undefined ? base.values : mergeValues(base.values, values) });
-  }
+    const values = deltas[w] as (Delta | undefined)[];
+    if (!advanced && values.length === 0) return;
+    items.push({ ...base, offsets, values: values.length === 0 ? base.values : mergeValues(base.values, values) });
+  });
 
   const nextWatermarks = new Map<string, Watermark>();
-  for (const [partition, offset] of lastOffset) {
-    const before = watermarks.get(partition);
-    const eventTime = Math.max(running.get(partition) ?? Number.NEGATIVE_INFINITY, before?.eventTime ?? Number.NEGATIVE_INFINITY);
-    nextWatermarks.set(partition, { eventTime, offset: Math.max(offset, before?.offset ?? -1) });
-  }
+  partitionNames.forEach((name, index) => {
+    const before = watermarks.get(name);
+    const eventTime = Math.max(running[index] as number, before?.eventTime ?? Number.NEGATIVE_INFINITY);
+    nextWatermarks.set(name, { eventTime, offset: Math.max(lastOffset[index] as number, before?.offset ?? -1) });
+  });
   return { items, watermarks: nextWatermarks, applied, late, duplicates };
 }
 
-function newItem(id: string, settings: AggregationSettings): WindowItem {
-  const at = id.lastIndexOf("@");
-  const window = id.slice(0, at);
-  const start = Number(id.slice(at + 1));
-  const spec = settings.windows.find((candidate) => candidate.name === window);
-  if (spec === undefined) throw new Error(`window ${window} is not configured`);
-  const ttl = settings.ttlSeconds.get(window);
+function newItem(planned: PlannedWindow, settings: AggregationSettings): WindowItem {
+  const ttl = settings.ttlSeconds.get(planned.window);
   return {
-    ...emptyItem(window, start, start + spec.sizeMs),
-    expiresAt: ttl === undefined ? undefined : Math.ceil((start + spec.sizeMs) / 1000) + ttl,
+    ...emptyItem(planned.window, planned.start, planned.end),
+    expiresAt: ttl === undefined ? undefined : Math.ceil(planned.end / 1000) + ttl,
   };
 }
 
-function mergeValues(stored: ReadonlyMap<string, Metrics>, deltas: ReadonlyMap<string, Delta>): Map<string, Metrics> {
+function mergeValues(stored: ReadonlyMap<string, Metrics>, deltas: readonly (Delta | undefined)[]): Map<string, Metrics> {
   const merged = new Map(stored);
-  for (const [key, delta] of deltas) {
+  deltas.forEach((delta, id) => {
+    if (delta === undefined) return;
+    const key = valueKeyNames[id] as string;
     const before = stored.get(key);
-    const min = delta.min === undefined ? undefined : BigInt(delta.min);
-    const max = delta.max === undefined ? undefined : BigInt(delta.max);
+    const min = delta.orders === 0 ? undefined : BigInt(delta.min);
+    const max = delta.orders === 0 ? undefined : BigInt(delta.max);
     merged.set(key, {
       orders: (before?.orders ?? 0n) + BigInt(delta.orders),
       sales: (before?.sales ?? 0n) + BigInt(delta.sales),
@@ -197,6 +261,6 @@ function mergeValues(stored: ReadonlyMap<string, Metrics>, deltas: ReadonlyMap<s
       max: before?.max === undefined ? max : max === undefined || before.max > max ? before.max : max,
       late: (before?.late ?? 0n) + BigInt(delta.late),
     });
-  }
+  });
   return merged;
 }

@@ -1,7 +1,7 @@
 import type { WindowItem } from "#shared/aggregates/model";
 import type { GlueAvroDecoder } from "#shared/avro/codec";
 import type { Sale } from "#shared/sales/schema";
-import { type AggregationSettings, aggregate, type SaleRecord, touchedWindows, type Watermark } from "./aggregate.ts";
+import { type AggregationSettings, aggregate, planBatch, type SaleRecord, type Watermark } from "./aggregate.ts";
 import type { DeadLetter } from "./dead-letters.ts";
 import type { AggregateStore } from "./store.ts";
 
@@ -80,9 +80,9 @@ export async function processBatch(
   });
   if (letters.length > 0) await deps.deadLetter(letters);
 
-  const windows = touchedWindows(sales, deps.settings);
-  let stored = await deps.store.readWindows(windows);
-  let result = aggregate(sales, stored, watermarks, deps.settings);
+  const plan = planBatch(sales, deps.settings);
+  let stored = await deps.store.readWindows(plan.windows);
+  let result = aggregate(plan, stored, watermarks, deps.settings);
   let pending: readonly WindowItem[] = result.items;
   let written = 0;
   let conflicts = 0;
@@ -99,7 +99,7 @@ export async function processBatch(
     const fresh = await deps.store.readWindows(lost.map((item) => ({ window: item.window, start: item.start })));
     stored = new Map([...stored, ...fresh]);
     const lostIds = new Set(lost.map((item) => `${item.window}@${item.start}`));
-    const again = aggregate(sales, stored, watermarks, deps.settings);
+    const again = aggregate(plan, stored, watermarks, deps.settings);
     pending = again.items.filter((item) => lostIds.has(`${item.window}@${item.start}`));
     result = { ...again, applied: result.applied, late: result.late, duplicates: result.duplicates };
   }

@@ -40,7 +40,7 @@ export async function tableFigures(dynamodb: DynamoDBClient, table: string): Pro
 }
 
 /** Encoders for every registered sales schema version, ids looked up from the local registry. */
-export async function salesEncoders() {
+export async function salesEncoders(v2Compression: "none" | "zlib" = "zlib") {
   const { glue } = localClients();
   const registry = new GlueSchemaRegistry(glue);
   const ids = await Promise.all(
@@ -54,8 +54,8 @@ export async function salesEncoders() {
   );
   glue.destroy();
   const v1 = new GlueAvroEncoder<object>(salesSchemaVersions[0], ids[0] as string);
-  const v2 = new GlueAvroEncoder<Sale>(salesSchemaVersions[1], ids[1] as string, "zlib");
-  /** Record i alternates v1 (plain) and v2 (zlib) writers. */
+  const v2 = new GlueAvroEncoder<Sale>(salesSchemaVersions[1], ids[1] as string, v2Compression);
+  /** Record i alternates v1 (plain) and v2 (zlib unless asked otherwise) writers. */
   return (sale: Sale, index: number): Buffer => {
     if (index % 2 === 1) return v2.encode(sale);
     const { channel: _channel, ...old } = sale;

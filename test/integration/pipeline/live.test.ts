@@ -1,12 +1,10 @@
 import { randomUUID } from "node:crypto";
-import { GetQueueUrlCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
+import { CreateQueueCommand, GetQueueUrlCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KafkaEventSourceMapping, type MskMapping } from "#local/runtime/kafka-esm";
 import { LocalFunction } from "#local/runtime/lambda";
 import { LocalRuntime } from "#local/runtime/runtime";
 import { localClients } from "#local/stack/clients";
-import { localStackContext } from "#local/stack/context";
-import { physicalName } from "#local/template/intrinsics";
 import { formatCents } from "#shared/money/cents";
 
 const clients = localClients();
@@ -84,7 +82,9 @@ describe("the event source mapping emulator", () => {
       },
       () => undefined,
     );
-    const queue = physicalName(localStackContext(), "DeadLetterQueue");
+    // A queue of its own: the shared dead-letter queue holds other tests' letters.
+    const queue = `esm-failures-${randomUUID().slice(0, 8)}`;
+    await clients.sqs.send(new CreateQueueCommand({ QueueName: queue }));
     const mapping: MskMapping = {
       functionId: "FailingFunction",
       eventName: "Test",
