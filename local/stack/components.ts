@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
+import { ListQueuesCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { Kafka, logLevel } from "kafkajs";
 import { venvBin } from "./install.ts";
 import { endpoints, host, localAws, paths, ports } from "./settings.ts";
@@ -160,11 +161,15 @@ const moto: Component = {
     return { command: venvBin("moto_server"), args: ["-H", host, "-p", String(ports.moto)] };
   },
   async healthy() {
+    // A real, cheap API call (moto's own data.json grows with its whole state).
+    const client = new SQSClient({ endpoint: endpoints.moto, region: localAws.region, credentials: localAws.credentials, maxAttempts: 1 });
     try {
-      const response = await fetch(`${endpoints.moto}/moto-api/data.json`, { signal: AbortSignal.timeout(1000) });
-      return response.ok;
+      await client.send(new ListQueuesCommand({ MaxResults: 1 }), { abortSignal: AbortSignal.timeout(2000) });
+      return true;
     } catch {
       return false;
+    } finally {
+      client.destroy();
     }
   },
 };

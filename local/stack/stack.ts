@@ -91,7 +91,8 @@ export async function up(options: UpOptions = {}): Promise<UpResult> {
   try {
     const seedIds = async () => {
       const response = await fetch(`${endpoints.moto}/moto-api/seed?a=20221`, { method: "POST" });
-      if (!response.ok) throw new Error(`seeding moto's ids failed: HTTP ${response.status}`);
+      const body = await response.text();
+      if (!response.ok) throw new Error(`seeding moto's ids failed: HTTP ${response.status} ${body.slice(0, 200)}`);
     };
     const resources = await provision(localStackContext(), { kafkaAdmin: admin, ...clients, seedIds });
     return { seconds: (Date.now() - started) / 1000, states: Object.fromEntries(results), resources };

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalRuntime } from "#local/runtime/runtime";
 import { stopProcess } from "#local/stack/processes";
 import { componentNamed, startComponent } from "#local/stack/stack";
+import { request } from "#test/support/http";
 
 let runtime: LocalRuntime;
 
@@ -15,7 +16,8 @@ afterAll(async () => {
 
 const sale = (id: number) =>
   JSON.stringify([{ payment_id: id, customer_id: 3, amount: "2.99", payment_date: 1659312000000, country: "Chile" }]);
-const post = (body: string) => fetch(`${runtime.apiUrl}/sales`, { method: "POST", headers: { "content-type": "application/json" }, body });
+const post = (body: string) =>
+  request(`${runtime.apiUrl}/sales`, { method: "POST", headers: { "content-type": "application/json" }, body });
 
 describe("POST /sales when Kafka is down", () => {
   it("answers 503 with Retry-After inside the timeout, then works again once the broker is back", async () => {

@@ -6,6 +6,7 @@ import { localClients } from "#local/stack/clients";
 import { GlueAvroDecoder } from "#shared/avro/codec";
 import { GlueSchemaRegistry } from "#shared/avro/registry";
 import { currentSalesSchema, type Sale } from "#shared/sales/schema";
+import { request } from "#test/support/http";
 import { readTopic, topicEndOffset } from "#test/support/topic";
 
 const clients = localClients();
@@ -21,7 +22,7 @@ afterAll(async () => {
 });
 
 function post(body: string, headers: Record<string, string> = {}) {
-  return fetch(`${runtime.apiUrl}/sales`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body });
+  return request(`${runtime.apiUrl}/sales`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body });
 }
 
 const eventBody = (file: string) => JSON.parse(readFileSync(`events/${file}`, "utf8")).body as string;
@@ -110,10 +111,10 @@ describe("POST /sales through the local HTTP API", () => {
     );
     expect((await post(many)).status).toBe(413);
     expect((await post(`[${" ".repeat(1_100_000)}]`)).status).toBe(413);
-    const wrongType = await fetch(`${runtime.apiUrl}/sales`, { method: "POST", headers: { "content-type": "text/csv" }, body: "a,b" });
+    const wrongType = await request(`${runtime.apiUrl}/sales`, { method: "POST", headers: { "content-type": "text/csv" }, body: "a,b" });
     expect(wrongType.status).toBe(415);
-    expect((await fetch(`${runtime.apiUrl}/nope`)).status).toBe(404);
-    const wrongMethod = await fetch(`${runtime.apiUrl}/sales`, { method: "DELETE" });
+    expect((await request(`${runtime.apiUrl}/nope`)).status).toBe(404);
+    const wrongMethod = await request(`${runtime.apiUrl}/sales`, { method: "DELETE" });
     expect(wrongMethod.status).toBe(405);
     expect(wrongMethod.headers.get("allow")).toBe("POST");
   });

@@ -6,6 +6,7 @@ import { LocalFunction } from "#local/runtime/lambda";
 import { LocalRuntime } from "#local/runtime/runtime";
 import { localClients } from "#local/stack/clients";
 import { formatCents } from "#shared/money/cents";
+import { request } from "#test/support/http";
 
 const clients = localClients();
 let runtime: LocalRuntime;
@@ -25,7 +26,7 @@ describe("the live pipeline (npm start)", () => {
     const from = new Date(minute(at)).toISOString();
     const to = new Date(minute(at) + 60_000).toISOString();
     const seriesUrl = `${runtime.apiUrl}/series/country/Kenya?window=1m&from=${from}&to=${to}`;
-    const before = (await (await fetch(seriesUrl)).json()) as { total: { orders: number; sales: string } };
+    const before = (await (await request(seriesUrl)).json()) as { total: { orders: number; sales: string } };
     const sales = ["0.10", "0.20", "12.34"].map((amount, i) => ({
       payment_id: 5_000_000 + i,
       customer_id: 7,
@@ -33,7 +34,7 @@ describe("the live pipeline (npm start)", () => {
       payment_date: at,
       country: "Kenya",
     }));
-    const posted = await fetch(`${runtime.apiUrl}/sales`, {
+    const posted = await request(`${runtime.apiUrl}/sales`, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify(sales),
@@ -43,7 +44,7 @@ describe("the live pipeline (npm start)", () => {
     let after = before;
     for (let i = 0; i < 60 && after.total.orders < before.total.orders + 3; i++) {
       await new Promise((resolve) => setTimeout(resolve, 500));
-      after = (await (await fetch(seriesUrl)).json()) as typeof before;
+      after = (await (await request(seriesUrl)).json()) as typeof before;
     }
     expect(after.total.orders).toBe(before.total.orders + 3);
     const cents = (text: string) => BigInt(text.replace(".", ""));
