@@ -83,5 +83,22 @@ const mskEvent = {
 };
 writeFileSync(join(paths.projectRoot, "events", "msk-sales-batch.json"), `${JSON.stringify(mskEvent, null, 2)}\n`);
 console.log(`events/msk-sales-batch.json: ${records.length} records (v1, v2, v2+zlib, 1 poison), schema versions ${v1Id} ${v2Id}`);
+
+// The request Redshift sends f_sales_avro_to_json(TO_HEX(kafka_value)): one row per argument
+// array, with a NULL and a row that is not a frame.
+const udfRows: (string | null)[][] = records.map((record) => [Buffer.from(record.value, "base64").toString("hex")]);
+udfRows.splice(2, 0, [null]);
+const udfRequest = {
+  request_id: "23FF1F97-F28A-44AA-AB67-266ED976BF40",
+  cluster: "arn:aws:redshift:us-east-1:123456789012:cluster:analytics",
+  user: "analyst",
+  database: "dev",
+  external_function: "f_sales_avro_to_json",
+  query_id: 5678234,
+  num_records: udfRows.length,
+  arguments: udfRows,
+};
+writeFileSync(join(paths.projectRoot, "events", "redshift-udf-request.json"), `${JSON.stringify(udfRequest, null, 2)}\n`);
+console.log(`events/redshift-udf-request.json: ${udfRows.length} rows (one NULL, one poison)`);
 glue.destroy();
 process.exit(0);

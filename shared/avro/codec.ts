@@ -96,6 +96,26 @@ export class GlueAvroDecoder<T> {
     }
   }
 
+  /**
+   * Decodes a raw Avro body (no Glue frame) written with `writer`, into the reader schema. Throws
+   * CodecError (INCOMPATIBLE_SCHEMA, CORRUPT_BODY). Resolvers are cached per writer version id.
+   */
+  decodeUnframed(body: Buffer, writer: { readonly id: string; readonly definition: string }): T {
+    const key = `unframed:${writer.id}`;
+    let reader = this.#readers.get(key);
+    if (reader === undefined) {
+      reader = this.#readerFor(writer.id, writer.definition);
+      this.#readers.set(key, reader);
+    }
+    if ("error" in reader) throw reader.error;
+    try {
+      return reader.read(body) as T;
+    } catch (cause) {
+      if (cause instanceof CodecError) throw cause;
+      throw new CodecError(CodecErrorCode.corruptBody, `Avro body does not decode: ${(cause as Error).message}`, { cause });
+    }
+  }
+
   /** Decodes one frame whose schema was loaded. Throws CodecError only; UNKNOWN_SCHEMA_VERSION if `load` never saw it. */
   decode(bytes: Uint8Array): T {
     const frame = asBuffer(bytes);

@@ -127,6 +127,42 @@ export class GlueSchemaRegistry implements SchemaSource {
   }
 
   /**
+   * The latest version of a schema by name, for values that carry no frame (cached `latestTtlMs`,
+   * default 5 min, so a new version is picked up soon). Throws CodecError(UNKNOWN_SCHEMA_VERSION)
+   * when the schema does not exist, RegistryUnavailableError when the registry cannot tell.
+   */
+  async getLatestVersion(registryName: string, schemaName: string, latestTtlMs = 300_000): Promise<SchemaVersion> {
+    const key = `latest:${registryName}/${schemaName}`;
+    const cached = this.#cache.get(key);
+    if (cached !== undefined && cached.expiresAt > this.#options.now()) return cached.value;
+    const response = await this.#call(
+      `GetSchemaVersion latest ${registryName}/${schemaName}`,
+      () =>
+        this.#glue.send(
+          new GetSchemaVersionCommand({
+            SchemaId: { RegistryName: registryName, SchemaName: schemaName },
+            SchemaVersionNumber: { LatestVersion: true },
+          }),
+        ),
+      () => {
+        throw new CodecError(CodecErrorCode.unknownSchemaVersion, `schema ${registryName}/${schemaName} is not in the registry`);
+      },
+    );
+    if (response.SchemaVersionId === undefined || response.SchemaDefinition === undefined) {
+      throw new CodecError(CodecErrorCode.unknownSchemaVersion, `schema ${registryName}/${schemaName} has no latest version`);
+    }
+    const value: SchemaVersion = {
+      id: response.SchemaVersionId,
+      definition: response.SchemaDefinition,
+      dataFormat: response.DataFormat ?? "AVRO",
+      versionNumber: response.VersionNumber,
+    };
+    this.#cache.set(key, { value, expiresAt: this.#options.now() + latestTtlMs });
+    this.#remember(value.id, value);
+    return value;
+  }
+
+  /**
    * The version id of a definition, for producers. With `autoRegister`, a missing version is
    * registered (and a missing schema created) and PENDING is waited out. Throws CodecError
    * (SCHEMA_NOT_REGISTERED, SCHEMA_REGISTRATION_FAILED) or RegistryUnavailableError.
