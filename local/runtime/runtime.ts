@@ -3,6 +3,7 @@ import { localClients } from "../stack/clients.ts";
 import { localStackContext } from "../stack/context.ts";
 import { ports } from "../stack/settings.ts";
 import { type SamFunction, samFunctions } from "../template/functions.ts";
+import { FirehoseEmulator, firehoseStreams } from "./firehose.ts";
 import { type HttpRoute, httpRoutes, startHttpApi } from "./http-api.ts";
 import { KafkaEventSourceMapping, mskMappings } from "./kafka-esm.ts";
 import { LocalFunction, type LogSink } from "./lambda.ts";
@@ -10,7 +11,7 @@ import { LocalFunction, type LogSink } from "./lambda.ts";
 export interface RuntimeOptions {
   readonly apiPort?: number;
   readonly log?: LogSink;
-  /** Run the template's MSK event source mappings (default true). */
+  /** Run the template's MSK event source mappings and Firehose streams (default true). */
   readonly eventSources?: boolean;
 }
 
@@ -26,6 +27,7 @@ export class LocalRuntime {
   readonly functions: ReadonlyMap<string, LocalFunction>;
   readonly routes: readonly HttpRoute[];
   readonly mappings: KafkaEventSourceMapping[] = [];
+  readonly firehoses: FirehoseEmulator[] = [];
   #server: Server | undefined;
   #clients: ReturnType<typeof localClients> | undefined;
 
@@ -41,7 +43,8 @@ export class LocalRuntime {
   }
 
   static async start(options: RuntimeOptions = {}): Promise<LocalRuntime> {
-    const definitions: SamFunction[] = samFunctions(localStackContext());
+    const ctx = localStackContext();
+    const definitions: SamFunction[] = samFunctions(ctx);
     const log = options.log ?? prefixedLog;
     const functions = new Map(definitions.map((fn) => [fn.logicalId, new LocalFunction(fn, log)]));
     const routes = httpRoutes(definitions);
@@ -54,6 +57,12 @@ export class LocalRuntime {
         const esm = new KafkaEventSourceMapping(mapping, runtime.fn(mapping.functionId), clients.kafka, clients.sqs, log);
         await esm.start();
         runtime.mappings.push(esm);
+      }
+      for (const stream of firehoseStreams(ctx)) {
+        const transform = stream.transformFunctionId === undefined ? undefined : runtime.fn(stream.transformFunctionId);
+        const firehose = new FirehoseEmulator(stream, transform, clients.kafka, clients.s3, log);
+        await firehose.start();
+        runtime.firehoses.push(firehose);
       }
     }
     return runtime;
@@ -73,8 +82,12 @@ export class LocalRuntime {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
-    await Promise.all(this.mappings.splice(0).map((mapping) => mapping.stop()));
+    await Promise.all([
+      ...this.mappings.splice(0).map((mapping) => mapping.stop()),
+      ...this.firehoses.splice(0).map((firehose) => firehose.stop()),
+    ]);
     await Promise.all([...this.functions.values()].map((fn) => fn.stop()));
     this.#clients?.sqs.destroy();
+    this.#clients?.s3.destroy();
   }
 }

@@ -36,6 +36,7 @@ const namePropertyByType: Readonly<Record<string, string>> = {
   "AWS::Glue::Registry": "Name",
   "AWS::Glue::Schema": "Name",
   "AWS::Glue::Database": "DatabaseInput.Name",
+  "AWS::Glue::Table": "TableInput.Name",
   "AWS::MSK::ServerlessCluster": "ClusterName",
   "AWS::Serverless::Function": "FunctionName",
   "AWS::KinesisFirehose::DeliveryStream": "DeliveryStreamName",

@@ -8,11 +8,15 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import {
   AlreadyExistsException,
+  CreateDatabaseCommand,
+  CreateTableCommand as CreateGlueTableCommand,
   CreateRegistryCommand,
   CreateSchemaCommand,
+  type DatabaseInput,
   GetSchemaByDefinitionCommand,
   type GlueClient,
   RegisterSchemaVersionCommand,
+  type TableInput,
 } from "@aws-sdk/client-glue";
 import { CreateBucketCommand, HeadBucketCommand, type S3Client } from "@aws-sdk/client-s3";
 import { CreateQueueCommand, GetQueueUrlCommand, type SQSClient } from "@aws-sdk/client-sqs";
@@ -200,6 +204,28 @@ export async function provision(ctx: StackContext, clients: ProvisionClients): P
         () => clients.glue.send(new RegisterSchemaVersionCommand({ SchemaId: schemaId, SchemaDefinition: definition })),
         () => false,
       );
+  }
+
+  for (const [id, props] of resourcesOfType(ctx, "AWS::Glue::Database")) {
+    const name = physicalName(ctx, id);
+    await createdOrExisting(
+      report,
+      `glue database ${name}`,
+      () => clients.glue.send(new CreateDatabaseCommand({ DatabaseInput: props.DatabaseInput as DatabaseInput })),
+      (error) => error instanceof AlreadyExistsException,
+    );
+  }
+  for (const [id, props] of resourcesOfType(ctx, "AWS::Glue::Table")) {
+    const name = physicalName(ctx, id);
+    await createdOrExisting(
+      report,
+      `glue table ${props.DatabaseName}.${name}`,
+      () =>
+        clients.glue.send(
+          new CreateGlueTableCommand({ DatabaseName: props.DatabaseName as string, TableInput: props.TableInput as TableInput }),
+        ),
+      (error) => error instanceof AlreadyExistsException,
+    );
   }
 
   return report;

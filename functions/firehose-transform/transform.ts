@@ -1,0 +1,98 @@
+import type { GlueAvroDecoder } from "#shared/avro/codec";
+import { CodecError } from "#shared/avro/errors";
+import type { Sale } from "#shared/sales/schema";
+
+/** A record of a Firehose delivery stream whose source is MSK. */
+export interface FirehoseMskRecord {
+  readonly recordId: string;
+  readonly approximateArrivalTimestamp?: number;
+  readonly mskRecordMetadata?: {
+    readonly offset?: string | number;
+    readonly partitionId?: string | number;
+    readonly approximateArrivalTimestamp?: number;
+  };
+  readonly kafkaRecordValue: string;
+}
+
+export interface TransformedRecord {
+  readonly recordId: string;
+  readonly result: "Ok" | "ProcessingFailed" | "Dropped";
+  readonly kafkaRecordValue: string;
+  readonly metadata?: { readonly partitionKeys: Readonly<Record<string, string>> };
+}
+
+export interface TransformOutcome {
+  readonly records: readonly TransformedRecord[];
+  readonly ok: number;
+  readonly failed: {
+    readonly recordId: string;
+    readonly partition: string;
+    readonly offset: string;
+    readonly code: string;
+    readonly message: string;
+  }[];
+}
+
+const pad = (n: number, width = 2) => String(n).padStart(width, "0");
+
+/** "2022-08-01 10:15:00.000" (UTC): the timestamp text the OpenX JSON SerDe and Hive read as is. */
+export function lakeTimestamp(ms: number): string {
+  const d = new Date(ms);
+  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}.${pad(d.getUTCMilliseconds(), 3)}`;
+}
+
+/**
+ * One JSON object, as the Glue table's columns expect it. `amount` is written as a JSON number
+ * with its exact decimal text (4.99, never 4.9899999), which the SerDe reads into decimal(10,2).
+ */
+export function lakeJson(sale: Sale, partition: number, offset: number): string {
+  const { amount, payment_date, ...rest } = sale;
+  const body = JSON.stringify({ ...rest, payment_date: lakeTimestamp(payment_date), kafka_partition: partition, kafka_offset: offset });
+  return `{"amount":${amount},${body.slice(1)}\n`;
+}
+
+/** The partition key of a sale: its event date, UTC. */
+export const partitionKeysOf = (sale: Sale) => ({ dt: lakeTimestamp(sale.payment_date).slice(0, 10) });
+
+/**
+ * Firehose transformation for the MSK source: every record decoded with the codec becomes one
+ * JSON line plus its `dt` partition key (Ok). A record that cannot be decoded comes back
+ * ProcessingFailed with its original bytes, and its reason is reported in `failed`; the rest of
+ * the batch is Ok. Throws only when the registry cannot be reached (Firehose retries the call).
+ */
+export async function transformRecords(records: readonly FirehoseMskRecord[], decoder: GlueAvroDecoder<Sale>): Promise<TransformOutcome> {
+  const frames = records.map((record) => Buffer.from(record.kafkaRecordValue, "base64"));
+  await decoder.load(frames);
+  const failed: TransformOutcome["failed"][number][] = [];
+  const out = records.map((record, i): TransformedRecord => {
+    const partition = Number(record.mskRecordMetadata?.partitionId ?? -1);
+    const offset = Number(record.mskRecordMetadata?.offset ?? -1);
+    try {
+      const sale = decoder.decode(frames[i] as Buffer);
+      return {
+        recordId: record.recordId,
+        result: "Ok",
+        kafkaRecordValue: Buffer.from(lakeJson(sale, partition, offset)).toString("base64"),
+        metadata: { partitionKeys: partitionKeysOf(sale) },
+      };
+    } catch (error) {
+      if (!(error instanceof CodecError)) throw error;
+      failed.push({
+        recordId: record.recordId,
+        partition: String(partition),
+        offset: String(offset),
+        code: error.code,
+        message: error.message,
+      });
+      // The original bytes go back untouched (they land in the error prefix); the reason's code
+      // rides along as a partition key (Firehose ignores keys of failed records) and is logged.
+      return {
+        recordId: record.recordId,
+        result: "ProcessingFailed",
+        kafkaRecordValue: record.kafkaRecordValue,
+        metadata: { partitionKeys: { error: error.code } },
+      };
+    }
+  });
+  return { records: out, ok: out.length - failed.length, failed };
+}
