@@ -1,0 +1,155 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LocalRuntime } from "#local/runtime/runtime";
+import { sampleSales } from "#local/sales/generator";
+import { localClients } from "#local/stack/clients";
+import { venvBin } from "#local/stack/install";
+import { paths } from "#local/stack/settings";
+import { centsOf, formatCents } from "#shared/money/cents";
+import type { Sale } from "#shared/sales/schema";
+import { request } from "#test/support/http";
+
+const clients = localClients();
+let runtime: LocalRuntime;
+
+beforeAll(async () => {
+  runtime = await LocalRuntime.start({ apiPort: 0, log: () => undefined });
+});
+afterAll(async () => {
+  await runtime.stop();
+});
+
+async function objects(bucket: string, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await clients.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+    keys.push(...(page.Contents ?? []).map((o) => o.Key as string));
+    token = page.NextContinuationToken;
+  } while (token !== undefined);
+  return keys;
+}
+
+async function download(bucket: string, keys: string[]): Promise<string[]> {
+  const dir = mkdtempSync(join(tmpdir(), "lake-"));
+  return Promise.all(
+    keys.map(async (key, i) => {
+      const object = await clients.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      const file = join(dir, `${i}.parquet`);
+      writeFileSync(file, await (object.Body?.transformToByteArray() ?? new Uint8Array()));
+      return file;
+    }),
+  );
+}
+
+describe("the Parquet lake through the local Firehose", () => {
+  it("holds exactly the posted sales once each, readable by pyarrow and DuckDB, with exact decimals under dt= prefixes", async () => {
+    const firehose = runtime.firehoses[0];
+    expect(firehose).toBeDefined();
+    const bucket = firehose?.stream.bucket as string;
+    const posted: Sale[] = sampleSales(500, {
+      seed: 606,
+      startMs: Date.UTC(2022, 7, 9, 22),
+      meanGapMs: 30_000,
+      firstPaymentId: 60_000_000 + (Date.now() % 1_000_000) * 1000,
+    });
+    for (let i = 0; i < posted.length; i += 100) {
+      const response = await request(`${runtime.apiUrl}/sales`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(posted.slice(i, i + 100)),
+      });
+      expect(response.status).toBe(202);
+    }
+    // A poison record from a producer that does not use the registry.
+    const producer = clients.kafka.producer();
+    await producer.connect();
+    await producer.send({ topic: "sales", messages: [{ key: "x", value: Buffer.from(`plain JSON from an old producer ${Date.now()}`) }] });
+    await producer.disconnect();
+
+    const expectedDays = new Set(posted.map((s) => new Date(s.payment_date).toISOString().slice(0, 10)));
+    const ours = new Set(posted.map((s) => s.payment_id));
+    let rows: {
+      payment_id: number;
+      amount: string;
+      payment_date_ms: number;
+      country: string;
+      city: string | null;
+      channel: string;
+      kafka_offset: number;
+    }[] = [];
+    let lake:
+      | {
+          columns: Record<string, string>;
+          compression: string;
+          duckdb: { rows: number; distinct_payment_ids: number; sum_amount: string; sum_type: string };
+        }
+      | undefined;
+    for (let attempt = 0; attempt < 20; attempt++) {
+      await firehose?.flush();
+      const keys = (await objects(bucket, "sales/")).filter((key) => [...expectedDays].some((day) => key.startsWith(`sales/dt=${day}/`)));
+      if (keys.length > 0) {
+        const files = await download(bucket, keys);
+        const run = spawnSync(venvBin("python"), [join(paths.projectRoot, "test", "support", "read_lake.py"), ...files], {
+          encoding: "utf8",
+          maxBuffer: 64 * 1024 * 1024,
+        });
+        expect(run.status, run.stderr).toBe(0);
+        lake = JSON.parse(run.stdout);
+        rows = (JSON.parse(run.stdout).rows as typeof rows).filter((row) => ours.has(row.payment_id));
+      }
+      if (rows.length >= posted.length) break;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    expect(rows).toHaveLength(posted.length);
+    expect(new Set(rows.map((r) => r.payment_id)).size).toBe(posted.length);
+    expect(lake?.columns).toEqual({
+      payment_id: "int64",
+      customer_id: "int64",
+      amount: "decimal128(10, 2)",
+      payment_date: "timestamp[ms, tz=UTC]",
+      city: "string",
+      district: "string",
+      country: "string",
+      channel: "string",
+      kafka_partition: "int32",
+      kafka_offset: "int64",
+    });
+    expect(lake?.compression).toBe("SNAPPY");
+    expect(lake?.duckdb.sum_type).toBe("DECIMAL(38,2)");
+    const byId = new Map(rows.map((r) => [r.payment_id, r]));
+    for (const sale of posted) {
+      expect(byId.get(sale.payment_id), `payment ${sale.payment_id}`).toMatchObject({
+        amount: sale.amount,
+        payment_date_ms: sale.payment_date,
+        country: sale.country,
+        city: sale.city,
+        channel: sale.channel,
+      });
+    }
+    const total = formatCents(rows.reduce((sum, r) => sum + centsOf(r.amount), 0));
+    expect(total).toBe(formatCents(posted.reduce((sum, s) => sum + centsOf(s.amount), 0)));
+
+    // Each sale sits under the dt= prefix of its own event date.
+    for (const day of expectedDays) expect((await objects(bucket, `sales/dt=${day}/`)).length).toBeGreaterThan(0);
+
+    // The poison record is under the error prefix with its reason, and in no Parquet file.
+    const errorKeys = await objects(bucket, "errors/processing-failed/");
+    const letters = (
+      await Promise.all(
+        errorKeys.map(async (key) => {
+          const object = await clients.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+          return (await object.Body?.transformToString())?.trim().split("\n") ?? [];
+        }),
+      )
+    )
+      .flat()
+      .map((line) => JSON.parse(line));
+    const poison = letters.find((l) => Buffer.from(l.rawData, "base64").toString().startsWith("plain JSON from an old producer"));
+    expect(poison).toMatchObject({ errorCode: "Lambda.ProcessingFailed", errorMessage: expect.stringContaining("BAD_HEADER_VERSION") });
+  });
+});
