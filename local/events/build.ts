@@ -98,6 +98,25 @@ const udfRequest = {
   num_records: udfRows.length,
   arguments: udfRows,
 };
+// A Firehose delivery stream with an MSK source sends the same records to its transform.
+const firehoseEvent = {
+  invocationId: "a1f4c2d8-5e6b-4c7d-8e9f-001122334455",
+  deliveryStreamArn: `arn:aws:firehose:us-east-1:123456789012:deliverystream/${physicalName(ctx, "SalesDeliveryStream")}`,
+  sourceMSKArn: clusterArn,
+  region: "us-east-1",
+  records: records.map((record, i) => ({
+    recordId: `49546986683135544286507457936321625675700192471156785154${String(i).padStart(2, "0")}`,
+    approximateArrivalTimestamp: record.timestamp,
+    mskRecordMetadata: {
+      offset: String(record.offset),
+      partitionId: String(record.partition),
+      approximateArrivalTimestamp: record.timestamp,
+    },
+    kafkaRecordValue: record.value,
+  })),
+};
+writeFileSync(join(paths.projectRoot, "events", "firehose-msk-records.json"), `${JSON.stringify(firehoseEvent, null, 2)}\n`);
+console.log(`events/firehose-msk-records.json: ${records.length} records (one poison)`);
 writeFileSync(join(paths.projectRoot, "events", "redshift-udf-request.json"), `${JSON.stringify(udfRequest, null, 2)}\n`);
 console.log(`events/redshift-udf-request.json: ${udfRows.length} rows (one NULL, one poison)`);
 glue.destroy();

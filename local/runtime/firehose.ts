@@ -94,6 +94,8 @@ interface TransformedRecord {
 }
 
 export interface FirehoseStats {
+  /** Records read from the topic. */
+  recordsRead: number;
   invocations: number;
   recordsIn: number;
   rowsWritten: number;
@@ -212,7 +214,7 @@ export function toParquet(
  */
 export class FirehoseEmulator {
   readonly stream: FirehoseStream;
-  readonly stats: FirehoseStats = { invocations: 0, recordsIn: 0, rowsWritten: 0, failedRecords: 0, objects: 0 };
+  readonly stats: FirehoseStats = { recordsRead: 0, invocations: 0, recordsIn: 0, rowsWritten: 0, failedRecords: 0, objects: 0 };
   readonly #consumer: Consumer;
   readonly #fn: LocalFunction | undefined;
   readonly #s3: S3Client;
@@ -259,6 +261,7 @@ export class FirehoseEmulator {
 
   #buffer(partition: number, message: KafkaMessage): void {
     if (message.value === null) return;
+    this.stats.recordsRead++;
     if (this.#pending.length === 0) this.#pendingSince = Date.now();
     this.#pending.push({ partition, offset: message.offset, arrival: Number(message.timestamp), value: message.value });
     this.#pendingBytes += message.value.length;
@@ -386,11 +389,6 @@ export class FirehoseEmulator {
       await this.#transform();
       await this.#deliver();
     });
-  }
-
-  /** Records read from Kafka and not yet in S3. */
-  get backlog(): number {
-    return this.#pending.length + [...this.#rows.values()].reduce((n, rows) => n + rows.length, 0);
   }
 
   async stop(): Promise<void> {
