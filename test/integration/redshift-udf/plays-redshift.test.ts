@@ -51,7 +51,9 @@ describe("f_sales_avro_to_json as Redshift calls it, on records from the real to
     expect(landed).toHaveLength(300);
     const expected = new Map<number, Sale>();
     for (const sale of posted) expected.set(sale.payment_id, sale);
-    others.forEach((sale, i) => expected.set(sale.payment_id, i % 2 === 0 ? { ...sale, channel: "store" } : sale));
+    others.forEach((sale, i) => {
+      expected.set(sale.payment_id, i % 2 === 0 ? { ...sale, channel: "store" } : sale);
+    });
 
     // Redshift's rows: TO_HEX(kafka_value), with NULLs and garbage mixed in, sent in batches.
     const rows: (string | null)[][] = landed.map((r) => [(r.message.value as Buffer).toString("hex")]);
