@@ -10,6 +10,9 @@ export interface RecordIssue {
 
 const MAX_ID = Number.MAX_SAFE_INTEGER;
 const dateMessage = "expected payment_date as ISO-8601 with a zone (2022-08-01T10:15:00Z) or epoch milliseconds (0 to year 9999)";
+/** Event time may run ahead of the clock by this much (clock skew); further ahead would push the watermark and make every later sale late. */
+export const MAX_FUTURE_MS = 24 * 60 * 60 * 1000;
+const futureMessage = "payment_date is more than 24 hours in the future";
 const plainDecimal = /^-?\d{1,8}(\.\d{1,2})?$/;
 const isoWithZone = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/;
 
@@ -66,6 +69,7 @@ const SaleInput = v.strictObject(
 );
 
 function toSale(input: v.InferOutput<typeof SaleInput>): Sale {
+  const payment_date = typeof input.payment_date === "number" ? input.payment_date : Date.parse(input.payment_date);
   const negative = input.amount.startsWith("-");
   const [whole = "0", fraction = ""] = input.amount.replace("-", "").split(".");
   const amount = `${negative ? "-" : ""}${String(Number(whole))}.${fraction.padEnd(2, "0")}`;
@@ -73,7 +77,7 @@ function toSale(input: v.InferOutput<typeof SaleInput>): Sale {
     payment_id: input.payment_id,
     customer_id: input.customer_id,
     amount: amount === "-0.00" ? "0.00" : amount,
-    payment_date: typeof input.payment_date === "number" ? input.payment_date : Date.parse(input.payment_date),
+    payment_date,
     city: input.city,
     district: input.district,
     country: input.country,
@@ -82,13 +86,15 @@ function toSale(input: v.InferOutput<typeof SaleInput>): Sale {
 }
 
 /** Validates every record; returns all sales, or every issue of every invalid record. */
-export function validateSales(records: readonly unknown[]): { sales: Sale[]; issues: RecordIssue[] } {
+export function validateSales(records: readonly unknown[], now = Date.now()): { sales: Sale[]; issues: RecordIssue[] } {
   const sales: Sale[] = [];
   const issues: RecordIssue[] = [];
   records.forEach((record, index) => {
     const result = v.safeParse(SaleInput, record, { abortPipeEarly: true });
     if (result.success) {
-      sales.push(toSale(result.output));
+      const sale = toSale(result.output);
+      if (sale.payment_date > now + MAX_FUTURE_MS) issues.push({ index, path: "payment_date", message: futureMessage });
+      else sales.push(sale);
       return;
     }
     for (const issue of result.issues) {

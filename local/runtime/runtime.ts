@@ -13,6 +13,8 @@ export interface RuntimeOptions {
   readonly log?: LogSink;
   /** Run the template's MSK event source mappings and Firehose streams (default true). */
   readonly eventSources?: boolean;
+  /** Environment overrides by function logical id (a private topic or table in tests). */
+  readonly env?: Readonly<Record<string, Readonly<Record<string, string>>>>;
 }
 
 /** Log lines of every function, prefixed with its name, on stdout. */
@@ -46,7 +48,9 @@ export class LocalRuntime {
     const ctx = localStackContext();
     const definitions: SamFunction[] = samFunctions(ctx);
     const log = options.log ?? prefixedLog;
-    const functions = new Map(definitions.map((fn) => [fn.logicalId, new LocalFunction(fn, log)]));
+    const functions = new Map(
+      definitions.map((fn) => [fn.logicalId, new LocalFunction(fn, log, { extraEnv: { ...options.env?.[fn.logicalId] } })]),
+    );
     const routes = httpRoutes(definitions);
     const runtime = new LocalRuntime(functions, routes);
     runtime.#server = await startHttpApi(routes, functions, options.apiPort ?? ports.api);

@@ -90,6 +90,14 @@ describe("validating sales", () => {
     expect(issues.find((i) => i.path === "extra")?.message).toMatch(/unknown field/);
   });
 
+  it("refuses event times more than a day ahead, which would make every later sale late", () => {
+    const now = Date.UTC(2026, 0, 1);
+    expect(validateSales([{ ...valid, payment_date: now + 23 * 3_600_000 }], now).issues).toEqual([]);
+    expect(validateSales([{ ...valid, payment_date: "9999-12-31T00:00:00Z" }], now).issues).toEqual([
+      { index: 0, path: "payment_date", message: expect.stringMatching(/24 hours in the future/) },
+    ]);
+  });
+
   it("refuses more than 8 integer digits (decimal(10,2))", () => {
     expect(validateSales([{ ...valid, amount: "123456789.00" }]).issues).toHaveLength(1);
     expect(validateSales([{ ...valid, amount: "99999999.99" }]).issues).toHaveLength(0);
