@@ -70,7 +70,9 @@ const kafka: Component = {
       ].join("\n"),
     );
     if (!existsSync(join(logs, "meta.properties"))) {
-      const clusterId = randomBytes(16).toString("base64url");
+      // Like Kafka's Uuid.randomUuid(): an id starting with "-" would be read as a command-line option.
+      let clusterId = randomBytes(16).toString("base64url");
+      while (clusterId.startsWith("-")) clusterId = randomBytes(16).toString("base64url");
       const format = spawnSync(
         "java",
         [...kafkaJvmFlags(), "-cp", kafkaClasspath(), "kafka.tools.StorageTool", "format", "-t", clusterId, "-c", config],

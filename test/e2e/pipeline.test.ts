@@ -1,0 +1,153 @@
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runLoad } from "#local/load/run-load";
+import { KafkaEventSourceMapping, mskMappings } from "#local/runtime/kafka-esm";
+import { LocalRuntime } from "#local/runtime/runtime";
+import { localClients } from "#local/stack/clients";
+import { localStackContext } from "#local/stack/context";
+import { stopProcess } from "#local/stack/processes";
+import { componentNamed, startComponent } from "#local/stack/stack";
+import { samFunctions } from "#local/template/functions";
+import { apiFigures, eventually, lakeFigures, ordersOf, tally, type WindowFigure } from "#test/support/pipeline";
+
+/**
+ * The whole pipeline on the real local stack, as users and operators see it: load through the
+ * API, then the aggregates (query API), a DuckDB recount of the Parquet lake and the load
+ * generator's own tally must agree window by window, to the cent, also through faults.
+ * E2E_RATE and E2E_SECONDS scale the load (CI runs a short one).
+ */
+const RATE = Number(process.env.E2E_RATE ?? 150);
+const SECONDS = Number(process.env.E2E_SECONDS ?? 6);
+const clients = localClients();
+let runtime: LocalRuntime;
+const logs: string[] = [];
+
+beforeAll(async () => {
+  runtime = await LocalRuntime.start({ apiPort: 0, log: (_, line) => logs.push(line) });
+}, 120_000);
+afterAll(async () => {
+  await runtime.stop();
+});
+
+/** Runs a load for countries of its own (so nothing else touches its figures) with event times in the last minutes. */
+async function load(label: string, during?: () => Promise<void>) {
+  const run = randomUUID().slice(0, 6);
+  const countries = ["A", "B", "C"].map((suffix) => `E2E ${label} ${run} ${suffix}`);
+  const total = RATE * SECONDS;
+  const start = Math.floor((Date.now() - 4 * 60_000) / 60_000) * 60_000;
+  const loading = runLoad({
+    url: runtime.apiUrl,
+    rate: RATE,
+    durationSeconds: SECONDS,
+    batchSize: 15,
+    concurrency: 4,
+    generator: {
+      seed: run.charCodeAt(0),
+      startMs: start,
+      meanGapMs: (3 * 60_000) / total,
+      countries,
+      unknownCountryShare: 0,
+      firstPaymentId: 90_000_000 + Math.floor(Math.random() * 1e6) * 100,
+    },
+  });
+  if (during !== undefined) await during();
+  const result = await loading;
+  return { ...result, countries, from: start, to: start + 5 * 60_000 };
+}
+
+/** Waits until aggregates and lake hold the acknowledged sales, then reports and returns all three views. */
+async function settle(result: Awaited<ReturnType<typeof load>>, timeoutMs = 90_000) {
+  const expected = tally(result.accepted);
+  const firehose = runtime.firehoses[0];
+  let api = new Map<string, WindowFigure>();
+  await eventually(async () => {
+    api = await apiFigures(runtime.apiUrl, result.countries, result.from, result.to);
+    return ordersOf(api) >= result.accepted.length;
+  }, timeoutMs);
+  let lake = { figures: new Map<string, WindowFigure>(), duplicates: 0 };
+  await eventually(async () => {
+    await firehose?.flush();
+    lake = await lakeFigures(clients.s3, firehose?.stream.bucket ?? "", result.countries);
+    return ordersOf(lake.figures) >= result.accepted.length;
+  }, timeoutMs);
+  const figures = {
+    sent: result.summary.records,
+    acknowledged: result.accepted.length,
+    rejected: result.rejected.length,
+    counted: ordersOf(api),
+    landed: ordersOf(lake.figures),
+    duplicated: lake.duplicates + Math.max(0, ordersOf(api) - result.accepted.length),
+    lost: Math.max(0, result.accepted.length - ordersOf(api)) + Math.max(0, result.accepted.length - ordersOf(lake.figures)),
+  };
+  console.log(`figures: ${JSON.stringify(figures)}`);
+  return { expected, api, lake: lake.figures, figures };
+}
+
+describe("end to end on the local stack", () => {
+  it("agrees window by window, to the cent: query API, DuckDB on the lake, the generator's tally", async () => {
+    const result = await load("agree");
+    expect(result.rejected).toHaveLength(0);
+    const { expected, api, lake, figures } = await settle(result);
+    expect(api).toEqual(expected);
+    expect(lake).toEqual(expected);
+    expect(figures).toMatchObject({ duplicated: 0, lost: 0 });
+  });
+
+  it("counts every acknowledged record once when the broker is SIGKILLed mid-load and restarted", async () => {
+    const result = await load("kafka", async () => {
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await stopProcess("kafka", { signal: "SIGKILL" });
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+      await startComponent(componentNamed("kafka"));
+    });
+    const { expected, api, lake, figures } = await settle(result, 150_000);
+    expect(result.accepted.length).toBeGreaterThan(0);
+    expect(api).toEqual(expected);
+    expect(lake).toEqual(expected);
+    expect(figures).toMatchObject({ duplicated: 0, lost: 0 });
+  });
+
+  it("counts every acknowledged record once when DynamoDB Local is killed and restarted under the aggregator", async () => {
+    const result = await load("dynamodb", async () => {
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await stopProcess("dynamodb", { signal: "SIGKILL" });
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      await startComponent(componentNamed("dynamodb"));
+    });
+    expect(result.rejected).toHaveLength(0);
+    const { expected, api, figures } = await settle(result, 150_000);
+    expect(api).toEqual(expected);
+    expect(figures).toMatchObject({ duplicated: 0, lost: 0 });
+  });
+
+  it("leaves every aggregate unchanged when the whole topic is replayed into a fresh consumer group", async () => {
+    const result = await load("replay");
+    const { api: before } = await settle(result);
+    const mapping = mskMappings(samFunctions(localStackContext())).find((m) => m.functionId === "AggregateFunction");
+    if (mapping === undefined) throw new Error("no MSK event on AggregateFunction");
+    const replay = new KafkaEventSourceMapping(
+      { ...mapping, consumerGroupId: `replay-${randomUUID()}` },
+      runtime.fn("AggregateFunction"),
+      clients.kafka,
+      clients.sqs,
+      () => undefined,
+    );
+    const admin = clients.kafka.admin();
+    await admin.connect();
+    const end = (await admin.fetchTopicOffsets("sales")).reduce((sum, p) => sum + Number(p.high), 0);
+    await replay.start();
+    await eventually(async () => replay.stats.records >= end, 120_000);
+    await replay.stop();
+    await admin.disconnect();
+    console.log(`replayed ${replay.stats.records} records of ${end} in ${replay.stats.batches} batches`);
+    expect(replay.stats.records).toBeGreaterThanOrEqual(end);
+    expect(await apiFigures(runtime.apiUrl, result.countries, result.from, result.to)).toEqual(before);
+  });
+
+  it("logs each consumer batch with its correlation ids, and never a record body or customer id", () => {
+    const consumerLines = logs.filter((line) => line.includes('"service":"aggregate"') && line.includes("batch aggregated"));
+    expect(consumerLines.length).toBeGreaterThan(0);
+    expect(consumerLines.every((line) => line.includes("correlationIds"))).toBe(true);
+    expect(logs.join("\n")).not.toMatch(/"customer_id"|"amount":"\d/);
+  });
+});
