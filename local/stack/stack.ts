@@ -84,7 +84,18 @@ export async function up(options: UpOptions = {}): Promise<UpResult> {
     // that no longer exist: a cold start begins with every component empty, consistently.
     rmSync(paths.data, { recursive: true, force: true });
   }
-  const results = await Promise.all(components.map(async (component) => [component.name, await startComponent(component)] as const));
+  const outcomes = await Promise.allSettled(
+    components.map(async (component) => [component.name, await startComponent(component)] as const),
+  );
+  const failure = outcomes.find((o): o is PromiseRejectedResult => o.status === "rejected");
+  if (failure !== undefined) {
+    // Leave nothing behind: stop what this call started before reporting why it failed.
+    for (const outcome of outcomes) {
+      if (outcome.status === "fulfilled" && outcome.value[1] === "started") await stopProcess(outcome.value[0]);
+    }
+    throw failure.reason;
+  }
+  const results = outcomes.map((o) => (o as PromiseFulfilledResult<readonly [string, "started" | "running"]>).value);
   const clients = localClients();
   const admin = clients.kafka.admin();
   await admin.connect();
