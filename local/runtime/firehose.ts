@@ -228,6 +228,8 @@ export class FirehoseEmulator {
   #bufferedBytes = 0;
   #bufferedSince = 0;
   #uncommitted = new Map<number, bigint>();
+  /** Highest offset buffered per partition: a consumer restart re-reads from the last commit, which may be older. */
+  #buffered = new Map<number, bigint>();
   #timer: NodeJS.Timeout | undefined;
   #busy: Promise<void> = Promise.resolve();
 
@@ -261,6 +263,9 @@ export class FirehoseEmulator {
 
   #buffer(partition: number, message: KafkaMessage): void {
     if (message.value === null) return;
+    const offset = BigInt(message.offset);
+    if (offset <= (this.#buffered.get(partition) ?? -1n)) return;
+    this.#buffered.set(partition, offset);
     this.stats.recordsRead++;
     if (this.#pending.length === 0) this.#pendingSince = Date.now();
     this.#pending.push({ partition, offset: message.offset, arrival: Number(message.timestamp), value: message.value });
