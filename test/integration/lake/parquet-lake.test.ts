@@ -138,18 +138,24 @@ describe("the Parquet lake through the local Firehose", () => {
     for (const day of expectedDays) expect((await objects(bucket, `sales/dt=${day}/`)).length).toBeGreaterThan(0);
 
     // The poison record is under the error prefix with its reason, and in no Parquet file.
-    const errorKeys = await objects(bucket, "errors/processing-failed/");
-    const letters = (
-      await Promise.all(
-        errorKeys.map(async (key) => {
-          const object = await clients.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-          return (await object.Body?.transformToString())?.trim().split("\n") ?? [];
-        }),
+    type ErrorRecord = { rawData: string; errorCode: string; errorMessage: string };
+    let poison: ErrorRecord | undefined;
+    for (let attempt = 0; attempt < 30 && poison === undefined; attempt++) {
+      await firehose?.flush();
+      const errorKeys = await objects(bucket, "errors/processing-failed/");
+      const letters = (
+        await Promise.all(
+          errorKeys.map(async (key) => {
+            const object = await clients.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+            return (await object.Body?.transformToString())?.trim().split("\n") ?? [];
+          }),
+        )
       )
-    )
-      .flat()
-      .map((line) => JSON.parse(line));
-    const poison = letters.find((l) => Buffer.from(l.rawData, "base64").toString().startsWith("plain JSON from an old producer"));
+        .flat()
+        .map((line) => JSON.parse(line) as ErrorRecord);
+      poison = letters.find((l) => Buffer.from(l.rawData, "base64").toString().startsWith("plain JSON from an old producer"));
+      if (poison === undefined) await new Promise((resolve) => setTimeout(resolve, 500));
+    }
     expect(poison).toMatchObject({ errorCode: "Lambda.ProcessingFailed", errorMessage: expect.stringContaining("BAD_HEADER_VERSION") });
   });
 });

@@ -103,7 +103,10 @@ describe("the event source mapping emulator", () => {
     for (let i = 0; i < 100 && esm.stats.sentToDestination === 0; i++) await new Promise((resolve) => setTimeout(resolve, 200));
     await esm.stop();
     await fn.stop();
-    expect(esm.stats).toMatchObject({ batches: 1, records: 2, failedInvocations: 3, sentToDestination: 1 });
+    // At least once: a rebalance before the commit may deliver the batch again, as on AWS.
+    expect(esm.stats.sentToDestination).toBeGreaterThanOrEqual(1);
+    expect(esm.stats.failedInvocations).toBeGreaterThanOrEqual(3 * esm.stats.sentToDestination);
+    expect(esm.stats.records).toBe(2 * esm.stats.batches);
 
     const offsets = await admin.fetchOffsets({ groupId: mapping.consumerGroupId, topics: [topic] });
     expect(offsets[0]?.partitions[0]?.offset).toBe("2");
