@@ -1,6 +1,7 @@
 import type { GlueAvroDecoder } from "#shared/avro/codec";
 import { CodecError } from "#shared/avro/errors";
 import type { Sale } from "#shared/sales/schema";
+import { sqlTimestamp } from "#shared/time/sql-timestamp";
 
 /** A record of a Firehose delivery stream whose source is MSK. */
 export interface FirehoseMskRecord {
@@ -33,26 +34,18 @@ export interface TransformOutcome {
   }[];
 }
 
-const pad = (n: number, width = 2) => String(n).padStart(width, "0");
-
-/** "2022-08-01 10:15:00.000" (UTC): the timestamp text the OpenX JSON SerDe and Hive read as is. */
-export function lakeTimestamp(ms: number): string {
-  const d = new Date(ms);
-  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}.${pad(d.getUTCMilliseconds(), 3)}`;
-}
-
 /**
  * One JSON object, as the Glue table's columns expect it. `amount` is written as a JSON number
  * with its exact decimal text (4.99, never 4.9899999), which the SerDe reads into decimal(10,2).
  */
 export function lakeJson(sale: Sale, partition: number, offset: number): string {
   const { amount, payment_date, ...rest } = sale;
-  const body = JSON.stringify({ ...rest, payment_date: lakeTimestamp(payment_date), kafka_partition: partition, kafka_offset: offset });
+  const body = JSON.stringify({ ...rest, payment_date: sqlTimestamp(payment_date), kafka_partition: partition, kafka_offset: offset });
   return `{"amount":${amount},${body.slice(1)}\n`;
 }
 
 /** The partition key of a sale: its event date, UTC. */
-export const partitionKeysOf = (sale: Sale) => ({ dt: lakeTimestamp(sale.payment_date).slice(0, 10) });
+export const partitionKeysOf = (sale: Sale) => ({ dt: sqlTimestamp(sale.payment_date).slice(0, 10) });
 
 /**
  * Firehose transformation for the MSK source: every record decoded with the codec becomes one

@@ -2,6 +2,7 @@ import type { GlueAvroDecoder } from "#shared/avro/codec";
 import { CodecError } from "#shared/avro/errors";
 import type { SchemaVersion } from "#shared/avro/registry";
 import type { Sale } from "#shared/sales/schema";
+import { sqlTimestamp } from "#shared/time/sql-timestamp";
 
 /** The request Redshift sends a scalar Lambda UDF: one array of arguments per row. */
 export interface UdfRequest {
@@ -32,13 +33,8 @@ export interface UdfOutcome {
 }
 
 const hexPattern = /^(?:[0-9a-fA-F]{2})*$/;
-const pad = (n: number, width = 2) => String(n).padStart(width, "0");
-
 /** "2022-08-01 10:15:00.000" (UTC), which Redshift casts to TIMESTAMP as is. */
-export function redshiftTimestamp(ms: number): string {
-  const d = new Date(ms);
-  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}.${pad(d.getUTCMilliseconds(), 3)}`;
-}
+export const redshiftTimestamp = sqlTimestamp;
 
 /** A decoded sale as the JSON a row returns: amount as an exact decimal string, time as a Redshift timestamp. */
 export function saleJson(sale: Sale): string {

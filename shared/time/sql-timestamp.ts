@@ -1,0 +1,10 @@
+const pad = (n: number, width = 2) => String(n).padStart(width, "0");
+
+/**
+ * "2022-08-01 10:15:00.000" for epoch milliseconds, in UTC: the timestamp text that Redshift
+ * casts to TIMESTAMP and Hive's JSON SerDe (Firehose's Parquet conversion) reads, as is.
+ */
+export function sqlTimestamp(ms: number): string {
+  const d = new Date(ms);
+  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}.${pad(d.getUTCMilliseconds(), 3)}`;
+}
