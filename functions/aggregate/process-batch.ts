@@ -1,6 +1,11 @@
 import type { WindowItem } from "#shared/aggregates/model";
 import type { GlueAvroDecoder } from "#shared/avro/codec";
+import { centsOf } from "#shared/money/cents";
 import type { Sale } from "#shared/sales/schema";
+
+/** The largest epoch milliseconds a JavaScript Date (and so a window's ISO key) can hold. */
+const MAX_DATE_MS = 8.64e15;
+
 import { type AggregationSettings, aggregate, planBatch, type SaleRecord, type Watermark } from "./aggregate.ts";
 import type { DeadLetter } from "./dead-letters.ts";
 import type { AggregateStore } from "./store.ts";
@@ -62,7 +67,14 @@ export async function processBatch(
     try {
       if (record.value === undefined || record.value === null)
         throw Object.assign(new Error("record has no value (tombstone)"), { code: "EMPTY_VALUE" });
-      sales.push({ topicPartition: tp, offset: record.offset, sale: deps.decoder.decode(frames[index] as Buffer) });
+      const sale = deps.decoder.decode(frames[index] as Buffer);
+      // A valid Avro long can still be no date; such a record must not fail the whole batch.
+      if (!(Math.abs(sale.payment_date) <= MAX_DATE_MS))
+        throw Object.assign(new Error(`payment_date ${sale.payment_date} is outside the dates a window can hold`), {
+          code: "OUT_OF_RANGE",
+        });
+      centsOf(sale.amount);
+      sales.push({ topicPartition: tp, offset: record.offset, sale });
     } catch (error) {
       if (record.offset <= (watermarks.get(tp)?.offset ?? -1)) return; // dead-lettered by an earlier delivery
       const { code = "UNDECODABLE", message } = error as Error & { code?: string };

@@ -10,9 +10,9 @@ export interface RecordIssue {
 
 const MAX_ID = Number.MAX_SAFE_INTEGER;
 const dateMessage = "expected payment_date as ISO-8601 with a zone (2022-08-01T10:15:00Z) or epoch milliseconds (0 to year 9999)";
-/** Event time may run ahead of the clock by this much (clock skew); further ahead would push the watermark and make every later sale late. */
-export const MAX_FUTURE_MS = 24 * 60 * 60 * 1000;
-const futureMessage = "payment_date is more than 24 hours in the future";
+/** Event time may run ahead of the clock by this much (clock skew); further ahead would push the watermark and make later sales late. */
+export const MAX_FUTURE_MS = 5 * 60 * 1000;
+const futureMessage = "payment_date is more than 5 minutes in the future";
 const plainDecimal = /^-?\d{1,8}(\.\d{1,2})?$/;
 const isoWithZone = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/;
 

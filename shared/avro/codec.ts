@@ -27,6 +27,8 @@ export class GlueAvroDecoder<T> {
   readonly #readerCanonical: string;
   readonly #source: SchemaSource;
   readonly #readers = new Map<string, Reader>();
+  /** Readers kept (a frame with a random UUID must not grow this without bound). */
+  static readonly maxReaders = 1000;
   #lastKey = "";
   #lastReader: Reader | undefined;
 
@@ -62,10 +64,23 @@ export class GlueAvroDecoder<T> {
       if (version.dataFormat !== "AVRO") {
         throw new CodecError(CodecErrorCode.incompatibleSchema, `schema version ${id} is ${version.dataFormat}, not AVRO`);
       }
-      this.#readers.set(key, this.#readerFor(id, version.definition));
+      this.#remember(key, this.#readerFor(id, version.definition));
     } catch (error) {
       if (!(error instanceof CodecError)) throw error;
-      this.#readers.set(key, { error });
+      this.#remember(key, { error });
+    }
+  }
+
+  #remember(key: string, reader: Reader): void {
+    this.#readers.set(key, reader);
+    if (this.#readers.size > GlueAvroDecoder.maxReaders) {
+      // Drop the oldest unknown-version entries first: they are the ones a hostile stream creates.
+      for (const [old, value] of this.#readers) {
+        if ("error" in value || this.#readers.size > GlueAvroDecoder.maxReaders * 2) this.#readers.delete(old);
+        if (this.#readers.size <= GlueAvroDecoder.maxReaders) break;
+      }
+      this.#lastKey = "";
+      this.#lastReader = undefined;
     }
   }
 

@@ -48,7 +48,8 @@ export interface DefinitionRef {
 
 const notFound = (error: unknown) =>
   error instanceof EntityNotFoundException || (error as Error | undefined)?.name === "EntityNotFoundException";
-const permanentNames = new Set(["InvalidInputException", "AccessDeniedException", "ValidationException"]);
+// AccessDenied is not among them: during a deploy or an IAM change it passes, so retry the batch.
+const permanentNames = new Set(["InvalidInputException", "ValidationException"]);
 
 /**
  * Glue Schema Registry access with a bounded LRU + TTL cache, one request in flight per

@@ -11,8 +11,8 @@ export const Compression = { none: 0, zlib: 5 } as const;
 export type Compression = keyof typeof Compression;
 export const HEADER_LENGTH = 18;
 
-/** An inflated body larger than this is refused: MSK's largest message is 8 MB, so more means a zip bomb. */
-export const MAX_BODY_BYTES = 16 * 1024 * 1024;
+/** An inflated body larger than this is refused: a sale is well under 1 KB, so more means a zip bomb. */
+export const MAX_BODY_BYTES = 1024 * 1024;
 
 export interface Frame {
   /** Lower-case hex of the 16 UUID bytes, the cache key of the hot path. */

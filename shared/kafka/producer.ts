@@ -26,9 +26,9 @@ const partitionFor = Partitioners.DefaultPartitioner();
 
 /**
  * An idempotent, acks=all producer created once per container and reused while warm. Records
- * get their partition here (murmur2 of the key, as Java's default partitioner) and are grouped
- * by the partition's leader broker: one request per broker, as kafkajs would send them, but a
- * failure now tells exactly which records were acknowledged. A failed send drops the connection
+ * get their partition here (murmur2 of the key, as Java's default partitioner) and each
+ * partition's records are one request, sent in parallel: kafkajs fails a whole request on one
+ * partition's error, so a request per partition is what tells exactly which records were acknowledged. A failed send drops the connection
  * and the metadata; the next call reconnects (broker restarts, idle disconnects, expired tokens).
  */
 export class PartitionedProducer {
@@ -106,9 +106,9 @@ export class PartitionedProducer {
     );
     const groups = new Map<number, number[]>();
     records.forEach((_, index) => {
-      const leader = leaders[partitionOf[index] as number] as number;
-      const group = groups.get(leader);
-      if (group === undefined) groups.set(leader, [index]);
+      const partition = partitionOf[index] as number;
+      const group = groups.get(partition);
+      if (group === undefined) groups.set(partition, [index]);
       else group.push(index);
     });
     const results = await Promise.allSettled(
