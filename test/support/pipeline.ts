@@ -1,13 +1,12 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { GetObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
+import type { S3Client } from "@aws-sdk/client-s3";
 import { venvBin } from "#local/stack/install";
 import { paths } from "#local/stack/settings";
 import { centsOf, formatCents } from "#shared/money/cents";
 import type { Sale } from "#shared/sales/schema";
 import { request } from "./http.ts";
+import { downloadAll, listKeys } from "./s3.ts";
 
 /** Orders and sales of one country in one minute window. */
 export interface WindowFigure {
@@ -59,23 +58,9 @@ export async function lakeFigures(
   bucket: string,
   countries: readonly string[],
 ): Promise<{ figures: Map<string, WindowFigure>; duplicates: number }> {
-  const keys: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: "sales/", ContinuationToken: token }));
-    keys.push(...(page.Contents ?? []).map((o) => o.Key as string).filter((k) => k.endsWith(".parquet")));
-    token = page.NextContinuationToken;
-  } while (token !== undefined);
+  const keys = (await listKeys(s3, bucket, "sales/")).filter((k) => k.endsWith(".parquet"));
   if (keys.length === 0) return { figures: new Map(), duplicates: 0 };
-  const dir = mkdtempSync(join(tmpdir(), "lake-"));
-  const files = await Promise.all(
-    keys.map(async (k, i) => {
-      const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: k }));
-      const file = join(dir, `${i}.parquet`);
-      writeFileSync(file, await (object.Body?.transformToByteArray() ?? new Uint8Array()));
-      return file;
-    }),
-  );
+  const files = await downloadAll(s3, bucket, keys);
   const run = spawnSync(
     venvBin("python"),
     [join(paths.projectRoot, "test", "support", "lake_recount.py"), JSON.stringify(countries), ...files],

@@ -1,8 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { GetObjectCommand, ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalRuntime } from "#local/runtime/runtime";
 import { sampleSales } from "#local/sales/generator";
@@ -12,6 +9,7 @@ import { paths } from "#local/stack/settings";
 import { centsOf, formatCents } from "#shared/money/cents";
 import type { Sale } from "#shared/sales/schema";
 import { request } from "#test/support/http";
+import { downloadAll, listKeys, readText } from "#test/support/s3";
 
 const clients = localClients();
 let runtime: LocalRuntime;
@@ -23,28 +21,8 @@ afterAll(async () => {
   await runtime.stop();
 });
 
-async function objects(bucket: string, prefix: string): Promise<string[]> {
-  const keys: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await clients.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
-    keys.push(...(page.Contents ?? []).map((o) => o.Key as string));
-    token = page.NextContinuationToken;
-  } while (token !== undefined);
-  return keys;
-}
-
-async function download(bucket: string, keys: string[]): Promise<string[]> {
-  const dir = mkdtempSync(join(tmpdir(), "lake-"));
-  return Promise.all(
-    keys.map(async (key, i) => {
-      const object = await clients.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-      const file = join(dir, `${i}.parquet`);
-      writeFileSync(file, await (object.Body?.transformToByteArray() ?? new Uint8Array()));
-      return file;
-    }),
-  );
-}
+const objects = (bucket: string, prefix: string) => listKeys(clients.s3, bucket, prefix);
+const download = (bucket: string, keys: string[]) => downloadAll(clients.s3, bucket, keys);
 
 describe("the Parquet lake through the local Firehose", () => {
   it("holds exactly the posted sales once each, readable by pyarrow and DuckDB, with exact decimals under dt= prefixes", async () => {
@@ -143,16 +121,8 @@ describe("the Parquet lake through the local Firehose", () => {
     for (let attempt = 0; attempt < 30 && poison === undefined; attempt++) {
       await firehose?.flush();
       const errorKeys = await objects(bucket, "errors/processing-failed/");
-      const letters = (
-        await Promise.all(
-          errorKeys.map(async (key) => {
-            const object = await clients.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-            return (await object.Body?.transformToString())?.trim().split("\n") ?? [];
-          }),
-        )
-      )
-        .flat()
-        .map((line) => JSON.parse(line) as ErrorRecord);
+      const texts = await Promise.all(errorKeys.map((key) => readText(clients.s3, bucket, key)));
+      const letters = texts.flatMap((text) => text.trim().split("\n")).map((line) => JSON.parse(line) as ErrorRecord);
       poison = letters.find((l) => Buffer.from(l.rawData, "base64").toString().startsWith("plain JSON from an old producer"));
       if (poison === undefined) await new Promise((resolve) => setTimeout(resolve, 500));
     }
