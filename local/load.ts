@@ -4,7 +4,7 @@ import { endpoints } from "./stack/settings.ts";
 
 /**
  * `npm run load -- --rate 200 --duration 30`: posts seeded, Pagila-like sales to POST /sales at
- * a steady rate, shows progress each second, and ends with accepted/rejected counts and latency
+ * a steady rate, shows progress each second, and ends with accepted/rejected/unknown counts and latency
  * percentiles. The same seed always produces the same sales. Requests go to loopback only.
  */
 const { values } = parseArgs({
@@ -52,7 +52,7 @@ const { summary } = await runLoad({
   },
   onProgress: (s) =>
     process.stderr.write(
-      `\r${s.seconds.toFixed(0)}s sent ${s.records} accepted ${s.accepted} rejected ${s.rejected} (${s.recordsPerSecond} records/s)   `,
+      `\r${s.seconds.toFixed(0)}s sent ${s.records} accepted ${s.accepted} rejected ${s.rejected} unknown ${s.unknown} (${s.recordsPerSecond} records/s)   `,
     ),
 }).catch((error: unknown) => {
   console.error((error as Error).message);
@@ -62,10 +62,10 @@ process.stderr.write("\n");
 if (values.json) console.log(JSON.stringify(summary));
 else {
   console.log(
-    `records ${summary.records}: accepted ${summary.accepted}, rejected ${summary.rejected} in ${summary.seconds} s (${summary.recordsPerSecond} records/s)`,
+    `records ${summary.records}: accepted ${summary.accepted}, rejected ${summary.rejected}, unknown ${summary.unknown} in ${summary.seconds} s (${summary.recordsPerSecond} records/s)`,
   );
   console.log(`requests ${summary.requests} (batches of ${batchSize}), statuses ${JSON.stringify(summary.statuses)}`);
   const l = summary.latencyMs;
   console.log(`latency ms: p50 ${l.p50}  p90 ${l.p90}  p99 ${l.p99}  max ${l.max}`);
 }
-process.exit(summary.rejected > 0 ? 1 : 0);
+process.exit(summary.rejected + summary.unknown > 0 ? 1 : 0);

@@ -16,4 +16,8 @@ export const config = loadConfig({
   },
   retryAfterSeconds: integer("RETRY_AFTER_SECONDS", 5, { min: 1, max: 3600 }),
   kafka: kafkaSettingsSpec("sales-ingest"),
+  /** Each container's producer uses `<prefix>-<uuid>`; IAM grants the prefix. */
+  transactionalIdPrefix: text("KAFKA_TRANSACTIONAL_ID_PREFIX", "sales-ingest"),
+  /** An open transaction left by a frozen or killed container is aborted after this; until then it holds back read_committed consumers of its partitions. */
+  transactionTimeoutMs: integer("KAFKA_TRANSACTION_TIMEOUT_MS", 10_000, { min: 1000, max: 900_000 }),
 });

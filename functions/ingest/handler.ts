@@ -9,11 +9,10 @@ import middy from "@middy/core";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { GlueAvroEncoder } from "#shared/avro/codec";
 import { GlueSchemaRegistry } from "#shared/avro/registry";
-import { HttpError } from "#shared/http/errors";
 import { httpErrors } from "#shared/http/middleware";
-import { errorResponse, type HttpResponse, json } from "#shared/http/responses";
+import { type HttpResponse, json } from "#shared/http/responses";
 import { createKafka } from "#shared/kafka/client";
-import { PartitionedProducer } from "#shared/kafka/producer";
+import { TransactionalProducer } from "#shared/kafka/producer";
 import { observability } from "#shared/observability/powertools";
 import { currentSalesSchema, type Sale } from "#shared/sales/schema";
 import { config } from "./config.ts";
@@ -21,7 +20,12 @@ import { ingestSales } from "./ingest.ts";
 
 const { logger, tracer } = observability("ingest");
 const registry = new GlueSchemaRegistry(tracer.captureAWSv3Client(new GlueClient({ maxAttempts: 1 })));
-const producer = new PartitionedProducer(createKafka(config.kafka), config.topic);
+// One transactional id per container: a new container never fences a live one.
+const producer = new TransactionalProducer(createKafka(config.kafka), config.topic, {
+  transactionalId: `${config.transactionalIdPrefix}-${randomUUID()}`,
+  transactionTimeoutMs: config.transactionTimeoutMs,
+  commitRetry: { retries: 10, initialRetryTime: 300, maxRetryTime: 2000 },
+});
 
 let encoder: Promise<GlueAvroEncoder<Sale>> | undefined;
 /** The current schema's version id, looked up once per container (again after a failure). */
@@ -65,28 +69,16 @@ export const handler = middy<APIGatewayProxyEventV2, HttpResponse>()
   .handler(async (event) => {
     const correlationId = event.headers["x-correlation-id"] ?? event.requestContext.requestId ?? randomUUID();
     logger.appendKeys({ correlationId });
-    let accepted: Awaited<ReturnType<typeof ingestSales>>;
-    try {
-      accepted = await ingestSales(
-        { body: event.body, isBase64Encoded: event.isBase64Encoded, contentType: event.headers["content-type"] },
-        { correlationId, traceHeader: traceHeader() },
-        {
-          encoder: currentEncoder,
-          produce: (records) => producer.send(records),
-          limits: config.limits,
-          retryAfterSeconds: config.retryAfterSeconds,
-        },
-      );
-    } catch (error) {
-      // Some records are in Kafka already: answer instead of throwing, so the idempotency layer keeps
-      // this answer and a retry with the same Idempotency-Key gets it back instead of producing them again.
-      const details = error instanceof HttpError ? (error.details as { acknowledged?: readonly unknown[] } | undefined) : undefined;
-      if (error instanceof HttpError && error.status === 503 && (details?.acknowledged?.length ?? 0) > 0) {
-        logger.warn("sales partly acknowledged", { acknowledged: details?.acknowledged?.length });
-        return errorResponse(error, event.requestContext.requestId);
-      }
-      throw error;
-    }
+    const accepted = await ingestSales(
+      { body: event.body, isBase64Encoded: event.isBase64Encoded, contentType: event.headers["content-type"] },
+      { correlationId, traceHeader: traceHeader() },
+      {
+        encoder: currentEncoder,
+        produce: (records) => producer.send(records),
+        limits: config.limits,
+        retryAfterSeconds: config.retryAfterSeconds,
+      },
+    );
     logger.info("sales accepted", { records: accepted.accepted });
     return json(202, accepted, { "x-correlation-id": correlationId });
   });

@@ -28,9 +28,11 @@ export interface IngestAccepted {
 
 /**
  * Validates posted sales and produces every one of them to Kafka as a Glue-framed Avro record
- * keyed by country. All or nothing on validation: one invalid record rejects the request (400,
- * every issue listed) and nothing is produced. Throws HttpError 415/413/400 for bad requests and
- * 503 (with Retry-After and the acknowledged records) when Kafka or the registry cannot take them.
+ * keyed by country, in one Kafka transaction. All or nothing twice over: one invalid record
+ * rejects the request (400, every issue listed) and nothing is produced; and a request Kafka
+ * does not commit is aborted whole. Throws HttpError 415/413/400 for bad requests, 503 with
+ * Retry-After when Kafka or the registry cannot take the records (none written), and 504 in the
+ * one case nobody can know: the commit was sent and its answer never came.
  */
 export async function ingestSales(request: IngestRequest, context: IngestContext, deps: IngestDeps): Promise<IngestAccepted> {
   const records = readRecords(request, deps.limits);
@@ -46,14 +48,7 @@ export async function ingestSales(request: IngestRequest, context: IngestContext
   try {
     encoder = await deps.encoder();
   } catch (error) {
-    throw unavailable(
-      "SCHEMA_REGISTRY_UNAVAILABLE",
-      "the schema registry cannot be reached; nothing was produced",
-      [],
-      sales.length,
-      deps,
-      error,
-    );
+    throw unavailable("SCHEMA_REGISTRY_UNAVAILABLE", "the schema registry cannot be reached; nothing was produced", deps, error);
   }
   const headers = {
     [HEADER_CORRELATION_ID]: context.correlationId,
@@ -62,31 +57,28 @@ export async function ingestSales(request: IngestRequest, context: IngestContext
   const outgoing = sales.map((sale) => ({ key: sale.country, value: encoder.encode(sale), headers }));
 
   const outcome = await deps.produce(outgoing);
-  if (outcome.failed.length > 0) {
-    throw unavailable(
-      "KAFKA_UNAVAILABLE",
-      `Kafka acknowledged ${outcome.acknowledged.length} of ${sales.length} records; retry only those listed in notAcknowledged`,
-      outcome.acknowledged,
-      sales.length,
-      deps,
-      outcome.error,
-      outcome.failed,
-    );
+  switch (outcome.status) {
+    case "committed":
+      return { accepted: outcome.records.length, correlationId: context.correlationId, records: outcome.records };
+    case "aborted":
+      throw unavailable(
+        "KAFKA_UNAVAILABLE",
+        "Kafka could not take the records; none was written, retry the whole request",
+        deps,
+        outcome.error,
+      );
+    case "unknown":
+      throw new HttpError(
+        504,
+        "KAFKA_OUTCOME_UNKNOWN",
+        "Kafka neither confirmed nor refused the commit in time; the records may or may not be written",
+        { cause: outcome.error, retriable: true },
+      );
   }
-  return { accepted: outcome.acknowledged.length, correlationId: context.correlationId, records: outcome.acknowledged };
 }
 
-function unavailable(
-  code: string,
-  message: string,
-  acknowledged: readonly Acknowledged[],
-  total: number,
-  deps: IngestDeps,
-  cause: unknown,
-  failed: readonly number[] = Array.from({ length: total }, (_, i) => i),
-): HttpError {
+function unavailable(code: string, message: string, deps: IngestDeps, cause: unknown): HttpError {
   return new HttpError(503, code, message, {
-    details: { acknowledged, notAcknowledged: failed },
     headers: { "retry-after": String(deps.retryAfterSeconds) },
     cause,
     retriable: cause instanceof AppError ? cause.retriable : true,

@@ -17,6 +17,7 @@ export interface LoadSummary {
   readonly records: number;
   readonly accepted: number;
   readonly rejected: number;
+  readonly unknown: number;
   readonly seconds: number;
   readonly recordsPerSecond: number;
   readonly requests: number;
@@ -28,8 +29,17 @@ export interface LoadResult {
   readonly summary: LoadSummary;
   /** Every sale Kafka acknowledged (202), for tallies the tests compare with. */
   readonly accepted: readonly Sale[];
-  /** Every sale of a request that was not acknowledged. */
+  /** Every sale of a request refused with nothing written (4xx, 503). */
   readonly rejected: readonly Sale[];
+  /** Every sale of a request whose outcome nobody knows (504, another 5xx, no answer at all). */
+  readonly unknown: readonly Sale[];
+}
+
+/** What a response says about its sales: written (202), not written (4xx and 503), or not known. */
+function outcomeOf(status: number): "accepted" | "rejected" | "unknown" {
+  if (status === 202) return "accepted";
+  if ((status >= 400 && status < 500) || status === 503) return "rejected";
+  return "unknown";
 }
 
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
@@ -47,6 +57,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const statuses: Record<string, number> = {};
   const accepted: Sale[] = [];
   const rejected: Sale[] = [];
+  const unknown: Sale[] = [];
+  const outcomes = { accepted, rejected, unknown };
   let sent = 0;
   let inFlight = 0;
   const started = performance.now();
@@ -59,6 +71,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       records: sent,
       accepted: accepted.length,
       rejected: rejected.length,
+      unknown: unknown.length,
       seconds: Number(seconds.toFixed(2)),
       recordsPerSecond: Math.round(accepted.length / Math.max(seconds, 0.001)),
       requests: latencies.length,
@@ -79,10 +92,10 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       });
       await response.arrayBuffer();
       statuses[response.status] = (statuses[response.status] ?? 0) + 1;
-      (response.status === 202 ? accepted : rejected).push(...batch);
+      outcomes[outcomeOf(response.status)].push(...batch);
     } catch {
       statuses["0"] = (statuses["0"] ?? 0) + 1;
-      rejected.push(...batch);
+      unknown.push(...batch);
     } finally {
       inFlight--;
       latencies.push(performance.now() - begin);
@@ -109,5 +122,5 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   }
   await Promise.all(pending);
   clearInterval(progress);
-  return { summary: summarize(), accepted, rejected };
+  return { summary: summarize(), accepted, rejected, unknown };
 }

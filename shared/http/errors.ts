@@ -10,7 +10,7 @@ export class HttpError extends AppError {
     message: string,
     options: { details?: unknown; headers?: Record<string, string>; cause?: unknown; retriable?: boolean } = {},
   ) {
-    super(message, { code, status, expose: status < 500 || status === 503, ...options });
+    super(message, { code, status, expose: status < 500 || status === 503 || status === 504, ...options });
     this.headers = options.headers ?? {};
   }
 }

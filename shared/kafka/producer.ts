@@ -1,4 +1,4 @@
-import { type Admin, type IHeaders, type Kafka, Partitioners, type Producer } from "kafkajs";
+import { type Admin, type IHeaders, type Kafka, KafkaJSProtocolError, Partitioners, type Producer, type ProducerConfig } from "kafkajs";
 
 /** One record to produce. */
 export interface OutgoingRecord {
@@ -7,148 +7,185 @@ export interface OutgoingRecord {
   readonly headers?: IHeaders;
 }
 
-/** Where Kafka put a record, once every in-sync replica has it. */
+/** Where Kafka put a record. */
 export interface Acknowledged {
   readonly index: number;
   readonly partition: number;
   readonly offset: string;
 }
 
-/** The outcome of producing a batch: each record is either acknowledged or not, never unknown to the caller. */
-export interface ProduceOutcome {
-  readonly acknowledged: readonly Acknowledged[];
-  /** Indexes of records Kafka did not acknowledge (they may or may not have been written). */
-  readonly failed: readonly number[];
-  readonly error: Error | undefined;
+/**
+ * The outcome of producing a batch in one Kafka transaction. There is no partial outcome:
+ * - `committed`: every record is written and visible to read_committed consumers;
+ * - `aborted`: no record will ever be visible to them (the commit was never sent, or Kafka refused it);
+ * - `unknown`: the commit was sent but Kafka gave no definite answer before the retries ran out.
+ *   Kafka decides on its own: a commit that reached the coordinator completes, otherwise the
+ *   transaction is aborted when it times out or when this transactional id is next initialised.
+ */
+export type ProduceOutcome =
+  | { readonly status: "committed"; readonly records: readonly Acknowledged[] }
+  | { readonly status: "aborted" | "unknown"; readonly error: Error };
+
+export interface TransactionalProducerOptions {
+  /** Unique per producer instance (one Lambda container): Kafka fences an older producer with the same id. */
+  readonly transactionalId: string;
+  /** How long an open transaction may last before Kafka aborts it (a container frozen or killed mid-request). */
+  readonly transactionTimeoutMs: number;
+  /** How long a commit keeps asking when the coordinator is unreachable or busy. */
+  readonly commitRetry: NonNullable<ProducerConfig["retry"]>;
 }
+
+/** Kafka's definite refusals of EndTxn(commit): the transaction did not and will not commit. */
+const REFUSED = new Set([
+  "INVALID_PRODUCER_EPOCH",
+  "PRODUCER_FENCED",
+  "INVALID_TXN_STATE",
+  "INVALID_PRODUCER_ID_MAPPING",
+  "TRANSACTIONAL_ID_AUTHORIZATION_FAILED",
+]);
 
 const partitionFor = Partitioners.DefaultPartitioner();
 
 /**
- * An idempotent, acks=all producer created once per container and reused while warm. Records
- * get their partition here (murmur2 of the key, as Java's default partitioner) and each
- * partition's records are one request, sent in parallel: kafkajs fails a whole request on one
- * partition's error, so a request per partition is what tells exactly which records were acknowledged. A failed send drops the connection
- * and the metadata; the next call reconnects (broker restarts, idle disconnects, expired tokens).
+ * A transactional (hence idempotent, acks=all) producer, created once per container and reused
+ * while warm. Each `send` is one Kafka transaction, so a batch is written whole or not at all
+ * for read_committed consumers: a failure before the commit aborts it, and only a commit whose
+ * answer never comes leaves the outcome to Kafka. Records get their partition here (murmur2 of
+ * the key, as Java's default partitioner), so each record's offset is known from its partition's
+ * base offset. Sends are serialised (Kafka allows one open transaction per transactional id). A
+ * failure drops the connection; the next send reconnects and re-initialises the same
+ * transactional id, which makes Kafka finish whatever the failed transaction left open.
  */
-export class PartitionedProducer {
+export class TransactionalProducer {
   readonly #kafka: Kafka;
   readonly #topic: string;
+  readonly #options: TransactionalProducerOptions;
   #producer: Producer | undefined;
   #admin: Admin | undefined;
-  #connecting: Promise<void> | undefined;
-  /** Leader broker id of each partition, by partition id. */
-  #leaders: number[] | undefined;
+  #partitions = 0;
+  #queue: Promise<unknown> = Promise.resolve();
 
-  constructor(kafka: Kafka, topic: string) {
+  constructor(kafka: Kafka, topic: string, options: TransactionalProducerOptions) {
     this.#kafka = kafka;
     this.#topic = topic;
+    this.#options = options;
   }
 
-  async #connect(): Promise<void> {
-    if (this.#producer !== undefined && this.#leaders !== undefined) return;
-    this.#connecting ??= (async () => {
-      const producer = this.#kafka.producer({
-        idempotent: true,
-        maxInFlightRequests: 1,
-        allowAutoTopicCreation: false,
-        retry: { retries: 2 },
+  /** Produces the records in one transaction; never throws for Kafka failures (they are in the outcome). */
+  send(records: readonly OutgoingRecord[]): Promise<ProduceOutcome> {
+    const result = this.#queue.then(() => this.#send(records));
+    this.#queue = result.catch(() => undefined);
+    return result;
+  }
+
+  async #send(records: readonly OutgoingRecord[]): Promise<ProduceOutcome> {
+    let producer: Producer;
+    let transaction: Awaited<ReturnType<Producer["transaction"]>>;
+    try {
+      producer = await this.#connect();
+      transaction = await producer.transaction();
+    } catch (error) {
+      await this.reset();
+      return { status: "aborted", error: error as Error };
+    }
+
+    const partitionOf = this.#partitionsOf(records);
+    let written: Awaited<ReturnType<Producer["sendBatch"]>>;
+    try {
+      written = await transaction.sendBatch({
+        acks: -1,
+        topicMessages: [
+          {
+            topic: this.#topic,
+            messages: records.map((record, index) => ({
+              key: record.key,
+              value: record.value,
+              headers: record.headers,
+              partition: partitionOf[index] as number,
+            })),
+          },
+        ],
       });
-      const admin = this.#kafka.admin({ retry: { retries: 1 } });
-      try {
-        await Promise.all([producer.connect(), admin.connect()]);
-        const metadata = await admin.fetchTopicMetadata({ topics: [this.#topic] });
-        const partitions = metadata.topics[0]?.partitions ?? [];
-        if (partitions.length === 0) throw new Error(`topic ${this.#topic} has no partitions`);
-        const leaders: number[] = [];
-        for (const partition of partitions) leaders[partition.partitionId] = partition.leader;
-        this.#producer = producer;
-        this.#admin = admin;
-        this.#leaders = leaders;
-      } catch (error) {
-        await Promise.allSettled([producer.disconnect(), admin.disconnect()]);
-        throw error;
-      }
-    })().finally(() => {
-      this.#connecting = undefined;
-    });
-    return this.#connecting;
+    } catch (error) {
+      // Nothing was committed and nothing will be: abort now so read_committed consumers move on
+      // at once; if even that fails, the next send's re-initialisation (or the timeout) aborts it.
+      await transaction.abort().catch(() => undefined);
+      await this.reset();
+      return { status: "aborted", error: error as Error };
+    }
+
+    try {
+      await transaction.commit();
+    } catch (error) {
+      await this.reset();
+      const refused = error instanceof KafkaJSProtocolError && REFUSED.has(error.type);
+      return { status: refused ? "aborted" : "unknown", error: error as Error };
+    }
+    return { status: "committed", records: offsetsOf(partitionOf, written) };
   }
 
-  /** Forgets the connection so the next call starts afresh. */
+  async #connect(): Promise<Producer> {
+    if (this.#producer !== undefined) return this.#producer;
+    const producer = this.#kafka.producer({
+      transactionalId: this.#options.transactionalId,
+      transactionTimeout: this.#options.transactionTimeoutMs,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      retry: { retries: 2 },
+      // Read by patches/kafkajs+2.2.4.patch: kafkajs sends EndTxn once; the patch repeats it.
+      endTransactionRetry: this.#options.commitRetry,
+    } as ProducerConfig);
+    const admin = this.#kafka.admin({ retry: { retries: 1 } });
+    try {
+      await Promise.all([producer.connect(), admin.connect()]);
+      const metadata = await admin.fetchTopicMetadata({ topics: [this.#topic] });
+      const partitions = metadata.topics[0]?.partitions.length ?? 0;
+      if (partitions === 0) throw new Error(`topic ${this.#topic} has no partitions`);
+      this.#producer = producer;
+      this.#admin = admin;
+      this.#partitions = partitions;
+      return producer;
+    } catch (error) {
+      await Promise.allSettled([producer.disconnect(), admin.disconnect()]);
+      throw error;
+    }
+  }
+
+  #partitionsOf(records: readonly OutgoingRecord[]): number[] {
+    const partitionMetadata = Array.from({ length: this.#partitions }, (_, partitionId) => ({
+      partitionId,
+      partitionErrorCode: 0,
+      leader: 0,
+      replicas: [0],
+      isr: [0],
+    }));
+    return records.map((record) =>
+      partitionFor({ topic: this.#topic, partitionMetadata, message: { key: record.key, value: record.value } }),
+    );
+  }
+
+  /** Forgets the connection so the next send starts afresh. */
   async reset(): Promise<void> {
     const producer = this.#producer;
     const admin = this.#admin;
     this.#producer = undefined;
     this.#admin = undefined;
-    this.#leaders = undefined;
     await Promise.allSettled([producer?.disconnect(), admin?.disconnect()]);
   }
 
-  /** Produces the records; never throws for Kafka failures (they are in the outcome's `failed`). */
-  async send(records: readonly OutgoingRecord[]): Promise<ProduceOutcome> {
-    try {
-      await this.#connect();
-    } catch (error) {
-      return { acknowledged: [], failed: records.map((_, index) => index), error: error as Error };
-    }
-    const producer = this.#producer as Producer;
-    const leaders = this.#leaders as number[];
-    const partitionMetadata = leaders.map((leader, partitionId) => ({
-      partitionId,
-      partitionErrorCode: 0,
-      leader,
-      replicas: [leader],
-      isr: [leader],
-    }));
-    const partitionOf = records.map((record) =>
-      partitionFor({ topic: this.#topic, partitionMetadata, message: { key: record.key, value: record.value } }),
-    );
-    const groups = new Map<number, number[]>();
-    records.forEach((_, index) => {
-      const partition = partitionOf[index] as number;
-      const group = groups.get(partition);
-      if (group === undefined) groups.set(partition, [index]);
-      else group.push(index);
-    });
-    const results = await Promise.allSettled(
-      [...groups.values()].map(async (indexes) => {
-        const written = await producer.send({
-          topic: this.#topic,
-          acks: -1,
-          messages: indexes.map((index) => {
-            const record = records[index] as OutgoingRecord;
-            return { key: record.key, value: record.value, headers: record.headers, partition: partitionOf[index] as number };
-          }),
-        });
-        // Offsets within one partition are consecutive from its base offset, in send order.
-        const next = new Map(written.map((meta) => [meta.partition, BigInt(meta.baseOffset ?? "-1")]));
-        return indexes.map((index) => {
-          const partition = partitionOf[index] as number;
-          const offset = next.get(partition) ?? -1n;
-          next.set(partition, offset + 1n);
-          return { index, partition, offset: offset.toString() };
-        });
-      }),
-    );
-    const acknowledged: Acknowledged[] = [];
-    const failed: number[] = [];
-    let error: Error | undefined;
-    [...groups.values()].forEach((indexes, i) => {
-      const result = results[i];
-      if (result?.status === "fulfilled") acknowledged.push(...result.value);
-      else {
-        failed.push(...indexes);
-        error ??= result?.reason as Error;
-      }
-    });
-    if (error !== undefined) await this.reset();
-    acknowledged.sort((a, b) => a.index - b.index);
-    failed.sort((a, b) => a - b);
-    return { acknowledged, failed, error };
-  }
-
   async close(): Promise<void> {
+    await this.#queue;
     await this.reset();
   }
+}
+
+/** Offsets within one partition are consecutive from its base offset, in send order. */
+function offsetsOf(partitionOf: readonly number[], written: readonly { partition: number; baseOffset?: string }[]): Acknowledged[] {
+  const next = new Map(written.map((meta) => [meta.partition, BigInt(meta.baseOffset ?? "-1")]));
+  return partitionOf.map((partition, index) => {
+    const offset = next.get(partition) ?? -1n;
+    next.set(partition, offset + 1n);
+    return { index, partition, offset: offset.toString() };
+  });
 }

@@ -29,8 +29,8 @@ describe("POST /sales when Kafka is down", () => {
     const elapsed = Date.now() - started;
     expect(down.status).toBe(503);
     expect(Number(down.headers.get("retry-after"))).toBeGreaterThan(0);
-    const { error } = (await down.json()) as { error: { code: string; acknowledged: unknown[]; notAcknowledged: number[] } };
-    expect(error).toMatchObject({ code: "KAFKA_UNAVAILABLE", acknowledged: [], notAcknowledged: [0] });
+    const { error } = (await down.json()) as { error: { code: string } };
+    expect(error).toMatchObject({ code: "KAFKA_UNAVAILABLE" });
     expect(elapsed).toBeLessThan(25_000); // the function's Timeout in template.yaml
     console.log(`503 after ${elapsed} ms with the broker killed`);
 
