@@ -15,9 +15,10 @@ import { currentSalesSchema, type Sale } from "#shared/sales/schema";
 import { measure, printTable } from "./support.ts";
 
 /**
- * Records/s from POST /sales to acknowledged (the whole local path: HTTP, payload 2.0 event,
- * validation, Avro, idempotent acks=all produce), beside a bare kafkajs producer sending the
- * same encoded bytes in the same batches, in the same run. Then the ingest bundle's size.
+ * Records/s from POST /sales to committed (the whole local path: HTTP, payload 2.0 event,
+ * validation, Avro, one acks=all Kafka transaction per request), beside bare kafkajs producers
+ * sending the same encoded bytes in the same batches in the same run: idempotent (the
+ * baseline), and transactional (what the transaction alone costs). Then the bundle's size.
  */
 const count = Number(process.env.BENCH_RECORDS ?? 20_000);
 const batchSize = 500;
@@ -52,6 +53,12 @@ async function inParallel<T>(items: readonly T[], run: (item: T) => Promise<void
 
 const producer = clients.kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
 await producer.connect();
+// One transactional producer per request in flight: Kafka allows one open transaction per id.
+const transactional = Array.from({ length: concurrency }, (_, i) =>
+  clients.kafka.producer({ transactionalId: `bench-ingest-${i}-${Date.now()}`, idempotent: true, maxInFlightRequests: 1 }),
+);
+await Promise.all(transactional.map((p) => p.connect()));
+const idle = [...transactional];
 const rows = [
   await measure(
     "bare kafkajs producer, same Avro bytes, idempotent acks=all",
@@ -63,7 +70,23 @@ const rows = [
     { rounds: 5, note: "baseline" },
   ),
   await measure(
-    "POST /sales -> 202 (local HTTP API + ingest function)",
+    "bare kafkajs producer, same Avro bytes, one transaction per batch",
+    count,
+    () =>
+      inParallel(encoded, async (messages) => {
+        const owner = idle.pop() as (typeof transactional)[number];
+        try {
+          const transaction = await owner.transaction();
+          await transaction.send({ topic: "sales", acks: -1, messages });
+          await transaction.commit();
+        } finally {
+          idle.push(owner);
+        }
+      }),
+    { rounds: 5 },
+  ),
+  await measure(
+    "POST /sales -> 202 (local HTTP API + ingest function, one transaction per request)",
     count,
     () =>
       inParallel(bodies, async (body) => {
@@ -73,6 +96,7 @@ const rows = [
     { rounds: 5 },
   ),
 ];
+await Promise.all(transactional.map((p) => p.disconnect()));
 await producer.disconnect();
 await runtime.stop();
 printTable(

@@ -24,7 +24,9 @@ const registry = new GlueSchemaRegistry(tracer.captureAWSv3Client(new GlueClient
 const producer = new TransactionalProducer(createKafka(config.kafka), config.topic, {
   transactionalId: `${config.transactionalIdPrefix}-${randomUUID()}`,
   transactionTimeoutMs: config.transactionTimeoutMs,
-  commitRetry: { retries: 10, initialRetryTime: 300, maxRetryTime: 2000 },
+  commitRetry: { retries: 30, initialRetryTime: 300, maxRetryTime: 2000 },
+  // Inside the function's 25 s Timeout, after at most a few seconds of produce retries.
+  commitDeadlineMs: 15_000,
 });
 
 let encoder: Promise<GlueAvroEncoder<Sale>> | undefined;

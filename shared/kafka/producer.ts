@@ -1,4 +1,4 @@
-import { type Admin, type IHeaders, type Kafka, KafkaJSProtocolError, Partitioners, type Producer, type ProducerConfig } from "kafkajs";
+import { type Admin, type IHeaders, type Kafka, Partitioners, type Producer, type ProducerConfig } from "kafkajs";
 
 /** One record to produce. */
 export interface OutgoingRecord {
@@ -31,8 +31,10 @@ export interface TransactionalProducerOptions {
   readonly transactionalId: string;
   /** How long an open transaction may last before Kafka aborts it (a container frozen or killed mid-request). */
   readonly transactionTimeoutMs: number;
-  /** How long a commit keeps asking when the coordinator is unreachable or busy. */
+  /** How a commit keeps asking when the coordinator is unreachable or busy. */
   readonly commitRetry: NonNullable<ProducerConfig["retry"]>;
+  /** After this long without a definite answer to the commit, the outcome is `unknown`. */
+  readonly commitDeadlineMs: number;
 }
 
 /** Kafka's definite refusals of EndTxn(commit): the transaction did not and will not commit. */
@@ -114,12 +116,23 @@ export class TransactionalProducer {
       return { status: "aborted", error: error as Error };
     }
 
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await transaction.commit();
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`no answer to the commit within ${this.#options.commitDeadlineMs} ms`)),
+          this.#options.commitDeadlineMs,
+        );
+      });
+      const committing = transaction.commit();
+      committing.catch(() => undefined); // still running when the deadline wins; reset() ends it
+      await Promise.race([committing, deadline]);
     } catch (error) {
       await this.reset();
-      const refused = error instanceof KafkaJSProtocolError && REFUSED.has(error.type);
+      const refused = REFUSED.has((error as { type?: string }).type ?? "");
       return { status: refused ? "aborted" : "unknown", error: error as Error };
+    } finally {
+      clearTimeout(timer);
     }
     return { status: "committed", records: offsetsOf(partitionOf, written) };
   }

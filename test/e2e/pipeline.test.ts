@@ -33,15 +33,15 @@ afterAll(async () => {
 });
 
 /** Runs a load for countries of its own (so nothing else touches its figures) with event times in the last minutes. */
-async function load(label: string, during?: () => Promise<void>) {
+async function load(label: string, during?: () => Promise<void>, seconds = SECONDS) {
   const run = randomUUID().slice(0, 6);
   const countries = ["A", "B", "C"].map((suffix) => `E2E ${label} ${run} ${suffix}`);
-  const total = RATE * SECONDS;
+  const total = RATE * seconds;
   const start = Math.floor((Date.now() - 4 * 60_000) / 60_000) * 60_000;
   const loading = runLoad({
     url: runtime.apiUrl,
     rate: RATE,
-    durationSeconds: SECONDS,
+    durationSeconds: seconds,
     batchSize: 15,
     concurrency: 4,
     generator: {
@@ -106,12 +106,16 @@ describe("end to end on the local stack", { timeout: 300_000 }, () => {
   });
 
   it("counts every acknowledged record once and no rejected one when the broker is SIGKILLed mid-load and restarted", async () => {
-    const result = await load("kafka", async () => {
-      await new Promise((resolve) => setTimeout(resolve, 1500));
-      await stopProcess("kafka", { signal: "SIGKILL" });
-      await new Promise((resolve) => setTimeout(resolve, 2500));
-      await startComponent(componentNamed("kafka"));
-    });
+    const result = await load(
+      "kafka",
+      async () => {
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        await stopProcess("kafka", { signal: "SIGKILL" });
+        await new Promise((resolve) => setTimeout(resolve, 2500));
+        await startComponent(componentNamed("kafka"));
+      },
+      2 * SECONDS,
+    ); // long enough to post again once the broker is back
     // The kill rejected some requests, and every request got a definite answer.
     expect(result.accepted.length).toBeGreaterThan(0);
     expect(result.rejected.length).toBeGreaterThan(0);

@@ -19,15 +19,19 @@ export interface ReadRecord {
   readonly message: KafkaMessage;
 }
 
-/** Reads the topic from the beginning with a fresh group until `until` holds for what was read, or the timeout. */
+/**
+ * Reads the topic from the beginning with a fresh group until `until` holds for what was read,
+ * or the timeout. Reads committed records only (kafkajs' default), unless `readUncommitted`.
+ */
 export async function readTopic(
   kafka: Kafka,
   topic: string,
   keep: (message: KafkaMessage) => boolean,
   until: (records: ReadRecord[]) => boolean,
   timeoutMs = 20_000,
+  readUncommitted = false,
 ): Promise<ReadRecord[]> {
-  const consumer = kafka.consumer({ groupId: `test-reader-${randomUUID()}` });
+  const consumer = kafka.consumer({ groupId: `test-reader-${randomUUID()}`, readUncommitted });
   const records: ReadRecord[] = [];
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
