@@ -11,6 +11,7 @@ import { samFunctions } from "#local/template/functions";
 import { physicalName } from "#local/template/intrinsics";
 import { GlueAvroEncoder } from "#shared/avro/codec";
 import { GlueSchemaRegistry } from "#shared/avro/registry";
+import { TRANSACTIONAL_SEND_RETRY } from "#shared/kafka/producer";
 import { currentSalesSchema, type Sale } from "#shared/sales/schema";
 import { measure, printTable } from "./support.ts";
 
@@ -55,7 +56,12 @@ const producer = clients.kafka.producer({ idempotent: true, maxInFlightRequests:
 await producer.connect();
 // One transactional producer per request in flight: Kafka allows one open transaction per id.
 const transactional = Array.from({ length: concurrency }, (_, i) =>
-  clients.kafka.producer({ transactionalId: `bench-ingest-${i}-${Date.now()}`, idempotent: true, maxInFlightRequests: 1 }),
+  clients.kafka.producer({
+    transactionalId: `bench-ingest-${i}-${Date.now()}`,
+    idempotent: true,
+    maxInFlightRequests: 1,
+    retry: TRANSACTIONAL_SEND_RETRY,
+  }),
 );
 await Promise.all(transactional.map((p) => p.connect()));
 const idle = [...transactional];

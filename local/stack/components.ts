@@ -54,6 +54,10 @@ const kafka: Component = {
         "transaction.state.log.replication.factor=1",
         "transaction.state.log.min.isr=1",
         "group.initial.rebalance.delay.ms=0",
+        // After a SIGKILL the restarted node must wait out its old registration's session
+        // before it may register again (9 s by default): keep that short, as tests kill it.
+        "broker.session.timeout.ms=2000",
+        "broker.heartbeat.interval.ms=500",
         "log.retention.hours=24",
         "",
       ].join("\n"),

@@ -90,6 +90,7 @@ async function settle(result: Awaited<ReturnType<typeof load>>, timeoutMs = 90_0
     duplicated: lake.duplicates,
     lost,
     rejectedButWritten: extra,
+    statuses: result.summary.statuses,
   };
   console.log(`figures: ${JSON.stringify(figures)}`);
   return { expected, api, lake: lake.figures, figures };
@@ -106,6 +107,7 @@ describe("end to end on the local stack", { timeout: 300_000 }, () => {
   });
 
   it("counts every acknowledged record once and no rejected one when the broker is SIGKILLed mid-load and restarted", async () => {
+    // Three times the usual load, so that requests are posted again once the broker is back.
     const result = await load(
       "kafka",
       async () => {
@@ -114,11 +116,12 @@ describe("end to end on the local stack", { timeout: 300_000 }, () => {
         await new Promise((resolve) => setTimeout(resolve, 2500));
         await startComponent(componentNamed("kafka"));
       },
-      2 * SECONDS,
-    ); // long enough to post again once the broker is back
+      3 * SECONDS,
+    );
     // The kill rejected some requests, and every request got a definite answer.
     expect(result.accepted.length).toBeGreaterThan(0);
     expect(result.rejected.length).toBeGreaterThan(0);
+    if (result.unknown.length > 0) console.log(logs.filter((line) => /"level":"(ERROR|WARN)"/.test(line)).join("\n"));
     expect(result.unknown).toHaveLength(0);
     // Every acknowledged record counted and landed once, every rejected one absent: window by
     // window, the aggregates and the lake equal the tally of the 202s alone.
