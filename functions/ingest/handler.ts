@@ -26,7 +26,7 @@ const producer = new TransactionalProducer(createKafka(config.kafka), config.top
   transactionTimeoutMs: config.transactionTimeoutMs,
   commitRetry: { retries: 30, initialRetryTime: 300, maxRetryTime: 2000 },
   // Inside the function's 25 s Timeout, after at most a few seconds of produce retries.
-  commitDeadlineMs: 15_000,
+  commitDeadlineMs: 18_000,
 });
 
 let encoder: Promise<GlueAvroEncoder<Sale>> | undefined;
