@@ -22,7 +22,12 @@ import { measure, printTable } from "./support.ts";
  */
 await up();
 const clients = localClients();
-const settings: AggregationSettings = { windows: parseWindows("1m,10m/5m,1h,1d"), allowedLatenessMs: 600_000, ttlSeconds: new Map() };
+const settings: AggregationSettings = {
+  windows: parseWindows("1m,10m/5m,1h,1d"),
+  allowedLatenessMs: 600_000,
+  ttlSeconds: new Map(),
+  maxCountriesPerWindow: 1000,
+};
 const encode = await salesEncoders();
 const countries = knownCountries.slice(0, 70);
 // A live-like batch: 1,000 sales over ~100 s from 70 countries on 6 partitions.

@@ -1,4 +1,4 @@
-import { ALL_VALUE, Dimension, emptyItem, type Metrics, valueKey, type WindowItem } from "#shared/aggregates/model";
+import { ALL_VALUE, Dimension, emptyItem, type Metrics, OTHER_COUNTRIES, valueKey, type WindowItem } from "#shared/aggregates/model";
 import { addCents, centsOf } from "#shared/money/cents";
 import { regionOf } from "#shared/sales/regions";
 import type { Sale } from "#shared/sales/schema";
@@ -23,6 +23,12 @@ export interface AggregationSettings {
   readonly allowedLatenessMs: number;
   /** Seconds an item lives after its window ends (TTL), by window name; absent = kept. */
   readonly ttlSeconds: ReadonlyMap<string, number>;
+  /**
+   * Distinct countries one window item keeps by name; further ones count under OTHER_COUNTRIES.
+   * Countries are free text, so without a bound a flood of invented names would grow an item
+   * past DynamoDB's 400 KB and stop aggregation. Regions and totals stay exact either way.
+   */
+  readonly maxCountriesPerWindow: number;
 }
 
 /** Identity of a window item: "<window>@<start>". */
@@ -95,6 +101,8 @@ export interface AggregationResult {
   readonly late: number;
   /** Records every touched window had already applied (a redelivered batch). */
   readonly duplicates: number;
+  /** (record, window) pairs counted under OTHER_COUNTRIES because their window was full of countries. */
+  readonly folded: number;
 }
 
 // Value keys ("country#France") get small stable ids, so a window's deltas are an array.
@@ -212,6 +220,7 @@ export function aggregate(
   }
 
   const items: WindowItem[] = [];
+  let folded = 0;
   windows.forEach((planned, w) => {
     const base = storedItems[w] ?? newItem(planned, settings);
     const offsets = new Map(base.offsets);
@@ -226,7 +235,13 @@ export function aggregate(
     }
     const values = deltas[w] as (Delta | undefined)[];
     if (!advanced && values.length === 0) return;
-    items.push({ ...base, offsets, values: values.length === 0 ? base.values : mergeValues(base.values, values) });
+    if (values.length === 0) {
+      items.push({ ...base, offsets });
+      return;
+    }
+    const merged = mergeValues(base.values, values, settings.maxCountriesPerWindow);
+    folded += merged.folded;
+    items.push({ ...base, offsets, values: merged.values });
   });
 
   const nextWatermarks = new Map<string, Watermark>();
@@ -235,7 +250,7 @@ export function aggregate(
     const eventTime = Math.max(running[index] as number, before?.eventTime ?? Number.NEGATIVE_INFINITY);
     nextWatermarks.set(name, { eventTime, offset: Math.max(lastOffset[index] as number, before?.offset ?? -1) });
   });
-  return { items, watermarks: nextWatermarks, applied, late, duplicates };
+  return { items, watermarks: nextWatermarks, applied, late, duplicates, folded };
 }
 
 function newItem(planned: PlannedWindow, settings: AggregationSettings): WindowItem {
@@ -246,12 +261,28 @@ function newItem(planned: PlannedWindow, settings: AggregationSettings): WindowI
   };
 }
 
-function mergeValues(stored: ReadonlyMap<string, Metrics>, deltas: readonly (Delta | undefined)[]): Map<string, Metrics> {
+const COUNTRY_PREFIX = valueKey(Dimension.country, "");
+const OTHER_COUNTRIES_KEY = valueKey(Dimension.country, OTHER_COUNTRIES);
+
+function mergeValues(
+  stored: ReadonlyMap<string, Metrics>,
+  deltas: readonly (Delta | undefined)[],
+  maxCountries: number,
+): { values: Map<string, Metrics>; folded: number } {
   const merged = new Map(stored);
+  let countries = 0;
+  for (const key of stored.keys()) if (key.startsWith(COUNTRY_PREFIX) && key !== OTHER_COUNTRIES_KEY) countries++;
+  let folded = 0;
   deltas.forEach((delta, id) => {
     if (delta === undefined) return;
-    const key = valueKeyNames[id] as string;
-    const before = stored.get(key);
+    let key = valueKeyNames[id] as string;
+    if (key.startsWith(COUNTRY_PREFIX) && !merged.has(key) && key !== OTHER_COUNTRIES_KEY) {
+      if (countries >= maxCountries) {
+        key = OTHER_COUNTRIES_KEY;
+        folded += delta.orders + delta.late;
+      } else countries++;
+    }
+    const before = merged.get(key);
     const min = delta.orders === 0 ? undefined : BigInt(delta.min);
     const max = delta.orders === 0 ? undefined : BigInt(delta.max);
     merged.set(key, {
@@ -262,5 +293,5 @@ function mergeValues(stored: ReadonlyMap<string, Metrics>, deltas: readonly (Del
       late: (before?.late ?? 0n) + BigInt(delta.late),
     });
   });
-  return merged;
+  return { values: merged, folded };
 }

@@ -24,7 +24,12 @@ const decoder = new GlueAvroDecoder<Sale>(
 );
 const store = new AggregateStore(tracer.captureAWSv3Client(new DynamoDBClient({ maxAttempts: 6 })), config.table);
 const sqs = tracer.captureAWSv3Client(new SQSClient({}));
-const settings = { windows: config.windows, allowedLatenessMs: config.allowedLatenessMs, ttlSeconds: config.ttlSeconds };
+const settings = {
+  windows: config.windows,
+  allowedLatenessMs: config.allowedLatenessMs,
+  ttlSeconds: config.ttlSeconds,
+  maxCountriesPerWindow: config.maxCountriesPerWindow,
+};
 
 /** MSK event source mapping on the sales topic: windowed aggregates in DynamoDB, exactly once. */
 export const handler = middy<MSKEvent, unknown>()
@@ -49,6 +54,7 @@ export const handler = middy<MSKEvent, unknown>()
     metrics.addMetric("RecordsApplied", MetricUnit.Count, summary.applied);
     metrics.addMetric("LateWindowRecords", MetricUnit.Count, summary.late);
     metrics.addMetric("DuplicateRecords", MetricUnit.Count, summary.duplicates);
+    metrics.addMetric("FoldedCountryRecords", MetricUnit.Count, summary.folded);
     metrics.addMetric("PoisonRecords", MetricUnit.Count, summary.poison);
     metrics.addMetric("DynamoDBWrites", MetricUnit.Count, store.counts.writes - writesBefore);
     logger.info("batch aggregated", { ...summary });

@@ -35,6 +35,7 @@ export interface BatchSummary {
   readonly applied: number;
   readonly late: number;
   readonly duplicates: number;
+  readonly folded: number;
   readonly poison: number;
   readonly itemsWritten: number;
   readonly conflicts: number;
@@ -113,7 +114,7 @@ export async function processBatch(
     const lostIds = new Set(lost.map((item) => `${item.window}@${item.start}`));
     const again = aggregate(plan, stored, watermarks, deps.settings);
     pending = again.items.filter((item) => lostIds.has(`${item.window}@${item.start}`));
-    result = { ...again, applied: result.applied, late: result.late, duplicates: result.duplicates };
+    result = { ...again, applied: result.applied, late: result.late, duplicates: result.duplicates, folded: result.folded + again.folded };
   }
   await Promise.all([...result.watermarks].map(([tp, watermark]: [string, Watermark]) => deps.store.writeWatermark(tp, watermark)));
 
@@ -122,6 +123,7 @@ export async function processBatch(
     applied: result.applied,
     late: result.late,
     duplicates: result.duplicates,
+    folded: result.folded,
     poison: letters.length,
     itemsWritten: written,
     conflicts,

@@ -11,6 +11,8 @@ export const Dimension = { country: "country", region: "region", all: "all" } as
 export type Dimension = (typeof Dimension)[keyof typeof Dimension];
 export const dimensions: readonly Dimension[] = [Dimension.country, Dimension.region, Dimension.all];
 export const ALL_VALUE = "all";
+/** The country value under which a window item counts countries beyond its bound (MAX_COUNTRIES_PER_WINDOW). */
+export const OTHER_COUNTRIES = "(other countries)";
 
 /** Metrics of one dimension value in one window. Money in cents (BigInt: totals are unbounded). */
 export interface Metrics {

@@ -174,4 +174,39 @@ describe("the aggregate function on DynamoDB Local", () => {
     expect(joined).toContain("test-batch");
     expect(joined).not.toMatch(/customer_id|payment_id|Atlantis/);
   });
+
+  it("keeps a window item bounded when sales come with ever new country names", async () => {
+    const capped = await createPrivateAggregatesTable(clients.dynamodb);
+    const bounded = localFunction(
+      "AggregateFunction",
+      { AGGREGATES_TABLE: capped.name, WINDOWS: "1h", MAX_COUNTRIES_PER_WINDOW: "10" },
+      logs,
+    );
+    try {
+      // 400 sales in one hour, each from a country nobody has heard of, 0.01 to 4.00.
+      const sales = sampleSales(400, { seed: 4, startMs: T0, meanGapMs: 5_000 }).map((sale, i) => ({
+        ...sale,
+        country: `Invented ${randomUUID()}`,
+        amount: ((i + 1) / 100).toFixed(2),
+      }));
+      const outcome = await bounded.invoke(
+        kafkaEvent(
+          `t-${randomUUID().slice(0, 6)}`,
+          sales.map((sale, i) => ({ partition: 0, offset: i, value: encode(sale, i), key: sale.country })),
+        ),
+      );
+      expect(outcome.ok).toBe(true);
+      const [item, ...others] = Object.values(await tableFigures(clients.dynamodb, capped.name));
+      expect(others).toHaveLength(0);
+      const countries = Object.keys(item ?? {}).filter((key) => key.startsWith("country#"));
+      expect(countries).toHaveLength(11);
+      // 0.01 + ... + 4.00 = 802.00, all of it under "Unassigned" and in the total; 390 sales folded.
+      expect(item?.["all#all"]).toBe("400/80200/1/400/0"); // cents
+      expect(item?.["region#Unassigned"]).toBe("400/80200/1/400/0");
+      expect(item?.["country#(other countries)"]?.split("/")[0]).toBe("390");
+    } finally {
+      await bounded.stop();
+      await capped.drop();
+    }
+  });
 });

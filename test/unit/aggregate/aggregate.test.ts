@@ -8,6 +8,7 @@ const settings: AggregationSettings = {
   windows: parseWindows("1m,10m/5m,1h,1d"),
   allowedLatenessMs: 10 * 60_000,
   ttlSeconds: new Map([["1m", 172_800]]),
+  maxCountriesPerWindow: 1000,
 };
 const T0 = Date.parse("2022-08-01T10:15:00Z");
 
@@ -28,12 +29,12 @@ const records = (tp: string, sales: Sale[], firstOffset = 0): SaleRecord[] =>
   sales.map((s, i) => ({ topicPartition: tp, offset: firstOffset + i, sale: s }));
 
 /** Applies batches one after another the way the store would keep the results. */
-function run(batches: SaleRecord[][]) {
+function run(batches: SaleRecord[][], using: AggregationSettings = settings) {
   const stored = new Map<string, WindowItem>();
   const watermarks = new Map<string, Watermark>();
   const results = [];
   for (const batch of batches) {
-    const result = aggregate(batch, stored, watermarks, settings);
+    const result = aggregate(batch, stored, watermarks, using);
     for (const item of result.items) stored.set(itemId(item.window, item.start), { ...item, version: item.version + 1 });
     for (const [tp, wm] of result.watermarks) watermarks.set(tp, wm);
     results.push(result);
@@ -133,5 +134,33 @@ describe("aggregate", () => {
     expect(() => aggregate(records("sales-0", [sale("France", "90071992547409.92", 0)]), new Map(), new Map(), settings)).toThrow(
       /too large/,
     );
+  });
+
+  it("keeps at most maxCountriesPerWindow countries by name per item, the rest under (other countries), totals exact", () => {
+    const bounded = { ...settings, windows: parseWindows("1h"), maxCountriesPerWindow: 3 };
+    const names = ["France", "Germany", "India", "Atlantis 1", "Atlantis 2", "Atlantis 3"];
+    // Two batches: the bound holds across writes, and a kept country stays kept.
+    const { stored, results } = run(
+      [
+        records(
+          "sales-0",
+          names.slice(0, 4).map((country, i) => sale(country, "1.10", 0, i)),
+        ),
+        records(
+          "sales-0",
+          [...names.slice(2), "France"].map((country, i) => sale(country, "2.00", 1, 10 + i)),
+          4,
+        ),
+      ],
+      bounded,
+    );
+    const values = [...stored.values()][0]?.values;
+    const countries = [...(values?.keys() ?? [])].filter((key) => key.startsWith("country#")).sort();
+    expect(countries).toEqual(["country#(other countries)", "country#France", "country#Germany", "country#India"]);
+    expect(values?.get("country#(other countries)")).toMatchObject({ orders: 4n, sales: 710n }); // 1.10 + 3 x 2.00
+    expect(values?.get("country#France")).toMatchObject({ orders: 2n, sales: 310n });
+    expect(values?.get("all#all")).toMatchObject({ orders: 9n, sales: 1440n });
+    expect(values?.get("region#Unassigned")).toMatchObject({ orders: 4n, sales: 710n });
+    expect(results.map((r) => r.folded)).toEqual([1, 3]);
   });
 });
