@@ -104,11 +104,15 @@ export class KafkaEventSourceMapping {
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: 8,
-      eachBatch: async ({ batch, heartbeat, isRunning, isStale }) => {
+      eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
         for (let i = 0; i < batch.messages.length && isRunning() && !isStale() && this.#running; i += this.mapping.batchSize) {
           const messages = batch.messages.slice(i, i + this.mapping.batchSize);
           await this.#deliver(batch.topic, batch.partition, messages, heartbeat);
           const last = messages.at(-1)?.offset ?? "0";
+          // Resolve as well as commit: once kafkajs has resolved an offset itself (it does for a
+          // fetch holding only transaction markers or aborted records), it fetches from its
+          // resolved offset, not the committed one, and would deliver the same records again.
+          resolveOffset(last);
           await this.#consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
         }
       },

@@ -133,4 +133,69 @@ describe("the event source mapping emulator", () => {
       recordsInfo: { [`${topic}-0`]: { firstRecordOffset: "0", lastRecordOffset: "1" } },
     });
   });
+
+  it("delivers every committed record of a transactional producer once, and no aborted one", async () => {
+    const topic = `esm-txn-${randomUUID().slice(0, 6)}`;
+    const admin = clients.kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+    await admin.disconnect();
+    const fn = new LocalFunction(
+      {
+        logicalId: "EchoFunction",
+        codeUri: ".",
+        handlerFile: "echo-handler",
+        handlerExport: "handler",
+        timeoutSeconds: 10,
+        memoryMb: 128,
+        environment: {},
+        events: {},
+        buildProperties: { EntryPoints: ["test/fixtures/echo-handler.ts"] },
+      },
+      () => undefined,
+    );
+    const delivered: string[] = [];
+    const invoke = fn.invoke.bind(fn);
+    fn.invoke = async (event: unknown) => {
+      const outcome = await invoke(event);
+      if (outcome.ok) delivered.push(...(outcome.result as { values: string[] }).values);
+      return outcome;
+    };
+    const mapping: MskMapping = {
+      functionId: "EchoFunction",
+      eventName: "Test",
+      clusterArn: "arn:aws:kafka:us-east-1:123456789012:cluster/local/x",
+      topics: [topic],
+      batchSize: 100,
+      batchingWindowMs: 50,
+      fromBeginning: true,
+      consumerGroupId: `esm-test-${topic}`,
+      maxRetryAttempts: 0,
+      onFailureQueue: undefined,
+    };
+    const esm = new KafkaEventSourceMapping(mapping, fn, clients.kafka, clients.sqs, () => undefined);
+    await esm.start();
+    // Rounds of small transactions while the mapping reads: every commit and abort leaves a
+    // marker the consumer must step over, sometimes in a fetch of its own.
+    const producer = clients.kafka.producer({ transactionalId: `esm-test-${topic}`, idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    const committed: string[] = [];
+    for (let round = 0; round < 20; round++) {
+      const transaction = await producer.transaction();
+      const values = [0, 1, 2].map((i) => `r${round}-${i}`);
+      await transaction.send({ topic, acks: -1, messages: values.map((value) => ({ key: "k", value })) });
+      if (round % 4 === 3) await transaction.abort();
+      else {
+        await transaction.commit();
+        committed.push(...values);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 60));
+    }
+    await producer.disconnect();
+    for (let i = 0; i < 100 && delivered.length < committed.length; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    await new Promise((resolve) => setTimeout(resolve, 1500)); // anything delivered twice would show by now
+    await esm.stop();
+    await fn.stop();
+    expect(delivered).toEqual(committed);
+  });
 });
