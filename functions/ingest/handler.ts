@@ -9,8 +9,9 @@ import middy from "@middy/core";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { GlueAvroEncoder } from "#shared/avro/codec";
 import { GlueSchemaRegistry } from "#shared/avro/registry";
+import { HttpError } from "#shared/http/errors";
 import { httpErrors } from "#shared/http/middleware";
-import { type HttpResponse, json } from "#shared/http/responses";
+import { errorResponse, type HttpResponse, json } from "#shared/http/responses";
 import { createKafka } from "#shared/kafka/client";
 import { TransactionalProducer } from "#shared/kafka/producer";
 import { observability } from "#shared/observability/powertools";
@@ -24,10 +25,11 @@ const registry = new GlueSchemaRegistry(tracer.captureAWSv3Client(new GlueClient
 const producer = new TransactionalProducer(createKafka(config.kafka), config.topic, {
   transactionalId: `${config.transactionalIdPrefix}-${randomUUID()}`,
   transactionTimeoutMs: config.transactionTimeoutMs,
-  commitRetry: { retries: 30, initialRetryTime: 300, maxRetryTime: 2000 },
-  // Inside the function's 25 s Timeout, after at most a few seconds of produce retries.
+  commitRetry: { retries: 12, initialRetryTime: 300, maxRetryTime: 2000 },
   commitDeadlineMs: 18_000,
 });
+/** Time kept back from Kafka to write the idempotency record and answer. */
+const ANSWER_MARGIN_MS = 3000;
 
 let encoder: Promise<GlueAvroEncoder<Sale>> | undefined;
 /** The current schema's version id, looked up once per container (again after a failure). */
@@ -68,19 +70,31 @@ export const handler = middy<APIGatewayProxyEventV2, HttpResponse>()
   .use(
     makeHandlerIdempotent({ persistenceStore: new DynamoDBPersistenceLayer({ tableName: config.idempotencyTable }), config: idempotency }),
   )
-  .handler(async (event) => {
+  .handler(async (event, context) => {
     const correlationId = event.headers["x-correlation-id"] ?? event.requestContext.requestId ?? randomUUID();
     logger.appendKeys({ correlationId });
-    const accepted = await ingestSales(
-      { body: event.body, isBase64Encoded: event.isBase64Encoded, contentType: event.headers["content-type"] },
-      { correlationId, traceHeader: traceHeader() },
-      {
-        encoder: currentEncoder,
-        produce: (records) => producer.send(records),
-        limits: config.limits,
-        retryAfterSeconds: config.retryAfterSeconds,
-      },
-    );
-    logger.info("sales accepted", { records: accepted.accepted });
-    return json(202, accepted, { "x-correlation-id": correlationId });
+    // Kafka gets what is left of the invocation, less a margin to answer and record the answer.
+    const deadline = Date.now() + context.getRemainingTimeInMillis() - ANSWER_MARGIN_MS;
+    try {
+      const accepted = await ingestSales(
+        { body: event.body, isBase64Encoded: event.isBase64Encoded, contentType: event.headers["content-type"] },
+        { correlationId, traceHeader: traceHeader() },
+        {
+          encoder: currentEncoder,
+          produce: (records) => producer.send(records, deadline),
+          limits: config.limits,
+          retryAfterSeconds: config.retryAfterSeconds,
+        },
+      );
+      logger.info("sales accepted", { records: accepted.accepted });
+      return json(202, accepted, { "x-correlation-id": correlationId });
+    } catch (error) {
+      // The records may be in Kafka: answer instead of throwing, so the idempotency layer keeps
+      // this answer and a retry with the same Idempotency-Key cannot write them a second time.
+      if (error instanceof HttpError && error.status === 504) {
+        logger.warn("commit outcome unknown", { code: error.code });
+        return errorResponse(error, event.requestContext.requestId);
+      }
+      throw error;
+    }
   });

@@ -1,3 +1,4 @@
+import * as kafkajs from "kafkajs";
 import { type Admin, type IHeaders, type Kafka, Partitioners, type Producer, type ProducerConfig } from "kafkajs";
 
 /** One record to produce. */
@@ -40,13 +41,22 @@ export interface TransactionalProducerOptions {
 /** Kafka's definite refusals of EndTxn(commit): the transaction did not and will not commit. */
 const REFUSED = new Set([
   "INVALID_PRODUCER_EPOCH",
-  "PRODUCER_FENCED",
   "INVALID_TXN_STATE",
   "INVALID_PRODUCER_ID_MAPPING",
   "TRANSACTIONAL_ID_AUTHORIZATION_FAILED",
 ]);
 
 const partitionFor = Partitioners.DefaultPartitioner();
+
+/** patches/kafkajs+2.2.4.patch marks the module; without it commits are sent once and `endTransactionRetry` is ignored. */
+function kafkajsIsPatched(): boolean {
+  type Marked = { endTransactionRetrySupported?: boolean };
+  const module = kafkajs as Marked & { default?: Marked };
+  return (module.default ?? module).endTransactionRetrySupported === true;
+}
+
+/** How long an abort after a failed send may hold the answer up. */
+const ABORT_WAIT_MS = 1000;
 
 /** Retries of a transaction's sends: about 0.8 s in all before the request is answered 503. */
 export const TRANSACTIONAL_SEND_RETRY = { retries: 5, initialRetryTime: 25, maxRetryTime: 1000 } as const;
@@ -71,24 +81,32 @@ export class TransactionalProducer {
   #queue: Promise<unknown> = Promise.resolve();
 
   constructor(kafka: Kafka, topic: string, options: TransactionalProducerOptions) {
+    if (!kafkajsIsPatched())
+      throw new Error("kafkajs is not patched: install with npm so that postinstall applies patches/kafkajs+2.2.4.patch");
     this.#kafka = kafka;
     this.#topic = topic;
     this.#options = options;
   }
 
-  /** Produces the records in one transaction; never throws for Kafka failures (they are in the outcome). */
-  send(records: readonly OutgoingRecord[]): Promise<ProduceOutcome> {
-    const result = this.#queue.then(() => this.#send(records));
+  /**
+   * Produces the records in one transaction; never throws for Kafka failures (they are in the
+   * outcome). `deadline` (epoch ms) bounds the whole call: past it before the commit is sent,
+   * the transaction is given up (aborted); past it during the commit, the outcome is unknown.
+   */
+  send(records: readonly OutgoingRecord[], deadline = Number.POSITIVE_INFINITY): Promise<ProduceOutcome> {
+    const result = this.#queue.then(() => this.#send(records, deadline));
     this.#queue = result.catch(() => undefined);
     return result;
   }
 
-  async #send(records: readonly OutgoingRecord[]): Promise<ProduceOutcome> {
-    let producer: Producer;
+  async #send(records: readonly OutgoingRecord[], deadline: number): Promise<ProduceOutcome> {
     let transaction: Awaited<ReturnType<Producer["transaction"]>>;
     try {
-      producer = await this.#connect();
-      transaction = await producer.transaction();
+      transaction = await before(
+        this.#connect().then((producer) => producer.transaction()),
+        deadline,
+        "connecting and starting the transaction",
+      );
     } catch (error) {
       await this.reset();
       return { status: "aborted", error: error as Error };
@@ -97,45 +115,39 @@ export class TransactionalProducer {
     const partitionOf = this.#partitionsOf(records);
     let written: Awaited<ReturnType<Producer["sendBatch"]>>;
     try {
-      written = await transaction.sendBatch({
-        acks: -1,
-        topicMessages: [
-          {
-            topic: this.#topic,
-            messages: records.map((record, index) => ({
-              key: record.key,
-              value: record.value,
-              headers: record.headers,
-              partition: partitionOf[index] as number,
-            })),
-          },
-        ],
-      });
+      written = await before(
+        transaction.sendBatch({
+          acks: -1,
+          topicMessages: [
+            {
+              topic: this.#topic,
+              messages: records.map((record, index) => ({
+                key: record.key,
+                value: record.value,
+                headers: record.headers,
+                partition: partitionOf[index] as number,
+              })),
+            },
+          ],
+        }),
+        deadline,
+        "producing",
+      );
     } catch (error) {
-      // Nothing was committed and nothing will be: abort now so read_committed consumers move on
-      // at once; if even that fails, the next send's re-initialisation (or the timeout) aborts it.
-      await transaction.abort().catch(() => undefined);
+      // The commit was never sent, so nothing will ever be visible. Abort now (briefly) so
+      // read_committed readers move on at once; otherwise the next send's re-initialisation of
+      // this transactional id, or the transaction timeout, aborts it.
+      await before(transaction.abort(), Math.min(deadline, Date.now() + ABORT_WAIT_MS), "aborting").catch(() => undefined);
       await this.reset();
       return { status: "aborted", error: error as Error };
     }
 
-    let timer: NodeJS.Timeout | undefined;
     try {
-      const deadline = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`no answer to the commit within ${this.#options.commitDeadlineMs} ms`)),
-          this.#options.commitDeadlineMs,
-        );
-      });
-      const committing = transaction.commit();
-      committing.catch(() => undefined); // still running when the deadline wins; reset() ends it
-      await Promise.race([committing, deadline]);
+      await before(transaction.commit(), Math.min(deadline, Date.now() + this.#options.commitDeadlineMs), "committing");
     } catch (error) {
       await this.reset();
       const refused = REFUSED.has((error as { type?: string }).type ?? "");
       return { status: refused ? "aborted" : "unknown", error: error as Error };
-    } finally {
-      clearTimeout(timer);
     }
     return { status: "committed", records: offsetsOf(partitionOf, written) };
   }
@@ -195,6 +207,21 @@ export class TransactionalProducer {
   async close(): Promise<void> {
     await this.#queue;
     await this.reset();
+  }
+}
+
+/** `work`, or an error once `deadline` (epoch ms) passes; `work` itself is left to finish or fail unobserved. */
+async function before<T>(work: Promise<T>, deadline: number, what: string): Promise<T> {
+  work.catch(() => undefined);
+  if (deadline === Number.POSITIVE_INFINITY) return work;
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer before the deadline`)), Math.max(0, deadline - Date.now()));
+  });
+  try {
+    return await Promise.race([work, expired]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
