@@ -101,8 +101,8 @@ export interface AggregationResult {
   readonly late: number;
   /** Records every touched window had already applied (a redelivered batch). */
   readonly duplicates: number;
-  /** (record, window) pairs counted under OTHER_COUNTRIES because their window was full of countries. */
-  readonly folded: number;
+  /** By item id: (record, window) pairs counted under OTHER_COUNTRIES because the window was full of countries. */
+  readonly folded: ReadonlyMap<string, number>;
 }
 
 // Value keys ("country#France") get small stable ids, so a window's deltas are an array.
@@ -220,7 +220,7 @@ export function aggregate(
   }
 
   const items: WindowItem[] = [];
-  let folded = 0;
+  const folded = new Map<string, number>();
   windows.forEach((planned, w) => {
     const base = storedItems[w] ?? newItem(planned, settings);
     const offsets = new Map(base.offsets);
@@ -240,7 +240,7 @@ export function aggregate(
       return;
     }
     const merged = mergeValues(base.values, values, settings.maxCountriesPerWindow);
-    folded += merged.folded;
+    if (merged.folded > 0) folded.set(planned.id, merged.folded);
     items.push({ ...base, offsets, values: merged.values });
   });
 
@@ -272,10 +272,13 @@ function mergeValues(
   const merged = new Map(stored);
   let countries = 0;
   for (const key of stored.keys()) if (key.startsWith(COUNTRY_PREFIX) && key !== OTHER_COUNTRIES_KEY) countries++;
+  // Deltas in key order, so which new countries keep their name does not depend on the order
+  // this container happened to meet them in.
+  const ordered = deltas.flatMap((delta, id) => (delta === undefined ? [] : [{ key: valueKeyNames[id] as string, delta }]));
+  ordered.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   let folded = 0;
-  deltas.forEach((delta, id) => {
-    if (delta === undefined) return;
-    let key = valueKeyNames[id] as string;
+  for (const { delta, key: named } of ordered) {
+    let key = named;
     if (key.startsWith(COUNTRY_PREFIX) && !merged.has(key) && key !== OTHER_COUNTRIES_KEY) {
       if (countries >= maxCountries) {
         key = OTHER_COUNTRIES_KEY;
@@ -292,6 +295,6 @@ function mergeValues(
       max: before?.max === undefined ? max : max === undefined || before.max > max ? before.max : max,
       late: (before?.late ?? 0n) + BigInt(delta.late),
     });
-  });
+  }
   return { values: merged, folded };
 }

@@ -20,6 +20,8 @@ export const config = loadConfig({
   ttlSeconds: parsed("WINDOW_TTL", "1m=2d,10m/5m=7d,1h=400d", parseTtls),
   allowedLatenessMs: parsed("ALLOWED_LATENESS", "10m", parseDuration),
   maxConflictRetries: integer("MAX_CONFLICT_RETRIES", 10, { min: 1, max: 100 }),
-  // About 150 bytes a country at most: 1,000 keeps an item far below DynamoDB's 400 KB.
-  maxCountriesPerWindow: integer("MAX_COUNTRIES_PER_WINDOW", 1000, { min: 10, max: 2000 }),
+  // A country costs an item at most ~360 bytes (a 100-character name is up to 300 bytes of
+  // UTF-8, plus its metrics): 500 keep the worst case near 180 KB, 1,000 near 360 KB, and
+  // DynamoDB's limit is 400 KB.
+  maxCountriesPerWindow: integer("MAX_COUNTRIES_PER_WINDOW", 500, { min: 10, max: 1000 }),
 });

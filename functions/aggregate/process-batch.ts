@@ -6,7 +6,7 @@ import type { Sale } from "#shared/sales/schema";
 /** The largest epoch milliseconds a JavaScript Date (and so a window's ISO key) can hold. */
 const MAX_DATE_MS = 8.64e15;
 
-import { type AggregationSettings, aggregate, planBatch, type SaleRecord, type Watermark } from "./aggregate.ts";
+import { type AggregationSettings, aggregate, itemId, planBatch, type SaleRecord, type Watermark } from "./aggregate.ts";
 import type { DeadLetter } from "./dead-letters.ts";
 import type { AggregateStore } from "./store.ts";
 
@@ -99,10 +99,13 @@ export async function processBatch(
   let pending: readonly WindowItem[] = result.items;
   let written = 0;
   let conflicts = 0;
+  let folded = 0;
   for (let attempt = 1; pending.length > 0; attempt++) {
     const outcomes = await Promise.all(pending.map(async (item) => ({ item, outcome: await deps.store.writeWindow(item) })));
     const lost = outcomes.filter((o) => o.outcome === "conflict").map((o) => o.item);
     written += outcomes.length - lost.length;
+    // Counted from the version of each item that was written, not from versions that lost a race.
+    for (const { item, outcome } of outcomes) if (outcome !== "conflict") folded += result.folded.get(itemId(item.window, item.start)) ?? 0;
     if (lost.length === 0) break;
     conflicts += lost.length;
     if (attempt >= (deps.maxConflictRetries ?? 10))
@@ -111,10 +114,10 @@ export async function processBatch(
     // Re-read what others wrote and merge again: offsets make re-applying safe.
     const fresh = await deps.store.readWindows(lost.map((item) => ({ window: item.window, start: item.start })));
     stored = new Map([...stored, ...fresh]);
-    const lostIds = new Set(lost.map((item) => `${item.window}@${item.start}`));
+    const lostIds = new Set(lost.map((item) => itemId(item.window, item.start)));
     const again = aggregate(plan, stored, watermarks, deps.settings);
-    pending = again.items.filter((item) => lostIds.has(`${item.window}@${item.start}`));
-    result = { ...again, applied: result.applied, late: result.late, duplicates: result.duplicates, folded: result.folded + again.folded };
+    pending = again.items.filter((item) => lostIds.has(itemId(item.window, item.start)));
+    result = { ...again, applied: result.applied, late: result.late, duplicates: result.duplicates };
   }
   await Promise.all([...result.watermarks].map(([tp, watermark]: [string, Watermark]) => deps.store.writeWatermark(tp, watermark)));
 
@@ -123,7 +126,7 @@ export async function processBatch(
     applied: result.applied,
     late: result.late,
     duplicates: result.duplicates,
-    folded: result.folded,
+    folded,
     poison: letters.length,
     itemsWritten: written,
     conflicts,

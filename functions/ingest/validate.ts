@@ -1,4 +1,5 @@
 import * as v from "valibot";
+import { OTHER_COUNTRIES } from "#shared/aggregates/model";
 import type { Sale } from "#shared/sales/schema";
 
 /** One problem of one posted record, as the 400 response lists it. */
@@ -62,6 +63,7 @@ const SaleInput = v.strictObject(
       v.string("expected country to be a string"),
       v.nonEmpty("expected a non-empty country"),
       v.maxLength(100, "expected country of at most 100 characters"),
+      v.check((country) => country !== OTHER_COUNTRIES, `"${OTHER_COUNTRIES}" is reserved for the countries a window does not name`),
     ),
     channel: v.optional(v.picklist(["store", "web", "kiosk"], "expected channel to be one of store, web, kiosk"), "store"),
   },

@@ -156,11 +156,12 @@ describe("aggregate", () => {
     );
     const values = [...stored.values()][0]?.values;
     const countries = [...(values?.keys() ?? [])].filter((key) => key.startsWith("country#")).sort();
-    expect(countries).toEqual(["country#(other countries)", "country#France", "country#Germany", "country#India"]);
+    // New names are taken in key order within a write: Atlantis 1, France, Germany; India is one too many.
+    expect(countries).toEqual(["country#(other countries)", "country#Atlantis 1", "country#France", "country#Germany"]);
     expect(values?.get("country#(other countries)")).toMatchObject({ orders: 4n, sales: 710n }); // 1.10 + 3 x 2.00
     expect(values?.get("country#France")).toMatchObject({ orders: 2n, sales: 310n });
     expect(values?.get("all#all")).toMatchObject({ orders: 9n, sales: 1440n });
     expect(values?.get("region#Unassigned")).toMatchObject({ orders: 4n, sales: 710n });
-    expect(results.map((r) => r.folded)).toEqual([1, 3]);
+    expect(results.map((r) => [...r.folded.values()].reduce((a, b) => a + b, 0))).toEqual([1, 3]);
   });
 });

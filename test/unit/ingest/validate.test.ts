@@ -90,6 +90,13 @@ describe("validating sales", () => {
     expect(issues.find((i) => i.path === "extra")?.message).toMatch(/unknown field/);
   });
 
+  it("refuses the country name the aggregates reserve for countries a window does not name", () => {
+    expect(validateSales([{ ...valid, country: "(other countries)" }]).issues).toEqual([
+      { index: 0, path: "country", message: expect.stringMatching(/reserved/) },
+    ]);
+    expect(validateSales([{ ...valid, country: "(other)" }]).issues).toEqual([]);
+  });
+
   it("refuses event times more than 5 minutes ahead, which would make later sales late", () => {
     const now = Date.UTC(2026, 0, 1);
     expect(validateSales([{ ...valid, payment_date: now + 4 * 60_000 }], now).issues).toEqual([]);
