@@ -2,6 +2,7 @@ import { rmSync } from "node:fs";
 import { createConnection } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import type { Kafka } from "kafkajs";
 import { type ProvisionReport, provision } from "../template/provision.ts";
 import { localClients } from "./clients.ts";
 import { type Component, components } from "./components.ts";
@@ -106,10 +107,34 @@ export async function up(options: UpOptions = {}): Promise<UpResult> {
       if (!response.ok) throw new Error(`seeding moto's ids failed: HTTP ${response.status} ${body.slice(0, 200)}`);
     };
     const resources = await provision(localStackContext(), { kafkaAdmin: admin, ...clients, seedIds });
+    await warmTransactionCoordinator(clients.kafka);
     return { seconds: (Date.now() - started) / 1000, states: Object.fromEntries(results), resources };
   } finally {
     await admin.disconnect();
     for (const client of [clients.dynamodb, clients.s3, clients.sqs, clients.glue]) client.destroy();
+  }
+}
+
+/**
+ * A fresh broker creates its transaction log (__transaction_state) on the first transactional
+ * producer, and answers COORDINATOR_NOT_AVAILABLE for seconds meanwhile: make that happen here,
+ * so "ready" means a POST's first transaction does not meet it.
+ */
+async function warmTransactionCoordinator(kafka: Kafka): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const producer = kafka.producer({ transactionalId: "local-stack-warm-up", idempotent: true, maxInFlightRequests: 1 });
+    try {
+      await producer.connect();
+      const transaction = await producer.transaction(); // InitProducerId: creates and loads the log
+      await transaction.abort(); // nothing was added: ends it without a request
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw new Error(`Kafka's transaction coordinator did not come up: ${(error as Error).message}`);
+      await sleep(500);
+    } finally {
+      await producer.disconnect().catch(() => undefined);
+    }
   }
 }
 
