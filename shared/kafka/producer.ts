@@ -1,5 +1,5 @@
 import * as kafkajs from "kafkajs";
-import { type Admin, type IHeaders, type Kafka, Partitioners, type Producer, type ProducerConfig } from "kafkajs";
+import { type Admin, type IHeaders, type Kafka, Partitioners, type PartitionMetadata, type Producer, type ProducerConfig } from "kafkajs";
 
 /** One record to produce. */
 export interface OutgoingRecord {
@@ -77,7 +77,8 @@ export class TransactionalProducer {
   readonly #options: TransactionalProducerOptions;
   #producer: Producer | undefined;
   #admin: Admin | undefined;
-  #partitions = 0;
+  /** What the partitioner needs to know of the topic: only how many partitions it has. */
+  #partitionMetadata: PartitionMetadata[] = [];
   #queue: Promise<unknown> = Promise.resolve();
 
   constructor(kafka: Kafka, topic: string, options: TransactionalProducerOptions) {
@@ -174,7 +175,13 @@ export class TransactionalProducer {
       if (partitions === 0) throw new Error(`topic ${this.#topic} has no partitions`);
       this.#producer = producer;
       this.#admin = admin;
-      this.#partitions = partitions;
+      this.#partitionMetadata = Array.from({ length: partitions }, (_, partitionId) => ({
+        partitionId,
+        partitionErrorCode: 0,
+        leader: 0,
+        replicas: [0],
+        isr: [0],
+      }));
       return producer;
     } catch (error) {
       await Promise.allSettled([producer.disconnect(), admin.disconnect()]);
@@ -183,13 +190,7 @@ export class TransactionalProducer {
   }
 
   #partitionsOf(records: readonly OutgoingRecord[]): number[] {
-    const partitionMetadata = Array.from({ length: this.#partitions }, (_, partitionId) => ({
-      partitionId,
-      partitionErrorCode: 0,
-      leader: 0,
-      replicas: [0],
-      isr: [0],
-    }));
+    const partitionMetadata = this.#partitionMetadata;
     return records.map((record) =>
       partitionFor({ topic: this.#topic, partitionMetadata, message: { key: record.key, value: record.value } }),
     );

@@ -52,12 +52,52 @@ describe("the live pipeline (npm start)", () => {
   });
 });
 
+/** A topic of one partition, of its own. */
+async function privateTopic(prefix: string): Promise<string> {
+  const topic = `${prefix}-${randomUUID().slice(0, 6)}`;
+  const admin = clients.kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+  await admin.disconnect();
+  return topic;
+}
+
+/** A local function running one of test/fixtures/<name>.ts. */
+function fixtureFunction(logicalId: string, name: string): LocalFunction {
+  return new LocalFunction(
+    {
+      logicalId,
+      codeUri: ".",
+      handlerFile: name,
+      handlerExport: "handler",
+      timeoutSeconds: 10,
+      memoryMb: 128,
+      environment: {},
+      events: {},
+      buildProperties: { EntryPoints: [`test/fixtures/${name}.ts`] },
+    },
+    () => undefined,
+  );
+}
+
+/** A mapping of `topic` to `functionId` from the beginning, in a consumer group of its own. */
+const testMapping = (
+  functionId: string,
+  topic: string,
+  options: Pick<MskMapping, "batchSize" | "batchingWindowMs" | "maxRetryAttempts" | "onFailureQueue">,
+): MskMapping => ({
+  functionId,
+  eventName: "Test",
+  clusterArn: "arn:aws:kafka:us-east-1:123456789012:cluster/local/x",
+  topics: [topic],
+  fromBeginning: true,
+  consumerGroupId: `esm-test-${topic}`,
+  ...options,
+});
+
 describe("the event source mapping emulator", () => {
   it("retries a failing batch, then sends it to the on-failure destination and commits past it", async () => {
-    const topic = `esm-${randomUUID().slice(0, 6)}`;
-    const admin = clients.kafka.admin();
-    await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+    const topic = await privateTopic("esm");
     const producer = clients.kafka.producer();
     await producer.connect();
     await producer.send({
@@ -69,35 +109,16 @@ describe("the event source mapping emulator", () => {
     });
     await producer.disconnect();
 
-    const fn = new LocalFunction(
-      {
-        logicalId: "FailingFunction",
-        codeUri: ".",
-        handlerFile: "failing-handler",
-        handlerExport: "handler",
-        timeoutSeconds: 10,
-        memoryMb: 128,
-        environment: {},
-        events: {},
-        buildProperties: { EntryPoints: ["test/fixtures/failing-handler.ts"] },
-      },
-      () => undefined,
-    );
+    const fn = fixtureFunction("FailingFunction", "failing-handler");
     // A queue of its own: the shared dead-letter queue holds other tests' letters.
     const queue = `esm-failures-${randomUUID().slice(0, 8)}`;
     await clients.sqs.send(new CreateQueueCommand({ QueueName: queue }));
-    const mapping: MskMapping = {
-      functionId: "FailingFunction",
-      eventName: "Test",
-      clusterArn: "arn:aws:kafka:us-east-1:123456789012:cluster/local/x",
-      topics: [topic],
+    const mapping = testMapping("FailingFunction", topic, {
       batchSize: 10,
       batchingWindowMs: 100,
-      fromBeginning: true,
-      consumerGroupId: `esm-test-${topic}`,
       maxRetryAttempts: 2,
       onFailureQueue: queue,
-    };
+    });
     const esm = new KafkaEventSourceMapping(mapping, fn, clients.kafka, clients.sqs, () => undefined);
     await esm.start();
     for (let i = 0; i < 100 && esm.stats.sentToDestination === 0; i++) await new Promise((resolve) => setTimeout(resolve, 200));
@@ -108,6 +129,8 @@ describe("the event source mapping emulator", () => {
     expect(esm.stats.failedInvocations).toBeGreaterThanOrEqual(3 * esm.stats.sentToDestination);
     expect(esm.stats.records).toBe(2 * esm.stats.batches);
 
+    const admin = clients.kafka.admin();
+    await admin.connect();
     const offsets = await admin.fetchOffsets({ groupId: mapping.consumerGroupId, topics: [topic] });
     expect(offsets[0]?.partitions[0]?.offset).toBe("2");
     await admin.disconnect();
@@ -135,25 +158,8 @@ describe("the event source mapping emulator", () => {
   });
 
   it("delivers every committed record of a transactional producer once, and no aborted one", async () => {
-    const topic = `esm-txn-${randomUUID().slice(0, 6)}`;
-    const admin = clients.kafka.admin();
-    await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
-    await admin.disconnect();
-    const fn = new LocalFunction(
-      {
-        logicalId: "EchoFunction",
-        codeUri: ".",
-        handlerFile: "echo-handler",
-        handlerExport: "handler",
-        timeoutSeconds: 10,
-        memoryMb: 128,
-        environment: {},
-        events: {},
-        buildProperties: { EntryPoints: ["test/fixtures/echo-handler.ts"] },
-      },
-      () => undefined,
-    );
+    const topic = await privateTopic("esm-txn");
+    const fn = fixtureFunction("EchoFunction", "echo-handler");
     const delivered: string[] = [];
     const invoke = fn.invoke.bind(fn);
     fn.invoke = async (event: unknown) => {
@@ -161,18 +167,12 @@ describe("the event source mapping emulator", () => {
       if (outcome.ok) delivered.push(...(outcome.result as { values: string[] }).values);
       return outcome;
     };
-    const mapping: MskMapping = {
-      functionId: "EchoFunction",
-      eventName: "Test",
-      clusterArn: "arn:aws:kafka:us-east-1:123456789012:cluster/local/x",
-      topics: [topic],
+    const mapping = testMapping("EchoFunction", topic, {
       batchSize: 100,
       batchingWindowMs: 50,
-      fromBeginning: true,
-      consumerGroupId: `esm-test-${topic}`,
       maxRetryAttempts: 0,
       onFailureQueue: undefined,
-    };
+    });
     const esm = new KafkaEventSourceMapping(mapping, fn, clients.kafka, clients.sqs, () => undefined);
     await esm.start();
     // Rounds of small transactions while the mapping reads: every commit and abort leaves a
