@@ -1,8 +1,18 @@
-import { ALL_VALUE, Dimension, emptyItem, type Metrics, OTHER_COUNTRIES, valueKey, type WindowItem } from "#shared/aggregates/model";
+import {
+  ALL_VALUE,
+  Dimension,
+  emptySlice,
+  type Metrics,
+  mergeMetrics,
+  OTHER_COUNTRIES,
+  type SliceItem,
+  sliceId,
+  valueKey,
+} from "#shared/aggregates/model";
 import { addCents, centsOf } from "#shared/money/cents";
 import { regionOf } from "#shared/sales/regions";
 import type { Sale } from "#shared/sales/schema";
-import type { WindowSpec } from "#shared/windows/windows";
+import { type WindowSpec, windowStarts } from "#shared/windows/windows";
 
 /** A decoded sale with where it came from. */
 export interface SaleRecord {
@@ -24,64 +34,70 @@ export interface AggregationSettings {
   /** Seconds an item lives after its window ends (TTL), by window name; absent = kept. */
   readonly ttlSeconds: ReadonlyMap<string, number>;
   /**
-   * Distinct countries one window item keeps by name; further ones count under OTHER_COUNTRIES.
+   * Distinct countries one slice keeps by name; further ones count under OTHER_COUNTRIES.
    * Countries are free text, so without a bound a flood of invented names would grow an item
    * past DynamoDB's 400 KB and stop aggregation. Regions and totals stay exact either way.
    */
   readonly maxCountriesPerWindow: number;
 }
 
-/** Identity of a window item: "<window>@<start>". */
-export const itemId = (window: string, start: number) => `${window}@${start}`;
-
-export interface PlannedWindow {
+/** A slice a batch touches: one window instance as seen from one topic-partition. */
+export interface PlannedSlice {
   readonly id: string;
   readonly window: string;
   readonly start: number;
   readonly end: number;
+  readonly topicPartition: string;
 }
 
 /**
- * The windows of a batch, computed once: every window instance it touches, and for each record
- * the indexes of its windows (`slots`, `perRecord` per record). Read the items of `windows`,
- * then call `aggregate` with the plan.
+ * The slices of a batch, computed once: every (window instance, partition) it touches, and for
+ * each record the indexes of its slices (`slots`, `perRecord` per record). Read the stored
+ * slices, then call `aggregate` with the plan.
  */
 export interface BatchPlan {
   readonly records: readonly SaleRecord[];
-  readonly windows: readonly PlannedWindow[];
+  readonly slices: readonly PlannedSlice[];
   readonly perRecord: number;
   readonly slots: Int32Array;
 }
 
-/** Plans a batch; records must be in offset order within each partition. */
+/** Plans a batch; records must be grouped by partition, in offset order within each. */
 export function planBatch(records: readonly SaleRecord[], settings: AggregationSettings): BatchPlan {
   const perRecord = settings.windows.reduce((sum, spec) => sum + spec.sizeMs / spec.advanceMs, 0);
   const slots = new Int32Array(records.length * perRecord);
-  const windows: PlannedWindow[] = [];
-  const bySpec = settings.windows.map(() => new Map<number, number>());
+  const slices: PlannedSlice[] = [];
+  const byPartition = new Map<string, Map<number, number>[]>();
   let slot = 0;
-  for (const { sale } of records) {
-    const time = sale.payment_date;
+  for (const { topicPartition, sale } of records) {
+    let bySpec = byPartition.get(topicPartition);
+    if (bySpec === undefined) {
+      bySpec = settings.windows.map(() => new Map<number, number>());
+      byPartition.set(topicPartition, bySpec);
+    }
     settings.windows.forEach((spec, s) => {
       const known = bySpec[s] as Map<number, number>;
-      const steps = spec.sizeMs / spec.advanceMs;
-      const latest = Math.floor(time / spec.advanceMs) * spec.advanceMs;
-      for (let step = steps - 1; step >= 0; step--) {
-        const start = latest - step * spec.advanceMs;
+      for (const start of windowStarts(spec, sale.payment_date)) {
         let index = known.get(start);
         if (index === undefined) {
-          index = windows.length;
+          index = slices.length;
           known.set(start, index);
-          windows.push({ id: itemId(spec.name, start), window: spec.name, start, end: start + spec.sizeMs });
+          slices.push({
+            id: sliceId(spec.name, start, topicPartition),
+            window: spec.name,
+            start,
+            end: start + spec.sizeMs,
+            topicPartition,
+          });
         }
         slots[slot++] = index;
       }
     });
   }
-  return { records, windows, perRecord, slots };
+  return { records, slices, perRecord, slots };
 }
 
-/** Running metrics of one value in one window, in integer cents (exact below 2^53, checked). */
+/** Running metrics of one value in one slice, in integer cents (exact below 2^53, checked). */
 interface Delta {
   orders: number;
   sales: number;
@@ -91,109 +107,94 @@ interface Delta {
 }
 
 export interface AggregationResult {
-  /** Items that changed, merged with what was stored (version still the one read). */
-  readonly items: readonly WindowItem[];
+  /** Slices that changed, merged with what was stored (version still the one read). */
+  readonly items: readonly SliceItem[];
   /** New watermark of each partition in the batch. */
   readonly watermarks: ReadonlyMap<string, Watermark>;
   /** Records applied to at least one window. */
   readonly applied: number;
   /** (record, window) pairs that arrived after the window closed: counted as late, not applied. */
   readonly late: number;
-  /** Records every touched window had already applied (a redelivered batch). */
+  /** Records every touched slice had already applied (a redelivered batch). */
   readonly duplicates: number;
-  /** By item id: (record, window) pairs counted under OTHER_COUNTRIES because the window was full of countries. */
+  /** By slice id: (record, window) pairs counted under OTHER_COUNTRIES because the slice was full of countries. */
   readonly folded: ReadonlyMap<string, number>;
 }
 
-// Value keys ("country#France") get small stable ids, so a window's deltas are an array.
-const valueKeyIds = new Map<string, number>();
-const valueKeyNames: string[] = [];
-const countryValueIds = new Map<string, readonly [number, number, number]>();
+/**
+ * Small ids for the value keys ("country#France") of one batch, so a slice's deltas are an array.
+ * Made per call and dropped with it: a container that meets millions of invented country names
+ * over its life holds only the current batch's.
+ */
+class ValueKeys {
+  readonly names: string[] = [];
+  readonly #ids = new Map<string, number>();
+  readonly #byCountry = new Map<string, readonly [number, number, number]>();
 
-function idOf(key: string): number {
-  let id = valueKeyIds.get(key);
-  if (id === undefined) {
-    id = valueKeyNames.length;
-    valueKeyIds.set(key, id);
-    valueKeyNames.push(key);
+  #idOf(key: string): number {
+    let id = this.#ids.get(key);
+    if (id === undefined) {
+      id = this.names.length;
+      this.#ids.set(key, id);
+      this.names.push(key);
+    }
+    return id;
   }
-  return id;
-}
 
-function valueIdsOf(country: string): readonly [number, number, number] {
-  let ids = countryValueIds.get(country);
-  if (ids === undefined) {
-    ids = [
-      idOf(valueKey(Dimension.country, country)),
-      idOf(valueKey(Dimension.region, regionOf(country))),
-      idOf(valueKey(Dimension.all, ALL_VALUE)),
-    ];
-    countryValueIds.set(country, ids);
+  /** Ids of the country, its region and the overall value. */
+  of(country: string): readonly [number, number, number] {
+    let ids = this.#byCountry.get(country);
+    if (ids === undefined) {
+      ids = [
+        this.#idOf(valueKey(Dimension.country, country)),
+        this.#idOf(valueKey(Dimension.region, regionOf(country))),
+        this.#idOf(valueKey(Dimension.all, ALL_VALUE)),
+      ];
+      this.#byCountry.set(country, ids);
+    }
+    return ids;
   }
-  return ids;
 }
 
 /**
- * Folds a batch into the stored window items, exactly once: records of a partition apply to an
- * item only past the offset the item last applied from that partition. A record whose window
- * ended more than the allowed lateness before its partition's watermark (max event time seen
- * before it) is counted as late on that window instead. Pure: `stored` holds the items read
- * (missing ones are new), by item id.
+ * Folds a batch into the stored slices, exactly once: a record applies to a slice only past the
+ * offset the slice last applied (a slice belongs to one partition). A record whose window ended
+ * more than the allowed lateness before its partition's watermark (max event time seen before
+ * it) is counted as late on that window instead. Pure: `stored` holds the slices read (missing
+ * ones are new), by slice id. Throws when a sum would leave the exact integer range.
  */
 export function aggregate(
   plan: BatchPlan | readonly SaleRecord[],
-  stored: ReadonlyMap<string, WindowItem>,
+  stored: ReadonlyMap<string, SliceItem>,
   watermarks: ReadonlyMap<string, Watermark | undefined>,
   settings: AggregationSettings,
 ): AggregationResult {
-  const { records, windows, perRecord, slots } = "slots" in plan ? plan : planBatch(plan, settings);
-  const partitionNames: string[] = [];
-  const partitionIndex = new Map<string, number>();
-  const storedItems = windows.map((w) => stored.get(w.id));
-  const deltas: (Delta | undefined)[][] = windows.map(() => []);
-  const touchedBy: Set<number>[] = windows.map(() => new Set());
-  const lastOffset: number[] = [];
-  const running: number[] = [];
-  // Per (window, partition): the offset the item last applied from that partition.
-  const thresholds = new Map<number, number>();
+  const { records, slices, perRecord, slots } = "slots" in plan ? plan : planBatch(plan, settings);
+  const keys = new ValueKeys();
+  const storedSlices = slices.map((s) => stored.get(s.id));
+  const thresholds = storedSlices.map((item) => item?.offset ?? -1);
+  const deltas: (Delta | undefined)[][] = slices.map(() => []);
+  const touched = new Uint8Array(slices.length);
+  // Per partition: the running watermark and the last offset of the batch.
+  const running = new Map<string, number>();
+  const lastOffset = new Map<string, number>();
   let applied = 0;
   let late = 0;
   let duplicates = 0;
-  let lastTp = "";
-  let p = -1;
   let slot = 0;
 
   for (const { topicPartition, offset, sale } of records) {
-    if (topicPartition !== lastTp) {
-      lastTp = topicPartition;
-      let index = partitionIndex.get(topicPartition);
-      if (index === undefined) {
-        index = partitionNames.length;
-        partitionIndex.set(topicPartition, index);
-        partitionNames.push(topicPartition);
-        running[index] = watermarks.get(topicPartition)?.eventTime ?? Number.NEGATIVE_INFINITY;
-        lastOffset[index] = -1;
-      }
-      p = index;
-    }
-    const time = sale.payment_date;
-    const watermark = running[p] as number;
+    const watermark = running.get(topicPartition) ?? watermarks.get(topicPartition)?.eventTime ?? Number.NEGATIVE_INFINITY;
     const cents = centsOf(sale.amount);
-    const ids = valueIdsOf(sale.country);
+    const ids = keys.of(sale.country);
     let appliedHere = false;
     let fresh = false;
     for (let k = 0; k < perRecord; k++) {
       const w = slots[slot++] as number;
-      (touchedBy[w] as Set<number>).add(p);
-      const key = w * 65_536 + p;
-      let threshold = thresholds.get(key);
-      if (threshold === undefined) {
-        threshold = storedItems[w]?.offsets.get(topicPartition) ?? -1;
-        thresholds.set(key, threshold);
-      }
-      if (offset <= threshold) continue;
+      touched[w] = 1;
+      if (offset <= (thresholds[w] as number)) continue;
       fresh = true;
-      const isLate = (windows[w] as PlannedWindow).end + settings.allowedLatenessMs <= watermark;
+      const isLate = (slices[w] as PlannedSlice).end + settings.allowedLatenessMs <= watermark;
       const values = deltas[w] as (Delta | undefined)[];
       for (let d = 0; d < 3; d++) {
         const id = ids[d] as number;
@@ -215,48 +216,44 @@ export function aggregate(
     }
     if (appliedHere) applied++;
     if (!fresh) duplicates++;
-    if (time > watermark) running[p] = time;
-    if (offset > (lastOffset[p] as number)) lastOffset[p] = offset;
+    if (sale.payment_date > watermark) running.set(topicPartition, sale.payment_date);
+    else if (!running.has(topicPartition)) running.set(topicPartition, watermark);
+    if (offset > (lastOffset.get(topicPartition) ?? -1)) lastOffset.set(topicPartition, offset);
   }
 
-  const items: WindowItem[] = [];
+  const items: SliceItem[] = [];
   const folded = new Map<string, number>();
-  windows.forEach((planned, w) => {
-    const base = storedItems[w] ?? newItem(planned, settings);
-    const offsets = new Map(base.offsets);
-    let advanced = false;
-    for (const partition of touchedBy[w] as Set<number>) {
-      const name = partitionNames[partition] as string;
-      const last = lastOffset[partition] as number;
-      if (last > (offsets.get(name) ?? -1)) {
-        offsets.set(name, last);
-        advanced = true;
-      }
-    }
+  slices.forEach((planned, w) => {
+    if (touched[w] === 0) return;
+    const base = storedSlices[w] ?? newSlice(planned, settings);
+    const last = lastOffset.get(planned.topicPartition) ?? -1;
+    const offset = Math.max(base.offset, last);
     const values = deltas[w] as (Delta | undefined)[];
-    if (!advanced && values.length === 0) return;
+    if (offset === base.offset && values.length === 0) return;
     if (values.length === 0) {
-      items.push({ ...base, offsets });
+      items.push({ ...base, offset });
       return;
     }
-    const merged = mergeValues(base.values, values, settings.maxCountriesPerWindow);
+    const merged = mergeValues(base.values, values, keys.names, settings.maxCountriesPerWindow);
     if (merged.folded > 0) folded.set(planned.id, merged.folded);
-    items.push({ ...base, offsets, values: merged.values });
+    items.push({ ...base, offset, values: merged.values });
   });
 
   const nextWatermarks = new Map<string, Watermark>();
-  partitionNames.forEach((name, index) => {
-    const before = watermarks.get(name);
-    const eventTime = Math.max(running[index] as number, before?.eventTime ?? Number.NEGATIVE_INFINITY);
-    nextWatermarks.set(name, { eventTime, offset: Math.max(lastOffset[index] as number, before?.offset ?? -1) });
-  });
+  for (const [topicPartition, eventTime] of running) {
+    const before = watermarks.get(topicPartition);
+    nextWatermarks.set(topicPartition, {
+      eventTime: Math.max(eventTime, before?.eventTime ?? Number.NEGATIVE_INFINITY),
+      offset: Math.max(lastOffset.get(topicPartition) ?? -1, before?.offset ?? -1),
+    });
+  }
   return { items, watermarks: nextWatermarks, applied, late, duplicates, folded };
 }
 
-function newItem(planned: PlannedWindow, settings: AggregationSettings): WindowItem {
+function newSlice(planned: PlannedSlice, settings: AggregationSettings): SliceItem {
   const ttl = settings.ttlSeconds.get(planned.window);
   return {
-    ...emptyItem(planned.window, planned.start, planned.end),
+    ...emptySlice(planned.window, planned.start, planned.end, planned.topicPartition),
     expiresAt: ttl === undefined ? undefined : Math.ceil(planned.end / 1000) + ttl,
   };
 }
@@ -267,6 +264,7 @@ const OTHER_COUNTRIES_KEY = valueKey(Dimension.country, OTHER_COUNTRIES);
 function mergeValues(
   stored: ReadonlyMap<string, Metrics>,
   deltas: readonly (Delta | undefined)[],
+  names: readonly string[],
   maxCountries: number,
 ): { values: Map<string, Metrics>; folded: number } {
   const merged = new Map(stored);
@@ -274,7 +272,7 @@ function mergeValues(
   for (const key of stored.keys()) if (key.startsWith(COUNTRY_PREFIX) && key !== OTHER_COUNTRIES_KEY) countries++;
   // Deltas in key order, so which new countries keep their name does not depend on the order
   // this container happened to meet them in.
-  const ordered = deltas.flatMap((delta, id) => (delta === undefined ? [] : [{ key: valueKeyNames[id] as string, delta }]));
+  const ordered = deltas.flatMap((delta, id) => (delta === undefined ? [] : [{ key: names[id] as string, delta }]));
   ordered.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   let folded = 0;
   for (const { delta, key: named } of ordered) {
@@ -285,16 +283,14 @@ function mergeValues(
         folded += delta.orders + delta.late;
       } else countries++;
     }
-    const before = merged.get(key);
-    const min = delta.orders === 0 ? undefined : BigInt(delta.min);
-    const max = delta.orders === 0 ? undefined : BigInt(delta.max);
-    merged.set(key, {
-      orders: (before?.orders ?? 0n) + BigInt(delta.orders),
-      sales: (before?.sales ?? 0n) + BigInt(delta.sales),
-      min: before?.min === undefined ? min : min === undefined || before.min < min ? before.min : min,
-      max: before?.max === undefined ? max : max === undefined || before.max > max ? before.max : max,
-      late: (before?.late ?? 0n) + BigInt(delta.late),
-    });
+    const partial: Metrics = {
+      orders: BigInt(delta.orders),
+      sales: BigInt(delta.sales),
+      min: delta.orders === 0 ? undefined : BigInt(delta.min),
+      max: delta.orders === 0 ? undefined : BigInt(delta.max),
+      late: BigInt(delta.late),
+    };
+    merged.set(key, mergeMetrics(merged.get(key), partial) as Metrics);
   }
   return { values: merged, folded };
 }

@@ -16,6 +16,9 @@ function parseTtls(text: string): ReadonlyMap<string, number> {
 export const config = loadConfig({
   table: text("AGGREGATES_TABLE"),
   deadLetterQueueUrl: text("DEAD_LETTER_QUEUE_URL"),
+  // Dead letters too large for SQS keep their bytes here (the lake bucket, under its own prefix).
+  deadLetterBucket: text("DEAD_LETTER_BUCKET"),
+  deadLetterPrefix: text("DEAD_LETTER_PREFIX", "dead-letters/aggregate/"),
   windows: parsed("WINDOWS", "1m,10m/5m,1h,1d", parseWindows),
   ttlSeconds: parsed("WINDOW_TTL", "1m=2d,10m/5m=7d,1h=400d", parseTtls),
   allowedLatenessMs: parsed("ALLOWED_LATENESS", "10m", parseDuration),

@@ -4,6 +4,7 @@ import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { GlueClient } from "@aws-sdk/client-glue";
+import { S3Client } from "@aws-sdk/client-s3";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import middy from "@middy/core";
 import type { MSKEvent } from "aws-lambda";
@@ -23,7 +24,13 @@ const decoder = new GlueAvroDecoder<Sale>(
   currentSalesSchema,
 );
 const store = new AggregateStore(tracer.captureAWSv3Client(new DynamoDBClient({ maxAttempts: 6 })), config.table);
-const sqs = tracer.captureAWSv3Client(new SQSClient({}));
+const deadLetters = {
+  sqs: tracer.captureAWSv3Client(new SQSClient({})),
+  queueUrl: config.deadLetterQueueUrl,
+  s3: tracer.captureAWSv3Client(new S3Client({})),
+  bucket: config.deadLetterBucket,
+  prefix: config.deadLetterPrefix,
+};
 const settings = {
   windows: config.windows,
   allowedLatenessMs: config.allowedLatenessMs,
@@ -44,7 +51,7 @@ export const handler = middy<MSKEvent, unknown>()
     const summary = await processBatch(records, {
       decoder,
       store,
-      deadLetter: (letters) => sendDeadLetters(sqs, config.deadLetterQueueUrl, letters),
+      deadLetter: (letters) => sendDeadLetters(deadLetters, letters),
       settings,
       maxConflictRetries: config.maxConflictRetries,
     });

@@ -1,4 +1,4 @@
-import type { WindowItem } from "#shared/aggregates/model";
+import { type SliceItem, sliceId } from "#shared/aggregates/model";
 import type { GlueAvroDecoder } from "#shared/avro/codec";
 import { centsOf } from "#shared/money/cents";
 import type { Sale } from "#shared/sales/schema";
@@ -6,7 +6,7 @@ import type { Sale } from "#shared/sales/schema";
 /** The largest epoch milliseconds a JavaScript Date (and so a window's ISO key) can hold. */
 const MAX_DATE_MS = 8.64e15;
 
-import { type AggregationSettings, aggregate, itemId, planBatch, type SaleRecord, type Watermark } from "./aggregate.ts";
+import { type AggregationSettings, aggregate, planBatch, type SaleRecord, type Watermark } from "./aggregate.ts";
 import type { DeadLetter } from "./dead-letters.ts";
 import type { AggregateStore } from "./store.ts";
 
@@ -23,7 +23,7 @@ export interface KafkaEventRecord {
 
 export interface BatchDeps {
   readonly decoder: GlueAvroDecoder<Sale>;
-  readonly store: Pick<AggregateStore, "readWindows" | "writeWindow" | "readWatermarks" | "writeWatermark">;
+  readonly store: Pick<AggregateStore, "readSlices" | "writeSlice" | "readWatermarks" | "writeWatermark">;
   readonly deadLetter: (letters: readonly DeadLetter[]) => Promise<unknown>;
   readonly settings: AggregationSettings;
   /** Write attempts per item when other writers keep changing it. */
@@ -94,29 +94,28 @@ export async function processBatch(
   if (letters.length > 0) await deps.deadLetter(letters);
 
   const plan = planBatch(sales, deps.settings);
-  let stored = await deps.store.readWindows(plan.windows);
+  let stored = await deps.store.readSlices(plan.slices);
   let result = aggregate(plan, stored, watermarks, deps.settings);
-  let pending: readonly WindowItem[] = result.items;
+  let pending: readonly SliceItem[] = result.items;
   let written = 0;
   let conflicts = 0;
   let folded = 0;
   for (let attempt = 1; pending.length > 0; attempt++) {
-    const outcomes = await Promise.all(pending.map(async (item) => ({ item, outcome: await deps.store.writeWindow(item) })));
+    const outcomes = await Promise.all(pending.map(async (item) => ({ item, outcome: await deps.store.writeSlice(item) })));
     const lost = outcomes.filter((o) => o.outcome === "conflict").map((o) => o.item);
     written += outcomes.length - lost.length;
     // Counted from the version of each item that was written, not from versions that lost a race.
-    for (const { item, outcome } of outcomes) if (outcome !== "conflict") folded += result.folded.get(itemId(item.window, item.start)) ?? 0;
+    for (const { item, outcome } of outcomes) if (outcome !== "conflict") folded += result.folded.get(idOf(item)) ?? 0;
     if (lost.length === 0) break;
     conflicts += lost.length;
-    if (attempt >= (deps.maxConflictRetries ?? 10))
-      throw new Error(`${lost.length} window items kept changing under ${attempt} write attempts`);
+    if (attempt >= (deps.maxConflictRetries ?? 10)) throw new Error(`${lost.length} slices kept changing under ${attempt} write attempts`);
     await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * attempt));
     // Re-read what others wrote and merge again: offsets make re-applying safe.
-    const fresh = await deps.store.readWindows(lost.map((item) => ({ window: item.window, start: item.start })));
+    const fresh = await deps.store.readSlices(lost);
     stored = new Map([...stored, ...fresh]);
-    const lostIds = new Set(lost.map((item) => itemId(item.window, item.start)));
+    const lostIds = new Set(lost.map(idOf));
     const again = aggregate(plan, stored, watermarks, deps.settings);
-    pending = again.items.filter((item) => lostIds.has(itemId(item.window, item.start)));
+    pending = again.items.filter((item) => lostIds.has(idOf(item)));
     result = { ...again, applied: result.applied, late: result.late, duplicates: result.duplicates };
   }
   await Promise.all([...result.watermarks].map(([tp, watermark]: [string, Watermark]) => deps.store.writeWatermark(tp, watermark)));
@@ -133,3 +132,5 @@ export async function processBatch(
     partitions: partitions.length,
   };
 }
+
+const idOf = (item: SliceItem) => sliceId(item.window, item.start, item.topicPartition);

@@ -6,27 +6,44 @@ import {
   type DynamoDBClient,
   PutItemCommand,
 } from "@aws-sdk/client-dynamodb";
-import { marshalWindow, unmarshalWindow, type WindowItem, watermarkKey, windowKey } from "#shared/aggregates/model";
-import { itemId, type Watermark } from "./aggregate.ts";
+import { marshalSlice, type SliceItem, sliceId, sliceKey, unmarshalSlice, watermarkKey } from "#shared/aggregates/model";
+import type { Watermark } from "./aggregate.ts";
 
-/** DynamoDB requests a store made, for metrics and the cost benchmark. */
+/** DynamoDB requests a store made, and what it wrote, for metrics and the benchmarks. */
 export interface RequestCounts {
   writes: number;
   reads: number;
+  /** Conditional writes refused because someone else wrote the item first. */
+  conflicts: number;
+  /** Bytes of the largest item written (attribute names and values, as DynamoDB sizes them, roughly). */
+  largestItemBytes: number;
 }
 
+/** A slice to read: its window instance and partition. */
+export interface SliceRef {
+  readonly window: string;
+  readonly start: number;
+  readonly topicPartition: string;
+}
+
+/** Observes every item write: its partition key and size (the scale benchmark's per-key rates). */
+export type WriteObserver = (key: string, bytes: number) => void;
+
 /**
- * Window and watermark items in DynamoDB. Reads are strongly consistent; every write is
- * conditional on the version it read, so two writers never lose each other's update.
+ * Slices and watermark items in DynamoDB. Reads are strongly consistent; every write is
+ * conditional on the version it read, so a late retry of an old invocation can never undo a
+ * newer one. Each item is written by one partition's invocations only.
  */
 export class AggregateStore {
   readonly #client: DynamoDBClient;
   readonly #table: string;
-  readonly counts: RequestCounts = { writes: 0, reads: 0 };
+  readonly #observe: WriteObserver | undefined;
+  readonly counts: RequestCounts = { writes: 0, reads: 0, conflicts: 0, largestItemBytes: 0 };
 
-  constructor(client: DynamoDBClient, table: string) {
+  constructor(client: DynamoDBClient, table: string, observe?: WriteObserver) {
     this.#client = client;
     this.#table = table;
+    this.#observe = observe;
   }
 
   async #batchGet(keys: Record<string, AttributeValue>[]) {
@@ -34,8 +51,8 @@ export class AggregateStore {
     for (let i = 0; i < keys.length; i += 100) {
       let pending: typeof keys | undefined = keys.slice(i, i + 100);
       for (let attempt = 0; pending !== undefined && pending.length > 0; attempt++) {
-        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.random() * 50 * 2 ** attempt));
         if (attempt > 8) throw new Error(`DynamoDB left ${pending.length} keys unprocessed after ${attempt} attempts`);
+        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.random() * 50 * 2 ** attempt));
         this.counts.reads++;
         const response: BatchGetItemCommandOutput = await this.#client.send(
           new BatchGetItemCommand({ RequestItems: { [this.#table]: { Keys: pending, ConsistentRead: true } } }),
@@ -47,43 +64,43 @@ export class AggregateStore {
     return found;
   }
 
-  /** The stored window items among `windows`, by item id. */
-  async readWindows(windows: readonly { window: string; start: number }[]): Promise<Map<string, WindowItem>> {
-    const items = await this.#batchGet(windows.map((w) => windowKey(w.window, w.start)));
-    const byId = new Map<string, WindowItem>();
+  /** The stored slices among `slices`, by slice id. Throws on DynamoDB errors. */
+  async readSlices(slices: readonly SliceRef[]): Promise<Map<string, SliceItem>> {
+    const items = await this.#batchGet(slices.map((s) => sliceKey(s.window, s.start, s.topicPartition)));
+    const byId = new Map<string, SliceItem>();
     for (const attributes of items) {
-      const item = unmarshalWindow(attributes);
-      byId.set(itemId(item.window, item.start), item);
+      const item = unmarshalSlice(attributes);
+      byId.set(sliceId(item.window, item.start, item.topicPartition), item);
     }
     return byId;
   }
 
-  /** Writes a merged item if nobody wrote it since it was read; "conflict" means re-read and merge again. */
-  async writeWindow(item: WindowItem): Promise<"written" | "conflict"> {
-    this.counts.writes++;
+  /** Writes a merged slice if nobody wrote it since it was read; "conflict" means re-read and merge again. */
+  async writeSlice(item: SliceItem): Promise<"written" | "conflict"> {
+    const attributes = marshalSlice({ ...item, version: item.version + 1 });
+    this.#count(attributes);
     try {
       await this.#client.send(
         new PutItemCommand({
           TableName: this.#table,
-          Item: marshalWindow({ ...item, version: item.version + 1 }),
+          Item: attributes,
           ConditionExpression: item.version === 0 ? "attribute_not_exists(pk)" : "ver = :read",
           ...(item.version !== 0 && { ExpressionAttributeValues: { ":read": { N: String(item.version) } } }),
         }),
       );
       return "written";
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return "conflict";
+      if (error instanceof ConditionalCheckFailedException) {
+        this.counts.conflicts++;
+        return "conflict";
+      }
       throw error;
     }
   }
 
-  /** Watermarks of the given partitions ("topic-partition"). */
+  /** Watermarks of the given partitions ("topic-partition"). Throws on DynamoDB errors. */
   async readWatermarks(topicPartitions: readonly string[]): Promise<Map<string, Watermark>> {
-    const keys = topicPartitions.map((tp) => {
-      const { topic, partition } = splitTopicPartition(tp);
-      return watermarkKey(topic, partition);
-    });
-    const found = await this.#batchGet(keys);
+    const found = await this.#batchGet(topicPartitions.map(watermarkKey));
     const byPartition = new Map<string, Watermark>();
     for (const attributes of found) {
       byPartition.set(String(attributes.tp?.S), { eventTime: Number(attributes.wm?.N), offset: Number(attributes.off?.N) });
@@ -94,17 +111,20 @@ export class AggregateStore {
   /** Moves a partition's watermark forward (never back: a stale retry cannot undo a newer batch). */
   async writeWatermark(topicPartition: string, watermark: Watermark): Promise<void> {
     const { topic, partition } = splitTopicPartition(topicPartition);
-    this.counts.writes++;
+    const attributes: Record<string, AttributeValue> = {
+      ...watermarkKey(topicPartition),
+      tp: { S: topicPartition },
+      topic: { S: topic },
+      p: { N: String(partition) },
+      wm: { N: String(watermark.eventTime) },
+      off: { N: String(watermark.offset) },
+    };
+    this.#count(attributes);
     try {
       await this.#client.send(
         new PutItemCommand({
           TableName: this.#table,
-          Item: {
-            ...watermarkKey(topic, partition),
-            tp: { S: topicPartition },
-            wm: { N: String(watermark.eventTime) },
-            off: { N: String(watermark.offset) },
-          },
+          Item: attributes,
           ConditionExpression: "attribute_not_exists(pk) OR off <= :off",
           ExpressionAttributeValues: { ":off": { N: String(watermark.offset) } },
         }),
@@ -113,10 +133,35 @@ export class AggregateStore {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
     }
   }
+
+  #count(attributes: Record<string, AttributeValue>): void {
+    this.counts.writes++;
+    const bytes = itemBytes(attributes);
+    if (bytes > this.counts.largestItemBytes) this.counts.largestItemBytes = bytes;
+    this.#observe?.(attributes.pk?.S ?? "", bytes);
+  }
 }
 
 /** "sales-3" -> { topic: "sales", partition: 3 } (topics may contain dashes). */
 export function splitTopicPartition(topicPartition: string): { topic: string; partition: number } {
   const dash = topicPartition.lastIndexOf("-");
   return { topic: topicPartition.slice(0, dash), partition: Number(topicPartition.slice(dash + 1)) };
+}
+
+/**
+ * An item's size the way DynamoDB bills it, closely enough for metrics: UTF-8 bytes of names and
+ * strings, numbers at about one byte per two digits, plus a few bytes per map entry.
+ */
+export function itemBytes(attributes: Record<string, AttributeValue>): number {
+  let bytes = 0;
+  for (const [name, value] of Object.entries(attributes)) bytes += Buffer.byteLength(name) + valueBytes(value);
+  return bytes;
+}
+
+function valueBytes(value: AttributeValue): number {
+  if (value.S !== undefined) return Buffer.byteLength(value.S);
+  if (value.N !== undefined) return Math.ceil(value.N.replace(/^-|\.|^0+/g, "").length / 2) + 1;
+  if (value.M !== undefined) return 3 + itemBytes(value.M) + Object.keys(value.M).length;
+  if (value.BOOL !== undefined || value.NULL !== undefined) return 1;
+  return Buffer.byteLength(JSON.stringify(value));
 }

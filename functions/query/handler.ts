@@ -14,7 +14,7 @@ import { dynamoQueryStore } from "./store.ts";
 
 const { logger, tracer } = observability("query");
 const deps: QueryDeps = {
-  store: dynamoQueryStore(tracer.captureAWSv3Client(new DynamoDBClient({})), config.table, config.topic),
+  store: dynamoQueryStore(tracer.captureAWSv3Client(new DynamoDBClient({})), config.table, config.topic, config.partitions),
   windows: config.windows,
   allowedLatenessMs: config.allowedLatenessMs,
   partitions: config.partitions,

@@ -1,12 +1,23 @@
-import { type Dimension, dimensions, type Metrics, valueKey, type WindowItem } from "#shared/aggregates/model";
+import { type Dimension, dimensions, type Metrics, mergeMetrics } from "#shared/aggregates/model";
 import { badRequest, HttpError } from "#shared/http/errors";
 import { formatCents } from "#shared/money/cents";
 import { latestWindowStart, type WindowSpec } from "#shared/windows/windows";
 
-/** Reads the aggregates table; DynamoDB in the handler, anything with the same shape in tests. */
+/**
+ * Reads the aggregates table; DynamoDB in the handler, anything with the same shape in tests.
+ * Figures come as per-partition partials (one slice per partition); the query adds them up.
+ */
 export interface QueryStore {
-  getWindow(window: string, start: number): Promise<WindowItem | undefined>;
-  windowsInRange(window: string, fromStart: number, toStart: number): Promise<WindowItem[]>;
+  /** One dimension's figures in one window instance, one map by value per partition that has the window. */
+  windowValues(window: string, start: number, dimension: Dimension): Promise<ReadonlyMap<string, Metrics>[]>;
+  /** One value's figures in the windows of a spec starting in [fromStart, toStart], every partition's partial. */
+  valueSeries(
+    window: string,
+    fromStart: number,
+    toStart: number,
+    dimension: Dimension,
+    value: string,
+  ): Promise<{ start: number; metrics: Metrics }[]>;
   /** Max event time seen on each partition of the topic, by partition number. */
   watermarks(): Promise<ReadonlyMap<number, number>>;
 }
@@ -119,13 +130,13 @@ export async function leaderboard(query: LeaderboardQuery, deps: QueryDeps) {
     start = latestWindowStart(spec, closedUntil - spec.sizeMs);
   }
   const end = start + spec.sizeMs;
-  const item = await deps.store.getWindow(spec.name, start);
-  const prefix = `${dimension}#`;
-  const entries = [...(item?.values ?? new Map<string, Metrics>())]
-    .filter(([key]) => key.startsWith(prefix))
+  const merged = new Map<string, Metrics>();
+  for (const partial of await deps.store.windowValues(spec.name, start, dimension))
+    for (const [value, metrics] of partial) merged.set(value, mergeMetrics(merged.get(value), metrics) as Metrics);
+  const entries = [...merged]
     .sort(([ka, a], [kb, b]) => (a.sales === b.sales ? ka.localeCompare(kb) : a.sales > b.sales ? -1 : 1))
     .slice(0, limit)
-    .map(([key, metrics]) => ({ value: key.slice(prefix.length), ...view(metrics) }));
+    .map(([value, metrics]) => ({ value, ...view(metrics) }));
   return { dimension, window: { name: spec.name, start: iso(start), end: iso(end), status: statusOf(end, closedUntil) }, entries };
 }
 
@@ -161,37 +172,23 @@ export async function series(query: SeriesQuery, deps: QueryDeps) {
   const count = lastStart < from ? 0 : (lastStart - from) / spec.advanceMs + 1;
   if (count > deps.maxSeriesWindows)
     throw badRequest("RANGE_TOO_LONG", `the range holds ${count} ${spec.name} windows; at most ${deps.maxSeriesWindows} per request`);
-  const [items, closedUntil] = await Promise.all([
-    count === 0 ? Promise.resolve([]) : deps.store.windowsInRange(spec.name, from, lastStart),
+  const [partials, closedUntil] = await Promise.all([
+    count === 0 ? Promise.resolve([]) : deps.store.valueSeries(spec.name, from, lastStart, dimension, query.value),
     closedBefore(deps),
   ]);
-  const byStart = new Map(items.map((item) => [item.start, item]));
-  const key = valueKey(dimension, query.value);
+  const byStart = new Map<number, Metrics>();
+  for (const { start, metrics } of partials) byStart.set(start, mergeMetrics(byStart.get(start), metrics) as Metrics);
   const windows: WindowView[] = [];
-  let total: { orders: bigint; sales: bigint; min: bigint | undefined; max: bigint | undefined; late: bigint } = {
-    orders: 0n,
-    sales: 0n,
-    min: undefined,
-    max: undefined,
-    late: 0n,
-  };
+  let total: Metrics | undefined;
   for (let start = from; start <= lastStart; start += spec.advanceMs) {
-    const metrics = byStart.get(start)?.values.get(key);
+    const metrics = byStart.get(start);
     windows.push({
       start: iso(start),
       end: iso(start + spec.sizeMs),
       status: statusOf(start + spec.sizeMs, closedUntil),
       ...view(metrics),
     });
-    if (metrics !== undefined) {
-      total = {
-        orders: total.orders + metrics.orders,
-        sales: total.sales + metrics.sales,
-        min: total.min === undefined || (metrics.min !== undefined && metrics.min < total.min) ? metrics.min : total.min,
-        max: total.max === undefined || (metrics.max !== undefined && metrics.max > total.max) ? metrics.max : total.max,
-        late: total.late + metrics.late,
-      };
-    }
+    total = mergeMetrics(total, metrics);
   }
   return {
     dimension,

@@ -1,13 +1,71 @@
-import { type AttributeValue, type DynamoDBClient, GetItemCommand, QueryCommand, type QueryCommandOutput } from "@aws-sdk/client-dynamodb";
-import { SERIES_INDEX, seriesKey, unmarshalWindow, type WindowItem, windowKey } from "#shared/aggregates/model";
+import {
+  type AttributeValue,
+  BatchGetItemCommand,
+  type BatchGetItemCommandOutput,
+  type DynamoDBClient,
+  QueryCommand,
+  type QueryCommandInput,
+  type QueryCommandOutput,
+} from "@aws-sdk/client-dynamodb";
+import {
+  ALL_VALUE,
+  Dimension,
+  dimensionAttribute,
+  dimensionValues,
+  SeriesIndex,
+  seriesKey,
+  sliceKey,
+  unmarshalMetrics,
+  watermarkKey,
+} from "#shared/aggregates/model";
+import { partitionOfKey } from "#shared/kafka/partitioner";
 import type { QueryStore } from "./query.ts";
 
-/** The aggregates table as the query API reads it. */
-export function dynamoQueryStore(client: DynamoDBClient, table: string, topic: string): QueryStore {
-  async function queryAll(input: ConstructorParameters<typeof QueryCommand>[0]): Promise<Record<string, AttributeValue>[]> {
+/** DynamoDB requests a query store made (tests and the scale benchmark count them). */
+export interface ReadCounts {
+  requests: number;
+}
+
+/**
+ * The aggregates table as the query API reads it: a window's slices by BatchGetItem (one request
+ * for up to 100 partitions), a series by Query on the index of its dimension, projected to the one
+ * value asked for. A country's figures live in the slices of the partition its records are keyed
+ * to, so a country series is one Query; region and overall series add up every partition's.
+ */
+export function dynamoQueryStore(
+  client: DynamoDBClient,
+  table: string,
+  topic: string,
+  partitions: number,
+  counts: ReadCounts = { requests: 0 },
+): QueryStore & { counts: ReadCounts } {
+  const topicPartitions = Array.from({ length: partitions }, (_, p) => `${topic}-${p}`);
+
+  async function batchGet(keys: Record<string, AttributeValue>[], projection: string, names: Record<string, string>) {
+    const found: Record<string, AttributeValue>[] = [];
+    for (let i = 0; i < keys.length; i += 100) {
+      let pending: Record<string, AttributeValue>[] | undefined = keys.slice(i, i + 100);
+      for (let attempt = 0; pending !== undefined && pending.length > 0; attempt++) {
+        if (attempt > 8) throw new Error(`DynamoDB left ${pending.length} keys unprocessed after ${attempt} attempts`);
+        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.random() * 50 * 2 ** attempt));
+        counts.requests++;
+        const page: BatchGetItemCommandOutput = await client.send(
+          new BatchGetItemCommand({
+            RequestItems: { [table]: { Keys: pending, ProjectionExpression: projection, ExpressionAttributeNames: names } },
+          }),
+        );
+        found.push(...(page.Responses?.[table] ?? []));
+        pending = page.UnprocessedKeys?.[table]?.Keys;
+      }
+    }
+    return found;
+  }
+
+  async function queryAll(input: QueryCommandInput): Promise<Record<string, AttributeValue>[]> {
     const items: Record<string, AttributeValue>[] = [];
     let startKey: Record<string, AttributeValue> | undefined;
     do {
+      counts.requests++;
       const page: QueryCommandOutput = await client.send(new QueryCommand({ ...input, ExclusiveStartKey: startKey }));
       items.push(...(page.Items ?? []));
       startKey = page.LastEvaluatedKey;
@@ -16,31 +74,48 @@ export function dynamoQueryStore(client: DynamoDBClient, table: string, topic: s
   }
 
   return {
-    async getWindow(window, start) {
-      const { Item } = await client.send(new GetItemCommand({ TableName: table, Key: windowKey(window, start) }));
-      return Item === undefined ? undefined : unmarshalWindow(Item);
+    counts,
+    async windowValues(window, start, dimension) {
+      const keys = topicPartitions.map((tp) => sliceKey(window, start, tp));
+      const items = await batchGet(keys, "#d", { "#d": dimensionAttribute[dimension] });
+      return items.map((attributes) => dimensionValues(attributes, dimension));
     },
-    async windowsInRange(window, fromStart, toStart): Promise<WindowItem[]> {
-      const items = await queryAll({
-        TableName: table,
-        IndexName: SERIES_INDEX,
-        KeyConditionExpression: "gpk = :w AND gsk BETWEEN :from AND :to",
-        ExpressionAttributeValues: {
-          ":w": { S: window },
-          ":from": { S: seriesKey(window, fromStart).gsk },
-          ":to": { S: seriesKey(window, toStart).gsk },
-        },
-      });
-      return items.map(unmarshalWindow);
+    async valueSeries(window, fromStart, toStart, dimension, value) {
+      const attribute = dimensionAttribute[dimension];
+      const entry = dimension === Dimension.all ? ALL_VALUE : value;
+      const home = dimension === Dimension.country ? [topicPartitions[partitionOfKey(value, partitions)] as string] : topicPartitions;
+      const pages = await Promise.all(
+        home.map((tp) =>
+          queryAll({
+            TableName: table,
+            IndexName: dimension === Dimension.country ? SeriesIndex.country : SeriesIndex.total,
+            KeyConditionExpression: "spk = :k AND ssk BETWEEN :from AND :to",
+            ProjectionExpression: "ws, #d.#v",
+            ExpressionAttributeNames: { "#d": attribute, "#v": entry },
+            ExpressionAttributeValues: {
+              ":k": { S: seriesKey(window, fromStart, tp).spk },
+              ":from": { S: seriesKey(window, fromStart, tp).ssk },
+              ":to": { S: seriesKey(window, toStart, tp).ssk },
+            },
+          }),
+        ),
+      );
+      const partials: { start: number; metrics: ReturnType<typeof unmarshalMetrics> }[] = [];
+      for (const attributes of pages.flat()) {
+        const metrics = attributes[attribute]?.M?.[entry];
+        if (metrics !== undefined)
+          partials.push({ start: Number(attributes.ws?.N), metrics: unmarshalMetrics(metrics, `${attribute}.${entry}`) });
+      }
+      return partials;
     },
     async watermarks() {
-      const items = await queryAll({
-        TableName: table,
-        KeyConditionExpression: "pk = :pk",
-        ExpressionAttributeValues: { ":pk": { S: `watermark#${topic}` } },
-        ConsistentRead: true,
-      });
-      return new Map(items.map((item) => [Number(item.sk?.S), Number(item.wm?.N)]));
+      const items = await batchGet(topicPartitions.map(watermarkKey), "#t, #w", { "#t": "tp", "#w": "wm" });
+      const byPartition = new Map<number, number>();
+      for (const item of items) {
+        const tp = item.tp?.S ?? "";
+        byPartition.set(Number(tp.slice(tp.lastIndexOf("-") + 1)), Number(item.wm?.N));
+      }
+      return byPartition;
     },
   };
 }

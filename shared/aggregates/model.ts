@@ -2,16 +2,20 @@ import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import { bigCentsOf, formatCents } from "../money/cents.ts";
 
 /**
- * The aggregates table holds one item per window instance ("1m" starting 10:15): the metrics of
- * every dimension value seen in it, and the last Kafka offset applied from each topic-partition.
- * A batch writes each window it touches once, whatever the number of countries; a leaderboard
- * is one GetItem and a series one Query on the `series` index.
+ * The aggregates table holds one *slice* per (window instance, topic-partition): the figures
+ * that one Kafka partition contributed to "1m starting 10:15", and the last offset it applied.
+ * Only that partition's invocations ever write the slice (its key names the partition, and so do
+ * the keys of both series indexes), so partitions never contend for an item or an index
+ * partition, and DynamoDB's per-key write limit is met per partition, not for the whole system.
+ *
+ * Records are keyed by country, so a country's figures are whole in its partition's slice;
+ * region and overall figures are per-partition partials that readers add up (`mergeMetrics`).
  */
 export const Dimension = { country: "country", region: "region", all: "all" } as const;
 export type Dimension = (typeof Dimension)[keyof typeof Dimension];
 export const dimensions: readonly Dimension[] = [Dimension.country, Dimension.region, Dimension.all];
 export const ALL_VALUE = "all";
-/** The country value under which a window item counts countries beyond its bound (MAX_COUNTRIES_PER_WINDOW). */
+/** The country value under which a slice counts countries beyond its bound (MAX_COUNTRIES_PER_WINDOW). */
 export const OTHER_COUNTRIES = "(other countries)";
 
 /** Metrics of one dimension value in one window. Money in cents (BigInt: totals are unbounded). */
@@ -24,14 +28,16 @@ export interface Metrics {
   readonly late: bigint;
 }
 
-export interface WindowItem {
+export interface SliceItem {
   readonly window: string;
   readonly start: number;
   readonly end: number;
+  /** "topic-partition", the key of the records map in the aws:kafka event. */
+  readonly topicPartition: string;
   /** Optimistic concurrency: every write expects the version it read. 0 = not stored yet. */
   readonly version: number;
-  /** "topic-partition" -> last offset applied to this item. */
-  readonly offsets: ReadonlyMap<string, number>;
+  /** Last offset of the partition applied to this slice; -1 when none. */
+  readonly offset: number;
   /** "country#France", "region#Europe", "all#all" -> metrics. */
   readonly values: ReadonlyMap<string, Metrics>;
   readonly expiresAt: number | undefined;
@@ -39,64 +45,91 @@ export interface WindowItem {
 
 export const valueKey = (dimension: Dimension, value: string) => `${dimension}#${value}`;
 
-export function splitValueKey(key: string): { dimension: string; value: string } {
-  const hash = key.indexOf("#");
-  return { dimension: key.slice(0, hash), value: key.slice(hash + 1) };
-}
-
 const iso = (ms: number) => new Date(ms).toISOString();
 
-/** Primary key of a window item. */
-export function windowKey(window: string, start: number): Record<string, AttributeValue> {
-  return { pk: { S: `${window}#${iso(start)}` }, sk: { S: "window" } };
+/** Identity of a slice, also its partition key: "<window>#<ISO start>#<topic-partition>". */
+export const sliceId = (window: string, start: number, topicPartition: string) => `${window}#${iso(start)}#${topicPartition}`;
+
+/** Primary key of a slice. */
+export function sliceKey(window: string, start: number, topicPartition: string): Record<string, AttributeValue> {
+  return { pk: { S: sliceId(window, start, topicPartition) }, sk: { S: "slice" } };
 }
 
-/** Primary key of a partition's watermark item. */
-export function watermarkKey(topic: string, partition: number): Record<string, AttributeValue> {
-  return { pk: { S: `watermark#${topic}` }, sk: { S: String(partition).padStart(5, "0") } };
+/** Primary key of a partition's watermark item (one item per partition: single writer too). */
+export function watermarkKey(topicPartition: string): Record<string, AttributeValue> {
+  return { pk: { S: `watermark#${topicPartition}` }, sk: { S: "watermark" } };
 }
 
-/** The index that serves series: every window item of a window spec, sorted by start. */
-export const SERIES_INDEX = "series";
+/**
+ * Two sparse indexes list a (window spec, partition)'s slices by start: `country-series`
+ * projects the country figures, `total-series` the region and overall ones, so a series reads
+ * only the figures it answers with. Their partition key names the partition too.
+ */
+export const SeriesIndex = { country: "country-series", total: "total-series" } as const;
 
-export function seriesKey(window: string, start: number): { gpk: string; gsk: string } {
-  return { gpk: window, gsk: iso(start) };
+export function seriesKey(window: string, start: number, topicPartition: string): { spk: string; ssk: string } {
+  return { spk: `${window}#${topicPartition}`, ssk: iso(start) };
 }
 
-export const emptyItem = (window: string, start: number, end: number): WindowItem => ({
+/** Attribute holding a dimension's figures in a slice: a map by value ("a" holds one entry, "all"). */
+export const dimensionAttribute: Readonly<Record<Dimension, "c" | "r" | "a">> = { country: "c", region: "r", all: "a" };
+
+export const emptySlice = (window: string, start: number, end: number, topicPartition: string): SliceItem => ({
   window,
   start,
   end,
+  topicPartition,
   version: 0,
-  offsets: new Map(),
+  offset: -1,
   values: new Map(),
   expiresAt: undefined,
 });
 
+/** The sum of two partials of one value (either may be absent). */
+export function mergeMetrics(a: Metrics | undefined, b: Metrics | undefined): Metrics | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return {
+    orders: a.orders + b.orders,
+    sales: a.sales + b.sales,
+    min: a.min === undefined ? b.min : b.min === undefined || a.min < b.min ? a.min : b.min,
+    max: a.max === undefined ? b.max : b.max === undefined || a.max > b.max ? a.max : b.max,
+    late: a.late + b.late,
+  };
+}
+
 const n = (value: bigint | number) => ({ N: value.toString() });
 
-/** A window item as DynamoDB attributes; money as exact decimal Numbers ("1234.5"). */
-export function marshalWindow(item: WindowItem): Record<string, AttributeValue> {
-  const values: Record<string, AttributeValue> = {};
+function marshalMetrics(metrics: Metrics): AttributeValue {
+  const entry: Record<string, AttributeValue> = { o: n(metrics.orders), s: { N: formatCents(metrics.sales) }, l: n(metrics.late) };
+  if (metrics.min !== undefined) entry.mn = { N: formatCents(metrics.min) };
+  if (metrics.max !== undefined) entry.mx = { N: formatCents(metrics.max) };
+  return { M: entry };
+}
+
+/** A slice as DynamoDB attributes; money as exact decimal Numbers ("1234.5"). */
+export function marshalSlice(item: SliceItem): Record<string, AttributeValue> {
+  const byDimension: Record<"c" | "r" | "a", Record<string, AttributeValue>> = { c: {}, r: {}, a: {} };
   for (const [key, metrics] of item.values) {
-    const entry: Record<string, AttributeValue> = { o: n(metrics.orders), s: { N: formatCents(metrics.sales) }, l: n(metrics.late) };
-    if (metrics.min !== undefined) entry.mn = { N: formatCents(metrics.min) };
-    if (metrics.max !== undefined) entry.mx = { N: formatCents(metrics.max) };
-    values[key] = { M: entry };
+    const hash = key.indexOf("#");
+    const attribute = dimensionAttribute[key.slice(0, hash) as Dimension];
+    if (attribute === undefined) throw new Error(`value key "${key}" names no dimension`);
+    byDimension[attribute][key.slice(hash + 1)] = marshalMetrics(metrics);
   }
-  const offsets: Record<string, AttributeValue> = {};
-  for (const [partition, offset] of item.offsets) offsets[partition] = n(offset);
-  const { gpk, gsk } = seriesKey(item.window, item.start);
+  const { spk, ssk } = seriesKey(item.window, item.start, item.topicPartition);
   return {
-    ...windowKey(item.window, item.start),
-    gpk: { S: gpk },
-    gsk: { S: gsk },
+    ...sliceKey(item.window, item.start, item.topicPartition),
+    spk: { S: spk },
+    ssk: { S: ssk },
     win: { S: item.window },
+    tp: { S: item.topicPartition },
     ws: n(item.start),
     we: n(item.end),
     ver: n(item.version),
-    offs: { M: offsets },
-    v: { M: values },
+    off: n(item.offset),
+    c: { M: byDimension.c },
+    r: { M: byDimension.r },
+    a: { M: byDimension.a },
     ...(item.expiresAt !== undefined && { expiresAt: n(item.expiresAt) }),
   };
 }
@@ -106,28 +139,40 @@ function num(value: AttributeValue | undefined, what: string): string {
   return value.N;
 }
 
-/** Reads a window item back; throws naming the attribute when the item is not one. */
-export function unmarshalWindow(attributes: Record<string, AttributeValue>): WindowItem {
+/** Metrics of one map entry of a slice; throws naming the attribute when it is not one. */
+export function unmarshalMetrics(value: AttributeValue | undefined, where: string): Metrics {
+  const m = value?.M;
+  if (m === undefined) throw new Error(`aggregate item attribute ${where} is not a map`);
+  return {
+    orders: BigInt(num(m.o, `${where}.o`)),
+    sales: bigCentsOf(num(m.s, `${where}.s`)),
+    min: m.mn === undefined ? undefined : bigCentsOf(num(m.mn, `${where}.mn`)),
+    max: m.mx === undefined ? undefined : bigCentsOf(num(m.mx, `${where}.mx`)),
+    late: BigInt(num(m.l, `${where}.l`)),
+  };
+}
+
+/** The figures of one dimension in a (possibly projected) slice, by value. */
+export function dimensionValues(attributes: Record<string, AttributeValue>, dimension: Dimension): Map<string, Metrics> {
+  const attribute = dimensionAttribute[dimension];
   const values = new Map<string, Metrics>();
-  for (const [key, value] of Object.entries(attributes.v?.M ?? {})) {
-    const m = value.M ?? {};
-    values.set(key, {
-      orders: BigInt(num(m.o, `v.${key}.o`)),
-      sales: bigCentsOf(num(m.s, `v.${key}.s`)),
-      min: m.mn === undefined ? undefined : bigCentsOf(num(m.mn, `v.${key}.mn`)),
-      max: m.mx === undefined ? undefined : bigCentsOf(num(m.mx, `v.${key}.mx`)),
-      late: BigInt(num(m.l, `v.${key}.l`)),
-    });
-  }
-  const offsets = new Map<string, number>();
-  for (const [partition, value] of Object.entries(attributes.offs?.M ?? {}))
-    offsets.set(partition, Number(num(value, `offs.${partition}`)));
+  for (const [value, metrics] of Object.entries(attributes[attribute]?.M ?? {}))
+    values.set(value, unmarshalMetrics(metrics, `${attribute}.${value}`));
+  return values;
+}
+
+/** Reads a whole slice back; throws naming the attribute when the item is not one. */
+export function unmarshalSlice(attributes: Record<string, AttributeValue>): SliceItem {
+  const values = new Map<string, Metrics>();
+  for (const dimension of dimensions)
+    for (const [value, metrics] of dimensionValues(attributes, dimension)) values.set(valueKey(dimension, value), metrics);
   return {
     window: attributes.win?.S ?? "",
     start: Number(num(attributes.ws, "ws")),
     end: Number(num(attributes.we, "we")),
+    topicPartition: attributes.tp?.S ?? "",
     version: Number(num(attributes.ver, "ver")),
-    offsets,
+    offset: Number(num(attributes.off, "off")),
     values,
     expiresAt: attributes.expiresAt?.N === undefined ? undefined : Number(attributes.expiresAt.N),
   };

@@ -6,7 +6,7 @@ import { localStackContext } from "#local/stack/context";
 import { samFunctions } from "#local/template/functions";
 import { physicalName, resolveValue } from "#local/template/intrinsics";
 import { tableInput } from "#local/template/provision";
-import { unmarshalWindow } from "#shared/aggregates/model";
+import { type Metrics, mergeMetrics, unmarshalSlice } from "#shared/aggregates/model";
 import { GlueAvroEncoder } from "#shared/avro/codec";
 import { GlueSchemaRegistry } from "#shared/avro/registry";
 import { type Sale, salesSchemaVersions } from "#shared/sales/schema";
@@ -21,21 +21,28 @@ export async function createPrivateAggregatesTable(dynamodb: DynamoDBClient): Pr
   return { name, drop: async () => void (await dynamodb.send(new DeleteTableCommand({ TableName: name }))) };
 }
 
-/** Every window item of a table as comparable plain data: id -> value -> "orders/sales/min/max/late". */
+/**
+ * Every window of a table as comparable plain data, every partition's slice added up as the query
+ * API does: window id -> value -> "orders/sales/min/max/late".
+ */
 export async function tableFigures(dynamodb: DynamoDBClient, table: string): Promise<Record<string, Record<string, string>>> {
-  const figures: Record<string, Record<string, string>> = {};
+  const windows = new Map<string, Map<string, Metrics>>();
   let startKey: Record<string, import("@aws-sdk/client-dynamodb").AttributeValue> | undefined;
   do {
     const page = await dynamodb.send(new ScanCommand({ TableName: table, ExclusiveStartKey: startKey, ConsistentRead: true }));
     for (const attributes of page.Items ?? []) {
-      if (attributes.sk?.S !== "window") continue;
-      const item = unmarshalWindow(attributes);
-      figures[`${item.window}@${new Date(item.start).toISOString()}`] = Object.fromEntries(
-        [...item.values].map(([key, m]) => [key, `${m.orders}/${m.sales}/${m.min}/${m.max}/${m.late}`]),
-      );
+      if (attributes.sk?.S !== "slice") continue;
+      const item = unmarshalSlice(attributes);
+      const id = `${item.window}@${new Date(item.start).toISOString()}`;
+      const values = windows.get(id) ?? new Map<string, Metrics>();
+      windows.set(id, values);
+      for (const [key, metrics] of item.values) values.set(key, mergeMetrics(values.get(key), metrics) as Metrics);
     }
     startKey = page.LastEvaluatedKey;
   } while (startKey !== undefined);
+  const figures: Record<string, Record<string, string>> = {};
+  for (const [id, values] of windows)
+    figures[id] = Object.fromEntries([...values].map(([key, m]) => [key, `${m.orders}/${m.sales}/${m.min}/${m.max}/${m.late}`]));
   return figures;
 }
 

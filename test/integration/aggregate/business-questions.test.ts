@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LocalFunction } from "#local/runtime/lambda";
 import { sampleSales } from "#local/sales/generator";
 import { localClients } from "#local/stack/clients";
+import { partitionOfKey } from "#shared/kafka/partitioner";
 import { centsOf, formatCents } from "#shared/money/cents";
 import { regionOf } from "#shared/sales/regions";
 import type { Sale } from "#shared/sales/schema";
@@ -31,6 +32,9 @@ const countries = [
   "Kenya",
   "Egypt",
   "Israel",
+  // Kafka's partitioner puts none of the above on partition 1; a window closes only once every
+  // partition has moved past it, so the month needs a country there.
+  "Australia",
 ];
 const promotion = { from: Date.UTC(2022, 7, 12, 14), to: Date.UTC(2022, 7, 12, 18) };
 let table: { name: string; drop: () => Promise<void> };
@@ -79,8 +83,8 @@ beforeAll(async () => {
   });
   const encode = await salesEncoders();
   sales = dataset();
-  // Keyed by country as the producer does: each country on one partition, in order.
-  const partitionOf = (country: string) => countries.indexOf(country) % PARTITIONS;
+  // Keyed by country as the producer does (Kafka's default partitioner): each country on one partition, in order.
+  const partitionOf = (country: string) => partitionOfKey(country, PARTITIONS);
   const offsets = new Array<number>(PARTITIONS).fill(0);
   const records: EventRecordInput[] = sales.map((sale, i) => {
     const partition = partitionOf(sale.country);
@@ -144,7 +148,7 @@ describe("the business questions, answered by the query API on a seeded month", 
   it("top countries in the last closed 10 minutes", async () => {
     // Independently: the window closes once every partition's max event time is 10 min past its end.
     const lastByPartition = new Map<number, number>();
-    for (const s of sales) lastByPartition.set(countries.indexOf(s.country) % PARTITIONS, s.payment_date);
+    for (const s of sales) lastByPartition.set(partitionOfKey(s.country, PARTITIONS), s.payment_date);
     const closedUntil = Math.min(...lastByPartition.values()) - 600_000;
     const start = Math.floor((closedUntil - 600_000) / 300_000) * 300_000;
     const inWindow = sales.filter((s) => between(s, start, start + 600_000));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { type AggregationSettings, aggregate, itemId, type SaleRecord, type Watermark } from "#functions/aggregate/aggregate";
-import type { WindowItem } from "#shared/aggregates/model";
+import { type AggregationSettings, aggregate, type SaleRecord, type Watermark } from "#functions/aggregate/aggregate";
+import { type Metrics, mergeMetrics, type SliceItem, sliceId } from "#shared/aggregates/model";
 import type { Sale } from "#shared/sales/schema";
 import { parseWindows } from "#shared/windows/windows";
 
@@ -30,24 +30,35 @@ const records = (tp: string, sales: Sale[], firstOffset = 0): SaleRecord[] =>
 
 /** Applies batches one after another the way the store would keep the results. */
 function run(batches: SaleRecord[][], using: AggregationSettings = settings) {
-  const stored = new Map<string, WindowItem>();
+  const stored = new Map<string, SliceItem>();
   const watermarks = new Map<string, Watermark>();
   const results = [];
   for (const batch of batches) {
     const result = aggregate(batch, stored, watermarks, using);
-    for (const item of result.items) stored.set(itemId(item.window, item.start), { ...item, version: item.version + 1 });
+    for (const item of result.items)
+      stored.set(sliceId(item.window, item.start, item.topicPartition), { ...item, version: item.version + 1 });
     for (const [tp, wm] of result.watermarks) watermarks.set(tp, wm);
     results.push(result);
   }
   return { stored, results };
 }
 
-const figures = (stored: Map<string, WindowItem>) =>
+/** A window's figures: every partition's slice of it added up, as a reader sees them. */
+function windowValues(stored: Map<string, SliceItem>, window: string, start: number): Map<string, Metrics> {
+  const merged = new Map<string, Metrics>();
+  for (const item of stored.values())
+    if (item.window === window && item.start === start)
+      for (const [key, metrics] of item.values) merged.set(key, mergeMetrics(merged.get(key), metrics) as Metrics);
+  return merged;
+}
+
+const figures = (stored: Map<string, SliceItem>) =>
   Object.fromEntries(
-    [...stored].map(([id, item]) => [
-      id,
-      Object.fromEntries([...item.values].map(([k, m]) => [k, `${m.orders}/${m.sales}/${m.min}/${m.max}/${m.late}`])),
-    ]),
+    [...new Set([...stored.values()].map((item) => `${item.window}@${item.start}`))].sort().map((id) => {
+      const [window = "", start = ""] = id.split("@");
+      const values = windowValues(stored, window, Number(start));
+      return [id, Object.fromEntries([...values].map(([k, m]) => [k, `${m.orders}/${m.sales}/${m.min}/${m.max}/${m.late}`]))];
+    }),
   );
 
 describe("aggregate", () => {
@@ -60,14 +71,14 @@ describe("aggregate", () => {
 
   it("sums exact cents per country, region and overall in every window", () => {
     const { stored } = run([stream]);
-    const minute15 = stored.get(itemId("1m", T0));
-    expect(minute15?.values.get("country#France")).toEqual({ orders: 1n, sales: 10n, min: 10n, max: 10n, late: 0n });
-    const hour = stored.get(itemId("1h", Date.parse("2022-08-01T10:00:00Z")));
-    expect(hour?.values.get("region#Europe")).toEqual({ orders: 3n, sales: 529n, min: 10n, max: 499n, late: 0n });
-    expect(hour?.values.get("all#all")).toMatchObject({ orders: 4n, sales: 629n });
-    expect(hour?.values.get("region#Asia & Pacific")).toMatchObject({ orders: 1n, sales: 100n });
-    expect(minute15?.expiresAt).toBe((T0 + 60_000) / 1000 + 172_800);
-    expect(hour?.expiresAt).toBeUndefined();
+    const minute15 = windowValues(stored, "1m", T0);
+    expect(minute15.get("country#France")).toEqual({ orders: 1n, sales: 10n, min: 10n, max: 10n, late: 0n });
+    const hour = windowValues(stored, "1h", Date.parse("2022-08-01T10:00:00Z"));
+    expect(hour.get("region#Europe")).toEqual({ orders: 3n, sales: 529n, min: 10n, max: 499n, late: 0n });
+    expect(hour.get("all#all")).toMatchObject({ orders: 4n, sales: 629n });
+    expect(hour.get("region#Asia & Pacific")).toMatchObject({ orders: 1n, sales: 100n });
+    expect(stored.get(sliceId("1m", T0, "sales-0"))?.expiresAt).toBe((T0 + 60_000) / 1000 + 172_800);
+    expect(stored.get(sliceId("1h", Date.parse("2022-08-01T10:00:00Z"), "sales-0"))?.expiresAt).toBeUndefined();
   });
 
   it("changes nothing when the same batch is delivered three times", () => {
@@ -95,20 +106,20 @@ describe("aggregate", () => {
     const { stored, results } = run([sales]);
     // The 3rd record (10:16) comes after the watermark reached 10:45: its 1m window ended 10:17,
     // 28 min earlier (> 10 min): late there and in both 10m/5m windows, but on time for 1h and 1d.
-    expect(stored.get(itemId("1m", T0 + 60_000))?.values.get("country#France")).toEqual({
+    expect(windowValues(stored, "1m", T0 + 60_000).get("country#France")).toEqual({
       orders: 0n,
       sales: 0n,
       min: undefined,
       max: undefined,
       late: 1n,
     });
-    expect(stored.get(itemId("1h", Date.parse("2022-08-01T10:00:00Z")))?.values.get("country#France")).toMatchObject({
+    expect(windowValues(stored, "1h", Date.parse("2022-08-01T10:00:00Z")).get("country#France")).toMatchObject({
       orders: 4n,
       sales: 900n,
       late: 0n,
     });
     // The 4th (10:40) is out of order but its windows are still within the lateness: applied.
-    expect(stored.get(itemId("1m", T0 + 25 * 60_000))?.values.get("country#France")).toMatchObject({ orders: 1n, sales: 500n });
+    expect(windowValues(stored, "1m", T0 + 25 * 60_000).get("country#France")).toMatchObject({ orders: 1n, sales: 500n });
     expect(results[0]?.late).toBe(3);
     expect(results[0]?.applied).toBe(4);
   });
@@ -163,5 +174,37 @@ describe("aggregate", () => {
     expect(values?.get("all#all")).toMatchObject({ orders: 9n, sales: 1440n });
     expect(values?.get("region#Unassigned")).toMatchObject({ orders: 4n, sales: 710n });
     expect(results.map((r) => [...r.folded.values()].reduce((a, b) => a + b, 0))).toEqual([1, 3]);
+  });
+  it("writes every slice from one partition only, and adds partitions' partials up to the same figures", () => {
+    const mixed = [
+      ...records("sales-0", [sale("France", "1.00", 0, 1), sale("France", "2.00", 1, 2)]),
+      ...records("sales-1", [sale("Germany", "3.00", 0, 3)]),
+      ...records("sales-2", [sale("India", "4.00", 0, 4)]),
+    ];
+    const { stored, results } = run([mixed]);
+    for (const item of results[0]?.items ?? []) {
+      expect(item.values.size).toBeGreaterThan(0);
+      for (const key of item.values.keys())
+        if (key.startsWith("country#"))
+          expect(mixed.find((r) => `country#${r.sale.country}` === key)?.topicPartition).toBe(item.topicPartition);
+    }
+    // Three partitions touch the same hour: three slices, each with its own partial of Europe and all.
+    const hour = Date.parse("2022-08-01T10:00:00Z");
+    const slices = [...stored.values()].filter((item) => item.window === "1h" && item.start === hour);
+    expect(slices.map((item) => item.topicPartition).sort()).toEqual(["sales-0", "sales-1", "sales-2"]);
+    expect(slices.find((item) => item.topicPartition === "sales-1")?.values.get("region#Europe")).toMatchObject({
+      orders: 1n,
+      sales: 300n,
+    });
+    expect(windowValues(stored, "1h", hour).get("region#Europe")).toEqual({ orders: 3n, sales: 600n, min: 100n, max: 300n, late: 0n });
+    expect(windowValues(stored, "1h", hour).get("all#all")).toMatchObject({ orders: 4n, sales: 1000n });
+  });
+
+  it("advances a slice's offset only to its own partition's last offset", () => {
+    const { stored } = run([
+      [...records("sales-0", [sale("France", "1.00", 0)], 40), ...records("sales-1", [sale("Spain", "1.00", 0)], 7)],
+    ]);
+    expect(stored.get(sliceId("1m", T0, "sales-0"))?.offset).toBe(40);
+    expect(stored.get(sliceId("1m", T0, "sales-1"))?.offset).toBe(7);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { leaderboard, type QueryDeps, type QueryStore, series } from "#functions/query/query";
-import { emptyItem, type Metrics, type WindowItem } from "#shared/aggregates/model";
+import { emptySlice, type Metrics, type SliceItem } from "#shared/aggregates/model";
 import { HttpError } from "#shared/http/errors";
 import { parseWindows } from "#shared/windows/windows";
 
@@ -14,14 +14,24 @@ const m = (orders: number, cents: number, late = 0): Metrics => ({
   late: BigInt(late),
 });
 
-function item(window: string, start: number, size: number, values: Record<string, Metrics>): WindowItem {
-  return { ...emptyItem(window, start, start + size), version: 1, values: new Map(Object.entries(values)) };
+function item(window: string, start: number, size: number, values: Record<string, Metrics>, topicPartition = "sales-0"): SliceItem {
+  return { ...emptySlice(window, start, start + size, topicPartition), version: 1, values: new Map(Object.entries(values)) };
 }
 
-function deps(items: WindowItem[], watermarks: number[]): QueryDeps {
+/** A store over slices in memory, answering as the DynamoDB one does: per-partition partials. */
+function deps(items: SliceItem[], watermarks: number[]): QueryDeps {
   const store: QueryStore = {
-    getWindow: async (window, start) => items.find((i) => i.window === window && i.start === start),
-    windowsInRange: async (window, from, to) => items.filter((i) => i.window === window && i.start >= from && i.start <= to),
+    windowValues: async (window, start, dimension) =>
+      items
+        .filter((i) => i.window === window && i.start === start)
+        .map(
+          (i) => new Map([...i.values].filter(([k]) => k.startsWith(`${dimension}#`)).map(([k, m]) => [k.slice(dimension.length + 1), m])),
+        ),
+    valueSeries: async (window, from, to, dimension, value) =>
+      items.flatMap((i) => {
+        const metrics = i.values.get(`${dimension}#${value}`);
+        return i.window === window && i.start >= from && i.start <= to && metrics !== undefined ? [{ start: i.start, metrics }] : [];
+      }),
     watermarks: async () => new Map(watermarks.map((wm, partition) => [partition, wm])),
   };
   return {
@@ -109,5 +119,33 @@ describe("series", () => {
     expect(await status(() => series({ ...q, from: "2022-08-01T02:00:00Z", to: "2022-08-01T01:00:00Z" }, d))).toBe(400);
     expect(await status(() => series({ ...q, from: "2022-08-01T02:00:00Z" }, d))).toBe(400);
     expect(await status(() => series({ ...q, window: "1m", from: "2022-08-01T00:00:00Z", to: "2022-08-02T00:00:00Z" }, d))).toBe(400);
+  });
+});
+
+describe("partials of several partitions", () => {
+  const split = [
+    item("1h", T0, H, { "country#France": m(2, 1000), "region#Europe": m(2, 1000), "all#all": m(2, 1000) }, "sales-0"),
+    item("1h", T0, H, { "country#Spain": m(1, 1500), "region#Europe": m(1, 1500), "all#all": m(1, 1500) }, "sales-1"),
+    item("1h", T0, H, { "country#Japan": m(5, 5), "region#Asia & Pacific": m(5, 5), "all#all": m(5, 5) }, "sales-2"),
+  ];
+
+  it("adds every partition's partial of a region into one leaderboard entry", async () => {
+    const board = await leaderboard({ dimension: "region", window: "1h", at: "2022-08-01T00:00:00Z" }, deps(split, [T0]));
+    expect(board.entries.map((e) => [e.value, e.orders, e.sales, e.min, e.max])).toEqual([
+      ["Europe", 3, "25.00", "0.01", "15.00"],
+      ["Asia & Pacific", 5, "0.05", "0.01", "0.05"],
+    ]);
+  });
+
+  it("adds partials window by window in a series, and totals them once", async () => {
+    const result = await series(
+      { dimension: "all", value: "all", window: "1h", from: "2022-08-01T00:00:00Z", to: "2022-08-01T02:00:00Z" },
+      deps(split, [T0]),
+    );
+    expect(result.windows.map((w) => [w.orders, w.sales])).toEqual([
+      [8, "25.05"],
+      [0, "0.00"],
+    ]);
+    expect(result.total).toMatchObject({ orders: 8, sales: "25.05", average: "3.13" });
   });
 });

@@ -1,0 +1,156 @@
+import { type AggregationSettings, planBatch } from "#functions/aggregate/aggregate";
+import { type KafkaEventRecord, processBatch } from "#functions/aggregate/process-batch";
+import { AggregateStore } from "#functions/aggregate/store";
+import { dynamoQueryStore } from "#functions/query/store";
+import { seededRandom } from "#local/sales/generator";
+import { localClients } from "#local/stack/clients";
+import { up } from "#local/stack/stack";
+import { GlueAvroDecoder } from "#shared/avro/codec";
+import { GlueSchemaRegistry } from "#shared/avro/registry";
+import { partitionOfKey } from "#shared/kafka/partitioner";
+import { knownCountries } from "#shared/sales/regions";
+import { currentSalesSchema, type Sale } from "#shared/sales/schema";
+import { parseWindows } from "#shared/windows/windows";
+import { createPrivateAggregatesTable, kafkaEvent, salesEncoders } from "#test/support/aggregates";
+
+/**
+ * How aggregation scales with partitions. For P = 1..64 concurrent partition workers, each
+ * replays its own partition's batches (records keyed by country, so each partition has its own
+ * countries; every partition covers the same stretch of event time, so all of them touch the
+ * same windows) through the real core and store against DynamoDB Local. Prints records/s,
+ * conflicts, writes per record, the largest item, the busiest key's write rate (DynamoDB allows
+ * 1,000 WCU/s per key) and what the query API's reads cost at that P.
+ *
+ * BATCHES (default 4) and BATCH_SIZE (default 1000) per worker; PARTITIONS="1,2,4" to choose P.
+ */
+const batches = Number(process.env.BATCHES ?? 4);
+const batchSize = Number(process.env.BATCH_SIZE ?? 1000);
+const counts = (process.env.PARTITIONS ?? "1,2,4,8,16,32,64").split(",").map(Number);
+const topic = "sales";
+const T0 = Date.UTC(2022, 7, 1, 10);
+const settings: AggregationSettings = {
+  windows: parseWindows("1m,10m/5m,1h,1d"),
+  allowedLatenessMs: 600_000,
+  ttlSeconds: new Map(),
+  maxCountriesPerWindow: 500,
+};
+
+await up();
+const clients = localClients();
+const encode = await salesEncoders();
+const decoder = new GlueAvroDecoder<Sale>(new GlueSchemaRegistry(clients.glue), currentSalesSchema);
+
+/** Countries whose records Kafka's partitioner puts on partition p (invented ones where none does). */
+function countriesOf(p: number, partitions: number): string[] {
+  const known = knownCountries.filter((c) => partitionOfKey(c, partitions) === p);
+  for (let k = 0; known.length === 0; k++) if (partitionOfKey(`Country ${k}`, partitions) === p) known.push(`Country ${k}`);
+  return known;
+}
+
+/** A partition's batches as the mapping delivers them: `batchSize` records ~100 s of event time each. */
+function partitionBatches(p: number, partitions: number): Record<string, KafkaEventRecord[]>[] {
+  const random = seededRandom(1000 + p);
+  const countries = countriesOf(p, partitions);
+  const gap = 100_000 / batchSize;
+  return Array.from({ length: batches }, (_, b) => {
+    const records = Array.from({ length: batchSize }, (_, i) => {
+      const offset = b * batchSize + i;
+      const sale: Sale = {
+        payment_id: offset,
+        customer_id: 1 + Math.floor(random() * 599),
+        amount: (0.99 + Math.floor(random() * 10) + 0.01 * Math.floor(random() * 2)).toFixed(2),
+        payment_date: T0 + Math.round(offset * gap + random() * gap),
+        city: null,
+        district: null,
+        country: countries[Math.floor(random() * countries.length)] as string,
+        channel: "web",
+      };
+      return { partition: p, offset, value: encode(sale, offset), key: sale.country };
+    });
+    return kafkaEvent(topic, records).records as unknown as Record<string, KafkaEventRecord[]>;
+  });
+}
+
+interface KeyLoad {
+  writes: number;
+  bytes: number;
+  wcu: number;
+}
+
+const rows: string[] = [];
+let baselineRate = 0;
+for (const partitions of counts) {
+  const work = Array.from({ length: partitions }, (_, p) => partitionBatches(p, partitions));
+  const frames = work
+    .flat()
+    .flatMap((batch) => Object.values(batch).flatMap((records) => records.map((r) => Buffer.from(r.value ?? "", "base64"))));
+  await decoder.load(frames);
+  const table = await createPrivateAggregatesTable(clients.dynamodb);
+  const keys = new Map<string, KeyLoad>();
+  const observe = (key: string, bytes: number) => {
+    const load = keys.get(key) ?? { writes: 0, bytes: 0, wcu: 0 };
+    load.writes++;
+    load.bytes += bytes;
+    load.wcu += Math.max(1, Math.ceil(bytes / 1024));
+    keys.set(key, load);
+  };
+  const stores = work.map(() => new AggregateStore(clients.dynamodb, table.name, observe));
+  const started = performance.now();
+  await Promise.all(
+    work.map(async (partitionWork, p) => {
+      for (const batch of partitionWork)
+        await processBatch(batch, { decoder, store: stores[p] as AggregateStore, deadLetter: async () => undefined, settings });
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  const records = partitions * batches * batchSize;
+  const rate = records / seconds;
+  if (partitions === counts[0]) baselineRate = rate / partitions;
+  const writes = stores.reduce((sum, s) => sum + s.counts.writes, 0);
+  const conflicts = stores.reduce((sum, s) => sum + s.counts.conflicts, 0);
+  const largest = Math.max(...stores.map((s) => s.counts.largestItemBytes));
+  const [busiestKey, busiest] = [...keys].sort((a, b) => b[1].wcu - a[1].wcu)[0] ?? ["", { writes: 0, bytes: 0, wcu: 0 }];
+
+  // What the query API reads at this P: a leaderboard, a 1,500-window country series, a region series.
+  const reads = dynamoQueryStore(clients.dynamodb, table.name, topic, partitions);
+  const before = () => reads.counts.requests;
+  let mark = before();
+  await reads.windowValues("10m/5m", T0, "country");
+  const leaderboardRequests = before() - mark;
+  mark = before();
+  const someCountry = countriesOf(0, partitions)[0] as string;
+  const countrySeries = await reads.valueSeries("1m", T0, T0 + 1499 * 60_000, "country", someCountry);
+  const countryRequests = before() - mark;
+  mark = before();
+  await reads.valueSeries("1m", T0, T0 + 1499 * 60_000, "region", "Europe");
+  const regionRequests = before() - mark;
+  if (countrySeries.length === 0) throw new Error(`no series read back for ${someCountry}: the layout and the reader disagree`);
+
+  rows.push(
+    [
+      partitions,
+      Math.round(rate).toLocaleString("en-US"),
+      `${(rate / (baselineRate * partitions)).toFixed(2)}`,
+      (conflicts / (partitions * batches)).toFixed(2),
+      (writes / records).toFixed(4),
+      (largest / 1024).toFixed(1),
+      `${(busiest.writes / seconds).toFixed(1)} / ${(busiest.wcu / seconds).toFixed(1)} / ${(busiest.bytes / 1024 / seconds).toFixed(1)}`,
+      busiestKey.replace(/T\d{2}:\d{2}:\d{2}\.\d{3}Z/, ""),
+      `${leaderboardRequests} / ${countryRequests} / ${regionRequests}`,
+    ].join(" | "),
+  );
+  await table.drop();
+  console.error(`P=${partitions}: ${records} records in ${seconds.toFixed(1)} s`);
+}
+
+const plan = planBatch([], settings);
+console.log(
+  `\nAggregation with P concurrent partition workers, ${batches} batches of ${batchSize} records each (~100 s of event time per batch), windows 1m,10m/5m,1h,1d, ${plan.perRecord} windows per record, Node ${process.version}`,
+);
+console.log(
+  "| P | records/s | vs P x (P=1 rate) | conflicts per batch | writes per record | largest item KB | busiest key writes/s / WCU/s / KB/s | busiest key | query requests: leaderboard / country series / region series |",
+);
+console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+for (const row of rows) console.log(`| ${row} |`);
+for (const client of [clients.glue, clients.dynamodb, clients.s3, clients.sqs]) client.destroy();
+process.exit(0);

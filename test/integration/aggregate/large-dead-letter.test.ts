@@ -1,0 +1,110 @@
+import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { DeleteObjectCommand, GetObjectCommand } from "@aws-sdk/client-s3";
+import { CreateQueueCommand, DeleteQueueCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { LocalFunction } from "#local/runtime/lambda";
+import { sampleSales } from "#local/sales/generator";
+import { localClients } from "#local/stack/clients";
+import { localStackContext } from "#local/stack/context";
+import { physicalName } from "#local/template/intrinsics";
+import { centsOf, formatCents } from "#shared/money/cents";
+import { createPrivateAggregatesTable, kafkaEvent, localFunction, salesEncoders, tableFigures } from "#test/support/aggregates";
+import { readTopic } from "#test/support/topic";
+
+const clients = localClients();
+const ctx = localStackContext();
+const topic = `dlq-${randomUUID().slice(0, 8)}`;
+const bucket = physicalName(ctx, "LakeBucket");
+const poison = Buffer.concat([Buffer.from([0x00]), randomBytes(8 * 1024 * 1024 - 1)]); // Confluent framing: not ours
+const sales = sampleSales(20, { seed: 5, startMs: Date.UTC(2022, 7, 3, 9), meanGapMs: 30_000 });
+let table: { name: string; drop: () => Promise<void> };
+let queueUrl: string;
+let fn: LocalFunction;
+let objectKey: string | undefined;
+
+beforeAll(async () => {
+  table = await createPrivateAggregatesTable(clients.dynamodb);
+  ({ QueueUrl: queueUrl = "" } = await clients.sqs.send(new CreateQueueCommand({ QueueName: `test-dead-letters-${topic}` })));
+  fn = localFunction("AggregateFunction", { AGGREGATES_TABLE: table.name, DEAD_LETTER_QUEUE_URL: queueUrl });
+  const admin = clients.kafka.admin();
+  await admin.connect();
+  await admin.createTopics({
+    topics: [{ topic, numPartitions: 1, configEntries: [{ name: "max.message.bytes", value: String(16 * 1024 * 1024) }] }],
+    waitForLeaders: true,
+  });
+  await admin.disconnect();
+});
+
+afterAll(async () => {
+  await fn.stop();
+  await table.drop();
+  await clients.sqs.send(new DeleteQueueCommand({ QueueUrl: queueUrl }));
+  if (objectKey !== undefined) await clients.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: objectKey }));
+  const admin = clients.kafka.admin();
+  await admin.connect();
+  await admin.deleteTopics({ topics: [topic] });
+  await admin.disconnect();
+});
+
+describe("a record too large for SQS among good ones", () => {
+  it("counts the good records and keeps the 8 MiB poison retrievable from S3 by its dead letter", async () => {
+    const encode = await salesEncoders();
+    const producer = clients.kafka.producer();
+    await producer.connect();
+    const messages = sales.map((sale, i) => ({ key: sale.country, value: encode(sale, i) }));
+    await producer.send({ topic, messages: [...messages.slice(0, 10), { key: "x", value: poison }, ...messages.slice(10)] });
+    await producer.disconnect();
+    const read = await readTopic(
+      clients.kafka,
+      topic,
+      () => true,
+      (records) => records.length === 21,
+      60_000,
+    );
+    expect(read).toHaveLength(21);
+
+    const outcome = await fn.invoke(
+      kafkaEvent(
+        topic,
+        read.map((r) => ({
+          partition: r.partition,
+          offset: Number(r.offset),
+          value: r.message.value as Buffer,
+          key: r.message.key?.toString(),
+        })),
+      ),
+    );
+    if (!outcome.ok) throw new Error(`${outcome.error.errorType}: ${outcome.error.errorMessage}`);
+    expect(outcome.result).toMatchObject({ records: 21, applied: 20, poison: 1 });
+
+    // Every good record counted, to the cent.
+    const figures = await tableFigures(clients.dynamodb, table.name);
+    const day = figures["1d@2022-08-03T00:00:00.000Z"]?.["all#all"] ?? "";
+    const cents = sales.reduce((sum, s) => sum + centsOf(s.amount), 0);
+    expect(day.split("/").slice(0, 2)).toEqual(["20", String(cents)]);
+    expect(formatCents(cents)).toMatch(/^\d+\.\d\d$/);
+
+    // The dead letter fits SQS and points at the poison's bytes.
+    const { Messages = [] } = await clients.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 2 }),
+    );
+    expect(Messages).toHaveLength(1);
+    const body = Messages[0]?.Body ?? "";
+    expect(Buffer.byteLength(body)).toBeLessThan(256 * 1024);
+    const letter = JSON.parse(body);
+    const poisonOffset = read.find((r) => r.message.value?.length === poison.length)?.offset;
+    expect(letter).toMatchObject({
+      topic,
+      partition: 0,
+      offset: Number(poisonOffset),
+      source: "aggregate",
+      reason: { code: "BAD_HEADER_VERSION" },
+    });
+    expect(letter.value).toBeUndefined();
+    expect(letter.valueRef).toMatchObject({ bucket, bytes: poison.length, sha256: createHash("sha256").update(poison).digest("hex") });
+    objectKey = letter.valueRef.key;
+    const object = await clients.s3.send(new GetObjectCommand({ Bucket: bucket, Key: objectKey }));
+    const stored = Buffer.from(await (object.Body as { transformToByteArray: () => Promise<Uint8Array> }).transformToByteArray());
+    expect(stored.equals(poison)).toBe(true);
+  });
+});

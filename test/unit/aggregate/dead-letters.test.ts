@@ -1,0 +1,107 @@
+import { createHash } from "node:crypto";
+import type { PutObjectCommand } from "@aws-sdk/client-s3";
+import type { SendMessageBatchCommand } from "@aws-sdk/client-sqs";
+import { describe, expect, it } from "vitest";
+import {
+  type DeadLetter,
+  type DeadLetterMessage,
+  INLINE_BODY_LIMIT,
+  MAX_BATCH_BYTES,
+  sendDeadLetters,
+} from "#functions/aggregate/dead-letters";
+
+function letter(offset: number, valueBytes: number, keyBytes = 8): DeadLetter {
+  return {
+    topic: "sales",
+    partition: 2,
+    offset,
+    timestamp: 1,
+    key: Buffer.alloc(keyBytes, 107).toString("base64"),
+    value: Buffer.alloc(valueBytes, offset % 251).toString("base64"),
+    reason: { code: "BAD_HEADER_VERSION", message: "header byte 0x07 is not 3" },
+    source: "aggregate",
+  };
+}
+
+/** SQS and S3 fakes that keep what they are sent and can refuse entries. */
+function sink(refuse: (body: DeadLetterMessage) => boolean = () => false) {
+  const batches: DeadLetterMessage[][] = [];
+  const batchBytes: number[] = [];
+  const objects = new Map<string, Buffer>();
+  return {
+    batches,
+    batchBytes,
+    objects,
+    sink: {
+      queueUrl: "https://sqs.local/q",
+      bucket: "lake",
+      prefix: "dead-letters/aggregate/",
+      sqs: {
+        send: async (command: SendMessageBatchCommand) => {
+          const entries = command.input.Entries ?? [];
+          const bodies = entries.map((entry) => JSON.parse(entry.MessageBody ?? "") as DeadLetterMessage);
+          batches.push(bodies);
+          batchBytes.push(entries.reduce((sum, entry) => sum + Buffer.byteLength(entry.MessageBody ?? ""), 0));
+          const failed = entries.filter((_, i) => refuse(bodies[i] as DeadLetterMessage));
+          return { Successful: [], Failed: failed.map((entry) => ({ Id: entry.Id, Code: "InvalidMessageContents", SenderFault: true })) };
+        },
+      } as never,
+      s3: {
+        send: async (command: PutObjectCommand) => {
+          objects.set(command.input.Key ?? "", Buffer.from(command.input.Body as Buffer));
+          return {};
+        },
+      } as never,
+    },
+  };
+}
+
+describe("dead letters", () => {
+  it("sends small letters inline, ten per request", async () => {
+    const fake = sink();
+    const requests = await sendDeadLetters(
+      fake.sink,
+      Array.from({ length: 23 }, (_, i) => letter(i, 100)),
+    );
+    expect(requests).toBe(3);
+    expect(fake.batches.map((b) => b.length)).toEqual([10, 10, 3]);
+    expect(fake.batches[2]?.[2]).toMatchObject({ offset: 22, value: letter(22, 100).value, reason: { code: "BAD_HEADER_VERSION" } });
+    expect(fake.objects.size).toBe(0);
+  });
+
+  it("puts an 8 MiB value in S3 and sends a reference that names its bytes and checksum", async () => {
+    const fake = sink();
+    const big = letter(7, 8 * 1024 * 1024);
+    await sendDeadLetters(fake.sink, [letter(6, 10), big, letter(8, 10)]);
+    const message = fake.batches.flat().find((m) => m.offset === 7);
+    expect(message?.value).toBeUndefined();
+    expect(message?.key).toBe(big.key);
+    const bytes = Buffer.from(big.value, "base64");
+    expect(message?.valueRef).toEqual({
+      bucket: "lake",
+      key: "dead-letters/aggregate/sales/2/7/value",
+      bytes: bytes.length,
+      sha256: createHash("sha256").update(bytes).digest("hex"),
+    });
+    expect(fake.objects.get("dead-letters/aggregate/sales/2/7/value")?.equals(bytes)).toBe(true);
+    expect(Math.max(...fake.batchBytes)).toBeLessThan(MAX_BATCH_BYTES);
+  });
+
+  it("offloads a large key too, and splits requests so none passes SQS's 256 KiB", async () => {
+    const fake = sink();
+    // Just under the inline limit each: ten of them would pass 256 KiB in one request.
+    const size = Math.floor((INLINE_BODY_LIMIT * 3) / 4) - 10;
+    await sendDeadLetters(fake.sink, [letter(1, 10, 128 * 1024), ...Array.from({ length: 20 }, (_, i) => letter(10 + i, size))]);
+    expect(fake.batches.flat().find((m) => m.offset === 1)?.keyRef?.key).toBe("dead-letters/aggregate/sales/2/1/key");
+    expect(fake.batches.flat()).toHaveLength(21);
+    for (const bytes of fake.batchBytes) expect(bytes).toBeLessThanOrEqual(MAX_BATCH_BYTES);
+    expect(fake.batches.length).toBeGreaterThan(3);
+  });
+
+  it("throws naming the refusal when SQS does not take every letter, so the batch is retried", async () => {
+    const fake = sink((body) => body.offset === 3);
+    await expect(sendDeadLetters(fake.sink, [letter(2, 10), letter(3, 10)])).rejects.toThrow(
+      /SQS refused 1 dead letters: InvalidMessageContents/,
+    );
+  });
+});
