@@ -135,7 +135,7 @@ for (const partitions of counts) {
       (writes / records).toFixed(4),
       (largest / 1024).toFixed(1),
       `${(busiest.writes / seconds).toFixed(1)} / ${(busiest.wcu / seconds).toFixed(1)} / ${(busiest.bytes / 1024 / seconds).toFixed(1)}`,
-      busiestKey.replace(/T\d{2}:\d{2}:\d{2}\.\d{3}Z/, ""),
+      busiestKey,
       `${leaderboardRequests} / ${countryRequests} / ${regionRequests}`,
     ].join(" | "),
   );

@@ -22,7 +22,7 @@ export interface KafkaEventRecord {
 }
 
 export interface BatchDeps {
-  readonly decoder: GlueAvroDecoder<Sale>;
+  readonly decoder: Pick<GlueAvroDecoder<Sale>, "load" | "decode">;
   readonly store: Pick<AggregateStore, "readSlices" | "writeSlice" | "readWatermarks" | "writeWatermark">;
   readonly deadLetter: (letters: readonly DeadLetter[]) => Promise<unknown>;
   readonly settings: AggregationSettings;
@@ -118,7 +118,20 @@ export async function processBatch(
     pending = again.items.filter((item) => lostIds.has(idOf(item)));
     result = { ...again, applied: result.applied, late: result.late, duplicates: result.duplicates };
   }
-  await Promise.all([...result.watermarks].map(([tp, watermark]: [string, Watermark]) => deps.store.writeWatermark(tp, watermark)));
+  // Every partition's watermark covers the whole batch, dead-lettered records too, so a redelivery
+  // neither applies nor dead-letters anything twice.
+  const lastOffsets = new Map<string, number>();
+  for (const { tp, record } of incoming) lastOffsets.set(tp, Math.max(lastOffsets.get(tp) ?? -1, record.offset));
+  await Promise.all(
+    [...lastOffsets].map(([tp, offset]) => {
+      const next = result.watermarks.get(tp) ?? watermarks.get(tp);
+      const watermark: Watermark = {
+        eventTime: next?.eventTime ?? Number.NEGATIVE_INFINITY,
+        offset: Math.max(offset, next?.offset ?? -1),
+      };
+      return deps.store.writeWatermark(tp, watermark);
+    }),
+  );
 
   return {
     records: incoming.length,

@@ -103,7 +103,9 @@ export class AggregateStore {
     const found = await this.#batchGet(topicPartitions.map(watermarkKey));
     const byPartition = new Map<string, Watermark>();
     for (const attributes of found) {
-      byPartition.set(String(attributes.tp?.S), { eventTime: Number(attributes.wm?.N), offset: Number(attributes.off?.N) });
+      // A partition that has seen only undecodable records has an offset but no event time yet.
+      const eventTime = attributes.wm?.N === undefined ? Number.NEGATIVE_INFINITY : Number(attributes.wm.N);
+      byPartition.set(String(attributes.tp?.S), { eventTime, offset: Number(attributes.off?.N) });
     }
     return byPartition;
   }
@@ -116,7 +118,7 @@ export class AggregateStore {
       tp: { S: topicPartition },
       topic: { S: topic },
       p: { N: String(partition) },
-      wm: { N: String(watermark.eventTime) },
+      ...(Number.isFinite(watermark.eventTime) && { wm: { N: String(watermark.eventTime) } }),
       off: { N: String(watermark.offset) },
     };
     this.#count(attributes);

@@ -112,6 +112,7 @@ export function dynamoQueryStore(
       const items = await batchGet(topicPartitions.map(watermarkKey), "#t, #w", { "#t": "tp", "#w": "wm" });
       const byPartition = new Map<number, number>();
       for (const item of items) {
+        if (item.wm?.N === undefined) continue; // only undecodable records so far: no event time
         const tp = item.tp?.S ?? "";
         byPartition.set(Number(tp.slice(tp.lastIndexOf("-") + 1)), Number(item.wm?.N));
       }
