@@ -64,6 +64,7 @@ export const handler = middy<MSKEvent, unknown>()
     metrics.addMetric("FoldedCountryRecords", MetricUnit.Count, summary.folded);
     metrics.addMetric("PoisonRecords", MetricUnit.Count, summary.poison);
     metrics.addMetric("DynamoDBWrites", MetricUnit.Count, store.counts.writes - writesBefore);
+    metrics.addMetric("SliceWriteConflicts", MetricUnit.Count, summary.conflicts);
     logger.info("batch aggregated", { ...summary });
     return summary;
   });
