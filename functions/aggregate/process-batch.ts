@@ -45,10 +45,11 @@ export interface BatchSummary {
 /**
  * Aggregates one aws:kafka batch into DynamoDB, exactly once per record. Undecodable records
  * go to the dead-letter queue with their reason (not again for offsets a previous delivery
- * already covered) and the rest of the batch goes on. Window items are written first, each
+ * already covered) and the rest of the batch goes on. Slices are written first, each
  * conditionally, re-read and re-merged on conflict; the partitions' watermarks last, so a
  * retry after a crash judges lateness exactly as the first attempt did. Throws (and the
- * mapping retries the batch) on registry, DynamoDB or SQS failures.
+ * mapping retries the batch) on registry, DynamoDB, S3 or SQS failures, and when slices keep
+ * changing under maxConflictRetries attempts.
  */
 export async function processBatch(
   recordsByPartition: Readonly<Record<string, readonly KafkaEventRecord[]>>,

@@ -175,7 +175,7 @@ describe("the aggregate function on DynamoDB Local", () => {
     expect(joined).not.toMatch(/customer_id|payment_id|Atlantis/);
   });
 
-  it("keeps a window item bounded when sales come with ever new country names", async () => {
+  it("keeps a slice bounded when sales come with ever new country names", async () => {
     const capped = await createPrivateAggregatesTable(clients.dynamodb);
     const bounded = localFunction(
       "AggregateFunction",
