@@ -89,6 +89,36 @@ async function closedBefore(deps: QueryDeps): Promise<number> {
   return least - deps.allowedLatenessMs;
 }
 
+/** Query-string parameters each route reads; anything else is refused, so a path parameter can never be overridden. */
+export const queryParameters = {
+  leaderboard: ["window", "at", "limit"],
+  series: ["window", "from", "to"],
+} as const;
+
+/**
+ * The query-string parameters of a route, only those it knows. Throws HttpError 400
+ * (UNKNOWN_PARAMETER) naming every other parameter present, path parameter names included.
+ */
+export function knownParameters<const K extends string>(
+  params: Readonly<Record<string, string | undefined>> | undefined,
+  allowed: readonly K[],
+): Partial<Record<K, string>> {
+  const unknown = Object.keys(params ?? {}).filter((name) => !(allowed as readonly string[]).includes(name));
+  if (unknown.length > 0) {
+    throw badRequest(
+      "UNKNOWN_PARAMETER",
+      `unknown query parameter${unknown.length > 1 ? "s" : ""} ${unknown.map((name) => `"${name}"`).join(", ")}; allowed: ${allowed.join(", ")}`,
+      { parameters: unknown },
+    );
+  }
+  const known: Partial<Record<K, string>> = {};
+  for (const name of allowed) {
+    const value = params?.[name];
+    if (value !== undefined) known[name] = value;
+  }
+  return known;
+}
+
 const statusOf = (end: number, closedUntil: number): "open" | "closed" => (end <= closedUntil ? "closed" : "open");
 
 export interface LeaderboardQuery {
