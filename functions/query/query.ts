@@ -1,6 +1,7 @@
 import { type Dimension, dimensions, type Metrics, valueKey, type WindowItem } from "#shared/aggregates/model";
 import { badRequest, HttpError } from "#shared/http/errors";
 import { formatCents } from "#shared/money/cents";
+import { parseIsoInstant } from "#shared/time/instant";
 import { latestWindowStart, type WindowSpec } from "#shared/windows/windows";
 
 /** Reads the aggregates table; DynamoDB in the handler, anything with the same shape in tests. */
@@ -75,8 +76,13 @@ function dimensionOf(text: string | undefined): Dimension {
 
 function instant(name: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
-  const ms = /^\d{4}-\d{2}-\d{2}T/.test(text) && /(Z|[+-]\d{2}:\d{2})$/.test(text) ? Date.parse(text) : Number.NaN;
-  if (Number.isNaN(ms)) throw badRequest("INVALID_TIME", `${name} must be ISO-8601 with a zone, e.g. 2022-08-01T00:00:00Z; got "${text}"`);
+  const ms = parseIsoInstant(text);
+  if (ms === undefined) {
+    throw badRequest(
+      "INVALID_TIME",
+      `${name} must be an existing ISO-8601 date-time with a zone, e.g. 2022-08-01T00:00:00Z; got "${text}"`,
+    );
+  }
   return ms;
 }
 
