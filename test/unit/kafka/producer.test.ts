@@ -170,7 +170,7 @@ describe("TransactionalProducer", () => {
   });
 
   it("does not let a connect that completes after the deadline leave a half-open transaction for the next request", async () => {
-    let finishConnect = () => undefined as void;
+    let finishConnect: () => void = () => undefined;
     const { kafka, script, producers } = fakeKafka({
       connect: () =>
         new Promise<void>((resolve) => {
@@ -195,7 +195,7 @@ describe("TransactionalProducer", () => {
   });
 
   it("runs one transaction at a time: a second send waits for the first to end", async () => {
-    let release = () => undefined as void;
+    let release: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => {
       release = resolve;
     });
