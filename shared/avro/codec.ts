@@ -39,9 +39,11 @@ export class GlueAvroDecoder<T> {
   }
 
   /**
-   * Fetches the writer schema of every frame not seen before. A version that does not exist or
-   * cannot resolve to the reader is remembered as that record's error; a registry outage throws
-   * RegistryUnavailableError (retriable) so the batch is retried rather than dead-lettered.
+   * Fetches the writer schema of every frame not seen before. A version that cannot resolve to
+   * the reader is remembered as that record's error; one the source does not know is asked
+   * again on the next load (the registry caches that answer for a while, and a version
+   * registered since is then found). A registry outage throws RegistryUnavailableError
+   * (retriable) so the batch is retried rather than dead-lettered.
    */
   async load(frames: Iterable<Uint8Array>): Promise<void> {
     const missing = new Set<string>();
@@ -52,7 +54,8 @@ export class GlueAvroDecoder<T> {
       } catch {
         continue; // decode() reports the bad header for that record
       }
-      if (!this.#readers.has(key)) missing.add(key);
+      const reader = this.#readers.get(key);
+      if (reader === undefined || ("error" in reader && reader.error.code === CodecErrorCode.unknownSchemaVersion)) missing.add(key);
     }
     await Promise.all([...missing].map((key) => this.#loadVersion(key)));
   }
