@@ -13,9 +13,6 @@ export function parseSchema(schema: Schema | string): Type {
 /** How to read bodies written with one writer schema version, or why they cannot be read. */
 type Reader = { readonly read: (body: Buffer) => unknown } | { readonly error: CodecError };
 
-/** The outcome of decoding one record of a batch. */
-export type Decoded<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: CodecError };
-
 /**
  * Decodes Glue Schema Registry frames into the current reader schema. Writer schemas are
  * fetched by the UUID in each frame (through `load`), and a resolver is built once per
@@ -156,19 +153,6 @@ export class GlueAvroDecoder<T> {
       if (cause instanceof CodecError) throw cause;
       throw new CodecError(CodecErrorCode.corruptBody, `Avro body does not decode: ${(cause as Error).message}`, { cause });
     }
-  }
-
-  /** Loads and decodes a batch; every record gets a value or its own error. Throws only RegistryUnavailableError. */
-  async decodeAll(frames: readonly Uint8Array[]): Promise<Decoded<T>[]> {
-    await this.load(frames);
-    return frames.map((frame) => {
-      try {
-        return { ok: true, value: this.decode(frame) };
-      } catch (error) {
-        if (error instanceof CodecError) return { ok: false, error };
-        throw error;
-      }
-    });
   }
 }
 
