@@ -18,6 +18,7 @@ import { observability } from "#shared/observability/powertools";
 import { currentSalesSchema, type Sale } from "#shared/sales/schema";
 import { config } from "./config.ts";
 import { ingestSales } from "./ingest.ts";
+import { checkHeaders } from "./parse.ts";
 
 const { logger, tracer } = observability("ingest");
 const registry = new GlueSchemaRegistry(tracer.captureAWSv3Client(new GlueClient({ maxAttempts: 1 })));
@@ -67,6 +68,8 @@ export const handler = middy<APIGatewayProxyEventV2, HttpResponse>()
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(captureLambdaHandler(tracer))
   .use(httpErrors(logger))
+  // Before the idempotency layer: a malformed key must not become a DynamoDB record.
+  .use({ before: (request) => checkHeaders(request.event.headers) })
   .use(
     makeHandlerIdempotent({ persistenceStore: new DynamoDBPersistenceLayer({ tableName: config.idempotencyTable }), config: idempotency }),
   )

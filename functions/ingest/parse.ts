@@ -1,5 +1,29 @@
 import { HttpError } from "#shared/http/errors";
 
+/**
+ * What X-Correlation-Id and Idempotency-Key may hold (docs/openapi.yaml): 1 to 256 visible ASCII
+ * characters. Both travel into Kafka headers, DynamoDB keys and every log line downstream, so
+ * control characters, spaces and unbounded lengths stop here.
+ */
+export const HEADER_TOKEN = /^[\x21-\x7e]{1,256}$/;
+/** The request headers the ingest contract limits, lower-case as API Gateway passes them. */
+export const LIMITED_HEADERS = ["x-correlation-id", "idempotency-key"] as const;
+
+/**
+ * Checks the limited headers that are present. Throws HttpError 400 (INVALID_HEADER) naming the
+ * header and the rule; the value itself is never echoed.
+ */
+export function checkHeaders(headers: Readonly<Record<string, string | undefined>> | undefined): void {
+  for (const name of LIMITED_HEADERS) {
+    const value = headers?.[name];
+    if (value !== undefined && !HEADER_TOKEN.test(value)) {
+      throw new HttpError(400, "INVALID_HEADER", `${name} must be 1 to 256 visible ASCII characters (no spaces or control characters)`, {
+        details: { header: name, length: value.length },
+      });
+    }
+  }
+}
+
 /** Limits a POST /sales request must respect. */
 export interface RequestLimits {
   readonly maxRecords: number;

@@ -9,7 +9,7 @@ import { httpErrors } from "#shared/http/middleware";
 import { type HttpResponse, json } from "#shared/http/responses";
 import { observability } from "#shared/observability/powertools";
 import { config } from "./config.ts";
-import { leaderboard, type QueryDeps, series } from "./query.ts";
+import { knownParameters, leaderboard, type QueryDeps, queryParameters, series } from "./query.ts";
 import { dynamoQueryStore } from "./store.ts";
 
 const { logger, tracer } = observability("query");
@@ -26,13 +26,28 @@ type Route = (event: APIGatewayProxyEventV2) => Promise<HttpResponse>;
 // Figures change as sales arrive; clients may cache a closed window for a short while only.
 const cache = { "cache-control": "max-age=5" };
 
+// Path parameters come last: the query string can neither add unknown names nor override them.
 const getLeaderboard: Route = async (event) =>
-  json(200, await leaderboard({ dimension: event.pathParameters?.dimension, ...event.queryStringParameters }, deps), cache);
+  json(
+    200,
+    await leaderboard(
+      { ...knownParameters(event.queryStringParameters, queryParameters.leaderboard), dimension: event.pathParameters?.dimension },
+      deps,
+    ),
+    cache,
+  );
 
 const getSeries: Route = async (event) =>
   json(
     200,
-    await series({ dimension: event.pathParameters?.dimension, value: event.pathParameters?.value, ...event.queryStringParameters }, deps),
+    await series(
+      {
+        ...knownParameters(event.queryStringParameters, queryParameters.series),
+        dimension: event.pathParameters?.dimension,
+        value: event.pathParameters?.value,
+      },
+      deps,
+    ),
     cache,
   );
 

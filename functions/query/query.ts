@@ -1,6 +1,7 @@
 import { type Dimension, dimensions, type Metrics, mergeMetrics } from "#shared/aggregates/model";
 import { badRequest, HttpError } from "#shared/http/errors";
 import { formatCents } from "#shared/money/cents";
+import { parseIsoInstant } from "#shared/time/instant";
 import { latestWindowStart, type WindowSpec } from "#shared/windows/windows";
 
 /**
@@ -86,8 +87,13 @@ function dimensionOf(text: string | undefined): Dimension {
 
 function instant(name: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
-  const ms = /^\d{4}-\d{2}-\d{2}T/.test(text) && /(Z|[+-]\d{2}:\d{2})$/.test(text) ? Date.parse(text) : Number.NaN;
-  if (Number.isNaN(ms)) throw badRequest("INVALID_TIME", `${name} must be ISO-8601 with a zone, e.g. 2022-08-01T00:00:00Z; got "${text}"`);
+  const ms = parseIsoInstant(text);
+  if (ms === undefined) {
+    throw badRequest(
+      "INVALID_TIME",
+      `${name} must be an existing ISO-8601 date-time with a zone, e.g. 2022-08-01T00:00:00Z; got "${text}"`,
+    );
+  }
   return ms;
 }
 
@@ -98,6 +104,36 @@ async function closedBefore(deps: QueryDeps): Promise<number> {
   for (let partition = 0; partition < deps.partitions; partition++)
     least = Math.min(least, watermarks.get(partition) ?? Number.NEGATIVE_INFINITY);
   return least - deps.allowedLatenessMs;
+}
+
+/** Query-string parameters each route reads; anything else is refused, so a path parameter can never be overridden. */
+export const queryParameters = {
+  leaderboard: ["window", "at", "limit"],
+  series: ["window", "from", "to"],
+} as const;
+
+/**
+ * The query-string parameters of a route, only those it knows. Throws HttpError 400
+ * (UNKNOWN_PARAMETER) naming every other parameter present, path parameter names included.
+ */
+export function knownParameters<const K extends string>(
+  params: Readonly<Record<string, string | undefined>> | undefined,
+  allowed: readonly K[],
+): Partial<Record<K, string>> {
+  const unknown = Object.keys(params ?? {}).filter((name) => !(allowed as readonly string[]).includes(name));
+  if (unknown.length > 0) {
+    throw badRequest(
+      "UNKNOWN_PARAMETER",
+      `unknown query parameter${unknown.length > 1 ? "s" : ""} ${unknown.map((name) => `"${name}"`).join(", ")}; allowed: ${allowed.join(", ")}`,
+      { parameters: unknown },
+    );
+  }
+  const known: Partial<Record<K, string>> = {};
+  for (const name of allowed) {
+    const value = params?.[name];
+    if (value !== undefined) known[name] = value;
+  }
+  return known;
 }
 
 const statusOf = (end: number, closedUntil: number): "open" | "closed" => (end <= closedUntil ? "closed" : "open");

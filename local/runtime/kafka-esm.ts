@@ -1,5 +1,6 @@
 import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { Consumer, Kafka, KafkaMessage } from "kafkajs";
+import { exponentialDelay, sleep } from "#shared/retry/backoff";
 import { localQueueUrl } from "../stack/clients.ts";
 import { endpoints } from "../stack/settings.ts";
 import type { SamFunction } from "../template/functions.ts";
@@ -130,7 +131,8 @@ export class KafkaEventSourceMapping {
     this.stats.records += messages.length;
     let lastError = "";
     for (let attempt = 0; attempt <= this.mapping.maxRetryAttempts && this.#running; attempt++) {
-      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(200 * 2 ** (attempt - 1), 5000)));
+      // The real mapping's retry delay grows without jitter (one poller per partition, nothing to spread).
+      if (attempt > 0) await sleep(exponentialDelay(attempt, { baseMs: 200, capMs: 5000 }));
       const outcome = await this.#fn.invoke(event);
       if (outcome.ok) return;
       this.stats.failedInvocations++;

@@ -1,5 +1,5 @@
 import { knownCountries } from "#shared/sales/regions";
-import type { Sale } from "#shared/sales/schema";
+import { CHANNELS, type Sale } from "#shared/sales/schema";
 
 /** Mulberry32: a tiny seeded PRNG, so a seed always yields the same stream of sales. */
 export function seededRandom(seed: number): () => number {
@@ -17,7 +17,6 @@ export function seededRandom(seed: number): () => number {
 const amounts = ["0.99", "1.99", "2.99", "3.99", "4.99", "5.99", "6.99", "7.99", "8.99", "9.99", "10.99", "11.99"];
 const unknownCountries = ["Atlantis", "Wakanda", "Freedonia"];
 const cities = ["Springfield", "Riverside", "Fairview", "Georgetown", "Salem", "Madison", "Franklin", "Clinton"];
-const channels = ["store", "web", "kiosk"];
 
 export interface GeneratorOptions {
   readonly seed?: number;
@@ -51,7 +50,7 @@ export function* generateSales(options: GeneratorOptions = {}): Generator<Sale> 
       city: withAddress ? pick(cities) : null,
       district: withAddress && random() > 0.3 ? `District ${1 + Math.floor(random() * 40)}` : null,
       country: random() < unknownShare ? pick(unknownCountries) : pick(countries),
-      channel: pick(channels),
+      channel: pick(CHANNELS),
     };
   }
 }

@@ -137,6 +137,8 @@ const dynamodb: Component = {
         dataDir("dynamodb"),
         // One database for every access key and region, so the CLI, tests and handlers agree.
         "-sharedDb",
+        // DynamoDB Local otherwise reports usage over the network; the stack stays on this machine.
+        "-disableTelemetry",
       ],
     };
   },

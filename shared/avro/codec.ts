@@ -13,9 +13,6 @@ export function parseSchema(schema: Schema | string): Type {
 /** How to read bodies written with one writer schema version, or why they cannot be read. */
 type Reader = { readonly read: (body: Buffer) => unknown } | { readonly error: CodecError };
 
-/** The outcome of decoding one record of a batch. */
-export type Decoded<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: CodecError };
-
 /**
  * Decodes Glue Schema Registry frames into the current reader schema. Writer schemas are
  * fetched by the UUID in each frame (through `load`), and a resolver is built once per
@@ -39,9 +36,11 @@ export class GlueAvroDecoder<T> {
   }
 
   /**
-   * Fetches the writer schema of every frame not seen before. A version that does not exist or
-   * cannot resolve to the reader is remembered as that record's error; a registry outage throws
-   * RegistryUnavailableError (retriable) so the batch is retried rather than dead-lettered.
+   * Fetches the writer schema of every frame not seen before. A version that cannot resolve to
+   * the reader is remembered as that record's error; one the source does not know is asked
+   * again on the next load (the registry caches that answer for a while, and a version
+   * registered since is then found). A registry outage throws RegistryUnavailableError
+   * (retriable) so the batch is retried rather than dead-lettered.
    */
   async load(frames: Iterable<Uint8Array>): Promise<void> {
     const missing = new Set<string>();
@@ -52,7 +51,8 @@ export class GlueAvroDecoder<T> {
       } catch {
         continue; // decode() reports the bad header for that record
       }
-      if (!this.#readers.has(key)) missing.add(key);
+      const reader = this.#readers.get(key);
+      if (reader === undefined || ("error" in reader && reader.error.code === CodecErrorCode.unknownSchemaVersion)) missing.add(key);
     }
     await Promise.all([...missing].map((key) => this.#loadVersion(key)));
   }
@@ -153,19 +153,6 @@ export class GlueAvroDecoder<T> {
       if (cause instanceof CodecError) throw cause;
       throw new CodecError(CodecErrorCode.corruptBody, `Avro body does not decode: ${(cause as Error).message}`, { cause });
     }
-  }
-
-  /** Loads and decodes a batch; every record gets a value or its own error. Throws only RegistryUnavailableError. */
-  async decodeAll(frames: readonly Uint8Array[]): Promise<Decoded<T>[]> {
-    await this.load(frames);
-    return frames.map((frame) => {
-      try {
-        return { ok: true, value: this.decode(frame) };
-      } catch (error) {
-        if (error instanceof CodecError) return { ok: false, error };
-        throw error;
-      }
-    });
   }
 }
 

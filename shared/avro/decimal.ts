@@ -1,3 +1,4 @@
+import { DecimalError, decimalParts, formatDecimal, parseDecimal } from "../money/decimal.ts";
 import { avro, type Schema, type Type } from "./avsc.ts";
 import { CodecError, CodecErrorCode } from "./errors.ts";
 
@@ -35,55 +36,28 @@ export function formatUnscaled(bytes: Buffer, scale: number, precision: number):
     if (scale === 0) return `${sign}${whole}`;
     return `${sign}${whole}.${String(magnitude - whole * unit).padStart(scale, "0")}`;
   }
-  let value = BigInt.asIntN(length * 8, BigInt(`0x${bytes.toString("hex")}`));
-  const negative = value < 0n;
-  if (negative) value = -value;
-  const digits = value.toString().padStart(scale + 1, "0");
-  const sign = negative ? "-" : "";
-  return scale === 0 ? `${sign}${digits}` : `${sign}${digits.slice(0, -scale)}.${digits.slice(-scale)}`;
-}
-
-const decimalPattern = /^(-?)(\d+)(?:\.(\d+))?$/;
-
-/**
- * Parses "123.4" into its canonical form and unscaled integer for `scale`. Throws CodecError
- * when the text is not a plain decimal, has more fraction digits than `scale` (money is never
- * rounded silently) or more digits than `precision`.
- */
-export function parseDecimal(text: string, scale: number, precision: number): { canonical: string; unscaled: bigint } {
-  const match = decimalPattern.exec(text);
-  if (match === null) throw new CodecError(CodecErrorCode.invalidValue, `"${text}" is not a decimal number`);
-  const [, sign = "", whole = "", fraction = ""] = match;
-  if (fraction.length > scale) {
-    throw new CodecError(CodecErrorCode.invalidValue, `"${text}" has ${fraction.length} decimal places; at most ${scale} are allowed`);
-  }
-  const digits = `${whole}${fraction.padEnd(scale, "0")}`.replace(/^0+(?=\d)/, "");
-  if (digits.length > precision) {
-    throw new CodecError(CodecErrorCode.invalidValue, `"${text}" has more than ${precision} significant digits`);
-  }
-  const unscaled = BigInt(`${sign}${digits}`);
-  return { canonical: formatBigUnscaled(unscaled, scale), unscaled };
+  return formatDecimal(BigInt.asIntN(length * 8, BigInt(`0x${bytes.toString("hex")}`)), scale);
 }
 
 /**
  * The unscaled integer of a decimal text, for encoding: a number when it has at most 15 digits
- * (exact as a double), a BigInt beyond. Same validation and errors as parseDecimal.
+ * (exact as a double), a BigInt beyond. Validated as parseDecimal does; throws CodecError (INVALID_VALUE).
  */
 export function parseUnscaled(text: string, scale: number, precision: number): bigint | number {
-  const match = decimalPattern.exec(text);
-  if (match !== null) {
-    const [, sign = "", whole = "", fraction = ""] = match;
+  const parts = decimalParts(text);
+  if (parts !== undefined) {
+    const { negative, whole, fraction } = parts;
     const digits = whole.length + scale;
-    if (fraction.length <= scale && digits <= 15 && digits <= precision) return Number(`${sign}${whole}${fraction.padEnd(scale, "0")}`);
+    if (fraction.length <= scale && digits <= 15 && digits <= precision) {
+      return Number(`${negative ? "-" : ""}${whole}${fraction.padEnd(scale, "0")}`);
+    }
   }
-  return parseDecimal(text, scale, precision).unscaled;
-}
-
-function formatBigUnscaled(unscaled: bigint, scale: number): string {
-  const negative = unscaled < 0n;
-  const digits = (negative ? -unscaled : unscaled).toString().padStart(scale + 1, "0");
-  const sign = negative && unscaled !== 0n ? "-" : "";
-  return scale === 0 ? `${sign}${digits}` : `${sign}${digits.slice(0, -scale)}.${digits.slice(-scale)}`;
+  try {
+    return parseDecimal(text, scale, precision).unscaled;
+  } catch (error) {
+    if (error instanceof DecimalError) throw new CodecError(CodecErrorCode.invalidValue, error.message, { cause: error });
+    throw error;
+  }
 }
 
 /** Shortest big-endian two's complement of an integer (Java BigInteger.toByteArray). */

@@ -6,6 +6,7 @@ import {
   type GlueClient,
   RegisterSchemaVersionCommand,
 } from "@aws-sdk/client-glue";
+import { sleep, withRetries } from "../retry/backoff.ts";
 import { CodecError, CodecErrorCode, RegistryUnavailableError } from "./errors.ts";
 
 /** A registered schema version as the codec needs it. */
@@ -27,6 +28,13 @@ export interface RegistryOptions {
   readonly cacheSize?: number;
   /** How long a cached version is trusted (the Java serde's default is 24 h). */
   readonly ttlMs?: number;
+  /**
+   * How long "this id is not a usable version" is believed: a stream of records with unknown ids
+   * costs one call per id and period, and a version registered meanwhile is found after it.
+   */
+  readonly unknownTtlMs?: number;
+  /** Registry calls in flight at once from this container (a batch of many unseen ids queues behind them). */
+  readonly maxConcurrentCalls?: number;
   /** Attempts for a throttled or failed call before RegistryUnavailableError. */
   readonly maxAttempts?: number;
   readonly baseDelayMs?: number;
@@ -51,14 +59,18 @@ const notFound = (error: unknown) =>
 // AccessDenied is not among them: during a deploy or an IAM change it passes, so retry the batch.
 const permanentNames = new Set(["InvalidInputException", "ValidationException"]);
 
+type Cached = { readonly expiresAt: number } & ({ readonly value: SchemaVersion } | { readonly unknown: CodecError });
+
 /**
- * Glue Schema Registry access with a bounded LRU + TTL cache, one request in flight per
- * schema version id, and jittered exponential backoff on throttling and network faults.
- * A container makes one registry call per schema version it meets.
+ * Glue Schema Registry access with a bounded LRU + TTL cache (answers that an id is unknown are
+ * cached too, for `unknownTtlMs`), one request in flight per schema version id, at most
+ * `maxConcurrentCalls` calls at once, and jittered exponential backoff on throttling and
+ * network faults. A container makes one registry call per schema version it meets.
  */
 export class GlueSchemaRegistry implements SchemaSource {
   readonly #glue: GlueClient;
-  readonly #cache = new Map<string, { value: SchemaVersion; expiresAt: number }>();
+  readonly #cache = new Map<string, Cached>();
+  readonly #slots: { free: number; waiting: (() => void)[] };
   readonly #inFlight = new Map<string, Promise<SchemaVersion>>();
   readonly #options: Required<RegistryOptions>;
   /** Registry calls made, for tests and metrics. */
@@ -69,14 +81,17 @@ export class GlueSchemaRegistry implements SchemaSource {
     this.#options = {
       cacheSize: 200,
       ttlMs: 24 * 60 * 60 * 1000,
+      unknownTtlMs: 5 * 60 * 1000,
+      maxConcurrentCalls: 4,
       maxAttempts: 5,
       baseDelayMs: 100,
       pendingPollMs: 3000,
       pendingPolls: 10,
-      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      sleep,
       now: Date.now,
       ...options,
     };
+    this.#slots = { free: this.#options.maxConcurrentCalls, waiting: [] };
   }
 
   getSchemaVersion(id: string): Promise<SchemaVersion> {
@@ -85,11 +100,18 @@ export class GlueSchemaRegistry implements SchemaSource {
       // Refresh recency: Map iteration order is insertion order, so re-inserting makes it newest.
       this.#cache.delete(id);
       this.#cache.set(id, cached);
-      return Promise.resolve(cached.value);
+      return "value" in cached ? Promise.resolve(cached.value) : Promise.reject(cached.unknown);
     }
     const pending = this.#inFlight.get(id);
     if (pending !== undefined) return pending;
-    const request = this.#fetchVersion(id).finally(() => this.#inFlight.delete(id));
+    const request = this.#fetchVersion(id)
+      .catch((error: unknown) => {
+        if (error instanceof CodecError && error.code === CodecErrorCode.unknownSchemaVersion) {
+          this.#remember(id, { unknown: error, expiresAt: this.#options.now() + this.#options.unknownTtlMs });
+        }
+        throw error;
+      })
+      .finally(() => this.#inFlight.delete(id));
     this.#inFlight.set(id, request);
     return request;
   }
@@ -114,12 +136,12 @@ export class GlueSchemaRegistry implements SchemaSource {
       dataFormat: response.DataFormat ?? "AVRO",
       versionNumber: response.VersionNumber,
     };
-    this.#remember(id, value);
+    this.#remember(id, { value, expiresAt: this.#options.now() + this.#options.ttlMs });
     return value;
   }
 
-  #remember(id: string, value: SchemaVersion): void {
-    this.#cache.set(id, { value, expiresAt: this.#options.now() + this.#options.ttlMs });
+  #remember(id: string, entry: Cached): void {
+    this.#cache.set(id, entry);
     while (this.#cache.size > this.#options.cacheSize) {
       const oldest = this.#cache.keys().next().value;
       if (oldest === undefined) break;
@@ -135,7 +157,7 @@ export class GlueSchemaRegistry implements SchemaSource {
   async getLatestVersion(registryName: string, schemaName: string, latestTtlMs = 300_000): Promise<SchemaVersion> {
     const key = `latest:${registryName}/${schemaName}`;
     const cached = this.#cache.get(key);
-    if (cached !== undefined && cached.expiresAt > this.#options.now()) return cached.value;
+    if (cached !== undefined && "value" in cached && cached.expiresAt > this.#options.now()) return cached.value;
     const response = await this.#call(
       `GetSchemaVersion latest ${registryName}/${schemaName}`,
       () =>
@@ -159,7 +181,7 @@ export class GlueSchemaRegistry implements SchemaSource {
       versionNumber: response.VersionNumber,
     };
     this.#cache.set(key, { value, expiresAt: this.#options.now() + latestTtlMs });
-    this.#remember(value.id, value);
+    this.#remember(value.id, { value, expiresAt: this.#options.now() + this.#options.ttlMs });
     return value;
   }
 
@@ -224,28 +246,41 @@ export class GlueSchemaRegistry implements SchemaSource {
     return id;
   }
 
-  /** Runs a registry call with retries; `onNotFound` decides what EntityNotFound means for this call. */
+  /** Runs a registry call with retries, holding one of the call slots while it is sent; `onNotFound` decides what EntityNotFound means for this call. */
   async #call<T, N>(what: string, send: () => Promise<T>, onNotFound: () => N): Promise<T | N> {
     const { maxAttempts, baseDelayMs, sleep } = this.#options;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        this.calls++;
-        return await send();
-      } catch (error) {
-        if (notFound(error)) return onNotFound();
-        const name = (error as Error | undefined)?.name ?? "";
-        if (permanentNames.has(name)) {
-          throw new CodecError(CodecErrorCode.unknownSchemaVersion, `${what}: ${name}: ${(error as Error).message}`, { cause: error });
-        }
-        if (attempt >= maxAttempts) {
-          throw new RegistryUnavailableError(
-            `${what} failed after ${attempt} attempts: ${name} ${(error as Error | undefined)?.message ?? ""}`.trim(),
-            error,
-          );
-        }
-        // Full jitter: spreads retries of many containers hitting the same throttle.
-        await sleep(Math.random() * baseDelayMs * 2 ** (attempt - 1));
+    try {
+      return await withRetries(() => this.#inSlot(send), {
+        maxAttempts,
+        baseMs: baseDelayMs,
+        sleep,
+        shouldRetry: (error) => !notFound(error) && !permanentNames.has((error as Error | undefined)?.name ?? ""),
+      });
+    } catch (error) {
+      if (notFound(error)) return onNotFound();
+      const name = (error as Error | undefined)?.name ?? "";
+      if (permanentNames.has(name)) {
+        throw new CodecError(CodecErrorCode.unknownSchemaVersion, `${what}: ${name}: ${(error as Error).message}`, { cause: error });
       }
+      throw new RegistryUnavailableError(
+        `${what} failed after ${maxAttempts} attempts: ${name} ${(error as Error | undefined)?.message ?? ""}`.trim(),
+        error,
+      );
+    }
+  }
+
+  async #inSlot<T>(send: () => Promise<T>): Promise<T> {
+    const slots = this.#slots;
+    if (slots.free > 0) slots.free--;
+    else await new Promise<void>((resolve) => slots.waiting.push(resolve));
+    try {
+      this.calls++;
+      return await send();
+    } finally {
+      // Hand the slot straight to the next waiter, or give it back.
+      const next = slots.waiting.shift();
+      if (next !== undefined) next();
+      else slots.free++;
     }
   }
 }

@@ -14,16 +14,6 @@ export const HEADER_LENGTH = 18;
 /** An inflated body larger than this is refused: a sale is well under 1 KB, so more means a zip bomb. */
 export const MAX_BODY_BYTES = 1024 * 1024;
 
-export interface Frame {
-  /** Lower-case hex of the 16 UUID bytes, the cache key of the hot path. */
-  readonly schemaKey: string;
-  readonly compression: Compression;
-  readonly body: Buffer;
-}
-
-const asBuffer = (bytes: Uint8Array): Buffer =>
-  Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-
 /** Checks the header and returns the 16 UUID bytes as hex. Throws CodecError on a short or foreign frame. */
 export function schemaKeyOf(frame: Buffer): string {
   if (frame.length < HEADER_LENGTH) {
@@ -40,15 +30,6 @@ export function schemaKeyOf(frame: Buffer): string {
     throw new CodecError(CodecErrorCode.unknownCompression, `compression byte is ${compression}; expected 0 (none) or 5 (zlib)`);
   }
   return frame.toString("hex", 2, HEADER_LENGTH);
-}
-
-/** Splits a frame into schema key, compression and (inflated) Avro body. Throws CodecError, never anything else. */
-export function parseFrame(bytes: Uint8Array): Frame {
-  const frame = asBuffer(bytes);
-  const schemaKey = schemaKeyOf(frame);
-  const raw = frame.subarray(HEADER_LENGTH);
-  if (frame[1] === Compression.none) return { schemaKey, compression: "none", body: raw };
-  return { schemaKey, compression: "zlib", body: inflateBody(raw) };
 }
 
 /** Inflates a zlib body with a bound on its output. Throws CodecError (corrupt body) on bad or oversized data. */

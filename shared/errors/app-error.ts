@@ -31,8 +31,3 @@ export class AppError extends Error {
     this.details = options.details;
   }
 }
-
-/** True for errors that a retry of the same work may cure (throttling, network, a restarting dependency). */
-export function isRetriable(error: unknown): boolean {
-  return error instanceof AppError && error.retriable;
-}

@@ -80,6 +80,8 @@ export class TransactionalProducer {
   /** What the partitioner needs to know of the topic: only how many partitions it has. */
   #partitionMetadata: PartitionMetadata[] = [];
   #queue: Promise<unknown> = Promise.resolve();
+  /** Bumped by every reset: a connect begun before it must not install its producer after it. */
+  #generation = 0;
 
   constructor(kafka: Kafka, topic: string, options: TransactionalProducerOptions) {
     if (!kafkajsIsPatched())
@@ -134,6 +136,10 @@ export class TransactionalProducer {
         deadline,
         "producing",
       );
+      // Every partition written to must report where its records went, or no offset can be answered.
+      const acknowledged = new Set(written.filter((meta) => meta.baseOffset !== undefined).map((meta) => meta.partition));
+      const missing = [...new Set(partitionOf)].filter((partition) => !acknowledged.has(partition));
+      if (missing.length > 0) throw new Error(`no acknowledgement for partition(s) ${missing.join(", ")} of ${this.#topic}`);
     } catch (error) {
       // The commit was never sent, so nothing will ever be visible. Abort now (briefly) so
       // read_committed readers move on at once; otherwise the next send's re-initialisation of
@@ -155,6 +161,7 @@ export class TransactionalProducer {
 
   async #connect(): Promise<Producer> {
     if (this.#producer !== undefined) return this.#producer;
+    const generation = this.#generation;
     const producer = this.#kafka.producer({
       transactionalId: this.#options.transactionalId,
       transactionTimeout: this.#options.transactionTimeoutMs,
@@ -173,6 +180,10 @@ export class TransactionalProducer {
       const metadata = await admin.fetchTopicMetadata({ topics: [this.#topic] });
       const partitions = metadata.topics[0]?.partitions.length ?? 0;
       if (partitions === 0) throw new Error(`topic ${this.#topic} has no partitions`);
+      // The send that started this connect gave up (its deadline passed) and reset: installing
+      // this producer now would let the transaction it was about to begin stay open, and the
+      // next send would meet "already an ongoing transaction". Close it instead.
+      if (generation !== this.#generation) throw new Error("connected after the send that asked for it had given up");
       this.#producer = producer;
       this.#admin = admin;
       this.#partitionMetadata = Array.from({ length: partitions }, (_, partitionId) => ({
@@ -198,6 +209,7 @@ export class TransactionalProducer {
 
   /** Forgets the connection so the next send starts afresh. */
   async reset(): Promise<void> {
+    this.#generation++;
     const producer = this.#producer;
     const admin = this.#admin;
     this.#producer = undefined;
@@ -226,11 +238,11 @@ async function before<T>(work: Promise<T>, deadline: number, what: string): Prom
   }
 }
 
-/** Offsets within one partition are consecutive from its base offset, in send order. */
+/** Offsets within one partition are consecutive from its base offset, in send order (every partition was checked to have one). */
 function offsetsOf(partitionOf: readonly number[], written: readonly { partition: number; baseOffset?: string }[]): Acknowledged[] {
   const next = new Map(written.map((meta) => [meta.partition, BigInt(meta.baseOffset ?? "-1")]));
   return partitionOf.map((partition, index) => {
-    const offset = next.get(partition) ?? -1n;
+    const offset = next.get(partition) as bigint;
     next.set(partition, offset + 1n);
     return { index, partition, offset: offset.toString() };
   });

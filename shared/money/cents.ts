@@ -1,9 +1,9 @@
+import { decimalParts, formatDecimal, parseDecimal } from "./decimal.ts";
+
 /**
  * Money as integer cents. Per-record amounts and a batch's deltas are integer Numbers (exact up
  * to 2^53 cents, about 90 trillion, checked); stored totals are BigInt. Never a binary fraction.
  */
-const amountPattern = /^(-?)(\d+)\.(\d{2})$/;
-
 /** Cents of a canonical two-place decimal ("4.99" -> 499). Throws on any other text. Hot path: no regex. */
 export function centsOf(amount: string): number {
   const length = amount.length;
@@ -23,11 +23,11 @@ export function centsOf(amount: string): number {
 }
 
 function centsBySlowPath(amount: string): number {
-  const match = amountPattern.exec(amount);
-  if (match === null) throw new Error(`"${amount}" is not a two-place decimal amount`);
-  const cents = Number(match[2]) * 100 + Number(match[3]);
+  const parts = decimalParts(amount);
+  if (parts === undefined || parts.fraction.length !== 2) throw new Error(`"${amount}" is not a two-place decimal amount`);
+  const cents = Number(parts.whole) * 100 + Number(parts.fraction);
   if (!Number.isSafeInteger(cents)) throw new Error(`"${amount}" is too large to add exactly`);
-  return match[1] === "-" ? -cents : cents;
+  return parts.negative ? -cents : cents;
 }
 
 /** Adds integer cents, failing loudly instead of losing exactness. */
@@ -37,20 +37,15 @@ export function addCents(a: number, b: number): number {
   return sum;
 }
 
-const decimalPattern = /^(-?)(\d+)(?:\.(\d+))?$/;
+/** DynamoDB numbers have at most 38 significant digits. */
+const MAX_STORED_DIGITS = 38;
 
-/** Cents of any decimal text with at most two places (DynamoDB returns "12.5" for 12.50). */
+/** Cents of any decimal text with at most two places (DynamoDB returns "12.5" for 12.50). Throws DecimalError on anything else. */
 export function bigCentsOf(text: string): bigint {
-  const match = decimalPattern.exec(text);
-  if (match === null || (match[3]?.length ?? 0) > 2) throw new Error(`"${text}" is not an amount with at most two places`);
-  const cents = BigInt(match[2] as string) * 100n + BigInt((match[3] ?? "").padEnd(2, "0"));
-  return match[1] === "-" ? -cents : cents;
+  return parseDecimal(text, 2, MAX_STORED_DIGITS).unscaled;
 }
 
 /** "1234.50" from 123450n (or 123450). */
 export function formatCents(cents: bigint | number): string {
-  const value = BigInt(cents);
-  const negative = value < 0n;
-  const digits = (negative ? -value : value).toString().padStart(3, "0");
-  return `${negative ? "-" : ""}${digits.slice(0, -2)}.${digits.slice(-2)}`;
+  return formatDecimal(BigInt(cents), 2);
 }

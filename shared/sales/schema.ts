@@ -2,6 +2,9 @@ import type avro from "avsc";
 import v1 from "../../schemas/sales-v1.json" with { type: "json" };
 import v2 from "../../schemas/sales-v2.json" with { type: "json" };
 
+/** Where a sale can happen; a v1 record (written before channels existed) reads as "store". */
+export const CHANNELS = ["store", "web", "kiosk"] as const;
+
 /** A sale as every function sees it after decoding with the current reader schema. */
 export interface Sale {
   readonly payment_id: number;

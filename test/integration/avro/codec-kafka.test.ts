@@ -7,6 +7,7 @@ import { physicalName } from "#local/template/intrinsics";
 import { GlueAvroDecoder, GlueAvroEncoder } from "#shared/avro/codec";
 import { GlueSchemaRegistry } from "#shared/avro/registry";
 import { currentSalesSchema, type Sale, salesSchemaVersions } from "#shared/sales/schema";
+import { decodeAll } from "#test/support/schemas";
 
 const clients = localClients();
 const ctx = localStackContext();
@@ -63,8 +64,8 @@ describe("the codec on the real broker and registry", () => {
     const consumerRegistry = new GlueSchemaRegistry(clients.glue);
     const decoder = new GlueAvroDecoder<Sale>(consumerRegistry, currentSalesSchema);
     const ordered = sales.map((_, i) => frames.get(i) as Buffer);
-    const decoded = await decoder.decodeAll(ordered);
-    await decoder.decodeAll(ordered);
+    const decoded = await decodeAll(decoder, ordered);
+    await decodeAll(decoder, ordered);
     expect(decoded).toEqual(sales.map((sale, i) => ({ ok: true, value: i % 2 === 0 ? { ...sale, channel: "store" } : sale })));
     expect(consumerRegistry.calls).toBe(2);
   });
@@ -72,7 +73,7 @@ describe("the codec on the real broker and registry", () => {
   it("reports a UUID the registry never issued as UNKNOWN_SCHEMA_VERSION, not as an outage", async () => {
     const decoder = new GlueAvroDecoder<Sale>(new GlueSchemaRegistry(clients.glue), currentSalesSchema);
     const stranger = new GlueAvroEncoder<Sale>(currentSalesSchema, randomUUID()).encode(sampleSales(1)[0] as Sale);
-    const [result] = await decoder.decodeAll([stranger]);
+    const [result] = await decodeAll(decoder, [stranger]);
     expect(result).toMatchObject({ ok: false, error: { code: "UNKNOWN_SCHEMA_VERSION", retriable: false } });
   });
 });

@@ -9,6 +9,7 @@ import { GlueAvroDecoder, GlueAvroEncoder } from "#shared/avro/codec";
 import { GlueSchemaRegistry } from "#shared/avro/registry";
 import { currentSalesSchema, type Sale, salesSchemaVersions } from "#shared/sales/schema";
 import { buildJavaHarness, javaDecode, javaEncode } from "#test/support/java-serde";
+import { decodeAll } from "#test/support/schemas";
 
 const { glue } = localClients();
 const ctx = localStackContext();
@@ -42,7 +43,7 @@ describe("compatibility with the official Java serde (software.amazon.glue:schem
         expect(frames).toHaveLength(sales.length);
         expect(frames.every((f) => f[0] === 3 && f[1] === (compression === "zlib" ? 5 : 0))).toBe(true);
         const decoder = new GlueAvroDecoder<Sale>(new GlueSchemaRegistry(glue), currentSalesSchema);
-        const decoded = await decoder.decodeAll(frames);
+        const decoded = await decodeAll(decoder, frames);
         decoded.forEach((result, i) => {
           const expected = writer.version === 1 ? { ...sales[i], channel: "store" } : sales[i];
           expect(result, `record ${i}`).toEqual({ ok: true, value: expected });

@@ -7,6 +7,7 @@ import { GlueAvroDecoder } from "#shared/avro/codec";
 import { GlueSchemaRegistry } from "#shared/avro/registry";
 import { currentSalesSchema, type Sale } from "#shared/sales/schema";
 import { request } from "#test/support/http";
+import { decodeAll } from "#test/support/schemas";
 import { readTopic, topicEndOffset } from "#test/support/topic";
 
 const clients = localClients();
@@ -35,7 +36,10 @@ async function producedWith(correlationId: string, count: number) {
     (read) => read.length >= count,
   );
   const decoder = new GlueAvroDecoder<Sale>(new GlueSchemaRegistry(clients.glue), currentSalesSchema);
-  const decoded = await decoder.decodeAll(records.map((r) => r.message.value as Buffer));
+  const decoded = await decodeAll(
+    decoder,
+    records.map((r) => r.message.value as Buffer),
+  );
   return records.map((r, i) => ({ partition: r.partition, offset: r.offset, key: String(r.message.key), sale: decoded[i] }));
 }
 

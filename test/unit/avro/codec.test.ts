@@ -5,7 +5,7 @@ import { GlueAvroDecoder, GlueAvroEncoder } from "#shared/avro/codec";
 import { CodecError, RegistryUnavailableError } from "#shared/avro/errors";
 import type { SchemaSource } from "#shared/avro/registry";
 import { currentSalesSchema, type Sale, salesSchemaVersions } from "#shared/sales/schema";
-import { MemorySchemaSource, V1_ID, V2_ID } from "#test/support/schemas";
+import { decodeAll, MemorySchemaSource, V1_ID, V2_ID } from "#test/support/schemas";
 
 const [v1Schema, v2Schema] = salesSchemaVersions;
 const sales = sampleSales(50, { seed: 7 });
@@ -17,7 +17,7 @@ describe("GlueAvroDecoder", () => {
   it("reads v1 and v2 writers into the current reader, defaulting v1's missing channel", async () => {
     const decoder = new GlueAvroDecoder<Sale>(new MemorySchemaSource(), currentSalesSchema);
     const frames = sales.map((sale, i) => (i % 2 === 0 ? v1Encoder.encode(withoutChannel(sale)) : v2Encoder.encode(sale)));
-    const decoded = await decoder.decodeAll(frames);
+    const decoded = await decodeAll(decoder, frames);
     decoded.forEach((result, i) => {
       const sale = sales[i] as Sale;
       expect(result).toEqual({ ok: true, value: i % 2 === 0 ? { ...sale, channel: "store" } : sale });
@@ -33,7 +33,10 @@ describe("GlueAvroDecoder", () => {
       { ...base, amount: "99999999.99", payment_date: -1 },
       { ...base, amount: "-12.34", payment_date: 253402300799999 },
     ];
-    const decoded = await decoder.decodeAll(edge.map((sale) => v2Encoder.encode(sale)));
+    const decoded = await decodeAll(
+      decoder,
+      edge.map((sale) => v2Encoder.encode(sale)),
+    );
     expect(decoded.map((r) => (r.ok ? [r.value.amount, r.value.payment_date] : r.error.code))).toEqual(
       edge.map((s) => [s.amount, s.payment_date]),
     );
@@ -43,14 +46,14 @@ describe("GlueAvroDecoder", () => {
     const source = new MemorySchemaSource();
     const decoder = new GlueAvroDecoder<Sale>(source, currentSalesSchema);
     const frames = Array.from({ length: 1000 }, (_, i) => v1Encoder.encode(withoutChannel(sales[i % sales.length] as Sale)));
-    await decoder.decodeAll(frames);
-    await decoder.decodeAll(frames);
+    await decodeAll(decoder, frames);
+    await decodeAll(decoder, frames);
     expect(source.lookups).toBe(1);
   });
 
   it("fails only the records of an unknown schema version, each with its own error", async () => {
     const decoder = new GlueAvroDecoder<Sale>(new MemorySchemaSource({ [V2_ID]: v2Schema }), currentSalesSchema);
-    const decoded = await decoder.decodeAll([v2Encoder.encode(sales[0] as Sale), v1Encoder.encode(withoutChannel(sales[1] as Sale))]);
+    const decoded = await decodeAll(decoder, [v2Encoder.encode(sales[0] as Sale), v1Encoder.encode(withoutChannel(sales[1] as Sale))]);
     expect(decoded[0]?.ok).toBe(true);
     expect(decoded[1]).toMatchObject({ ok: false, error: { code: "UNKNOWN_SCHEMA_VERSION", message: expect.stringContaining(V1_ID) } });
   });
@@ -65,14 +68,14 @@ describe("GlueAvroDecoder", () => {
     };
     const decoder = new GlueAvroDecoder<Sale>(new MemorySchemaSource({ [incompatibleId]: writer }), currentSalesSchema);
     const frame = new GlueAvroEncoder<{ payment_id: string }>(writer, incompatibleId).encode({ payment_id: "x" });
-    const [result] = await decoder.decodeAll([frame]);
+    const [result] = await decodeAll(decoder, [frame]);
     expect(result).toMatchObject({ ok: false, error: { code: "INCOMPATIBLE_SCHEMA" } });
   });
 
   it("throws the retriable registry error from load, so the batch is retried, not dead-lettered", async () => {
     const down: SchemaSource = { getSchemaVersion: () => Promise.reject(new RegistryUnavailableError("throttled", undefined)) };
     const decoder = new GlueAvroDecoder<Sale>(down, currentSalesSchema);
-    await expect(decoder.decodeAll([v2Encoder.encode(sales[0] as Sale)])).rejects.toMatchObject({
+    await expect(decodeAll(decoder, [v2Encoder.encode(sales[0] as Sale)])).rejects.toMatchObject({
       retriable: true,
       code: "SCHEMA_REGISTRY_UNAVAILABLE",
     });

@@ -1,8 +1,11 @@
 import type { GlueClient } from "@aws-sdk/client-glue";
 import { EntityNotFoundException } from "@aws-sdk/client-glue";
 import { describe, expect, it } from "vitest";
+import { GlueAvroDecoder } from "#shared/avro/codec";
 import { CodecError, RegistryUnavailableError } from "#shared/avro/errors";
 import { GlueSchemaRegistry } from "#shared/avro/registry";
+import { buildFrame } from "#shared/avro/wire-format";
+import { currentSalesSchema } from "#shared/sales/schema";
 
 type Reply = (input: Record<string, unknown>) => unknown;
 
@@ -72,6 +75,69 @@ describe("GlueSchemaRegistry", () => {
       retriable: false,
     });
     expect(calls).toHaveLength(1);
+  });
+
+  it("caches 'unknown schema version' for its TTL, then asks again and finds a version registered meanwhile", async () => {
+    let registered = false;
+    const { glue, calls } = scriptedGlue({
+      GetSchemaVersion: (input) => {
+        if (!registered) throw notFound();
+        return version(String(input.SchemaVersionId));
+      },
+    });
+    let now = 0;
+    const registry = new GlueSchemaRegistry(glue, { ...noSleep, unknownTtlMs: 60_000, now: () => now });
+    for (let i = 0; i < 5; i++) await expect(registry.getSchemaVersion("late")).rejects.toMatchObject({ code: "UNKNOWN_SCHEMA_VERSION" });
+    expect(calls).toHaveLength(1);
+    registered = true;
+    now = 59_999;
+    await expect(registry.getSchemaVersion("late")).rejects.toMatchObject({ code: "UNKNOWN_SCHEMA_VERSION" });
+    now = 60_001;
+    await expect(registry.getSchemaVersion("late")).resolves.toMatchObject({ id: "late" });
+    expect(calls).toHaveLength(2);
+  });
+
+  it("does not cache an outage: the next call asks the registry again", async () => {
+    let down = true;
+    const { glue, calls } = scriptedGlue({
+      GetSchemaVersion: (input) => {
+        if (down) throw Object.assign(new Error("socket hang up"), { name: "TimeoutError" });
+        return version(String(input.SchemaVersionId));
+      },
+    });
+    const registry = new GlueSchemaRegistry(glue, { ...noSleep, maxAttempts: 2 });
+    await expect(registry.getSchemaVersion("a")).rejects.toBeInstanceOf(RegistryUnavailableError);
+    down = false;
+    await expect(registry.getSchemaVersion("a")).resolves.toMatchObject({ id: "a" });
+    expect(calls).toHaveLength(3);
+  });
+
+  it("makes at most maxConcurrentCalls registry calls at once when a batch brings many unseen ids", async () => {
+    let inFlight = 0;
+    let most = 0;
+    const calls: string[] = [];
+    const glue = {
+      send: async (command: { input: { SchemaVersionId: string } }) => {
+        calls.push(command.input.SchemaVersionId);
+        inFlight++;
+        most = Math.max(most, inFlight);
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        inFlight--;
+        throw notFound();
+      },
+    } as unknown as GlueClient;
+    const registry = new GlueSchemaRegistry(glue, { ...noSleep, maxConcurrentCalls: 3 });
+    const decoder = new GlueAvroDecoder(registry, currentSalesSchema);
+    const ids = Array.from({ length: 40 }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`);
+    const frames = ids.map((id) => buildFrame(Buffer.from([0]), id));
+    await decoder.load(frames);
+    expect(most).toBe(3);
+    expect(new Set(calls)).toEqual(new Set(ids));
+    expect(calls).toHaveLength(40);
+    for (const frame of frames) expect(() => decoder.decode(frame)).toThrow(expect.objectContaining({ code: "UNKNOWN_SCHEMA_VERSION" }));
+    // The same batch again (a retry): the unknown answers come from the cache, not from Glue.
+    await decoder.load(frames);
+    expect(calls).toHaveLength(40);
   });
 
   it("keeps one request in flight per id, however many callers ask at once", async () => {

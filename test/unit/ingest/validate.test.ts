@@ -106,6 +106,30 @@ describe("validating sales", () => {
     ]);
   });
 
+  it("refuses dates that do not exist instead of rolling them over", () => {
+    for (const date of [
+      "2022-02-30T00:00:00Z",
+      "2023-02-29T12:00:00Z",
+      "2022-04-31T00:00:00Z",
+      "2022-08-01T24:00:00Z",
+      "2022-08-01T10:60Z",
+    ]) {
+      expect(validateSales([{ ...valid, payment_date: date }]).issues, date).toEqual([
+        { index: 0, path: "payment_date", message: expect.stringMatching(/a date that exists/) },
+      ]);
+    }
+    expect(validateSales([{ ...valid, payment_date: "2024-02-29T00:00:00Z" }]).sales[0]?.payment_date).toBe(Date.UTC(2024, 1, 29));
+  });
+
+  it("refuses ISO dates before 1970 as it refuses negative epochs", () => {
+    for (const date of ["0000-01-01T00:00:00Z", "1969-12-31T23:59:59.999Z", "1970-01-01T00:30:00+01:00", -1]) {
+      expect(validateSales([{ ...valid, payment_date: date }]).issues, String(date)).toEqual([
+        { index: 0, path: "payment_date", message: expect.stringMatching(/from 1970/) },
+      ]);
+    }
+    expect(validateSales([{ ...valid, payment_date: "1970-01-01T01:00:00+01:00" }]).sales[0]?.payment_date).toBe(0);
+  });
+
   it("refuses more than 8 integer digits (decimal(10,2))", () => {
     expect(validateSales([{ ...valid, amount: "123456789.00" }]).issues).toHaveLength(1);
     expect(validateSales([{ ...valid, amount: "99999999.99" }]).issues).toHaveLength(0);

@@ -5,8 +5,8 @@ import { sampleSales } from "#local/sales/generator";
 import { localStackContext } from "#local/stack/context";
 import { resolveValue } from "#local/template/intrinsics";
 import { GlueAvroDecoder, GlueAvroEncoder } from "#shared/avro/codec";
-import { lakeColumns } from "#shared/lake/columns";
 import { currentSalesSchema, type Sale, salesSchemaVersions } from "#shared/sales/schema";
+import { lakeColumns } from "#test/support/lake-columns";
 import { MemorySchemaSource, V1_ID, V2_ID } from "#test/support/schemas";
 
 const sale: Sale = {

@@ -83,6 +83,8 @@ describe("leaderboard", () => {
     expect(await status(() => leaderboard({ dimension: "country", window: "2h" }, d))).toBe(400);
     expect(await status(() => leaderboard({ dimension: "country", limit: "0", at: "2022-08-01T00:00:00Z" }, d))).toBe(400);
     expect(await status(() => leaderboard({ dimension: "country", at: "yesterday" }, d))).toBe(400);
+    // A date that does not exist is refused, not rolled over to 2 March.
+    expect(await status(() => leaderboard({ dimension: "country", at: "2022-02-30T00:00:00Z" }, d))).toBe(400);
     // Partitions 1 and 2 have no watermark yet, so no window is closed on every partition.
     expect(await status(() => leaderboard({ dimension: "country" }, { ...d, partitions: 3 }))).toBe(404);
   });

@@ -1,4 +1,4 @@
-import type { Schema } from "../avro/avsc.ts";
+import type { Schema } from "#shared/avro/avsc";
 
 /** A column of the lake's Glue table: name and Hive/Glue type ("bigint", "decimal(10,2)", ...). */
 export interface LakeColumn {

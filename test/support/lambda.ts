@@ -1,0 +1,157 @@
+import { readFileSync } from "node:fs";
+import type { Context } from "aws-lambda";
+import { vi } from "vitest";
+
+/** A Lambda context whose remaining time the test chooses. */
+export function lambdaContext(remainingMs = 30_000): Context {
+  const deadline = Date.now() + remainingMs;
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName: "unit-test",
+    functionVersion: "$LATEST",
+    invokedFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:unit-test",
+    memoryLimitInMB: "256",
+    awsRequestId: "unit-test-request",
+    logGroupName: "/aws/lambda/unit-test",
+    logStreamName: "unit",
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+/** An event of events/ (the ones `sam local invoke -e` uses), parsed afresh so a test may change it. */
+export function eventFile<T = Record<string, unknown>>(name: string): T {
+  return JSON.parse(readFileSync(new URL(`../../events/${name}`, import.meta.url), "utf8")) as T;
+}
+
+/**
+ * Every line written to stdout and stderr (where Powertools' logger writes) from now until
+ * `stop`; the lines are not printed. `lines` holds only what was written while capturing.
+ */
+export function captureLogs(): { readonly lines: string[]; stop: () => void } {
+  const lines: string[] = [];
+  const capture = (chunk: string | Uint8Array) => {
+    lines.push(
+      ...String(chunk)
+        .split("\n")
+        .filter((line) => line.trim() !== ""),
+    );
+    return true;
+  };
+  const spies = [
+    vi.spyOn(process.stdout, "write").mockImplementation(capture),
+    vi.spyOn(process.stderr, "write").mockImplementation(capture),
+  ];
+  return {
+    lines,
+    stop: () => {
+      for (const spy of spies) spy.mockRestore();
+    },
+  };
+}
+
+type Attributes = Record<string, { S?: string; N?: string }>;
+interface ItemCommand {
+  readonly constructor: { readonly name: string };
+  readonly input: {
+    Key?: Attributes;
+    Item?: Attributes;
+    UpdateExpression?: string;
+    ExpressionAttributeNames?: Record<string, string>;
+    ExpressionAttributeValues?: Attributes;
+  };
+}
+
+/**
+ * An in-memory idempotency table, as Powertools' DynamoDBPersistenceLayer uses one: a put is
+ * refused (with the stored item) while a record with the same id is completed and unexpired or
+ * still in progress, as the layer's condition expression says. `send` stands in for
+ * DynamoDBClient.prototype.send.
+ */
+export function idempotencyTable() {
+  const items = new Map<string, Attributes>();
+  const calls: string[] = [];
+  const idOf = (key: Attributes | undefined) => key?.id?.S ?? "";
+  async function send(command: ItemCommand): Promise<unknown> {
+    const name = command.constructor.name.replace(/Command$/, "");
+    calls.push(name);
+    const { input } = command;
+    switch (name) {
+      case "PutItem": {
+        const id = idOf(input.Item);
+        const existing = items.get(id);
+        const nowSeconds = Date.now() / 1000;
+        const live =
+          existing !== undefined &&
+          Number(existing.expiration?.N ?? 0) >= nowSeconds &&
+          (existing.status?.S === "COMPLETED" ||
+            (existing.status?.S === "INPROGRESS" && Number(existing.in_progress_expiration?.N ?? 0) >= Date.now()));
+        if (live) {
+          const { ConditionalCheckFailedException } = await import("@aws-sdk/client-dynamodb");
+          throw new ConditionalCheckFailedException({ message: "The conditional request failed", $metadata: {}, Item: existing as never });
+        }
+        items.set(id, { ...(input.Item as Attributes) });
+        return {};
+      }
+      case "UpdateItem": {
+        const item = items.get(idOf(input.Key)) ?? { ...(input.Key as Attributes) };
+        const assignments = (input.UpdateExpression ?? "").replace(/^SET\s+/i, "").split(",");
+        for (const assignment of assignments) {
+          const [nameRef = "", valueRef = ""] = assignment.split("=").map((part) => part.trim());
+          const attribute = input.ExpressionAttributeNames?.[nameRef] ?? nameRef;
+          const value = input.ExpressionAttributeValues?.[valueRef];
+          if (value !== undefined) item[attribute] = value;
+        }
+        items.set(idOf(input.Key), item);
+        return {};
+      }
+      case "GetItem":
+        return { Item: items.get(idOf(input.Key)) };
+      case "DeleteItem":
+        items.delete(idOf(input.Key));
+        return {};
+      default:
+        throw new Error(`the idempotency table fake does not do ${name}`);
+    }
+  }
+  return { items, calls, send };
+}
+
+/** Glue's answers for the schema versions the events/ files were written with (v1 and v2 of the sales schema). */
+export const EVENT_SCHEMA_VERSIONS = {
+  "6b28df78-8080-4e9f-9adf-4713d8812a72": 0,
+  "c7b01d13-6e34-4727-973f-5ff513af50fd": 1,
+} as const;
+
+/**
+ * A Glue Schema Registry holding the given versions, for GlueClient.prototype.send. `down` makes
+ * every call fail as a throttled registry does; `calls` counts what was asked.
+ */
+export function schemaRegistry(versions: Readonly<Record<string, unknown>>) {
+  const state = { down: false, calls: [] as string[] };
+  async function send(command: { constructor: { name: string }; input: Record<string, unknown> }): Promise<unknown> {
+    const name = command.constructor.name.replace(/Command$/, "");
+    state.calls.push(name);
+    if (state.down) throw Object.assign(new Error("Rate exceeded"), { name: "ThrottlingException" });
+    const { EntityNotFoundException } = await import("@aws-sdk/client-glue");
+    const notFound = () => new EntityNotFoundException({ message: "Schema version is not found.", $metadata: {} });
+    if (name === "GetSchemaVersion") {
+      // By id, or the latest version (the last one given) by schema name.
+      const latest = (command.input.SchemaVersionNumber as { LatestVersion?: boolean } | undefined)?.LatestVersion === true;
+      const id = latest ? (Object.keys(versions).at(-1) ?? "") : String(command.input.SchemaVersionId);
+      const schema = versions[id];
+      if (schema === undefined) throw notFound();
+      return { SchemaVersionId: id, SchemaDefinition: JSON.stringify(schema), DataFormat: "AVRO", Status: "AVAILABLE", VersionNumber: 1 };
+    }
+    if (name === "GetSchemaByDefinition") {
+      const definition = String(command.input.SchemaDefinition);
+      const id = Object.keys(versions).find((key) => JSON.stringify(versions[key]) === definition);
+      if (id === undefined) throw notFound();
+      return { SchemaVersionId: id, Status: "AVAILABLE", DataFormat: "AVRO" };
+    }
+    throw new Error(`the registry fake does not do ${name}`);
+  }
+  return { state, send };
+}

@@ -1,0 +1,54 @@
+import { GlueClient } from "@aws-sdk/client-glue";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import type { FirehoseMskRecord, TransformedRecord } from "#functions/firehose-transform/transform";
+import { salesSchemaVersions } from "#shared/sales/schema";
+import { captureLogs, EVENT_SCHEMA_VERSIONS, eventFile, lambdaContext, schemaRegistry } from "#test/support/lambda";
+
+const [v1Id, v2Id] = Object.keys(EVENT_SCHEMA_VERSIONS) as [string, string];
+const glue = schemaRegistry({ [v1Id]: salesSchemaVersions[0], [v2Id]: salesSchemaVersions[1] });
+interface FirehoseEvent {
+  invocationId: string;
+  records: FirehoseMskRecord[];
+}
+type Handler = (event: FirehoseEvent, context: ReturnType<typeof lambdaContext>) => Promise<{ records: TransformedRecord[] }>;
+let handler: Handler;
+let logs: ReturnType<typeof captureLogs>;
+
+beforeAll(async () => {
+  vi.spyOn(GlueClient.prototype, "send").mockImplementation(glue.send as never);
+  ({ handler } = (await import("#functions/firehose-transform/handler")) as unknown as { handler: Handler });
+});
+afterAll(() => vi.restoreAllMocks());
+beforeEach(() => {
+  glue.state.down = false;
+  logs = captureLogs();
+  return () => logs.stop();
+});
+
+describe("firehose-transform handler", () => {
+  it("answers every record: Ok with a dt key for v1, v2 and zlib records, ProcessingFailed with its bytes for the unknown version", async () => {
+    const event = eventFile<FirehoseEvent>("firehose-msk-records.json");
+    const { records } = await handler(event, lambdaContext());
+    expect(records.map((r) => r.recordId)).toEqual(event.records.map((r) => r.recordId));
+    expect(records.map((r) => r.result)).toEqual([...Array(event.records.length - 1).fill("Ok"), "ProcessingFailed"]);
+    const first = Buffer.from(records[0]?.kafkaRecordValue ?? "", "base64").toString();
+    expect(first).toMatch(/^\{"amount":10\.99,/);
+    expect(records[0]?.metadata?.partitionKeys).toEqual({ dt: "2022-08-01" });
+    expect(records.at(-1)?.kafkaRecordValue).toBe(event.records.at(-1)?.kafkaRecordValue);
+    const warned = logs.lines
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .filter((l) => l.message === "record not decodable");
+    expect(warned).toEqual([expect.objectContaining({ recordId: event.records.at(-1)?.recordId, code: "UNKNOWN_SCHEMA_VERSION" })]);
+    expect(logs.lines.join("\n")).not.toMatch(/Japan|Madison/);
+  });
+
+  it("throws when the registry is down (throttled past its retries), so Firehose retries the invocation", async () => {
+    vi.resetModules();
+    const { handler: cold } = (await import("#functions/firehose-transform/handler")) as unknown as { handler: Handler };
+    glue.state.down = true;
+    await expect(cold(eventFile<FirehoseEvent>("firehose-msk-records.json"), lambdaContext())).rejects.toMatchObject({
+      code: "SCHEMA_REGISTRY_UNAVAILABLE",
+      retriable: true,
+    });
+  }, 20_000);
+});

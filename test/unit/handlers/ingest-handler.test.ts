@@ -1,0 +1,205 @@
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { GlueClient } from "@aws-sdk/client-glue";
+import type { APIGatewayProxyEventV2 } from "aws-lambda";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import type { HttpResponse } from "#shared/http/responses";
+import type { OutgoingRecord, ProduceOutcome } from "#shared/kafka/producer";
+import { salesSchemaVersions } from "#shared/sales/schema";
+import { captureLogs, EVENT_SCHEMA_VERSIONS, eventFile, idempotencyTable, lambdaContext, schemaRegistry } from "#test/support/lambda";
+
+// The Kafka producer is unit-tested on its own (test/unit/kafka); here it is a fake whose outcome
+// each test chooses, so the handler's mapping of every outcome is what is tested.
+const kafka = vi.hoisted(() => ({
+  options: [] as unknown[],
+  sends: [] as { records: readonly OutgoingRecord[]; deadline: number }[],
+  outcome: (() => ({ status: "aborted", error: new Error("not set") })) as (records: readonly OutgoingRecord[]) => ProduceOutcome,
+}));
+vi.mock("#shared/kafka/producer", () => ({
+  TransactionalProducer: class {
+    constructor(_kafka: unknown, _topic: string, options: unknown) {
+      kafka.options.push(options);
+    }
+    async send(records: readonly OutgoingRecord[], deadline: number): Promise<ProduceOutcome> {
+      kafka.sends.push({ records, deadline });
+      return kafka.outcome(records);
+    }
+  },
+}));
+
+const v2Id = Object.keys(EVENT_SCHEMA_VERSIONS)[1] as string;
+const glue = schemaRegistry({ [v2Id]: salesSchemaVersions[1] });
+const table = idempotencyTable();
+type Handler = (event: APIGatewayProxyEventV2, context: ReturnType<typeof lambdaContext>) => Promise<HttpResponse>;
+let handler: Handler;
+let logs: ReturnType<typeof captureLogs>;
+
+beforeAll(async () => {
+  vi.spyOn(GlueClient.prototype, "send").mockImplementation(glue.send as never);
+  vi.spyOn(DynamoDBClient.prototype, "send").mockImplementation(table.send as never);
+  for (const [name, value] of Object.entries({
+    SALES_TOPIC: "sales",
+    SCHEMA_REGISTRY_NAME: "registry",
+    SALES_SCHEMA_NAME: "sales",
+    IDEMPOTENCY_TABLE: "idempotency",
+    KAFKA_BOOTSTRAP_SERVERS: "127.0.0.1:1",
+    KAFKA_AUTH: "none",
+    RETRY_AFTER_SECONDS: "7",
+  }))
+    vi.stubEnv(name, value);
+  ({ handler } = (await import("#functions/ingest/handler")) as unknown as { handler: Handler });
+});
+afterAll(() => {
+  vi.unstubAllEnvs();
+  vi.restoreAllMocks();
+});
+beforeEach(() => {
+  kafka.sends.length = 0;
+  kafka.outcome = (records) => ({
+    status: "committed",
+    records: records.map((_, index) => ({ index, partition: index % 2, offset: String(100 + index) })),
+  });
+  glue.state.down = false;
+  table.items.clear();
+  table.calls.length = 0;
+  logs = captureLogs();
+  return () => logs.stop();
+});
+
+function post(change: (event: APIGatewayProxyEventV2) => void = () => undefined): APIGatewayProxyEventV2 {
+  const event = eventFile<APIGatewayProxyEventV2>("api-post-sales-batch.json");
+  event.headers = { ...event.headers };
+  delete event.headers["idempotency-key"];
+  change(event);
+  return event;
+}
+const body = (response: HttpResponse) =>
+  JSON.parse(response.body) as { accepted: number; correlationId: string; error: { code: string; message: string; invalid?: unknown[] } };
+
+describe("ingest handler (POST /sales)", () => {
+  it("creates one transactional producer per container, with a transactional id under the configured prefix", () => {
+    expect(kafka.options).toHaveLength(1);
+    expect(kafka.options[0]).toMatchObject({ transactionalId: expect.stringMatching(/^sales-ingest-[0-9a-f-]{36}$/) });
+  });
+
+  it("answers 202 with every record's place, and gives Kafka the correlation id and what is left of the invocation", async () => {
+    const context = lambdaContext(20_000);
+    const before = Date.now();
+    const response = await handler(
+      post((e) => (e.headers["x-correlation-id"] = "till-7/42")),
+      context,
+    );
+    expect(response.statusCode).toBe(202);
+    expect(response.headers["x-correlation-id"]).toBe("till-7/42");
+    expect(body(response)).toMatchObject({ accepted: 4, correlationId: "till-7/42" });
+    const [send] = kafka.sends;
+    expect(send?.records).toHaveLength(4);
+    expect(send?.records.map((r) => r.key)).toEqual(["Japan", "France", "India", "United States"]);
+    expect(send?.records[0]?.headers).toMatchObject({ "correlation-id": "till-7/42" });
+    // 20 s left, less the 3 s kept back to record and send the answer.
+    expect(send?.deadline).toBeGreaterThanOrEqual(before + 17_000 - 50);
+    expect(send?.deadline).toBeLessThanOrEqual(Date.now() + 17_000);
+    expect(glue.state.calls).toEqual(["GetSchemaByDefinition"]);
+  });
+
+  it("uses the API request id as correlation id when the client sends none", async () => {
+    const response = await handler(post(), lambdaContext());
+    expect(body(response).correlationId).toBe("Cx1bAjEoIAMEV3w=");
+  });
+
+  it.each([
+    ["x-correlation-id", "has a space"],
+    ["x-correlation-id", "x".repeat(257)],
+    ["idempotency-key", "line\nbreak"],
+    ["idempotency-key", ""],
+  ])("refuses %s %j with 400 before anything is stored or produced", async (header, value) => {
+    const response = await handler(
+      post((e) => (e.headers[header] = value)),
+      lambdaContext(),
+    );
+    expect(response.statusCode).toBe(400);
+    expect(body(response).error).toMatchObject({ code: "INVALID_HEADER", message: expect.stringContaining(header) });
+    expect(response.body).not.toContain(value || "\u0000");
+    expect(table.calls).toEqual([]);
+    expect(kafka.sends).toEqual([]);
+  });
+
+  it("answers 400 listing every invalid record, producing nothing", async () => {
+    const response = await handler(
+      { ...eventFile<APIGatewayProxyEventV2>("api-post-sales-invalid.json"), headers: { "content-type": "application/json" } },
+      lambdaContext(),
+    );
+    expect(response.statusCode).toBe(400);
+    expect(body(response).error.code).toBe("INVALID_RECORDS");
+    expect(body(response).error.invalid?.length).toBeGreaterThan(0);
+    expect(kafka.sends).toEqual([]);
+  });
+
+  it("answers 503 with Retry-After when the schema registry is down (throttled past its retries), producing nothing", async () => {
+    glue.state.down = true;
+    // A cold container: the encoder was cached by earlier tests, so ask for a schema lookup again.
+    vi.resetModules();
+    const { handler: cold } = (await import("#functions/ingest/handler")) as unknown as { handler: Handler };
+    const response = await cold(post(), lambdaContext());
+    expect(response.statusCode).toBe(503);
+    expect(response.headers["retry-after"]).toBe("7");
+    expect(body(response).error.code).toBe("SCHEMA_REGISTRY_UNAVAILABLE");
+    expect(kafka.sends).toEqual([]);
+    // The failure is not cached: once the registry is back, the same container answers.
+    glue.state.down = false;
+    expect((await cold(post(), lambdaContext())).statusCode).toBe(202);
+  }, 20_000);
+
+  it("answers 503 with Retry-After when Kafka aborts the transaction (a throttled or unreachable broker)", async () => {
+    kafka.outcome = () => ({ status: "aborted", error: Object.assign(new Error("quota"), { type: "THROTTLING_QUOTA_EXCEEDED" }) });
+    const response = await handler(post(), lambdaContext());
+    expect(response.statusCode).toBe(503);
+    expect(response.headers["retry-after"]).toBe("7");
+    expect(body(response).error.code).toBe("KAFKA_UNAVAILABLE");
+  });
+
+  it("answers 504 when the commit's outcome is unknown (deadline), and a retry with the same key gets that 504 without producing", async () => {
+    kafka.outcome = () => ({ status: "unknown", error: new Error("committing: no answer before the deadline") });
+    const keyed = post((e) => (e.headers["idempotency-key"] = "key-504"));
+    const first = await handler(keyed, lambdaContext(5_000));
+    expect(first.statusCode).toBe(504);
+    expect(body(first).error.code).toBe("KAFKA_OUTCOME_UNKNOWN");
+    kafka.outcome = () => ({ status: "committed", records: [] });
+    const again = await handler(
+      post((e) => (e.headers["idempotency-key"] = "key-504")),
+      lambdaContext(),
+    );
+    expect(again.statusCode).toBe(504);
+    expect(again.body).toBe(first.body);
+    expect(kafka.sends).toHaveLength(1);
+    expect(logs.lines.some((line) => line.includes("commit outcome unknown"))).toBe(true);
+  });
+
+  it("answers a same-key retry with the first 202 and 422 when the key comes back with another body", async () => {
+    const keyed = () => post((e) => (e.headers["idempotency-key"] = "key-202"));
+    const first = await handler(keyed(), lambdaContext());
+    const second = await handler(keyed(), lambdaContext());
+    expect(second.statusCode).toBe(202);
+    expect(second.body).toBe(first.body);
+    expect(kafka.sends).toHaveLength(1);
+    const reused = await handler(
+      post((e) => {
+        e.headers["idempotency-key"] = "key-202";
+        e.body = (e.body ?? "").replace("1.99", "9.99");
+      }),
+      lambdaContext(),
+    );
+    expect(reused.statusCode).toBe(422);
+    expect(body(reused).error.code).toBe("IDEMPOTENCY_KEY_REUSED");
+  });
+
+  it("logs the count and correlation id of what it accepted, never a record's content", async () => {
+    const event = post((e) => (e.headers["x-correlation-id"] = "privacy-check"));
+    await handler(event, lambdaContext());
+    const lines = logs.lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines.find((line) => line.message === "sales accepted")).toMatchObject({ records: 4, correlationId: "privacy-check" });
+    const sale = JSON.parse(event.body ?? "[]")[0] as Record<string, unknown>;
+    const joined = logs.lines.join("\n");
+    for (const value of [sale.customer_id, sale.city, sale.amount]) expect(joined).not.toContain(String(value));
+    expect(joined).not.toMatch(/customer_id|payment_id/);
+  });
+});

@@ -1,0 +1,128 @@
+import type { APIGatewayProxyEventV2 } from "aws-lambda";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import type { QueryStore } from "#functions/query/query";
+import { emptyItem, type WindowItem } from "#shared/aggregates/model";
+import type { HttpResponse } from "#shared/http/responses";
+import { captureLogs, eventFile, lambdaContext } from "#test/support/lambda";
+
+// The handler builds its DynamoDB store at module scope; the fake below stands in for the table.
+const state = vi.hoisted(() => ({ store: undefined as unknown, tables: [] as string[] }));
+vi.mock("#functions/query/store", () => ({
+  dynamoQueryStore: (_client: unknown, table: string) => {
+    state.tables.push(table);
+    return state.store;
+  },
+}));
+
+const T0 = Date.parse("2022-08-01T10:15:00Z");
+let items: WindowItem[] = [];
+let watermarks = new Map<number, number>();
+let failWith: Error | undefined;
+state.store = {
+  getWindow: async (window, start) => {
+    if (failWith !== undefined) throw failWith;
+    return items.find((item) => item.window === window && item.start === start);
+  },
+  windowsInRange: async (window, from, to) => items.filter((item) => item.window === window && item.start >= from && item.start <= to),
+  watermarks: async () => watermarks,
+} satisfies QueryStore;
+
+type Handler = (event: APIGatewayProxyEventV2, context: ReturnType<typeof lambdaContext>) => Promise<HttpResponse>;
+let handler: Handler;
+let logs: ReturnType<typeof captureLogs>;
+
+beforeAll(async () => {
+  vi.stubEnv("AGGREGATES_TABLE", "unit-aggregates");
+  vi.stubEnv("SALES_TOPIC", "sales");
+  vi.stubEnv("SALES_TOPIC_PARTITIONS", "1");
+  ({ handler } = (await import("#functions/query/handler")) as unknown as { handler: Handler });
+});
+afterAll(() => vi.unstubAllEnvs());
+beforeEach(() => {
+  items = [];
+  watermarks = new Map();
+  failWith = undefined;
+  logs = captureLogs();
+  return () => logs.stop();
+});
+
+function event(file: string, change: (event: APIGatewayProxyEventV2) => void = () => undefined): APIGatewayProxyEventV2 {
+  const parsed = eventFile<APIGatewayProxyEventV2>(file);
+  change(parsed);
+  return parsed;
+}
+
+const body = (response: HttpResponse) =>
+  JSON.parse(response.body) as Record<string, unknown> & { error: { code: string; message: string } };
+
+describe("query handler (GET /leaderboard, GET /series)", () => {
+  it("reads the table named by its environment", () => {
+    expect(state.tables).toEqual(["unit-aggregates"]);
+  });
+
+  it("answers a series from the store, path parameters deciding dimension and value", async () => {
+    items = [
+      {
+        ...emptyItem("1m", T0, T0 + 60_000),
+        version: 1,
+        values: new Map([["region#Europe", { orders: 2n, sales: 1099n, min: 100n, max: 999n, late: 0n }]]),
+      },
+    ];
+    const response = await handler(event("api-get-series.json"), lambdaContext());
+    expect(response.statusCode).toBe(200);
+    expect(response.headers["cache-control"]).toBe("max-age=5");
+    const series = body(response) as unknown as { dimension: string; value: string; windows: { sales: string }[] };
+    expect(series.dimension).toBe("region");
+    expect(series.value).toBe("Europe");
+    expect(series.windows.map((w) => w.sales)).toEqual(["10.99", "0.00", "0.00"]);
+  });
+
+  it("refuses a query string that tries to override a path parameter, naming it", async () => {
+    const response = await handler(
+      event("api-get-series.json", (e) => {
+        e.queryStringParameters = { ...e.queryStringParameters, value: "France", dimension: "country" };
+      }),
+      lambdaContext(),
+    );
+    expect(response.statusCode).toBe(400);
+    expect(body(response).error.code).toBe("UNKNOWN_PARAMETER");
+    expect(body(response).error.message).toContain('"value", "dimension"');
+  });
+
+  it("refuses ?dimension= on a leaderboard instead of answering for another dimension", async () => {
+    const response = await handler(
+      event("api-get-leaderboard.json", (e) => {
+        e.queryStringParameters = { ...e.queryStringParameters, dimension: "region" };
+      }),
+      lambdaContext(),
+    );
+    expect(response.statusCode).toBe(400);
+    expect(body(response).error).toMatchObject({ code: "UNKNOWN_PARAMETER", message: expect.stringContaining('"dimension"') });
+  });
+
+  it("answers 404 for a route it does not serve", async () => {
+    const response = await handler(
+      event("api-get-leaderboard.json", (e) => {
+        e.rawPath = "/nowhere";
+        e.requestContext.http.path = "/nowhere";
+      }),
+      lambdaContext(),
+    );
+    expect(response.statusCode).toBe(404);
+    expect(body(response).error.code).toBe("NOT_FOUND");
+  });
+
+  it("answers a generic 500 when the table fails, and logs the detail under the request id", async () => {
+    watermarks = new Map([[0, T0 + 3_600_000]]);
+    failWith = Object.assign(new Error("Throughput exceeds the current capacity"), { name: "ProvisionedThroughputExceededException" });
+    const response = await handler(event("api-get-leaderboard.json"), lambdaContext());
+    expect(response.statusCode).toBe(500);
+    expect(body(response).error.code).toBe("INTERNAL_ERROR");
+    expect(response.body).not.toContain("Throughput");
+    const logged = logs.lines.map((line) => JSON.parse(line) as { level: string; message: string; error?: { name: string } });
+    expect(logged.find((line) => line.level === "ERROR")).toMatchObject({
+      message: "request failed",
+      error: { name: "ProvisionedThroughputExceededException" },
+    });
+  });
+});

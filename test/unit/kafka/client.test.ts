@@ -1,0 +1,94 @@
+import { KafkaClient } from "@aws-sdk/client-kafka";
+import type { KafkaConfig } from "kafkajs";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { createKafka, type KafkaSettings } from "#shared/kafka/client";
+import { correlationIdsOf, HEADER_CORRELATION_ID, headerValue } from "#shared/kafka/headers";
+
+// What createKafka hands kafkajs is what matters here: record it instead of building a client.
+const made = vi.hoisted(() => [] as KafkaConfig[]);
+vi.mock("kafkajs", async (original) => ({
+  ...(await original<typeof import("kafkajs")>()),
+  Kafka: class {
+    constructor(config: KafkaConfig) {
+      made.push(config);
+    }
+  },
+}));
+vi.mock("aws-msk-iam-sasl-signer-js", () => ({
+  generateAuthToken: async ({ region }: { region: string }) => ({ token: `signed-for-${region}`, expiryTime: 0 }),
+}));
+
+const settings = (over: Partial<KafkaSettings> = {}): KafkaSettings => ({
+  brokers: [],
+  clusterArn: undefined,
+  auth: "none",
+  region: "us-east-1",
+  clientId: "unit",
+  ...over,
+});
+const lastConfig = () => made.at(-1) as KafkaConfig;
+
+afterEach(() => vi.restoreAllMocks());
+
+describe("Kafka client factory", () => {
+  it("refuses to start without bootstrap servers or a cluster ARN, naming both variables", () => {
+    expect(() => createKafka(settings())).toThrow(/KAFKA_BOOTSTRAP_SERVERS or KAFKA_CLUSTER_ARN/);
+  });
+
+  it("connects in plaintext to listed brokers, with timeouts that fit inside API Gateway's 29 s", () => {
+    createKafka(settings({ brokers: ["127.0.0.1:9092"] }));
+    expect(lastConfig()).toMatchObject({ clientId: "unit", brokers: ["127.0.0.1:9092"], requestTimeout: 8000, connectionTimeout: 3000 });
+    expect(lastConfig().sasl).toBeUndefined();
+  });
+
+  it("signs a fresh MSK IAM token for the configured region on every authentication", async () => {
+    createKafka(settings({ brokers: ["b-1:9098"], auth: "iam", region: "eu-west-1" }));
+    const config = lastConfig();
+    expect(config.ssl).toBe(true);
+    const sasl = config.sasl as { mechanism: string; oauthBearerProvider: () => Promise<{ value: string }> };
+    expect(sasl.mechanism).toBe("oauthbearer");
+    await expect(sasl.oauthBearerProvider()).resolves.toEqual({ value: "signed-for-eu-west-1" });
+  });
+
+  it("looks the IAM bootstrap brokers up from the cluster ARN once, and again only after a failure", async () => {
+    const answers: (() => unknown)[] = [
+      () => {
+        throw Object.assign(new Error("Rate exceeded"), { name: "TooManyRequestsException" });
+      },
+      () => ({ BootstrapBrokerStringSaslIam: "b-1.example:9098,b-2.example:9098" }),
+      () => ({}),
+    ];
+    const send = vi.spyOn(KafkaClient.prototype, "send").mockImplementation((async () => (answers.shift() as () => unknown)()) as never);
+    createKafka(settings({ clusterArn: "arn:aws:kafka:us-east-1:123456789012:cluster/c/u", auth: "iam" }));
+    const brokers = lastConfig().brokers as () => Promise<string[]>;
+    await expect(brokers()).rejects.toThrow("Rate exceeded");
+    await expect(brokers()).resolves.toEqual(["b-1.example:9098", "b-2.example:9098"]);
+    await expect(brokers()).resolves.toEqual(["b-1.example:9098", "b-2.example:9098"]);
+    expect(send).toHaveBeenCalledTimes(2);
+  });
+
+  it("says so when the cluster has no IAM bootstrap brokers", async () => {
+    vi.spyOn(KafkaClient.prototype, "send").mockImplementation((async () => ({})) as never);
+    createKafka(settings({ clusterArn: "arn:aws:kafka:us-east-1:123456789012:cluster/empty/u" }));
+    await expect((lastConfig().brokers as () => Promise<string[]>)()).rejects.toThrow(/has no IAM bootstrap brokers/);
+  });
+});
+
+describe("Kafka headers", () => {
+  const headers = (id: string): Record<string, number[]>[] => [
+    { other: [...Buffer.from("x")] },
+    { [HEADER_CORRELATION_ID]: [...Buffer.from(id)] },
+  ];
+
+  it("reads a header of an event record, or undefined", () => {
+    expect(headerValue(headers("c-1"), HEADER_CORRELATION_ID)).toBe("c-1");
+    expect(headerValue(headers("c-1"), "missing")).toBeUndefined();
+    expect(headerValue(undefined, HEADER_CORRELATION_ID)).toBeUndefined();
+  });
+
+  it("lists a batch's distinct correlation ids, at most `limit`", () => {
+    const records = ["a", "b", "a", "c", "d"].map((id) => ({ headers: headers(id) }));
+    expect(correlationIdsOf([...records, { headers: undefined }])).toEqual(["a", "b", "c", "d"]);
+    expect(correlationIdsOf(records, 2)).toEqual(["a", "b"]);
+  });
+});
