@@ -37,7 +37,10 @@ function record(partition: number, offset: number, value: Sale | string | null):
 
 const batch = (records: KafkaEventRecord[]) => {
   const grouped: Record<string, KafkaEventRecord[]> = {};
-  for (const r of records) (grouped[`sales-${r.partition}`] ??= []).push(r);
+  for (const r of records) {
+    grouped[`sales-${r.partition}`] ??= [];
+    grouped[`sales-${r.partition}`]?.push(r);
+  }
   return grouped;
 };
 

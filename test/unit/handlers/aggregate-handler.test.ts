@@ -1,3 +1,4 @@
+import { S3Client } from "@aws-sdk/client-s3";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import type { MSKEvent } from "aws-lambda";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
@@ -21,7 +22,7 @@ vi.mock("#functions/aggregate/process-batch", () => ({
 }));
 vi.mock("#functions/aggregate/store", () => ({
   AggregateStore: class {
-    readonly counts = { writes: 0, reads: 0 };
+    readonly counts = { writes: 0, reads: 0, conflicts: 0, largestItemBytes: 0 };
     constructor(_client: unknown, table: string) {
       core.tables.push(table);
     }
@@ -29,8 +30,20 @@ vi.mock("#functions/aggregate/store", () => ({
 }));
 
 const summary = (over: Partial<BatchSummary> = {}): BatchSummary =>
-  ({ records: 9, applied: 8, late: 0, duplicates: 0, folded: 0, poison: 1, itemsWritten: 4, ...over }) as BatchSummary;
+  ({
+    records: 9,
+    applied: 8,
+    late: 0,
+    duplicates: 0,
+    folded: 0,
+    poison: 1,
+    itemsWritten: 4,
+    conflicts: 0,
+    partitions: 2,
+    ...over,
+  }) satisfies BatchSummary;
 const sqs: { sent: unknown[]; refuse: boolean } = { sent: [], refuse: false };
+const s3: { put: { Bucket: string; Key: string }[] } = { put: [] };
 type Handler = (event: MSKEvent, context: ReturnType<typeof lambdaContext>) => Promise<BatchSummary>;
 let handler: Handler;
 let logs: ReturnType<typeof captureLogs>;
@@ -42,7 +55,12 @@ beforeAll(async () => {
       ? { Successful: [], Failed: command.input.Entries.map((e) => ({ Id: e.Id, Code: "KMS.ThrottlingException", SenderFault: false })) }
       : { Successful: command.input.Entries.map((e) => ({ Id: e.Id })), Failed: [] };
   }) as never);
+  vi.spyOn(S3Client.prototype, "send").mockImplementation((async (command: { input: { Bucket: string; Key: string } }) => {
+    s3.put.push(command.input);
+    return {};
+  }) as never);
   vi.stubEnv("AGGREGATES_TABLE", "unit-aggregates");
+  vi.stubEnv("DEAD_LETTER_BUCKET", "unit-lake");
   vi.stubEnv("DEAD_LETTER_QUEUE_URL", "http://127.0.0.1:1/123456789012/dead-letters");
   vi.stubEnv("POWERTOOLS_METRICS_NAMESPACE", "Unit");
   ({ handler } = (await import("#functions/aggregate/handler")) as unknown as { handler: Handler });
@@ -56,6 +74,7 @@ beforeEach(() => {
   core.run = async () => summary();
   sqs.sent.length = 0;
   sqs.refuse = false;
+  s3.put.length = 0;
   logs = captureLogs();
   return () => logs.stop();
 });
@@ -90,7 +109,7 @@ describe("aggregate handler (MSK event source mapping)", () => {
     const info = lines.find((line) => line.message === "batch aggregated");
     expect(info).toMatchObject({ records: 9, applied: 8, poison: 1, correlationIds: expect.arrayContaining([expect.any(String)]) });
     const metrics = lines.find((line) => line._aws !== undefined) as Record<string, unknown> | undefined;
-    expect(metrics).toMatchObject({ RecordsIn: 9, RecordsApplied: 8, PoisonRecords: 1, DynamoDBWrites: 0 });
+    expect(metrics).toMatchObject({ RecordsIn: 9, RecordsApplied: 8, PoisonRecords: 1, DynamoDBWrites: 0, SliceWriteConflicts: 0 });
     const values = Object.values(eventFile<MSKEvent>("msk-sales-batch.json").records).flatMap((records) => records.map((r) => r.value));
     for (const value of values) expect(logs.lines.join("\n")).not.toContain(value);
   });
@@ -103,6 +122,16 @@ describe("aggregate handler (MSK event source mapping)", () => {
     await handler(eventFile<MSKEvent>("msk-sales-batch.json"), lambdaContext());
     expect(sqs.sent).toHaveLength(2);
     expect(sqs.sent[0]).toMatchObject({ QueueUrl: "http://127.0.0.1:1/123456789012/dead-letters" });
+  });
+
+  it("stores a value too large for SQS in the configured bucket under the dead-letter prefix", async () => {
+    core.run = async (_records, deps) => {
+      await deps.deadLetter([{ ...letter(3), value: Buffer.alloc(300_000).toString("base64") }]);
+      return summary();
+    };
+    await handler(eventFile<MSKEvent>("msk-sales-batch.json"), lambdaContext());
+    expect(s3.put).toMatchObject([{ Bucket: "unit-lake", Key: "dead-letters/aggregate/sales/0/3/value" }]);
+    expect(sqs.sent).toMatchObject([{ Entries: [{ MessageBody: expect.stringContaining('"valueRef"') }] }]);
   });
 
   it("fails the invocation when SQS refuses dead letters, so the batch is retried and no record is lost", async () => {

@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import type { QueryStore } from "#functions/query/query";
-import { emptyItem, type WindowItem } from "#shared/aggregates/model";
+import { emptySlice, type SliceItem } from "#shared/aggregates/model";
 import type { HttpResponse } from "#shared/http/responses";
 import { captureLogs, eventFile, lambdaContext } from "#test/support/lambda";
 
@@ -15,15 +15,26 @@ vi.mock("#functions/query/store", () => ({
 }));
 
 const T0 = Date.parse("2022-08-01T10:15:00Z");
-let items: WindowItem[] = [];
+let items: SliceItem[] = [];
 let watermarks = new Map<number, number>();
 let failWith: Error | undefined;
 state.store = {
-  getWindow: async (window, start) => {
+  windowValues: async (window, start, dimension) => {
     if (failWith !== undefined) throw failWith;
-    return items.find((item) => item.window === window && item.start === start);
+    return items
+      .filter((item) => item.window === window && item.start === start)
+      .map(
+        (item) =>
+          new Map([...item.values].filter(([k]) => k.startsWith(`${dimension}#`)).map(([k, m]) => [k.slice(dimension.length + 1), m])),
+      );
   },
-  windowsInRange: async (window, from, to) => items.filter((item) => item.window === window && item.start >= from && item.start <= to),
+  valueSeries: async (window, from, to, dimension, value) =>
+    items.flatMap((item) => {
+      const metrics = item.values.get(`${dimension}#${value}`);
+      return item.window === window && item.start >= from && item.start <= to && metrics !== undefined
+        ? [{ start: item.start, metrics }]
+        : [];
+    }),
   watermarks: async () => watermarks,
 } satisfies QueryStore;
 
@@ -63,7 +74,7 @@ describe("query handler (GET /leaderboard, GET /series)", () => {
   it("answers a series from the store, path parameters deciding dimension and value", async () => {
     items = [
       {
-        ...emptyItem("1m", T0, T0 + 60_000),
+        ...emptySlice("1m", T0, T0 + 60_000, "sales-0"),
         version: 1,
         values: new Map([["region#Europe", { orders: 2n, sales: 1099n, min: 100n, max: 999n, late: 0n }]]),
       },
