@@ -1,12 +1,6 @@
-import {
-  type AttributeValue,
-  BatchGetItemCommand,
-  type BatchGetItemCommandOutput,
-  ConditionalCheckFailedException,
-  type DynamoDBClient,
-  PutItemCommand,
-} from "@aws-sdk/client-dynamodb";
+import { type AttributeValue, ConditionalCheckFailedException, type DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { marshalSlice, type SliceItem, sliceId, sliceKey, unmarshalSlice, watermarkKey } from "#shared/aggregates/model";
+import { batchGetAll } from "#shared/dynamodb/batch-get";
 import type { Watermark } from "./aggregate.ts";
 
 /** DynamoDB requests a store made, and what it wrote, for metrics and the benchmarks. */
@@ -46,22 +40,8 @@ export class AggregateStore {
     this.#observe = observe;
   }
 
-  async #batchGet(keys: Record<string, AttributeValue>[]) {
-    const found: Record<string, AttributeValue>[] = [];
-    for (let i = 0; i < keys.length; i += 100) {
-      let pending: typeof keys | undefined = keys.slice(i, i + 100);
-      for (let attempt = 0; pending !== undefined && pending.length > 0; attempt++) {
-        if (attempt > 8) throw new Error(`DynamoDB left ${pending.length} keys unprocessed after ${attempt} attempts`);
-        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.random() * 50 * 2 ** attempt));
-        this.counts.reads++;
-        const response: BatchGetItemCommandOutput = await this.#client.send(
-          new BatchGetItemCommand({ RequestItems: { [this.#table]: { Keys: pending, ConsistentRead: true } } }),
-        );
-        found.push(...(response.Responses?.[this.#table] ?? []));
-        pending = response.UnprocessedKeys?.[this.#table]?.Keys;
-      }
-    }
-    return found;
+  #batchGet(keys: Record<string, AttributeValue>[]) {
+    return batchGetAll(this.#client, this.#table, keys, { consistentRead: true, onRequest: () => this.counts.reads++ });
   }
 
   /** The stored slices among `slices`, by slice id. Throws on DynamoDB errors. */

@@ -1,7 +1,5 @@
 import {
   type AttributeValue,
-  BatchGetItemCommand,
-  type BatchGetItemCommandOutput,
   type DynamoDBClient,
   QueryCommand,
   type QueryCommandInput,
@@ -18,6 +16,7 @@ import {
   unmarshalMetrics,
   watermarkKey,
 } from "#shared/aggregates/model";
+import { batchGetAll } from "#shared/dynamodb/batch-get";
 import { partitionOfKey } from "#shared/kafka/partitioner";
 import type { QueryStore } from "./query.ts";
 
@@ -41,25 +40,8 @@ export function dynamoQueryStore(
 ): QueryStore & { counts: ReadCounts } {
   const topicPartitions = Array.from({ length: partitions }, (_, p) => `${topic}-${p}`);
 
-  async function batchGet(keys: Record<string, AttributeValue>[], projection: string, names: Record<string, string>) {
-    const found: Record<string, AttributeValue>[] = [];
-    for (let i = 0; i < keys.length; i += 100) {
-      let pending: Record<string, AttributeValue>[] | undefined = keys.slice(i, i + 100);
-      for (let attempt = 0; pending !== undefined && pending.length > 0; attempt++) {
-        if (attempt > 8) throw new Error(`DynamoDB left ${pending.length} keys unprocessed after ${attempt} attempts`);
-        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.random() * 50 * 2 ** attempt));
-        counts.requests++;
-        const page: BatchGetItemCommandOutput = await client.send(
-          new BatchGetItemCommand({
-            RequestItems: { [table]: { Keys: pending, ProjectionExpression: projection, ExpressionAttributeNames: names } },
-          }),
-        );
-        found.push(...(page.Responses?.[table] ?? []));
-        pending = page.UnprocessedKeys?.[table]?.Keys;
-      }
-    }
-    return found;
-  }
+  const batchGet = (keys: Record<string, AttributeValue>[], projection: string, names: Record<string, string>) =>
+    batchGetAll(client, table, keys, { projection, names, onRequest: () => counts.requests++ });
 
   async function queryAll(input: QueryCommandInput): Promise<Record<string, AttributeValue>[]> {
     const items: Record<string, AttributeValue>[] = [];
