@@ -49,3 +49,41 @@ describe("template.yaml on AWS: schema registry access", () => {
     expect(getSchemaVersion.map((statement) => [statement.Resource].flat())).toContainEqual(["*"]);
   });
 });
+
+function dependsOn(id: string): string[] {
+  return [resources[id]?.DependsOn ?? []].flat();
+}
+
+describe("template.yaml on AWS: Firehose reads the cluster", () => {
+  const streams = Object.entries(resources).filter(([, resource]) => resource.Type === "AWS::KinesisFirehose::DeliveryStream");
+  const clusterPolicies = Object.entries(resources).filter(([, resource]) => resource.Type === "AWS::MSK::ClusterPolicy");
+
+  it.each(streams.map(([id]) => id))("%s may create its VPC connection (cluster policy, created before the stream)", (id) => {
+    const source = resolveValue(ctx, resources[id]?.Properties?.MSKSourceConfiguration, id) as {
+      MSKClusterARN: string;
+      AuthenticationConfiguration: { Connectivity: string };
+      ReadFromTimestamp?: string;
+    };
+    expect(source.AuthenticationConfiguration.Connectivity).toBe("PRIVATE");
+    const allowing = clusterPolicies.filter(([policyId, policy]) => {
+      const props = resolveValue(ctx, policy.Properties, policyId) as {
+        ClusterArn: string;
+        Policy: { Statement: (Statement & { Principal?: { Service?: string | string[] } })[] };
+      };
+      return (
+        props.ClusterArn === source.MSKClusterARN &&
+        props.Policy.Statement.some(
+          (statement) =>
+            grants(statement, "kafka:CreateVpcConnection") && [statement.Principal?.Service].flat().includes("firehose.amazonaws.com"),
+        )
+      );
+    });
+    expect(allowing.length).toBe(1);
+    expect(dependsOn(id)).toContain(allowing[0]?.[0]);
+  });
+
+  it.each(streams.map(([id]) => id))("%s starts at the topic's earliest record (ReadFromTimestamp at the epoch)", (id) => {
+    const source = resolveValue(ctx, resources[id]?.Properties?.MSKSourceConfiguration, id) as { ReadFromTimestamp?: string };
+    expect(Date.parse(source.ReadFromTimestamp ?? "")).toBe(0);
+  });
+});
