@@ -87,3 +87,37 @@ describe("template.yaml on AWS: Firehose reads the cluster", () => {
     expect(Date.parse(source.ReadFromTimestamp ?? "")).toBe(0);
   });
 });
+
+describe("template.yaml on AWS: the topics exist before their readers", () => {
+  const topicResources = Object.entries(resources).filter(([, resource]) => resource.Type === "Custom::KafkaTopics");
+  const declared = new Set(
+    topicResources.flatMap(([id, resource]) =>
+      (resolveValue(ctx, resource.Properties?.Topics, id) as { Name: string }[]).map((topic) => topic.Name),
+    ),
+  );
+  const mskReaders = functionIds().flatMap((id) =>
+    Object.values((resources[id]?.Properties?.Events ?? {}) as Record<string, { Type: string; Properties: { Topics: unknown } }>)
+      .filter((event) => event.Type === "MSK")
+      .map((event) => ({ id, topics: resolveValue(ctx, event.Properties.Topics, id) as string[] })),
+  );
+  const streamReaders = Object.entries(resources)
+    .filter(([, resource]) => resource.Type === "AWS::KinesisFirehose::DeliveryStream")
+    .map(([id, resource]) => ({
+      id,
+      topics: [(resolveValue(ctx, resource.Properties?.MSKSourceConfiguration, id) as { TopicName: string }).TopicName],
+    }));
+
+  it("has one topics resource, served by a function of the template", () => {
+    expect(topicResources).toHaveLength(1);
+    const serviceToken = topicResources[0]?.[1].Properties?.ServiceToken as { "Fn::GetAtt"?: [string, string] };
+    expect(resources[serviceToken["Fn::GetAtt"]?.[0] ?? ""]?.Type).toBe("AWS::Serverless::Function");
+  });
+
+  it.each([...mskReaders, ...streamReaders].map((reader) => [reader.id, reader.topics] as const))(
+    "%s reads declared topics and is created after them",
+    (id, topics) => {
+      for (const topic of topics) expect(declared).toContain(topic);
+      expect(dependsOn(id)).toContain(topicResources[0]?.[0]);
+    },
+  );
+});
