@@ -34,7 +34,7 @@ const settings = {
 /** MSK event source mapping on the sales topic: windowed aggregates in DynamoDB, exactly once. */
 export const handler = middy<MSKEvent, unknown>()
   .use(injectLambdaContext(logger, { resetKeys: true }))
-  .use(captureLambdaHandler(tracer))
+  .use(captureLambdaHandler(tracer, { captureResponse: false }))
   .use(logMetrics(metrics))
   .handler(async (event) => {
     const records = event.records as unknown as Record<string, KafkaEventRecord[]>;

@@ -25,7 +25,7 @@ interface FirehoseMskEvent {
 /** Firehose (MSK source) transformation: Glue-framed Avro -> JSON lines with a `dt` partition key. */
 export const handler = middy<FirehoseMskEvent, { records: readonly TransformedRecord[] }>()
   .use(injectLambdaContext(logger, { resetKeys: true }))
-  .use(captureLambdaHandler(tracer))
+  .use(captureLambdaHandler(tracer, { captureResponse: false }))
   .use(logMetrics(metrics))
   .handler(async (event) => {
     logger.appendKeys({ invocationId: event.invocationId });

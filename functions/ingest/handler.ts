@@ -65,7 +65,7 @@ const idempotency = new IdempotencyConfig({
 /** POST /sales (HTTP API, payload 2.0). */
 export const handler = middy<APIGatewayProxyEventV2, HttpResponse>()
   .use(injectLambdaContext(logger, { resetKeys: true }))
-  .use(captureLambdaHandler(tracer))
+  .use(captureLambdaHandler(tracer, { captureResponse: false }))
   .use(httpErrors(logger))
   .use(
     makeHandlerIdempotent({ persistenceStore: new DynamoDBPersistenceLayer({ tableName: config.idempotencyTable }), config: idempotency }),

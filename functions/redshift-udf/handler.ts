@@ -18,7 +18,7 @@ const decoder = new GlueAvroDecoder<Sale>(registry, currentSalesSchema);
 /** Redshift scalar Lambda UDF f_sales_avro_to_json (see docs/redshift.md). */
 export const handler = middy<UdfRequest, UdfResponse>()
   .use(injectLambdaContext(logger, { resetKeys: true }))
-  .use(captureLambdaHandler(tracer))
+  .use(captureLambdaHandler(tracer, { captureResponse: false }))
   .use(logMetrics(metrics))
   .handler(async (request) => {
     logger.appendKeys({ queryId: request.query_id, redshiftRequestId: request.request_id });

@@ -121,3 +121,68 @@ describe("template.yaml on AWS: the topics exist before their readers", () => {
     },
   );
 });
+
+describe("template.yaml on AWS: operations defaults", () => {
+  const raw = (id: string) => resources[id] as unknown as Record<string, unknown> & { Properties?: Record<string, unknown> };
+  const logGroups = Object.entries(resources).filter(([, resource]) => resource.Type === "AWS::Logs::LogGroup");
+
+  it.each(functionIds())("%s logs to its own /aws/lambda/<name> group with a retention", (id) => {
+    const group = logGroups.find(([, resource]) => {
+      const name = resource.Properties?.LogGroupName as { "Fn::Sub"?: string } | undefined;
+      return name?.["Fn::Sub"] === `/aws/lambda/\${${id}}`;
+    });
+    expect(group, `no log group named /aws/lambda/\${${id}}`).toBeDefined();
+    expect(Number(resolveValue(ctx, group?.[1].Properties?.RetentionInDays, id))).toBeGreaterThan(0);
+  });
+
+  it("creates the log group of a function invoked during the deployment before invoking it", () => {
+    for (const [id, resource] of Object.entries(resources).filter(([, r]) => r.Type.startsWith("Custom::"))) {
+      const token = resource.Properties?.ServiceToken as { "Fn::GetAtt": [string, string] };
+      expect(dependsOn(id)).toContain(`${token["Fn::GetAtt"][0]}LogGroup`);
+    }
+  });
+
+  const stateful = Object.entries(resources).filter(([, resource]) =>
+    ["AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::S3::Bucket"].includes(resource.Type),
+  );
+  it.each(stateful.map(([id]) => id))("%s is retained when the stack is deleted or the resource replaced", (id) => {
+    expect(raw(id).DeletionPolicy).toBe("Retain");
+    expect(raw(id).UpdateReplacePolicy).toBe("Retain");
+  });
+
+  const traced = functionIds().filter((id) => handlerSource(id).includes("captureLambdaHandler("));
+  it.each(traced)("%s never records its response in X-Ray", (id) => {
+    const source = handlerSource(id);
+    expect(source).toMatch(/captureLambdaHandler\(tracer, \{ captureResponse: false \}\)/);
+    expect(source).not.toMatch(/captureMethod\((?![^)]*captureResponse: false)/);
+  });
+
+  it("turns response capture off for every function's tracer", () => {
+    const globals = resolveValue(ctx, ctx.template.Globals?.Function, "Globals") as { Environment: { Variables: Record<string, string> } };
+    expect(globals.Environment.Variables.POWERTOOLS_TRACER_CAPTURE_RESPONSE).toBe("false");
+  });
+
+  it("sizes ingest concurrency and the POST /sales burst to MSK Serverless' connection quotas", () => {
+    // MSK Serverless: 1,000 client connections per cluster, 100 connection attempts per second.
+    const partitions = Number(resolveValue(ctx, { Ref: "SalesTopicPartitions" }, "partitions"));
+    const perContainer = partitions + 2; // partition leaders, bootstrap broker, transaction coordinator
+    const reserved = Number(resolveValue(ctx, resources.IngestFunction?.Properties?.ReservedConcurrentExecutions, "ingest"));
+    const api = resolveValue(ctx, resources.HttpApi?.Properties, "HttpApi") as {
+      RouteSettings: Record<string, { ThrottlingBurstLimit: number; ThrottlingRateLimit: number }>;
+    };
+    const post = api.RouteSettings["POST /sales"];
+    const readersBudget = 200; // the aggregate mapping, Firehose and Redshift: about a connection per partition each
+    expect(reserved * perContainer).toBeLessThanOrEqual(1000 - readersBudget);
+    expect((post?.ThrottlingBurstLimit ?? Number.POSITIVE_INFINITY) * perContainer).toBeLessThanOrEqual(100);
+    expect(post?.ThrottlingRateLimit).toBeGreaterThan(0);
+  });
+
+  it("writes one JSON access log line per API request, without bodies or query strings", () => {
+    const api = resolveValue(ctx, resources.HttpApi?.Properties, "HttpApi") as {
+      AccessLogSettings: { DestinationArn: string; Format: string };
+    };
+    const fields = JSON.parse(api.AccessLogSettings.Format) as Record<string, string>;
+    expect(fields).toMatchObject({ requestId: "$context.requestId", status: "$context.status", routeKey: "$context.routeKey" });
+    expect(api.AccessLogSettings.Format).not.toMatch(/body|querystring|\$context\.path/i);
+  });
+});
