@@ -4,26 +4,42 @@ import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import { captureLambdaHandler } from "@aws-lambda-powertools/tracer/middleware";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { GlueClient } from "@aws-sdk/client-glue";
-import { SQSClient } from "@aws-sdk/client-sqs";
 import middy from "@middy/core";
 import type { MSKEvent } from "aws-lambda";
 import { GlueAvroDecoder } from "#shared/avro/codec";
 import { GlueSchemaRegistry } from "#shared/avro/registry";
 import { correlationIdsOf } from "#shared/kafka/headers";
+import { metricsFor } from "#shared/observability/metrics";
 import { observability } from "#shared/observability/powertools";
 import { currentSalesSchema, type Sale } from "#shared/sales/schema";
 import { config } from "./config.ts";
-import { sendDeadLetters } from "./dead-letters.ts";
+import type { DeadLetter } from "./dead-letters.ts";
 import { type KafkaEventRecord, processBatch } from "./process-batch.ts";
 import { AggregateStore } from "./store.ts";
 
-const { logger, tracer, metrics } = observability("aggregate");
+const { logger, tracer } = observability("aggregate");
+const metrics = metricsFor("aggregate");
 const decoder = new GlueAvroDecoder<Sale>(
   new GlueSchemaRegistry(tracer.captureAWSv3Client(new GlueClient({ maxAttempts: 1 }))),
   currentSalesSchema,
 );
 const store = new AggregateStore(tracer.captureAWSv3Client(new DynamoDBClient({ maxAttempts: 6 })), config.table);
-const sqs = tracer.captureAWSv3Client(new SQSClient({}));
+// SQS is needed only for batches with poison records: its client loads then, once per container,
+// instead of at every cold start.
+let deadLetterSender: Promise<(letters: readonly DeadLetter[]) => Promise<number>> | undefined;
+/** The dead-letter sender, created on first use; a failed load is retried on the next use. */
+function deadLetters(): Promise<(letters: readonly DeadLetter[]) => Promise<number>> {
+  deadLetterSender ??= Promise.all([import("@aws-sdk/client-sqs"), import("./dead-letters.ts")])
+    .then(([{ SQSClient }, { sendDeadLetters }]) => {
+      const sqs = tracer.captureAWSv3Client(new SQSClient({}));
+      return (letters: readonly DeadLetter[]) => sendDeadLetters(sqs, config.deadLetterQueueUrl, letters);
+    })
+    .catch((error: unknown) => {
+      deadLetterSender = undefined;
+      throw error;
+    });
+  return deadLetterSender;
+}
 const settings = {
   windows: config.windows,
   allowedLatenessMs: config.allowedLatenessMs,
@@ -44,7 +60,7 @@ export const handler = middy<MSKEvent, unknown>()
     const summary = await processBatch(records, {
       decoder,
       store,
-      deadLetter: (letters) => sendDeadLetters(sqs, config.deadLetterQueueUrl, letters),
+      deadLetter: async (letters) => (await deadLetters())(letters),
       settings,
       maxConflictRetries: config.maxConflictRetries,
     });
