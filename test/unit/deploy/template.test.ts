@@ -186,3 +186,18 @@ describe("template.yaml on AWS: operations defaults", () => {
     expect(api.AccessLogSettings.Format).not.toMatch(/body|querystring|\$context\.path/i);
   });
 });
+
+describe("template.yaml on AWS: private subnets reach the APIs they call", () => {
+  const endpoints = Object.entries(resources).filter(([, resource]) => resource.Type === "AWS::EC2::VPCEndpoint");
+  const service = (id: string) =>
+    String(resolveValue(ctx, resources[id]?.Properties?.ServiceName, id))
+      .split(".")
+      .pop();
+
+  it("offers, behind CreateVpcEndpoints, an endpoint for every service the VPC functions and the MSK mapping use", () => {
+    expect(endpoints.every(([, resource]) => resource.Condition === "CreateVpcEndpoints")).toBe(true);
+    expect(endpoints.map(([id]) => service(id)).sort()).toEqual(["dynamodb", "glue", "kafka", "lambda", "s3", "sqs", "sts", "xray"]);
+    const gateways = endpoints.filter(([, resource]) => resource.Properties?.VpcEndpointType === "Gateway").map(([id]) => service(id));
+    expect(gateways.sort()).toEqual(["dynamodb", "s3"]);
+  });
+});
