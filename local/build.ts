@@ -1,17 +1,18 @@
 import { mkdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { build } from "esbuild";
 import { localStackContext } from "./stack/context.ts";
 import { paths } from "./stack/settings.ts";
 import { type SamFunction, samFunctions } from "./template/functions.ts";
 
 /**
- * Bundles every function of template.yaml the way `sam build` does with
- * `BuildMethod: esbuild`, honouring its BuildProperties, and prints each bundle's size.
+ * Bundles one function of template.yaml the way `sam build` does with `BuildMethod: esbuild`,
+ * honouring its BuildProperties, into `<outRoot>/<logicalId>/`. Rejects with esbuild's errors.
  */
-async function bundle(fn: SamFunction): Promise<{ file: string; bytes: number }> {
+export async function bundle(fn: SamFunction, outRoot = join(paths.projectRoot, "dist")): Promise<{ file: string; bytes: number }> {
   const props = fn.buildProperties;
-  const outdir = join(paths.projectRoot, "dist", fn.logicalId);
+  const outdir = join(outRoot, fn.logicalId);
   rmSync(outdir, { recursive: true, force: true });
   mkdirSync(outdir, { recursive: true });
   const outExtension = props.OutExtension?.[0]?.split("=")[1] ?? ".js";
@@ -38,9 +39,12 @@ async function bundle(fn: SamFunction): Promise<{ file: string; bytes: number }>
   return { file, bytes: statSync(file).size };
 }
 
-const functions = samFunctions(localStackContext());
-if (functions.length === 0) console.log("template.yaml declares no functions yet");
-for (const fn of functions) {
-  const { file, bytes } = await bundle(fn);
-  console.log(`${fn.logicalId.padEnd(28)} ${(bytes / 1024).toFixed(1).padStart(8)} KiB  ${file}`);
+// `npm run build`: every function, with its size.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const functions = samFunctions(localStackContext());
+  if (functions.length === 0) console.log("template.yaml declares no functions yet");
+  for (const fn of functions) {
+    const { file, bytes } = await bundle(fn);
+    console.log(`${fn.logicalId.padEnd(28)} ${(bytes / 1024).toFixed(1).padStart(8)} KiB  ${file}`);
+  }
 }

@@ -6,11 +6,13 @@ import { GlueClient } from "@aws-sdk/client-glue";
 import middy from "@middy/core";
 import { GlueAvroDecoder } from "#shared/avro/codec";
 import { GlueSchemaRegistry } from "#shared/avro/registry";
+import { metricsFor } from "#shared/observability/metrics";
 import { observability } from "#shared/observability/powertools";
 import { currentSalesSchema, type Sale } from "#shared/sales/schema";
 import { type FirehoseMskRecord, type TransformedRecord, transformRecords } from "./transform.ts";
 
-const { logger, tracer, metrics } = observability("firehose-transform");
+const { logger, tracer } = observability("firehose-transform");
+const metrics = metricsFor("firehose-transform");
 const decoder = new GlueAvroDecoder<Sale>(
   new GlueSchemaRegistry(tracer.captureAWSv3Client(new GlueClient({ maxAttempts: 1 }))),
   currentSalesSchema,
@@ -25,7 +27,7 @@ interface FirehoseMskEvent {
 /** Firehose (MSK source) transformation: Glue-framed Avro -> JSON lines with a `dt` partition key. */
 export const handler = middy<FirehoseMskEvent, { records: readonly TransformedRecord[] }>()
   .use(injectLambdaContext(logger, { resetKeys: true }))
-  .use(captureLambdaHandler(tracer))
+  .use(captureLambdaHandler(tracer, { captureResponse: false }))
   .use(logMetrics(metrics))
   .handler(async (event) => {
     logger.appendKeys({ invocationId: event.invocationId });

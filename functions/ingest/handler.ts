@@ -66,7 +66,7 @@ const idempotency = new IdempotencyConfig({
 /** POST /sales (HTTP API, payload 2.0). */
 export const handler = middy<APIGatewayProxyEventV2, HttpResponse>()
   .use(injectLambdaContext(logger, { resetKeys: true }))
-  .use(captureLambdaHandler(tracer))
+  .use(captureLambdaHandler(tracer, { captureResponse: false }))
   .use(httpErrors(logger))
   // Before the idempotency layer: a malformed key must not become a DynamoDB record.
   .use({ before: (request) => checkHeaders(request.event.headers) })

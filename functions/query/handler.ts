@@ -54,7 +54,7 @@ const getSeries: Route = async (event) =>
 /** GET /leaderboard/{dimension} and GET /series/{dimension}/{value}. */
 export const handler = middy<APIGatewayProxyEventV2, HttpResponse>()
   .use(injectLambdaContext(logger, { resetKeys: true }))
-  .use(captureLambdaHandler(tracer))
+  .use(captureLambdaHandler(tracer, { captureResponse: false }))
   .use(httpErrors(logger))
   .handler(
     httpRouterHandler<APIGatewayProxyEventV2, HttpResponse>({

@@ -6,19 +6,21 @@ import { GlueClient } from "@aws-sdk/client-glue";
 import middy from "@middy/core";
 import { GlueAvroDecoder } from "#shared/avro/codec";
 import { GlueSchemaRegistry } from "#shared/avro/registry";
+import { metricsFor } from "#shared/observability/metrics";
 import { observability } from "#shared/observability/powertools";
 import { currentSalesSchema, type Sale } from "#shared/sales/schema";
 import { config } from "./config.ts";
 import { decodeRows, type UdfRequest, type UdfResponse } from "./udf.ts";
 
-const { logger, tracer, metrics } = observability("redshift-udf");
+const { logger, tracer } = observability("redshift-udf");
+const metrics = metricsFor("redshift-udf");
 const registry = new GlueSchemaRegistry(tracer.captureAWSv3Client(new GlueClient({ maxAttempts: 1 })));
 const decoder = new GlueAvroDecoder<Sale>(registry, currentSalesSchema);
 
 /** Redshift scalar Lambda UDF f_sales_avro_to_json (see docs/redshift.md). */
 export const handler = middy<UdfRequest, UdfResponse>()
   .use(injectLambdaContext(logger, { resetKeys: true }))
-  .use(captureLambdaHandler(tracer))
+  .use(captureLambdaHandler(tracer, { captureResponse: false }))
   .use(logMetrics(metrics))
   .handler(async (request) => {
     logger.appendKeys({ queryId: request.query_id, redshiftRequestId: request.request_id });

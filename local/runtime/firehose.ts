@@ -17,6 +17,8 @@ export interface FirehoseStream {
   readonly name: string;
   readonly arn: string;
   readonly topic: string;
+  /** Whether reading starts at the topic's earliest record (ReadFromTimestamp at the epoch) or at its end (Firehose's default). */
+  readonly fromBeginning: boolean;
   readonly transformFunctionId: string | undefined;
   readonly transformBufferBytes: number;
   readonly transformIntervalMs: number;
@@ -65,6 +67,7 @@ export function firehoseStreams(ctx: StackContext): FirehoseStream[] {
         name: physicalName(ctx, id),
         arn: `arn:aws:firehose:${ctx.region}:${ctx.accountId}:deliverystream/${physicalName(ctx, id)}`,
         topic: String((props.MSKSourceConfiguration as Props).TopicName),
+        fromBeginning: readsFromBeginning(id, (props.MSKSourceConfiguration as Props).ReadFromTimestamp),
         transformFunctionId: lambdaRef?.["Fn::GetAtt"]?.[0],
         transformBufferBytes: param("BufferSizeInMBs", 1) * 1024 * 1024,
         transformIntervalMs: param("BufferIntervalInSeconds", 60) * 1000,
@@ -77,6 +80,16 @@ export function firehoseStreams(ctx: StackContext): FirehoseStream[] {
         compression: (serializer?.Compression as FirehoseStream["compression"] | undefined) ?? "SNAPPY",
       };
     });
+}
+
+/**
+ * Firehose reads from the time the stream becomes active unless ReadFromTimestamp says otherwise;
+ * the epoch means the earliest record. Other instants are not emulated: throws naming the stream.
+ */
+function readsFromBeginning(id: string, readFrom: unknown): boolean {
+  if (readFrom === undefined) return false;
+  if (Date.parse(String(readFrom)) === 0) return true;
+  throw new Error(`${id}: MSKSourceConfiguration.ReadFromTimestamp "${String(readFrom)}" is not emulated (only the epoch, or none)`);
 }
 
 interface Buffered {
@@ -244,7 +257,7 @@ export class FirehoseEmulator {
 
   async start(): Promise<void> {
     await this.#consumer.connect();
-    await this.#consumer.subscribe({ topic: this.stream.topic, fromBeginning: true });
+    await this.#consumer.subscribe({ topic: this.stream.topic, fromBeginning: this.stream.fromBeginning });
     await this.#consumer.run({
       autoCommit: false,
       eachBatch: async ({ batch }) => {

@@ -21,6 +21,7 @@ import {
 import { CreateBucketCommand, HeadBucketCommand, type S3Client } from "@aws-sdk/client-s3";
 import { CreateQueueCommand, GetQueueUrlCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { Admin } from "kafkajs";
+import { ensureTopics, parseTopicSpecs, type TopicSpec } from "#shared/kafka/topics";
 import { physicalName, registryNameOfSchema, resolveValue, resourceEnabled, type StackContext } from "./intrinsics.ts";
 
 export interface ProvisionClients {
@@ -39,23 +40,16 @@ export interface ProvisionReport {
   readonly existing: string[];
 }
 
-export interface KafkaTopicSpec {
-  readonly name: string;
-  readonly partitions: number;
-}
+export type KafkaTopicSpec = TopicSpec;
 
-/** The topics declared in the template's Metadata.KafkaTopics. Throws on a malformed entry. */
+/**
+ * The topics the template's Custom::KafkaTopics resources declare (what KafkaTopicsFunction
+ * creates on AWS). Throws naming the resource and entry when one is malformed.
+ */
 export function declaredTopics(ctx: StackContext): KafkaTopicSpec[] {
-  const raw = resolveValue(ctx, ctx.template.Metadata?.KafkaTopics ?? [], "Metadata.KafkaTopics");
-  if (!Array.isArray(raw)) throw new Error("Metadata.KafkaTopics must be a list");
-  return raw.map((entry, index) => {
-    const { Name, Partitions } = entry as { Name?: unknown; Partitions?: unknown };
-    const partitions = Number(Partitions);
-    if (typeof Name !== "string" || !Number.isInteger(partitions) || partitions < 1) {
-      throw new Error(`Metadata.KafkaTopics[${index}] needs Name (string) and Partitions (integer >= 1)`);
-    }
-    return { name: Name, partitions };
-  });
+  return resourcesOfType(ctx, "Custom::KafkaTopics").flatMap(([id, props]) =>
+    parseTopicSpecs(props.Topics, `Resources.${id}.Properties.Topics`),
+  );
 }
 
 function resourcesOfType(ctx: StackContext, type: string): [string, Record<string, unknown>][] {
@@ -87,16 +81,11 @@ async function createdOrExisting(
 export async function provision(ctx: StackContext, clients: ProvisionClients): Promise<ProvisionReport> {
   const report: ProvisionReport = { created: [], existing: [] };
 
-  const topics = declaredTopics(ctx);
-  const existingTopics = new Set(await clients.kafkaAdmin.listTopics());
-  const missing = topics.filter((topic) => !existingTopics.has(topic.name));
-  if (missing.length > 0) {
-    await clients.kafkaAdmin.createTopics({
-      waitForLeaders: true,
-      topics: missing.map((topic) => ({ topic: topic.name, numPartitions: topic.partitions, replicationFactor: 1 })),
-    });
-  }
-  for (const topic of topics) (existingTopics.has(topic.name) ? report.existing : report.created).push(`topic ${topic.name}`);
+  // The same reconciliation as the custom resource on AWS: create, add partitions, or refuse to shrink.
+  const topics = await ensureTopics(declaredTopics(ctx), { admin: clients.kafkaAdmin });
+  for (const topic of topics.created) report.created.push(`topic ${topic.name}`);
+  for (const topic of topics.grown) report.created.push(`topic ${topic.name} partitions ${topic.from} -> ${topic.to}`);
+  for (const topic of topics.unchanged) report.existing.push(`topic ${topic.name}`);
 
   for (const [id, props] of resourcesOfType(ctx, "AWS::DynamoDB::Table")) {
     const name = physicalName(ctx, id);

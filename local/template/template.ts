@@ -40,6 +40,13 @@ const functionNames = [
   "Not",
   "And",
   "Or",
+  // Rules-only functions: parsed so the template loads, never resolved locally.
+  "Contains",
+  "EachMemberEquals",
+  "EachMemberIn",
+  "RefAll",
+  "ValueOf",
+  "ValueOfAll",
 ] as const;
 
 // Each short form becomes the long form CloudFormation documents ({"Fn::Sub": ...}).

@@ -37,6 +37,8 @@ describe("the lake's Glue table", () => {
     const [stream] = firehoseStreams(localStackContext());
     expect(stream?.columns.map((c) => c.name)).toEqual(lakeColumns(currentSalesSchema).map((c) => c.name));
     expect(stream?.transformFunctionId).toBe("FirehoseTransformFunction");
+    // Like the aggregate mapping's TRIM_HORIZON: the lake starts at the topic's earliest record.
+    expect(stream?.fromBeginning).toBe(true);
     expect(expandPrefix(stream?.prefix ?? "", 0, { dt: "2022-08-01" })).toBe("sales/dt=2022-08-01/");
     expect(expandPrefix(stream?.errorPrefix ?? "", Date.UTC(2026, 10, 22), {})).toBe("errors/processing-failed/dt=2026-11-22/");
   });

@@ -1,0 +1,95 @@
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { bundle } from "#local/build";
+import { localEnvironment } from "#local/runtime/environment";
+import { localStackContext } from "#local/stack/context";
+import { paths } from "#local/stack/settings";
+import { type SamFunction, samFunctions } from "#local/template/functions";
+
+/**
+ * `npm run bench -- coldstart`: each function bundled as `sam build` does (local/build.ts), then
+ * its module init (require of the bundle until evaluated) timed in a fresh Node 22 process with
+ * the function's environment, beside a minimal Powertools handler bundled the same way. No
+ * network at init: the handlers only build clients there. Prints medians; never fails on speed.
+ */
+const runs = Number(process.env.COLDSTART_RUNS ?? 11);
+const node = join(paths.projectRoot, "node_modules", "node", "bin", "node");
+if (!existsSync(node)) throw new Error(`${node} is missing: npm install provides Node 22 as the "node" dev dependency`);
+
+const functions = samFunctions(localStackContext());
+const ingest = functions.find((fn) => fn.logicalId === "IngestFunction");
+if (ingest === undefined) throw new Error("template.yaml has no IngestFunction");
+const baseline: SamFunction = {
+  ...ingest,
+  logicalId: "PowertoolsBaseline",
+  handlerFile: "powertools-baseline",
+  environment: { POWERTOOLS_LOG_LEVEL: "INFO" },
+  events: {},
+  buildProperties: { ...ingest.buildProperties, EntryPoints: ["bench/fixtures/powertools-baseline.ts"] },
+};
+
+const outRoot = join(paths.stateRoot, "bench", "coldstart");
+// In Lambda the bundle sits alone; here the project's "type": "module" would make Node read it as ESM.
+mkdirSync(outRoot, { recursive: true });
+writeFileSync(join(outRoot, "package.json"), '{ "type": "commonjs" }\n');
+interface Subject {
+  readonly label: string;
+  readonly fn: SamFunction;
+  readonly file: string;
+  readonly bytes: number;
+}
+const subjects: Subject[] = [];
+for (const fn of [baseline, ...functions]) subjects.push({ label: fn.logicalId, fn, ...(await bundle(fn, outRoot)) });
+// While the template leaves the SDK to the runtime, also show what bundling it would change.
+for (const fn of functions.filter((f) => f.buildProperties.External?.some((pattern) => pattern.startsWith("@aws-sdk")))) {
+  const bundled = { ...fn, logicalId: `${fn.logicalId}-sdk-bundled`, buildProperties: { ...fn.buildProperties, External: [] } };
+  subjects.push({ label: `${fn.logicalId} (SDK bundled)`, fn: bundled, ...(await bundle(bundled, outRoot)) });
+}
+
+// Measured inside the child, so process start-up is left out as Lambda's init duration leaves out
+// the sandbox: only loading and evaluating the bundle (and what it requires) counts.
+const probe = `const { performance } = require("node:perf_hooks");
+const started = performance.now();
+const mod = require(process.argv[1]);
+const initMs = performance.now() - started;
+if (typeof mod.handler !== "function") throw new Error("no handler export");
+process.stdout.write(JSON.stringify({ initMs }));
+process.exit(0);`;
+
+function initOnce(file: string, fn: SamFunction): number {
+  // As in Lambda: the execution environment variable turns the Powertools tracer on at init.
+  const env = { PATH: process.env.PATH ?? "", ...localEnvironment(fn), AWS_EXECUTION_ENV: "AWS_Lambda_nodejs22.x" };
+  const run = spawnSync(node, ["-e", probe, file], { env, encoding: "utf8" });
+  if (run.status !== 0) throw new Error(`${fn.logicalId} failed to initialise:\n${run.stderr}`);
+  return (JSON.parse(run.stdout) as { initMs: number }).initMs;
+}
+
+const times = new Map<string, number[]>(subjects.map((s) => [s.label, []]));
+// Round-robin, so drift on a shared machine hits every function alike.
+for (let round = 0; round < runs; round++) {
+  for (const subject of subjects) times.get(subject.label)?.push(initOnce(subject.file, subject.fn));
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+};
+const version = spawnSync(node, ["--version"], { encoding: "utf8" }).stdout.trim();
+const base = median(times.get(baseline.logicalId) ?? []);
+console.log(`\nModule init in a fresh Node ${version} process, median of ${runs} (bundles as sam build makes them)`);
+const width = Math.max(...subjects.map((s) => s.label.length));
+console.log(`| ${"function".padEnd(width)} | bundle KiB | init ms | vs baseline | goal`);
+console.log(`| ${"-".repeat(width)} | ---------- | ------- | ----------- | ----`);
+for (const subject of subjects) {
+  const ms = median(times.get(subject.label) ?? []);
+  const ratio = ms / base;
+  const kib = subject.bytes / 1024;
+  const goals = subject.fn === baseline ? ["baseline"] : [ratio <= 1.5 ? "init <= 1.5x: met" : "init <= 1.5x: missed"];
+  if (subject.fn.logicalId.startsWith("IngestFunction")) goals.push(kib <= 400 ? "<= 400 KiB: met" : "<= 400 KiB: missed");
+  console.log(
+    `| ${subject.label.padEnd(width)} | ${kib.toFixed(1).padStart(10)} | ${ms.toFixed(1).padStart(7)} | ${`${ratio.toFixed(2)}x`.padStart(11)} | ${goals.join(", ")}`,
+  );
+}
+console.log("(init: require() of the bundle until evaluated; on Lambda the first invocation adds its own connections and lookups)");

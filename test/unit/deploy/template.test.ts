@@ -1,0 +1,203 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { localStackContext } from "#local/stack/context";
+import { paths } from "#local/stack/settings";
+import { resolveValue } from "#local/template/intrinsics";
+
+// What AWS would refuse or a reviewer would flag in template.yaml, checked on the template itself
+// (resolved as the local stack resolves it) rather than by deploying.
+const ctx = localStackContext();
+const resources = ctx.template.Resources;
+
+interface Statement {
+  readonly Effect: string;
+  readonly Action: string | string[];
+  readonly Resource: string | string[];
+}
+
+function functionIds(): string[] {
+  return Object.entries(resources)
+    .filter(([, resource]) => resource.Type === "AWS::Serverless::Function")
+    .map(([id]) => id);
+}
+
+function statementsOf(functionId: string): Statement[] {
+  const policies = resolveValue(ctx, resources[functionId]?.Properties?.Policies ?? [], functionId) as { Statement?: Statement[] }[];
+  return policies.flatMap((policy) => policy.Statement ?? []);
+}
+
+function grants(statement: Statement, action: string): boolean {
+  return statement.Effect === "Allow" && [statement.Action].flat().includes(action);
+}
+
+function handlerSource(functionId: string): string {
+  const entry = (resources[functionId]?.Metadata?.BuildProperties as { EntryPoints?: string[] } | undefined)?.EntryPoints?.[0];
+  if (entry === undefined) throw new Error(`${functionId} has no EntryPoints`);
+  return readFileSync(join(paths.projectRoot, entry), "utf8");
+}
+
+describe("template.yaml on AWS: schema registry access", () => {
+  const registryUsers = functionIds().filter((id) => handlerSource(id).includes("GlueSchemaRegistry"));
+
+  it("finds the functions that talk to the schema registry", () => {
+    expect(registryUsers.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it.each(registryUsers)("%s may call GetSchemaVersion on any resource (a lookup by SchemaVersionId names no ARN)", (id) => {
+    const getSchemaVersion = statementsOf(id).filter((statement) => grants(statement, "glue:GetSchemaVersion"));
+    expect(getSchemaVersion.map((statement) => [statement.Resource].flat())).toContainEqual(["*"]);
+  });
+});
+
+function dependsOn(id: string): string[] {
+  return [resources[id]?.DependsOn ?? []].flat();
+}
+
+describe("template.yaml on AWS: Firehose reads the cluster", () => {
+  const streams = Object.entries(resources).filter(([, resource]) => resource.Type === "AWS::KinesisFirehose::DeliveryStream");
+  const clusterPolicies = Object.entries(resources).filter(([, resource]) => resource.Type === "AWS::MSK::ClusterPolicy");
+
+  it.each(streams.map(([id]) => id))("%s may create its VPC connection (cluster policy, created before the stream)", (id) => {
+    const source = resolveValue(ctx, resources[id]?.Properties?.MSKSourceConfiguration, id) as {
+      MSKClusterARN: string;
+      AuthenticationConfiguration: { Connectivity: string };
+      ReadFromTimestamp?: string;
+    };
+    expect(source.AuthenticationConfiguration.Connectivity).toBe("PRIVATE");
+    const allowing = clusterPolicies.filter(([policyId, policy]) => {
+      const props = resolveValue(ctx, policy.Properties, policyId) as {
+        ClusterArn: string;
+        Policy: { Statement: (Statement & { Principal?: { Service?: string | string[] } })[] };
+      };
+      return (
+        props.ClusterArn === source.MSKClusterARN &&
+        props.Policy.Statement.some(
+          (statement) =>
+            grants(statement, "kafka:CreateVpcConnection") && [statement.Principal?.Service].flat().includes("firehose.amazonaws.com"),
+        )
+      );
+    });
+    expect(allowing.length).toBe(1);
+    expect(dependsOn(id)).toContain(allowing[0]?.[0]);
+  });
+
+  it.each(streams.map(([id]) => id))("%s starts at the topic's earliest record (ReadFromTimestamp at the epoch)", (id) => {
+    const source = resolveValue(ctx, resources[id]?.Properties?.MSKSourceConfiguration, id) as { ReadFromTimestamp?: string };
+    expect(Date.parse(source.ReadFromTimestamp ?? "")).toBe(0);
+  });
+});
+
+describe("template.yaml on AWS: the topics exist before their readers", () => {
+  const topicResources = Object.entries(resources).filter(([, resource]) => resource.Type === "Custom::KafkaTopics");
+  const declared = new Set(
+    topicResources.flatMap(([id, resource]) =>
+      (resolveValue(ctx, resource.Properties?.Topics, id) as { Name: string }[]).map((topic) => topic.Name),
+    ),
+  );
+  const mskReaders = functionIds().flatMap((id) =>
+    Object.values((resources[id]?.Properties?.Events ?? {}) as Record<string, { Type: string; Properties: { Topics: unknown } }>)
+      .filter((event) => event.Type === "MSK")
+      .map((event) => ({ id, topics: resolveValue(ctx, event.Properties.Topics, id) as string[] })),
+  );
+  const streamReaders = Object.entries(resources)
+    .filter(([, resource]) => resource.Type === "AWS::KinesisFirehose::DeliveryStream")
+    .map(([id, resource]) => ({
+      id,
+      topics: [(resolveValue(ctx, resource.Properties?.MSKSourceConfiguration, id) as { TopicName: string }).TopicName],
+    }));
+
+  it("has one topics resource, served by a function of the template", () => {
+    expect(topicResources).toHaveLength(1);
+    const serviceToken = topicResources[0]?.[1].Properties?.ServiceToken as { "Fn::GetAtt"?: [string, string] };
+    expect(resources[serviceToken["Fn::GetAtt"]?.[0] ?? ""]?.Type).toBe("AWS::Serverless::Function");
+  });
+
+  it.each([...mskReaders, ...streamReaders].map((reader) => [reader.id, reader.topics] as const))(
+    "%s reads declared topics and is created after them",
+    (id, topics) => {
+      for (const topic of topics) expect(declared).toContain(topic);
+      expect(dependsOn(id)).toContain(topicResources[0]?.[0]);
+    },
+  );
+});
+
+describe("template.yaml on AWS: operations defaults", () => {
+  const raw = (id: string) => resources[id] as unknown as Record<string, unknown> & { Properties?: Record<string, unknown> };
+  const logGroups = Object.entries(resources).filter(([, resource]) => resource.Type === "AWS::Logs::LogGroup");
+
+  it.each(functionIds())("%s logs to its own /aws/lambda/<name> group with a retention", (id) => {
+    const group = logGroups.find(([, resource]) => {
+      const name = resource.Properties?.LogGroupName as { "Fn::Sub"?: string } | undefined;
+      return name?.["Fn::Sub"] === `/aws/lambda/\${${id}}`;
+    });
+    expect(group, `no log group named /aws/lambda/\${${id}}`).toBeDefined();
+    expect(Number(resolveValue(ctx, group?.[1].Properties?.RetentionInDays, id))).toBeGreaterThan(0);
+  });
+
+  it("creates the log group of a function invoked during the deployment before invoking it", () => {
+    for (const [id, resource] of Object.entries(resources).filter(([, r]) => r.Type.startsWith("Custom::"))) {
+      const token = resource.Properties?.ServiceToken as { "Fn::GetAtt": [string, string] };
+      expect(dependsOn(id)).toContain(`${token["Fn::GetAtt"][0]}LogGroup`);
+    }
+  });
+
+  const stateful = Object.entries(resources).filter(([, resource]) =>
+    ["AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::S3::Bucket"].includes(resource.Type),
+  );
+  it.each(stateful.map(([id]) => id))("%s is retained when the stack is deleted or the resource replaced", (id) => {
+    expect(raw(id).DeletionPolicy).toBe("Retain");
+    expect(raw(id).UpdateReplacePolicy).toBe("Retain");
+  });
+
+  const traced = functionIds().filter((id) => handlerSource(id).includes("captureLambdaHandler("));
+  it.each(traced)("%s never records its response in X-Ray", (id) => {
+    const source = handlerSource(id);
+    expect(source).toMatch(/captureLambdaHandler\(tracer, \{ captureResponse: false \}\)/);
+    expect(source).not.toMatch(/captureMethod\((?![^)]*captureResponse: false)/);
+  });
+
+  it("turns response capture off for every function's tracer", () => {
+    const globals = resolveValue(ctx, ctx.template.Globals?.Function, "Globals") as { Environment: { Variables: Record<string, string> } };
+    expect(globals.Environment.Variables.POWERTOOLS_TRACER_CAPTURE_RESPONSE).toBe("false");
+  });
+
+  it("sizes ingest concurrency and the POST /sales burst to MSK Serverless' connection quotas", () => {
+    // MSK Serverless: 1,000 client connections per cluster, 100 connection attempts per second.
+    const partitions = Number(resolveValue(ctx, { Ref: "SalesTopicPartitions" }, "partitions"));
+    const perContainer = partitions + 2; // partition leaders, bootstrap broker, transaction coordinator
+    const reserved = Number(resolveValue(ctx, resources.IngestFunction?.Properties?.ReservedConcurrentExecutions, "ingest"));
+    const api = resolveValue(ctx, resources.HttpApi?.Properties, "HttpApi") as {
+      RouteSettings: Record<string, { ThrottlingBurstLimit: number; ThrottlingRateLimit: number }>;
+    };
+    const post = api.RouteSettings["POST /sales"];
+    const readersBudget = 200; // the aggregate mapping, Firehose and Redshift: about a connection per partition each
+    expect(reserved * perContainer).toBeLessThanOrEqual(1000 - readersBudget);
+    expect((post?.ThrottlingBurstLimit ?? Number.POSITIVE_INFINITY) * perContainer).toBeLessThanOrEqual(100);
+    expect(post?.ThrottlingRateLimit).toBeGreaterThan(0);
+  });
+
+  it("writes one JSON access log line per API request, without bodies or query strings", () => {
+    const api = resolveValue(ctx, resources.HttpApi?.Properties, "HttpApi") as {
+      AccessLogSettings: { DestinationArn: string; Format: string };
+    };
+    const fields = JSON.parse(api.AccessLogSettings.Format) as Record<string, string>;
+    expect(fields).toMatchObject({ requestId: "$context.requestId", status: "$context.status", routeKey: "$context.routeKey" });
+    expect(api.AccessLogSettings.Format).not.toMatch(/body|querystring|\$context\.path/i);
+  });
+});
+
+describe("template.yaml on AWS: private subnets reach the APIs they call", () => {
+  const endpoints = Object.entries(resources).filter(([, resource]) => resource.Type === "AWS::EC2::VPCEndpoint");
+  const service = (id: string) =>
+    String(resolveValue(ctx, resources[id]?.Properties?.ServiceName, id))
+      .split(".")
+      .pop();
+
+  it("offers, behind CreateVpcEndpoints, an endpoint for every service the VPC functions and the MSK mapping use", () => {
+    expect(endpoints.every(([, resource]) => resource.Condition === "CreateVpcEndpoints")).toBe(true);
+    expect(endpoints.map(([id]) => service(id)).sort()).toEqual(["dynamodb", "glue", "kafka", "lambda", "s3", "sqs", "sts", "xray"]);
+    const gateways = endpoints.filter(([, resource]) => resource.Properties?.VpcEndpointType === "Gateway").map(([id]) => service(id));
+    expect(gateways.sort()).toEqual(["dynamodb", "s3"]);
+  });
+});
