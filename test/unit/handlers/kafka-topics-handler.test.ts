@@ -1,0 +1,133 @@
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Context } from "aws-lambda";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { captureLogs, eventFile, lambdaContext } from "#test/support/lambda";
+
+// kafkajs stands in as an in-memory admin; the configuration, the core and the PUT to the
+// ResponseURL are the real ones (a local HTTP server plays CloudFormation's S3 URL).
+const broker = vi.hoisted(() => ({
+  topics: new Map<string, number>(),
+  connected: 0,
+  disconnected: 0,
+  kafkaSettings: [] as unknown[],
+}));
+vi.mock("#shared/kafka/client", async (importOriginal) => ({
+  ...(await importOriginal<typeof import("#shared/kafka/client")>()),
+  createKafka: (settings: unknown) => {
+    broker.kafkaSettings.push(settings);
+    return {
+      admin: () => ({
+        connect: async () => void broker.connected++,
+        disconnect: async () => void broker.disconnected++,
+        listTopics: async () => [...broker.topics.keys()],
+        fetchTopicMetadata: async ({ topics }: { topics: string[] }) => ({
+          topics: topics.map((name) => ({
+            name,
+            partitions: Array.from({ length: broker.topics.get(name) ?? 0 }, (_, i) => ({ partitionId: i })),
+          })),
+        }),
+        createTopics: async ({ topics }: { topics: { topic: string; numPartitions: number }[] }) => {
+          for (const t of topics) broker.topics.set(t.topic, t.numPartitions);
+          return true;
+        },
+        createPartitions: async ({ topicPartitions }: { topicPartitions: { topic: string; count: number }[] }) => {
+          for (const t of topicPartitions) broker.topics.set(t.topic, t.count);
+        },
+      }),
+    };
+  },
+}));
+
+type Handler = (event: unknown, context: Context) => Promise<{ Status: string; Reason?: string }>;
+let server: Server;
+let responseUrl: string;
+let received: { method: string; contentType: string | undefined; body: Record<string, unknown> }[] = [];
+let answerStatus = 200;
+let logs: ReturnType<typeof captureLogs>;
+
+async function loadHandler(env: Record<string, string>): Promise<Handler> {
+  vi.resetModules();
+  vi.unstubAllEnvs();
+  for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
+  return ((await import("#functions/kafka-topics/handler")) as unknown as { handler: Handler }).handler;
+}
+
+const readBody = (req: IncomingMessage) =>
+  new Promise<string>((resolve) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => resolve(Buffer.concat(chunks).toString()));
+  });
+
+function event(requestType: string, partitions = "6") {
+  const sample = eventFile<Record<string, unknown>>("cfn-kafka-topics-create.json");
+  return {
+    ...sample,
+    RequestType: requestType,
+    ResponseURL: responseUrl,
+    ...(requestType !== "Create" && { PhysicalResourceId: "kafka-topics-sales" }),
+    ResourceProperties: { ...(sample.ResourceProperties as object), Topics: [{ Name: "sales", Partitions: partitions }] },
+  };
+}
+
+beforeAll(async () => {
+  server = createServer(async (req, res) => {
+    received.push({ method: req.method ?? "", contentType: req.headers["content-type"], body: JSON.parse(await readBody(req)) });
+    res.writeHead(answerStatus).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  responseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/stack/KafkaTopics?X-Amz-Signature=secret`;
+});
+afterAll(async () => {
+  vi.unstubAllEnvs();
+  await new Promise((resolve) => server.close(resolve));
+});
+beforeEach(() => {
+  broker.topics.clear();
+  broker.connected = 0;
+  broker.disconnected = 0;
+  received = [];
+  answerStatus = 200;
+  logs = captureLogs();
+  return () => logs.stop();
+});
+
+describe("kafka-topics handler (Custom::KafkaTopics)", () => {
+  it("creates the declared topic, PUTs SUCCESS to the ResponseURL with an empty content type, and disconnects", async () => {
+    const handler = await loadHandler({ KAFKA_BOOTSTRAP_SERVERS: "127.0.0.1:1", KAFKA_AUTH: "none" });
+    const response = await handler(event("Create"), lambdaContext(60_000));
+    expect(response.Status).toBe("SUCCESS");
+    expect(broker.topics.get("sales")).toBe(6);
+    expect(received).toHaveLength(1);
+    expect(received[0]).toMatchObject({ method: "PUT", contentType: "", body: { Status: "SUCCESS", LogicalResourceId: "KafkaTopics" } });
+    expect(broker.disconnected).toBe(broker.connected);
+
+    // An update that grows the topic, then one that would shrink it: FAILED, and nothing changed.
+    expect((await handler(event("Update", "8"), lambdaContext(60_000))).Status).toBe("SUCCESS");
+    const shrink = await handler(event("Update", "2"), lambdaContext(60_000));
+    expect(shrink.Status).toBe("FAILED");
+    expect(shrink.Reason).toMatch(/8 partitions/);
+    expect(broker.topics.get("sales")).toBe(8);
+  });
+
+  it("answers FAILED naming the setting when the function's configuration is wrong, instead of leaving the stack waiting", async () => {
+    const handler = await loadHandler({ KAFKA_AUTH: "kerberos" });
+    const response = await handler(event("Create"), lambdaContext(60_000));
+    expect(response.Status).toBe("FAILED");
+    expect(response.Reason).toMatch(/KAFKA_AUTH/);
+    expect(received[0]?.body).toMatchObject({ Status: "FAILED" });
+    expect(broker.topics.size).toBe(0);
+  });
+
+  it("fails the invocation when CloudFormation's URL refuses the answer, without putting the signed URL in the error", async () => {
+    const handler = await loadHandler({ KAFKA_BOOTSTRAP_SERVERS: "127.0.0.1:1", KAFKA_AUTH: "none" });
+    answerStatus = 403;
+    const failure = await handler(event("Delete"), lambdaContext(60_000)).then(
+      () => undefined,
+      (error: Error) => error,
+    );
+    expect(failure?.message).toMatch(/refused with HTTP 403/);
+    expect(failure?.message).not.toContain("secret");
+  });
+});
