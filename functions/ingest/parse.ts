@@ -1,4 +1,5 @@
 import { HttpError } from "#shared/http/errors";
+import { parseJsonKeepingNumbers } from "#shared/json/exact-numbers";
 
 /**
  * What X-Correlation-Id and Idempotency-Key may hold (docs/openapi.yaml): 1 to 256 visible ASCII
@@ -37,10 +38,6 @@ export interface IngestRequest {
   readonly contentType: string | undefined;
 }
 
-// A numeric `amount` value. Inside a JSON string every quote is escaped, so `"amount"` with two
-// unescaped quotes followed by a colon can only be a key; quoting its number keeps its exact text.
-const numericAmount = /("amount"\s*:\s*)(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)(?=\s*[,}\]])/g;
-
 /**
  * JSON.parse, except that every `amount` that is a JSON number comes back as its source text
  * ("12.30", not 12.3), so money never passes through a binary float. Throws HttpError 400 with
@@ -48,7 +45,7 @@ const numericAmount = /("amount"\s*:\s*)(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)(?=\s*
  */
 export function parseSalesJson(text: string): unknown {
   try {
-    return JSON.parse(text.replace(numericAmount, '$1"$2"'));
+    return parseJsonKeepingNumbers(text, ["amount"]);
   } catch (error) {
     throw new HttpError(400, "MALFORMED_JSON", `body is not valid JSON: ${(error as Error).message}`);
   }

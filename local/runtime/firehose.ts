@@ -2,6 +2,9 @@ import { randomUUID } from "node:crypto";
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { parquetWriteBuffer } from "hyparquet-writer";
 import type { Consumer, Kafka, KafkaMessage } from "kafkajs";
+import { parseJsonKeepingNumbers } from "#shared/json/exact-numbers";
+import { parseDecimal } from "#shared/money/decimal";
+import { parseSqlTimestamp } from "#shared/time/sql-timestamp";
 import type { StackContext } from "../template/intrinsics.ts";
 import { physicalName, resolveValue } from "../template/intrinsics.ts";
 import type { LocalFunction, LogSink } from "./lambda.ts";
@@ -145,20 +148,6 @@ export function expandPrefix(prefix: string, at: number, keys: Readonly<Record<s
   });
 }
 
-/** Reads a JSON line, keeping numbers of decimal columns as their exact text. */
-function parseRow(line: string, decimalColumns: readonly string[]): Record<string, unknown> {
-  let text = line;
-  for (const name of decimalColumns) text = text.replace(new RegExp(`("${name}"\\s*:\\s*)(-?\\d+(?:\\.\\d+)?)`, "g"), '$1"$2"');
-  return JSON.parse(text) as Record<string, unknown>;
-}
-
-function unscaled(text: string, scale: number): bigint {
-  const match = /^(-?)(\d+)(?:\.(\d+))?$/.exec(text);
-  if (match === null || (match[3]?.length ?? 0) > scale) throw new Error(`"${text}" does not fit decimal scale ${scale}`);
-  const value = BigInt(`${match[2]}${(match[3] ?? "").padEnd(scale, "0")}`);
-  return match[1] === "-" ? -value : value;
-}
-
 /** Parquet schema element and value converter for a Glue/Hive column type. */
 function parquetColumn(column: TableColumn): { element: Record<string, unknown>; convert: (value: unknown) => unknown } {
   const decimal = /^decimal\((\d+),(\d+)\)$/.exec(column.type);
@@ -169,7 +158,7 @@ function parquetColumn(column: TableColumn): { element: Record<string, unknown>;
     if (precision > 18) throw new Error(`column ${column.name}: decimal precision above 18 is not emulated`);
     return {
       element: { ...base, type: "INT64", converted_type: "DECIMAL", precision, scale, logical_type: { type: "DECIMAL", precision, scale } },
-      convert: (v) => (v === null || v === undefined ? null : unscaled(String(v), scale)),
+      convert: (v) => (v === null || v === undefined ? null : parseDecimal(String(v), scale, precision).unscaled),
     };
   }
   switch (column.type) {
@@ -190,8 +179,7 @@ function parquetColumn(column: TableColumn): { element: Record<string, unknown>;
           converted_type: "TIMESTAMP_MILLIS",
           logical_type: { type: "TIMESTAMP", isAdjustedToUTC: true, unit: "MILLIS" },
         },
-        convert: (v) =>
-          v === null || v === undefined ? null : BigInt(typeof v === "number" ? v : Date.parse(`${String(v).replace(" ", "T")}Z`)),
+        convert: (v) => (v === null || v === undefined ? null : BigInt(typeof v === "number" ? v : parseSqlTimestamp(String(v)))),
       };
     case "boolean":
       return { element: { ...base, type: "BOOLEAN" }, convert: (v) => (v === null || v === undefined ? null : Boolean(v)) };
@@ -336,7 +324,8 @@ export class FirehoseEmulator {
         for (const line of text.split("\n")) {
           if (line.trim() === "") continue;
           const rows = this.#rows.get(prefix) ?? [];
-          rows.push(parseRow(line, this.#decimalColumns));
+          // Numbers of decimal columns are kept as their exact text.
+          rows.push(parseJsonKeepingNumbers(line, this.#decimalColumns) as Record<string, unknown>);
           this.#rows.set(prefix, rows);
         }
         this.#bufferedBytes += text.length;

@@ -59,11 +59,18 @@ beforeEach(() => {
     records: records.map((_, index) => ({ index, partition: index % 2, offset: String(100 + index) })),
   });
   glue.state.down = false;
+  glue.state.calls.length = 0;
   table.items.clear();
   table.calls.length = 0;
   logs = captureLogs();
   return () => logs.stop();
 });
+
+/** The handler as a new container loads it (module-scope state afresh). */
+async function coldHandler(): Promise<Handler> {
+  vi.resetModules();
+  return ((await import("#functions/ingest/handler")) as unknown as { handler: Handler }).handler;
+}
 
 function post(change: (event: APIGatewayProxyEventV2) => void = () => undefined): APIGatewayProxyEventV2 {
   const event = eventFile<APIGatewayProxyEventV2>("api-post-sales-batch.json");
@@ -76,9 +83,16 @@ const body = (response: HttpResponse) =>
   JSON.parse(response.body) as { accepted: number; correlationId: string; error: { code: string; message: string; invalid?: unknown[] } };
 
 describe("ingest handler (POST /sales)", () => {
-  it("creates one transactional producer per container, with a transactional id under the configured prefix", () => {
-    expect(kafka.options).toHaveLength(1);
-    expect(kafka.options[0]).toMatchObject({ transactionalId: expect.stringMatching(/^sales-ingest-[0-9a-f-]{36}$/) });
+  it("creates one transactional producer per container, each with its own transactional id under the configured prefix", async () => {
+    const before = kafka.options.length;
+    const cold = await coldHandler();
+    await cold(post(), lambdaContext());
+    await cold(post(), lambdaContext());
+    const created = kafka.options.slice(before) as { transactionalId: string }[];
+    expect(created).toHaveLength(1);
+    expect(created[0]?.transactionalId).toMatch(/^sales-ingest-[0-9a-f-]{36}$/);
+    const ids = (kafka.options as { transactionalId: string }[]).map((o) => o.transactionalId);
+    expect(new Set(ids).size).toBe(ids.length);
   });
 
   it("answers 202 with every record's place, and gives Kafka the correlation id and what is left of the invocation", async () => {
@@ -98,6 +112,11 @@ describe("ingest handler (POST /sales)", () => {
     // 20 s left, less the 3 s kept back to record and send the answer.
     expect(send?.deadline).toBeGreaterThanOrEqual(before + 17_000 - 50);
     expect(send?.deadline).toBeLessThanOrEqual(Date.now() + 17_000);
+  });
+
+  it("looks the schema version up once per container, not per request", async () => {
+    const cold = await coldHandler();
+    for (let i = 0; i < 3; i++) expect((await cold(post(), lambdaContext())).statusCode).toBe(202);
     expect(glue.state.calls).toEqual(["GetSchemaByDefinition"]);
   });
 
@@ -136,9 +155,8 @@ describe("ingest handler (POST /sales)", () => {
 
   it("answers 503 with Retry-After when the schema registry is down (throttled past its retries), producing nothing", async () => {
     glue.state.down = true;
-    // A cold container: the encoder was cached by earlier tests, so ask for a schema lookup again.
-    vi.resetModules();
-    const { handler: cold } = (await import("#functions/ingest/handler")) as unknown as { handler: Handler };
+    // A cold container, whose first request needs the schema lookup.
+    const cold = await coldHandler();
     const response = await cold(post(), lambdaContext());
     expect(response.statusCode).toBe(503);
     expect(response.headers["retry-after"]).toBe("7");

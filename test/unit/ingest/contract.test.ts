@@ -2,7 +2,9 @@ import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { parse } from "yaml";
 import { checkHeaders, HEADER_TOKEN, LIMITED_HEADERS, parseSalesJson } from "#functions/ingest/parse";
-import { SaleInput, validateSales } from "#functions/ingest/validate";
+import { validateSales } from "#functions/ingest/validate";
+import { SaleInput } from "#shared/sales/input";
+import { currentSalesSchema } from "#shared/sales/schema";
 import { ISO_INSTANT_SYNTAX, parseIsoInstant } from "#shared/time/instant";
 
 /**
@@ -72,6 +74,11 @@ function probes(schema: JsonSchema): [unknown, boolean][] {
 }
 
 describe("POST /sales: docs/openapi.yaml and the validator agree", () => {
+  it("on the fields, which are the current Avro schema's", () => {
+    const avroFields = (currentSalesSchema as unknown as { fields: { name: string }[] }).fields.map((field) => field.name);
+    expect(Object.keys(SaleInput.entries).sort()).toEqual(avroFields.sort());
+  });
+
   it("on the fields, which are required and that no other is allowed", () => {
     expect(Object.keys(documented.properties).sort()).toEqual(Object.keys(SaleInput.entries).sort());
     const required = Object.keys(SaleInput.entries).filter((field) => !accepted(field, undefined, true));
