@@ -1,6 +1,7 @@
 import { type SliceItem, sliceId } from "#shared/aggregates/model";
 import type { GlueAvroDecoder } from "#shared/avro/codec";
 import { centsOf } from "#shared/money/cents";
+import { backoffDelay, sleep } from "#shared/retry/backoff";
 import type { Sale } from "#shared/sales/schema";
 
 /** The largest epoch milliseconds a JavaScript Date (and so a window's ISO key) can hold. */
@@ -110,7 +111,7 @@ export async function processBatch(
     if (lost.length === 0) break;
     conflicts += lost.length;
     if (attempt >= (deps.maxConflictRetries ?? 10)) throw new Error(`${lost.length} slices kept changing under ${attempt} write attempts`);
-    await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * attempt));
+    await sleep(backoffDelay(attempt, { baseMs: 20, capMs: 1_000 }));
     // Re-read what others wrote and merge again: offsets make re-applying safe.
     const fresh = await deps.store.readSlices(lost);
     stored = new Map([...stored, ...fresh]);
