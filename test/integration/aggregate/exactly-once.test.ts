@@ -1,11 +1,9 @@
 import { randomUUID } from "node:crypto";
-import { GetQueueUrlCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
+import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LocalFunction } from "#local/runtime/lambda";
 import { sampleSales } from "#local/sales/generator";
 import { localClients } from "#local/stack/clients";
-import { localStackContext } from "#local/stack/context";
-import { physicalName } from "#local/template/intrinsics";
 import type { Sale } from "#shared/sales/schema";
 import {
   createPrivateAggregatesTable,
@@ -15,9 +13,11 @@ import {
   salesEncoders,
   tableFigures,
 } from "#test/support/aggregates";
+import { createPrivateQueue, type PrivateQueue } from "#test/support/queues";
 
 const clients = localClients();
 let table: { name: string; drop: () => Promise<void> };
+let deadLetters: PrivateQueue;
 let fn: LocalFunction;
 let encode: Awaited<ReturnType<typeof salesEncoders>>;
 const logs: string[] = [];
@@ -26,11 +26,14 @@ const T0 = Date.UTC(2022, 7, 1, 10, 0);
 beforeAll(async () => {
   table = await createPrivateAggregatesTable(clients.dynamodb);
   encode = await salesEncoders();
-  fn = localFunction("AggregateFunction", { AGGREGATES_TABLE: table.name }, logs);
+  // A table and a dead-letter queue of its own: the template's are shared with other files.
+  deadLetters = await createPrivateQueue(clients.sqs, "DeadLetterQueue");
+  fn = localFunction("AggregateFunction", { AGGREGATES_TABLE: table.name, DEAD_LETTER_QUEUE_URL: deadLetters.url }, logs);
 });
 afterAll(async () => {
   await fn.stop();
   await table.drop();
+  await deadLetters.drop();
 });
 
 async function invoke(event: object) {
@@ -148,9 +151,7 @@ describe("the aggregate function on DynamoDB Local", () => {
     const result = await invoke(kafkaEvent(topic, records));
     expect(result).toMatchObject({ records: 6, applied: 4, poison: 2 });
 
-    const { QueueUrl } = await clients.sqs.send(
-      new GetQueueUrlCommand({ QueueName: physicalName(localStackContext(), "DeadLetterQueue") }),
-    );
+    const QueueUrl = deadLetters.url;
     const letters: { topic: string; partition: number; offset: number; value: string; reason: { code: string } }[] = [];
     for (let i = 0; i < 10 && letters.length < 2; i++) {
       const { Messages = [] } = await clients.sqs.send(
