@@ -1,46 +1,17 @@
-import { mkdirSync, rmSync, statSync } from "node:fs";
-import { join } from "node:path";
-import { build } from "esbuild";
+import { bundleOf } from "./build/bundle.ts";
 import { localStackContext } from "./stack/context.ts";
-import { paths } from "./stack/settings.ts";
-import { type SamFunction, samFunctions } from "./template/functions.ts";
+import { samFunctions } from "./template/functions.ts";
 
 /**
- * Bundles every function of template.yaml the way `sam build` does with
- * `BuildMethod: esbuild`, honouring its BuildProperties, and prints each bundle's size.
+ * `npm run build`: bundles every function of template.yaml the way `sam build` does with
+ * `BuildMethod: esbuild` (its BuildProperties), into .local/build/, and prints each bundle's
+ * size. The local runtime runs these same bundles; a build is reused until an input changes.
  */
-async function bundle(fn: SamFunction): Promise<{ file: string; bytes: number }> {
-  const props = fn.buildProperties;
-  const outdir = join(paths.projectRoot, "dist", fn.logicalId);
-  rmSync(outdir, { recursive: true, force: true });
-  mkdirSync(outdir, { recursive: true });
-  const outExtension = props.OutExtension?.[0]?.split("=")[1] ?? ".js";
-  await build({
-    absWorkingDir: join(paths.projectRoot, fn.codeUri),
-    entryPoints: props.EntryPoints ?? [],
-    outdir,
-    bundle: true,
-    platform: "node",
-    format: props.Format ?? "esm",
-    target: props.Target ?? "node22",
-    minify: props.Minify ?? true,
-    sourcemap: props.Sourcemap ?? false,
-    external: props.External ?? [],
-    mainFields: props.MainFields?.split(","),
-    outExtension: { ".js": outExtension },
-    // ESM bundles that pull in CommonJS dependencies need a require().
-    ...((props.Format ?? "esm") === "esm" && {
-      banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
-    }),
-    logLevel: "warning",
-  });
-  const file = join(outdir, `${fn.handlerFile}${outExtension}`);
-  return { file, bytes: statSync(file).size };
-}
-
 const functions = samFunctions(localStackContext());
 if (functions.length === 0) console.log("template.yaml declares no functions yet");
 for (const fn of functions) {
-  const { file, bytes } = await bundle(fn);
-  console.log(`${fn.logicalId.padEnd(28)} ${(bytes / 1024).toFixed(1).padStart(8)} KiB  ${file}`);
+  const bundle = await bundleOf(fn);
+  console.log(
+    `${fn.logicalId.padEnd(28)} ${(bundle.bytes / 1024).toFixed(1).padStart(8)} KiB  ${bundle.cached ? "cached" : "built "}  ${bundle.file}`,
+  );
 }

@@ -12,8 +12,6 @@ export interface PrivateQueue {
   readonly arn: string;
   /** The template queue it stands in for (its ARN), so a function's grants can follow it. */
   readonly replaces: string;
-  /** Creates it again under the same name and URL (after moto restarted and lost it). */
-  recreate(): Promise<void>;
   drop(): Promise<void>;
 }
 
@@ -30,19 +28,14 @@ export async function createPrivateQueue(sqs: SQSClient, logicalId: string): Pro
   for (const key of ["MessageRetentionPeriod", "VisibilityTimeout", "DelaySeconds", "ReceiveMessageWaitTimeSeconds"]) {
     if (props[key] !== undefined) attributes[key] = String(props[key]);
   }
-  const create = async () => {
-    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
-    if (QueueUrl === undefined) throw new Error(`moto returned no URL for queue ${name}`);
-    return QueueUrl;
-  };
-  const QueueUrl = await create();
+  const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: name, Attributes: attributes }));
+  if (QueueUrl === undefined) throw new Error(`moto returned no URL for queue ${name}`);
   const arnOf = (queue: string) => `arn:aws:sqs:${localAws.region}:${localAws.accountId}:${queue}`;
   return {
     name,
     url: QueueUrl,
     arn: arnOf(name),
     replaces: arnOf(physicalName(ctx, logicalId)),
-    recreate: async () => void (await create()),
     drop: async () => void (await sqs.send(new DeleteQueueCommand({ QueueUrl }))),
   };
 }

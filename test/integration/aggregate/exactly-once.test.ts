@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LocalFunction } from "#local/runtime/lambda";
 import { sampleSales } from "#local/sales/generator";
 import { localClients } from "#local/stack/clients";
+import type { TemporaryIdentity } from "#local/stack/identities";
 import type { Sale } from "#shared/sales/schema";
 import {
   createPrivateAggregatesTable,
@@ -13,11 +14,13 @@ import {
   salesEncoders,
   tableFigures,
 } from "#test/support/aggregates";
+import { identityWithQueue } from "#test/support/identities";
 import { createPrivateQueue, type PrivateQueue } from "#test/support/queues";
 
 const clients = localClients();
 let table: { name: string; drop: () => Promise<void> };
 let deadLetters: PrivateQueue;
+let identity: TemporaryIdentity;
 let fn: LocalFunction;
 let encode: Awaited<ReturnType<typeof salesEncoders>>;
 const logs: string[] = [];
@@ -28,12 +31,15 @@ beforeAll(async () => {
   encode = await salesEncoders();
   // A table and a dead-letter queue of its own: the template's are shared with other files.
   deadLetters = await createPrivateQueue(clients.sqs, "DeadLetterQueue");
-  fn = localFunction("AggregateFunction", { AGGREGATES_TABLE: table.name, DEAD_LETTER_QUEUE_URL: deadLetters.url }, logs);
+  // The template's grants, moved from its queue to this one (moto enforces them).
+  identity = await identityWithQueue("AggregateFunction", deadLetters);
+  fn = localFunction("AggregateFunction", { AGGREGATES_TABLE: table.name, DEAD_LETTER_QUEUE_URL: deadLetters.url }, logs, identity);
 });
 afterAll(async () => {
   await fn.stop();
   await table.drop();
   await deadLetters.drop();
+  await identity.drop();
 });
 
 async function invoke(event: object) {
