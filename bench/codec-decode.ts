@@ -4,6 +4,7 @@ import avro from "avsc";
 import { sampleSales } from "#local/sales/generator";
 import { localClients } from "#local/stack/clients";
 import { localStackContext } from "#local/stack/context";
+import { adminCredentials } from "#local/stack/identities";
 import { endpoints, localAws } from "#local/stack/settings";
 import { up } from "#local/stack/stack";
 import { physicalName } from "#local/template/intrinsics";
@@ -69,7 +70,7 @@ rows.push(
 const meinestadt = new MeinestadtRegistry(registryName, {
   region: localAws.region,
   endpoint: endpoints.moto,
-  credentials: localAws.credentials,
+  credentials: adminCredentials(),
 });
 const readerType = avro.Type.forSchema(currentSalesSchema);
 const peerCount = Math.min(count, 10_000);

@@ -1,14 +1,14 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { bundle } from "#local/build";
+import { bundleOf } from "#local/build/bundle";
 import { localEnvironment } from "#local/runtime/environment";
 import { localStackContext } from "#local/stack/context";
 import { paths } from "#local/stack/settings";
 import { type SamFunction, samFunctions } from "#local/template/functions";
 
 /**
- * `npm run bench -- coldstart`: each function bundled as `sam build` does (local/build.ts), then
+ * `npm run bench -- coldstart`: each function bundled as `sam build` does (local/build/bundle.ts), then
  * its module init (require of the bundle until evaluated) timed in a fresh Node 22 process with
  * the function's environment, beside a minimal Powertools handler bundled the same way. No
  * network at init: the handlers only build clients there. Prints medians; never fails on speed.
@@ -29,10 +29,6 @@ const baseline: SamFunction = {
   buildProperties: { ...ingest.buildProperties, EntryPoints: ["bench/fixtures/powertools-baseline.ts"] },
 };
 
-const outRoot = join(paths.stateRoot, "bench", "coldstart");
-// In Lambda the bundle sits alone; here the project's "type": "module" would make Node read it as ESM.
-mkdirSync(outRoot, { recursive: true });
-writeFileSync(join(outRoot, "package.json"), '{ "type": "commonjs" }\n');
 interface Subject {
   readonly label: string;
   readonly fn: SamFunction;
@@ -40,11 +36,11 @@ interface Subject {
   readonly bytes: number;
 }
 const subjects: Subject[] = [];
-for (const fn of [baseline, ...functions]) subjects.push({ label: fn.logicalId, fn, ...(await bundle(fn, outRoot)) });
+for (const fn of [baseline, ...functions]) subjects.push({ label: fn.logicalId, fn, ...(await bundleOf(fn)) });
 // While the template leaves the SDK to the runtime, also show what bundling it would change.
 for (const fn of functions.filter((f) => f.buildProperties.External?.some((pattern) => pattern.startsWith("@aws-sdk")))) {
   const bundled = { ...fn, logicalId: `${fn.logicalId}-sdk-bundled`, buildProperties: { ...fn.buildProperties, External: [] } };
-  subjects.push({ label: `${fn.logicalId} (SDK bundled)`, fn: bundled, ...(await bundle(bundled, outRoot)) });
+  subjects.push({ label: `${fn.logicalId} (SDK bundled)`, fn: bundled, ...(await bundleOf(bundled)) });
 }
 
 // Measured inside the child, so process start-up is left out as Lambda's init duration leaves out

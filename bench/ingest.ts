@@ -1,11 +1,8 @@
-import { statSync } from "node:fs";
-import { join } from "node:path";
-import { build } from "esbuild";
+import { bundleOf } from "#local/build/bundle";
 import { LocalRuntime } from "#local/runtime/runtime";
 import { sampleSales } from "#local/sales/generator";
 import { localClients } from "#local/stack/clients";
 import { localStackContext } from "#local/stack/context";
-import { paths } from "#local/stack/settings";
 import { up } from "#local/stack/stack";
 import { samFunctions } from "#local/template/functions";
 import { physicalName } from "#local/template/intrinsics";
@@ -111,20 +108,8 @@ printTable(
 );
 
 const fn = samFunctions(ctx).find((f) => f.logicalId === "IngestFunction");
-const result = await build({
-  entryPoints: (fn?.buildProperties.EntryPoints ?? []).map((entry) => join(paths.projectRoot, entry)),
-  bundle: true,
-  platform: "node",
-  format: fn?.buildProperties.Format ?? "cjs",
-  target: fn?.buildProperties.Target ?? "node22",
-  minify: true,
-  external: fn?.buildProperties.External ?? [],
-  outfile: join(paths.stateRoot, "bench", "ingest.js"),
-  logLevel: "error",
-});
-const bytes = statSync(join(paths.stateRoot, "bench", "ingest.js")).size;
-console.log(
-  `\nIngestFunction bundle (esbuild, minified, @aws-sdk/* external): ${(bytes / 1024).toFixed(1)} KiB (${result.errors.length} errors)`,
-);
+if (fn === undefined) throw new Error("template.yaml has no IngestFunction");
+const bundle = await bundleOf(fn);
+console.log(`\nIngestFunction bundle (the template's BuildProperties, as deployed): ${(bundle.bytes / 1024).toFixed(1)} KiB`);
 for (const client of [clients.glue, clients.dynamodb, clients.s3, clients.sqs]) client.destroy();
 process.exit(0);

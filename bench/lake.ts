@@ -1,13 +1,10 @@
 import { randomUUID } from "node:crypto";
-import { statSync } from "node:fs";
-import { join } from "node:path";
-import { build } from "esbuild";
+import { bundleOf } from "#local/build/bundle";
 import { FirehoseEmulator, firehoseStreams } from "#local/runtime/firehose";
 import { LocalFunction } from "#local/runtime/lambda";
 import { sampleSales } from "#local/sales/generator";
 import { localClients } from "#local/stack/clients";
 import { localStackContext } from "#local/stack/context";
-import { paths } from "#local/stack/settings";
 import { up } from "#local/stack/stack";
 import { samFunctions } from "#local/template/functions";
 import { salesEncoders } from "#test/support/aggregates";
@@ -57,20 +54,7 @@ console.log(
 );
 console.log(`${(firehose.stats.rowsWritten / seconds).toFixed(0)} rows/s (${seconds.toFixed(1)} s)`);
 
-const entry = fnDef.buildProperties.EntryPoints?.[0] ?? "";
-await build({
-  entryPoints: [join(paths.projectRoot, entry)],
-  bundle: true,
-  platform: "node",
-  format: fnDef.buildProperties.Format ?? "cjs",
-  target: "node22",
-  minify: true,
-  external: fnDef.buildProperties.External ?? [],
-  outfile: join(paths.stateRoot, "bench", "firehose-transform.js"),
-  logLevel: "error",
-});
-console.log(
-  `FirehoseTransformFunction bundle (minified, @aws-sdk/* external): ${(statSync(join(paths.stateRoot, "bench", "firehose-transform.js")).size / 1024).toFixed(1)} KiB`,
-);
+const bundle = await bundleOf(fnDef);
+console.log(`FirehoseTransformFunction bundle (the template's BuildProperties, as deployed): ${(bundle.bytes / 1024).toFixed(1)} KiB`);
 for (const client of [clients.glue, clients.dynamodb, clients.s3, clients.sqs]) client.destroy();
 process.exit(0);

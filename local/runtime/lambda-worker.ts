@@ -1,13 +1,17 @@
 import { randomUUID } from "node:crypto";
+import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
 import { parentPort, workerData } from "node:worker_threads";
 
 /**
- * One warm "container" of a function: imports the handler once (the cold start) and serves
- * invocations posted by LocalFunction, one at a time, as Lambda does.
+ * One warm "container" of a function: loads the built bundle once (the cold start), as Lambda's
+ * Node runtime does (require for CommonJS, import for ESM), and serves invocations posted by
+ * LocalFunction, one at a time. This file itself is bundled by LocalFunction and runs without tsx,
+ * so nothing but the bundle's own code is loaded for the handler.
  */
 interface WorkerData {
-  readonly entryPoint: string;
+  readonly bundleFile: string;
+  readonly format: "esm" | "cjs";
   readonly exportName: string;
   readonly functionName: string;
   readonly memoryMb: number;
@@ -25,9 +29,14 @@ const data = workerData as WorkerData;
 const port = parentPort;
 if (port === null) throw new Error("lambda-worker must run in a worker thread");
 
-const loaded: Promise<Handler> = import(pathToFileURL(data.entryPoint).href).then((module: Record<string, unknown>) => {
+async function load(): Promise<Record<string, unknown>> {
+  if (data.format === "cjs") return createRequire(data.bundleFile)(data.bundleFile) as Record<string, unknown>;
+  return (await import(pathToFileURL(data.bundleFile).href)) as Record<string, unknown>;
+}
+
+const loaded: Promise<Handler> = load().then((module) => {
   const handler = module[data.exportName];
-  if (typeof handler !== "function") throw new Error(`${data.entryPoint} has no exported function "${data.exportName}"`);
+  if (typeof handler !== "function") throw new Error(`${data.bundleFile} has no exported function "${data.exportName}"`);
   return handler as Handler;
 });
 

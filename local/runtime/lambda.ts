@@ -1,7 +1,7 @@
-import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { Worker } from "node:worker_threads";
-import { paths } from "../stack/settings.ts";
+import { type Bundle, bundleOf, workerScript } from "../build/bundle.ts";
+import { type AccessKeys, functionCredentials } from "../stack/identities.ts";
 import type { SamFunction } from "../template/functions.ts";
 import { localEnvironment } from "./environment.ts";
 
@@ -12,27 +12,26 @@ export type InvokeResult =
 /** Where a function's log lines go: npm start prefixes them, npm run invoke sends them to stderr. */
 export type LogSink = (functionName: string, line: string) => void;
 
-const workerFile = join(paths.projectRoot, "local", "runtime", "lambda-worker.ts");
-
-/** One warm container: a worker thread with the function's environment, one invocation at a time. */
+/** One warm container: a worker thread running the function's built bundle with its environment, one invocation at a time. */
 class Container {
   readonly worker: Worker;
+  readonly accessKeyId: string | undefined;
   busy = false;
   dead = false;
 
-  constructor(fn: SamFunction, log: LogSink, env: Record<string, string>) {
-    const entry = fn.buildProperties.EntryPoints?.[0];
-    if (entry === undefined) throw new Error(`${fn.logicalId} has no Metadata.BuildProperties.EntryPoints`);
+  constructor(fn: SamFunction, bundle: Bundle, workerFile: string, log: LogSink, env: Record<string, string>) {
+    this.accessKeyId = env.AWS_ACCESS_KEY_ID;
     this.worker = new Worker(workerFile, {
       workerData: {
-        entryPoint: join(paths.projectRoot, fn.codeUri, entry),
+        bundleFile: bundle.file,
+        format: bundle.format,
         exportName: fn.handlerExport,
         functionName: fn.logicalId,
         memoryMb: fn.memoryMb,
         timeoutMs: fn.timeoutSeconds * 1000,
       },
-      env: { ...process.env, ...env },
-      execArgv: ["--import", "tsx"],
+      env: { ...process.env, ...env, LAMBDA_TASK_ROOT: bundle.dir },
+      execArgv: [],
       stdout: true,
       stderr: true,
     });
@@ -63,35 +62,68 @@ let nextInvocationId = 1;
 export class LocalFunction {
   readonly fn: SamFunction;
   readonly #log: LogSink;
-  readonly #env: Record<string, string>;
+  readonly #extraEnv: Record<string, string>;
+  readonly #credentials: AccessKeys | undefined;
   readonly #maxConcurrency: number;
   readonly #containers: Container[] = [];
   readonly #waiting: (() => void)[] = [];
+  #starting = 0;
 
   constructor(
     fn: SamFunction,
     log: LogSink,
-    { extraEnv = {}, maxConcurrency = 4 }: { extraEnv?: Record<string, string>; maxConcurrency?: number } = {},
+    {
+      extraEnv = {},
+      maxConcurrency = 4,
+      credentials,
+    }: {
+      extraEnv?: Record<string, string>;
+      maxConcurrency?: number;
+      /** Keys to run under instead of the function's template identity (a test's narrower or private-resource policy). */
+      credentials?: AccessKeys;
+    } = {},
   ) {
     this.fn = fn;
     this.#log = log;
-    this.#env = { ...localEnvironment(fn), ...extraEnv };
+    this.#extraEnv = extraEnv;
+    this.#credentials = credentials;
     this.#maxConcurrency = maxConcurrency;
+  }
+
+  /** The environment a new container gets: the template's, the function's current identity, the overrides. */
+  #environment(): Record<string, string> {
+    return { ...localEnvironment(this.fn, this.#credentials ?? functionCredentials(this.fn.logicalId)), ...this.#extraEnv };
   }
 
   async #acquire(): Promise<Container> {
     for (;;) {
+      // A re-provisioned moto (restarted) may hold new keys for the function: idle containers with
+      // the old ones retire, as Lambda recycles containers after a role change.
+      const accessKeyId = this.#environment().AWS_ACCESS_KEY_ID;
+      for (const container of this.#containers) {
+        if (!container.busy && !container.dead && container.accessKeyId !== accessKeyId) {
+          container.dead = true;
+          void container.worker.terminate();
+        }
+      }
       for (let i = this.#containers.length - 1; i >= 0; i--) if (this.#containers[i]?.dead) this.#containers.splice(i, 1);
       const idle = this.#containers.find((container) => !container.busy);
       if (idle !== undefined) {
         idle.busy = true;
         return idle;
       }
-      if (this.#containers.length < this.#maxConcurrency) {
-        const container = new Container(this.fn, this.#log, this.#env);
-        container.busy = true;
-        this.#containers.push(container);
-        return container;
+      if (this.#containers.length + this.#starting < this.#maxConcurrency) {
+        this.#starting++;
+        try {
+          // The cold start runs what `sam build` would deploy: the bundle, built once per content.
+          const [bundle, workerFile] = await Promise.all([bundleOf(this.fn), workerScript()]);
+          const container = new Container(this.fn, bundle, workerFile, this.#log, this.#environment());
+          container.busy = true;
+          this.#containers.push(container);
+          return container;
+        } finally {
+          this.#starting--;
+        }
       }
       await new Promise<void>((resolve) => this.#waiting.push(resolve));
     }
@@ -104,7 +136,17 @@ export class LocalFunction {
 
   /** Invokes the handler with `event`; resolves with its result or the error it threw (never rejects). */
   async invoke(event: unknown): Promise<InvokeResult> {
-    const container = await this.#acquire();
+    let container: Container;
+    try {
+      container = await this.#acquire();
+    } catch (error) {
+      this.#waiting.shift()?.();
+      const err = error as Error;
+      return {
+        ok: false,
+        error: { errorType: "Runtime.BuildError", errorMessage: err.message, ...(err.stack !== undefined && { stack: err.stack }) },
+      };
+    }
     try {
       return await this.#run(container, event);
     } finally {

@@ -1,20 +1,24 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { GlueClient } from "@aws-sdk/client-glue";
+import { IAMClient } from "@aws-sdk/client-iam";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { Kafka, logLevel } from "kafkajs";
+import { adminCredentialProvider } from "./identities.ts";
 import { endpoints, localAws } from "./settings.ts";
 
-const common = { region: localAws.region, credentials: localAws.credentials } as const;
+// moto checks IAM (see identities.ts): its clients sign as the stack's admin. DynamoDB Local checks nothing.
+const moto = { region: localAws.region, credentials: adminCredentialProvider, endpoint: endpoints.moto } as const;
 
-/** AWS SDK v3 and kafkajs clients pointed at the local stack; the same client classes the functions use. */
+/** AWS SDK v3 and kafkajs clients pointed at the local stack, as its admin; the same client classes the functions use. */
 export function localClients() {
   return {
     kafka: new Kafka({ clientId: "local-stack", brokers: [endpoints.kafkaBrokers], logLevel: logLevel.NOTHING }),
-    dynamodb: new DynamoDBClient({ ...common, endpoint: endpoints.dynamodb }),
-    s3: new S3Client({ ...common, endpoint: endpoints.moto, forcePathStyle: true }),
-    sqs: new SQSClient({ ...common, endpoint: endpoints.moto }),
-    glue: new GlueClient({ ...common, endpoint: endpoints.moto }),
+    dynamodb: new DynamoDBClient({ region: localAws.region, credentials: localAws.credentials, endpoint: endpoints.dynamodb }),
+    s3: new S3Client({ ...moto, forcePathStyle: true }),
+    sqs: new SQSClient(moto),
+    glue: new GlueClient(moto),
+    iam: new IAMClient(moto),
   };
 }
 

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
 import { ListQueuesCommand, SQSClient } from "@aws-sdk/client-sqs";
 import { Kafka, logLevel } from "kafkajs";
+import { adminCredentialProvider } from "./identities.ts";
 import { venvBin } from "./install.ts";
 import { endpoints, host, localAws, paths, ports } from "./settings.ts";
 
@@ -170,7 +171,13 @@ const moto: Component = {
   },
   async healthy() {
     // A real, cheap API call (moto's own data.json grows with its whole state).
-    const client = new SQSClient({ endpoint: endpoints.moto, region: localAws.region, credentials: localAws.credentials, maxAttempts: 1 });
+    // Signed as the stack's admin: once IAM is enforced moto refuses anyone else (see identities.ts).
+    const client = new SQSClient({
+      endpoint: endpoints.moto,
+      region: localAws.region,
+      credentials: adminCredentialProvider,
+      maxAttempts: 1,
+    });
     try {
       await client.send(new ListQueuesCommand({ MaxResults: 1 }), { abortSignal: AbortSignal.timeout(2000) });
       return true;

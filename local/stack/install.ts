@@ -64,27 +64,49 @@ async function installDynamodbLocal(): Promise<void> {
   });
 }
 
+/** The virtualenv folder for a requirements file under `root`: a new file content means a new venv. */
+function venvFor(requirements: string, root: string): string {
+  const digest = createHash("sha256").update(readFileSync(requirements)).digest("hex").slice(0, 12);
+  return join(root, digest);
+}
+
 /** The virtualenv folder for the current requirements file: a new file content means a new venv. */
 export function venvDir(): string {
-  const digest = createHash("sha256").update(readFileSync(paths.pythonRequirements)).digest("hex").slice(0, 12);
-  return join(paths.venvRoot, digest);
+  return venvFor(paths.pythonRequirements, paths.venvRoot);
 }
 
 export function venvBin(name: string): string {
   return join(venvDir(), "bin", name);
 }
 
-async function installPythonTools(): Promise<void> {
+async function installVenv(dir: string, requirements: string, label: string): Promise<void> {
   // Built in place, not staged: a virtualenv's scripts name the folder they were created in.
-  const dir = venvDir();
   if (existsSync(join(dir, doneMarker))) return;
   const started = Date.now();
-  process.stderr.write("  installing moto server and cfn-lint (PyPI virtualenv) ...\n");
+  process.stderr.write(`  installing ${label} (PyPI virtualenv) ...\n`);
   rmSync(dir, { recursive: true, force: true });
   await run("python3", ["-m", "venv", dir], paths.projectRoot);
-  await run(join(dir, "bin", "pip"), ["install", "-q", "-r", paths.pythonRequirements], paths.projectRoot);
+  await run(join(dir, "bin", "pip"), ["install", "-q", "-r", requirements], paths.projectRoot);
   writeFileSync(join(dir, doneMarker), new Date().toISOString());
-  process.stderr.write(`  installed the virtualenv in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+  process.stderr.write(`  installed ${label} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+}
+
+async function installPythonTools(): Promise<void> {
+  await installVenv(venvDir(), paths.pythonRequirements, "moto server and cfn-lint");
+}
+
+/**
+ * The AWS SAM CLI's `sam` in a virtualenv of its own (local/stack/sam-requirements.txt): only
+ * `sam build` needs it, so the stack's own start never waits for it.
+ */
+export function samBin(): string {
+  return join(venvFor(paths.samRequirements, paths.samVenvRoot), "bin", "sam");
+}
+
+/** Installs the SAM CLI unless present (idempotent). Throws with pip's output. */
+export async function installSamCli(): Promise<string> {
+  await installVenv(venvFor(paths.samRequirements, paths.samVenvRoot), paths.samRequirements, "the AWS SAM CLI");
+  return samBin();
 }
 
 /** Downloads everything the stack runs (idempotent; cached under ~/.cache). Throws with the failing tool's output. */

@@ -62,6 +62,8 @@ export const paths = Object.freeze({
   dynamodbLib: join(cacheRoot, `dynamodb-local-${versions.dynamodbLocal}`, "lib"),
   dynamodbNative: join(cacheRoot, `dynamodb-local-${versions.dynamodbLocal}`, "native"),
   venvRoot: join(cacheRoot, "venv"),
+  samRequirements: join(projectRoot, "local", "stack", "sam-requirements.txt"),
+  samVenvRoot: join(cacheRoot, "venv-sam"),
   stateRoot,
   data: join(stateRoot, "data"),
   run: join(stateRoot, "run"),

@@ -3,10 +3,12 @@ import { createConnection } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Kafka } from "kafkajs";
+import { samFunctions } from "../template/functions.ts";
 import { type ProvisionReport, provision } from "../template/provision.ts";
 import { localClients } from "./clients.ts";
 import { type Component, components } from "./components.ts";
 import { localStackContext } from "./context.ts";
+import { provisionIdentities } from "./identities.ts";
 import { installStack } from "./install.ts";
 import { assertPrerequisites } from "./prerequisites.ts";
 import { logFilePath, residentMiB, runningPid, startProcess, stopProcess } from "./processes.ts";
@@ -106,12 +108,21 @@ export async function up(options: UpOptions = {}): Promise<UpResult> {
       const body = await response.text();
       if (!response.ok) throw new Error(`seeding moto's ids failed: HTTP ${response.status} ${body.slice(0, 200)}`);
     };
-    const resources = await provision(localStackContext(), { kafkaAdmin: admin, ...clients, seedIds });
+    const ctx = localStackContext();
+    const resources = await provision(ctx, { kafkaAdmin: admin, ...clients, seedIds });
+    // Last, so nothing above draws on the seeded generator the identities' keys come from.
+    const identities = await provisionIdentities(
+      ctx,
+      clients.iam,
+      samFunctions(ctx).map((fn) => fn.logicalId),
+    );
+    resources.created.push(...identities.created);
+    resources.existing.push(...identities.existing);
     await warmTransactionCoordinator(clients.kafka);
     return { seconds: (Date.now() - started) / 1000, states: Object.fromEntries(results), resources };
   } finally {
     await admin.disconnect();
-    for (const client of [clients.dynamodb, clients.s3, clients.sqs, clients.glue]) client.destroy();
+    for (const client of [clients.dynamodb, clients.s3, clients.sqs, clients.glue, clients.iam]) client.destroy();
   }
 }
 

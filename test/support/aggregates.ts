@@ -3,6 +3,7 @@ import { CreateTableCommand, DeleteTableCommand, type DynamoDBClient, ScanComman
 import { LocalFunction } from "#local/runtime/lambda";
 import { localClients } from "#local/stack/clients";
 import { localStackContext } from "#local/stack/context";
+import type { AccessKeys } from "#local/stack/identities";
 import { samFunctions } from "#local/template/functions";
 import { physicalName, resolveValue } from "#local/template/intrinsics";
 import { tableInput } from "#local/template/provision";
@@ -102,11 +103,20 @@ export function kafkaEvent(topic: string, records: readonly EventRecordInput[]) 
   };
 }
 
-/** A template function running locally with some environment overridden (a private table). */
-export function localFunction(logicalId: string, extraEnv: Record<string, string>, logs: string[] = []): LocalFunction {
+/** A template function running locally with some environment overridden (a private table), under its own or the given identity. */
+export function localFunction(
+  logicalId: string,
+  extraEnv: Record<string, string>,
+  logs: string[] = [],
+  credentials?: AccessKeys,
+): LocalFunction {
   const fn = samFunctions(ctx).find((candidate) => candidate.logicalId === logicalId);
   if (fn === undefined) throw new Error(`no function ${logicalId}`);
-  return new LocalFunction(fn, (_, line) => logs.push(line), { extraEnv, maxConcurrency: 1 });
+  return new LocalFunction(fn, (_, line) => logs.push(line), {
+    extraEnv,
+    maxConcurrency: 1,
+    ...(credentials !== undefined && { credentials }),
+  });
 }
 
 /** An HTTP API payload 2.0 GET event for the query function. */

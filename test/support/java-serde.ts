@@ -1,6 +1,7 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { adminCredentials } from "#local/stack/identities";
 import { endpoints, localAws, paths } from "#local/stack/settings";
 
 const harnessDir = join(paths.projectRoot, "test", "java", "glue-serde-harness");
@@ -37,8 +38,9 @@ function runHarness(args: string[], lines: string[]): string[] {
     maxBuffer: 64 * 1024 * 1024,
     env: {
       ...process.env,
-      AWS_ACCESS_KEY_ID: localAws.credentials.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: localAws.credentials.secretAccessKey,
+      // moto enforces IAM: the harness signs as the stack's admin.
+      AWS_ACCESS_KEY_ID: adminCredentials().accessKeyId,
+      AWS_SECRET_ACCESS_KEY: adminCredentials().secretAccessKey,
     },
   });
   if (run.status !== 0) throw new Error(`Java serde harness failed (${args[0]}):\n${run.stderr.slice(-3000)}`);

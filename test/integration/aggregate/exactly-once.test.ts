@@ -1,11 +1,10 @@
 import { randomUUID } from "node:crypto";
-import { GetQueueUrlCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
+import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LocalFunction } from "#local/runtime/lambda";
 import { sampleSales } from "#local/sales/generator";
 import { localClients } from "#local/stack/clients";
-import { localStackContext } from "#local/stack/context";
-import { physicalName } from "#local/template/intrinsics";
+import type { TemporaryIdentity } from "#local/stack/identities";
 import type { Sale } from "#shared/sales/schema";
 import {
   createPrivateAggregatesTable,
@@ -15,9 +14,13 @@ import {
   salesEncoders,
   tableFigures,
 } from "#test/support/aggregates";
+import { identityWithQueue } from "#test/support/identities";
+import { createPrivateQueue, type PrivateQueue } from "#test/support/queues";
 
 const clients = localClients();
 let table: { name: string; drop: () => Promise<void> };
+let deadLetters: PrivateQueue;
+let identity: TemporaryIdentity;
 let fn: LocalFunction;
 let encode: Awaited<ReturnType<typeof salesEncoders>>;
 const logs: string[] = [];
@@ -26,11 +29,17 @@ const T0 = Date.UTC(2022, 7, 1, 10, 0);
 beforeAll(async () => {
   table = await createPrivateAggregatesTable(clients.dynamodb);
   encode = await salesEncoders();
-  fn = localFunction("AggregateFunction", { AGGREGATES_TABLE: table.name }, logs);
+  // A table and a dead-letter queue of its own: the template's are shared with other files.
+  deadLetters = await createPrivateQueue(clients.sqs, "DeadLetterQueue");
+  // The template's grants, moved from its queue to this one (moto enforces them).
+  identity = await identityWithQueue("AggregateFunction", deadLetters);
+  fn = localFunction("AggregateFunction", { AGGREGATES_TABLE: table.name, DEAD_LETTER_QUEUE_URL: deadLetters.url }, logs, identity);
 });
 afterAll(async () => {
   await fn.stop();
   await table.drop();
+  await deadLetters.drop();
+  await identity.drop();
 });
 
 async function invoke(event: object) {
@@ -148,9 +157,7 @@ describe("the aggregate function on DynamoDB Local", () => {
     const result = await invoke(kafkaEvent(topic, records));
     expect(result).toMatchObject({ records: 6, applied: 4, poison: 2 });
 
-    const { QueueUrl } = await clients.sqs.send(
-      new GetQueueUrlCommand({ QueueName: physicalName(localStackContext(), "DeadLetterQueue") }),
-    );
+    const QueueUrl = deadLetters.url;
     const letters: { topic: string; partition: number; offset: number; value: string; reason: { code: string } }[] = [];
     for (let i = 0; i < 10 && letters.length < 2; i++) {
       const { Messages = [] } = await clients.sqs.send(

@@ -1,14 +1,17 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { DeleteObjectCommand, GetObjectCommand } from "@aws-sdk/client-s3";
-import { CreateQueueCommand, DeleteQueueCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
+import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LocalFunction } from "#local/runtime/lambda";
 import { sampleSales } from "#local/sales/generator";
 import { localClients } from "#local/stack/clients";
 import { localStackContext } from "#local/stack/context";
+import type { TemporaryIdentity } from "#local/stack/identities";
 import { physicalName } from "#local/template/intrinsics";
 import { centsOf, formatCents } from "#shared/money/cents";
 import { createPrivateAggregatesTable, kafkaEvent, localFunction, salesEncoders, tableFigures } from "#test/support/aggregates";
+import { identityWithQueue } from "#test/support/identities";
+import { createPrivateQueue, type PrivateQueue } from "#test/support/queues";
 import { readTopic } from "#test/support/topic";
 
 const clients = localClients();
@@ -18,14 +21,17 @@ const bucket = physicalName(ctx, "LakeBucket");
 const poison = Buffer.concat([Buffer.from([0x00]), randomBytes(8 * 1024 * 1024 - 1)]); // Confluent framing: not ours
 const sales = sampleSales(20, { seed: 5, startMs: Date.UTC(2022, 7, 3, 9), meanGapMs: 30_000 });
 let table: { name: string; drop: () => Promise<void> };
-let queueUrl: string;
+let queue: PrivateQueue;
+let identity: TemporaryIdentity;
 let fn: LocalFunction;
 let objectKey: string | undefined;
 
 beforeAll(async () => {
   table = await createPrivateAggregatesTable(clients.dynamodb);
-  ({ QueueUrl: queueUrl = "" } = await clients.sqs.send(new CreateQueueCommand({ QueueName: `test-dead-letters-${topic}` })));
-  fn = localFunction("AggregateFunction", { AGGREGATES_TABLE: table.name, DEAD_LETTER_QUEUE_URL: queueUrl });
+  // A queue of its own, and the function's template grants with that queue in place of the template's.
+  queue = await createPrivateQueue(clients.sqs, "DeadLetterQueue");
+  identity = await identityWithQueue("AggregateFunction", queue);
+  fn = localFunction("AggregateFunction", { AGGREGATES_TABLE: table.name, DEAD_LETTER_QUEUE_URL: queue.url }, [], identity);
   const admin = clients.kafka.admin();
   await admin.connect();
   await admin.createTopics({
@@ -38,7 +44,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await fn.stop();
   await table.drop();
-  await clients.sqs.send(new DeleteQueueCommand({ QueueUrl: queueUrl }));
+  await queue.drop();
+  await identity.drop();
   if (objectKey !== undefined) await clients.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: objectKey }));
   const admin = clients.kafka.admin();
   await admin.connect();
@@ -86,7 +93,7 @@ describe("a record too large for SQS among good ones", () => {
 
     // The dead letter fits SQS and points at the poison's bytes.
     const { Messages = [] } = await clients.sqs.send(
-      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 2 }),
+      new ReceiveMessageCommand({ QueueUrl: queue.url, MaxNumberOfMessages: 10, WaitTimeSeconds: 2 }),
     );
     expect(Messages).toHaveLength(1);
     const body = Messages[0]?.Body ?? "";

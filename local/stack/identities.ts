@@ -1,0 +1,196 @@
+import { randomUUID } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  CreateAccessKeyCommand,
+  CreateUserCommand,
+  DeleteAccessKeyCommand,
+  DeleteUserCommand,
+  DeleteUserPolicyCommand,
+  type IAMClient,
+  ListAccessKeysCommand,
+  NoSuchEntityException,
+  PutUserPolicyCommand,
+} from "@aws-sdk/client-iam";
+import { functionPolicyStatements, motoEnforceable, type PolicyStatement } from "../template/iam.ts";
+import type { StackContext } from "../template/intrinsics.ts";
+import { endpoints, localAws, paths } from "./settings.ts";
+
+/**
+ * IAM in the local stack. moto enforces IAM once told to (POST /moto-api/reset-auth): every
+ * request must then be SigV4-signed by a key of an IAM user moto knows, and the user's policies
+ * must allow the action. Provisioning creates one user per function of template.yaml holding
+ * only that function's template policies (as moto can check them, see motoEnforceable), and an
+ * admin user for the stack's own set-up and the tests. The keys are kept in .local/run so every
+ * process of the checkout (runtime, tests, npm run invoke) signs with the same ones.
+ * DynamoDB Local and Kafka check no credentials at all.
+ */
+export interface AccessKeys {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+}
+
+interface IdentityFile {
+  readonly admin: AccessKeys;
+  readonly functions: Readonly<Record<string, AccessKeys>>;
+}
+
+const identityFile = join(paths.run, "identities.json");
+const adminUser = "local-stack-admin";
+const policyName = "template-policies";
+/** Fresh keys come from this seed of moto's generator, so a re-provisioned moto hands out the same keys. */
+const keySeed = 12_2026;
+
+export const functionUserName = (logicalId: string) => `lambda-${logicalId}`;
+
+let cache: { mtimeMs: number; value: IdentityFile } | undefined;
+
+/** The identities of the running stack, or undefined before the first provisioning. */
+function readIdentities(): IdentityFile | undefined {
+  if (!existsSync(identityFile)) return undefined;
+  const { mtimeMs } = statSync(identityFile);
+  if (cache?.mtimeMs !== mtimeMs) cache = { mtimeMs, value: JSON.parse(readFileSync(identityFile, "utf8")) as IdentityFile };
+  return cache.value;
+}
+
+function writeIdentities(value: IdentityFile): void {
+  mkdirSync(paths.run, { recursive: true });
+  const staging = `${identityFile}.${randomUUID()}`;
+  writeFileSync(staging, JSON.stringify(value, null, 2), { mode: 0o600 });
+  renameSync(staging, identityFile);
+}
+
+/**
+ * The admin keys (every action on every resource), for the stack's set-up, its emulators and the
+ * tests. Before moto is provisioned, placeholder keys (moto does not check them until then).
+ */
+export function adminCredentials(): AccessKeys {
+  return readIdentities()?.admin ?? localAws.credentials;
+}
+
+/**
+ * An AWS SDK credentials provider with the admin keys, re-read on every request, so clients built
+ * before a re-provisioning (moto restarted: new users) sign with the current keys.
+ */
+export const adminCredentialProvider = async () => ({
+  ...adminCredentials(),
+  // Already due: the SDK asks again on its next request instead of caching the keys forever.
+  expiration: new Date(Date.now() + 1000),
+});
+
+/** The keys of a function's own identity (its template policies only), or undefined when it has none. */
+export function functionCredentials(logicalId: string): AccessKeys | undefined {
+  return readIdentities()?.functions[logicalId];
+}
+
+async function seedMoto(seed: number): Promise<void> {
+  const response = await fetch(`${endpoints.moto}/moto-api/seed?a=${seed}`, { method: "POST" });
+  if (!response.ok) throw new Error(`seeding moto's ids failed: HTTP ${response.status}`);
+}
+
+/** Makes moto check every request's signature and policies from now on. Throws when moto refuses. */
+async function enforceIam(): Promise<void> {
+  const response = await fetch(`${endpoints.moto}/moto-api/reset-auth`, { method: "POST", body: "0" });
+  if (!response.ok) throw new Error(`turning on moto's IAM enforcement failed: HTTP ${response.status} ${await response.text()}`);
+}
+
+const policyDocument = (statements: readonly PolicyStatement[]) => JSON.stringify({ Version: "2012-10-17", Statement: statements });
+
+/** Whether moto still holds this user with this key (it forgets everything on a restart). */
+async function keyIsLive(iam: IAMClient, userName: string, keys: AccessKeys | undefined): Promise<boolean> {
+  if (keys === undefined) return false;
+  try {
+    const { AccessKeyMetadata = [] } = await iam.send(new ListAccessKeysCommand({ UserName: userName }));
+    return AccessKeyMetadata.some((key) => key.AccessKeyId === keys.accessKeyId);
+  } catch (error) {
+    if (error instanceof NoSuchEntityException) return false;
+    throw error;
+  }
+}
+
+/** Creates (or empties) a user, gives it exactly `statements` and one fresh access key. */
+async function createUser(iam: IAMClient, userName: string, statements: readonly PolicyStatement[]): Promise<AccessKeys> {
+  try {
+    await iam.send(new CreateUserCommand({ UserName: userName, Path: "/" }));
+  } catch (error) {
+    if ((error as Error).name !== "EntityAlreadyExistsException" && (error as Error).name !== "EntityAlreadyExists") throw error;
+    const { AccessKeyMetadata = [] } = await iam.send(new ListAccessKeysCommand({ UserName: userName }));
+    for (const key of AccessKeyMetadata) await iam.send(new DeleteAccessKeyCommand({ UserName: userName, AccessKeyId: key.AccessKeyId }));
+  }
+  await iam.send(new PutUserPolicyCommand({ UserName: userName, PolicyName: policyName, PolicyDocument: policyDocument(statements) }));
+  const { AccessKey } = await iam.send(new CreateAccessKeyCommand({ UserName: userName }));
+  if (AccessKey?.AccessKeyId === undefined || AccessKey.SecretAccessKey === undefined)
+    throw new Error(`moto returned no access key for ${userName}`);
+  return { accessKeyId: AccessKey.AccessKeyId, secretAccessKey: AccessKey.SecretAccessKey };
+}
+
+/**
+ * Gives every function of the template its own moto IAM user with its template policies, and the
+ * stack an admin user; keeps users that moto still knows (their policies are rewritten from the
+ * current template); then turns IAM enforcement on. Throws naming the function whose policies
+ * cannot be resolved, or moto's error.
+ */
+export async function provisionIdentities(
+  ctx: StackContext,
+  iam: IAMClient,
+  functionIds: readonly string[],
+): Promise<{ created: string[]; existing: string[] }> {
+  const report = { created: [] as string[], existing: [] as string[] };
+  const policies = new Map(functionIds.map((id) => [id, motoEnforceable(functionPolicyStatements(ctx, id))]));
+  const known = readIdentities();
+  const adminLive = await keyIsLive(iam, adminUser, known?.admin);
+  // A fresh moto (a cold start or a restart): seed its generator so the keys come out as last time.
+  if (!adminLive) await seedMoto(keySeed);
+  const admin =
+    adminLive && known !== undefined
+      ? known.admin
+      : await createUser(iam, adminUser, [{ Effect: "Allow", Action: ["*"], Resource: ["*"] }]);
+  const functions: Record<string, AccessKeys> = {};
+  for (const [id, statements] of policies) {
+    const userName = functionUserName(id);
+    const keys = known?.functions[id];
+    if (adminLive && keys !== undefined && (await keyIsLive(iam, userName, keys))) {
+      await iam.send(new PutUserPolicyCommand({ UserName: userName, PolicyName: policyName, PolicyDocument: policyDocument(statements) }));
+      functions[id] = keys;
+      report.existing.push(`iam user ${userName}`);
+    } else {
+      functions[id] = await createUser(iam, userName, statements);
+      report.created.push(`iam user ${userName}`);
+    }
+  }
+  writeIdentities({ admin, functions });
+  await enforceIam();
+  return report;
+}
+
+/** A throwaway identity made with the admin keys; drop() deletes it. */
+export interface TemporaryIdentity extends AccessKeys {
+  readonly userName: string;
+  drop(): Promise<void>;
+}
+
+/**
+ * An identity holding a function's template policies with some ARNs swapped (a test's private
+ * queue for the template's), or `statements` given outright. Throws on moto's errors.
+ */
+export async function temporaryIdentity(iam: IAMClient, label: string, statements: readonly PolicyStatement[]): Promise<TemporaryIdentity> {
+  const userName = `${label}-${randomUUID().slice(0, 8)}`;
+  const keys = await createUser(iam, userName, statements);
+  return {
+    ...keys,
+    userName,
+    drop: async () => {
+      await iam.send(new DeleteAccessKeyCommand({ UserName: userName, AccessKeyId: keys.accessKeyId }));
+      await iam.send(new DeleteUserPolicyCommand({ UserName: userName, PolicyName: policyName }));
+      await iam.send(new DeleteUserCommand({ UserName: userName }));
+    },
+  };
+}
+
+/** A function's enforceable template statements with every occurrence of `from` ARNs replaced by `to`. */
+export function statementsWith(ctx: StackContext, logicalId: string, replace: Readonly<Record<string, string>>): PolicyStatement[] {
+  return motoEnforceable(functionPolicyStatements(ctx, logicalId)).map((statement) => ({
+    ...statement,
+    Resource: statement.Resource.map((resource) => replace[resource] ?? resource),
+  }));
+}
