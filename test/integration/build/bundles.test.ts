@@ -1,7 +1,9 @@
-import { spawnSync } from "node:child_process";
+import { type SpawnOptions, spawn, spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
 import { createRequire } from "node:module";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, parse } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -28,7 +30,7 @@ const clients = localClients();
 const node22 = join(dirname(createRequire(import.meta.url).resolve("node/package.json")), "bin", "node");
 
 /** Each function's sample event and what its answer must show. A new function must add itself here. */
-const samples: Record<string, { event: string; check: (result: unknown) => void }> = {
+const samples: Record<string, { event: string; prepare?: (event: Record<string, unknown>) => object; check: (result: unknown) => void }> = {
   IngestFunction: {
     event: "api-post-sales-batch.json",
     check: (result) => expect(result).toMatchObject({ statusCode: 202 }),
@@ -47,6 +49,19 @@ const samples: Record<string, { event: string; check: (result: unknown) => void 
       const response = result as { success: boolean; num_records: number; results: (string | null)[] };
       expect(response).toMatchObject({ success: true, num_records: 10 });
       expect(response.results.filter((row) => row === null)).toHaveLength(2); // the NULL row and the poison
+    },
+  },
+  KafkaTopicsFunction: {
+    event: "cfn-kafka-topics-create.json",
+    // CloudFormation's ResponseURL is played by a local server; the topic is this test's own.
+    prepare: (event) => ({
+      ...event,
+      ResponseURL: responseUrl,
+      ResourceProperties: { ...(event.ResourceProperties as object), Topics: [{ Name: topicsTopic, Partitions: "3" }] },
+    }),
+    check: (result) => {
+      expect(result).toMatchObject({ Status: "SUCCESS" });
+      expect(cfnResponses.at(-1)).toMatchObject({ Status: "SUCCESS", LogicalResourceId: "KafkaTopics" });
     },
   },
   FirehoseTransformFunction: {
@@ -85,6 +100,10 @@ const context = {
 let deadLetters: PrivateQueue;
 let identity: TemporaryIdentity;
 let topic: string;
+const topicsTopic = `bundle-topics-${randomUUID().slice(0, 8)}`;
+const cfnResponses: unknown[] = [];
+let cfnServer: Server;
+let responseUrl: string;
 
 beforeAll(async () => {
   // The invocations write to a topic, a queue and (each) a table of their own.
@@ -96,14 +115,26 @@ beforeAll(async () => {
   await admin.connect();
   await admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true });
   await admin.disconnect();
+  cfnServer = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => {
+      cfnResponses.push(JSON.parse(Buffer.concat(chunks).toString()));
+      res.writeHead(200).end();
+    });
+  });
+  await new Promise<void>((resolve) => cfnServer.listen(0, "127.0.0.1", resolve));
+  responseUrl = `http://127.0.0.1:${(cfnServer.address() as AddressInfo).port}/cfn-response`;
 });
 afterAll(async () => {
   await deadLetters.drop();
   await identity.drop();
   const admin = clients.kafka.admin();
   await admin.connect();
-  await admin.deleteTopics({ topics: [topic] });
+  const existing = await admin.listTopics();
+  await admin.deleteTopics({ topics: [topic, topicsTopic].filter((t) => existing.includes(t)) });
   await admin.disconnect();
+  await new Promise((resolve) => cfnServer.close(resolve));
   for (const client of [clients.dynamodb, clients.sqs, clients.s3, clients.glue]) client.destroy();
 });
 
@@ -114,6 +145,27 @@ function overrides(fn: SamFunction, table: string): Record<string, string> {
   if ("DEAD_LETTER_QUEUE_URL" in fn.environment) env.DEAD_LETTER_QUEUE_URL = deadLetters.url;
   if ("SALES_TOPIC" in fn.environment && fn.events.PostSales !== undefined) env.SALES_TOPIC = topic;
   return env;
+}
+
+/** Runs a process to its end without blocking this one; resolves its exit status and stderr. */
+function run(
+  command: string,
+  args: string[],
+  options: SpawnOptions & { timeout: number },
+): Promise<{ status: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { ...options, stdio: ["ignore", "ignore", "pipe"] });
+    let stderr = "";
+    child.stderr?.on("data", (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString()).slice(-64 * 1024);
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeout);
+    child.on("error", reject);
+    child.on("close", (status) => {
+      clearTimeout(timer);
+      resolve({ status, stderr });
+    });
+  });
 }
 
 /** Folders from `dir` up to the root that hold a node_modules folder. */
@@ -142,32 +194,22 @@ async function invokeAlone(fn: SamFunction, dir: string, file: string, format: "
     expect(nodeModulesAbove(taskRoot)).toEqual([]);
     expect(existsSync(join(taskRoot, "package.json"))).toBe(false);
     const resultFile = join(work, "result.json");
-    const child = spawnSync(
-      node22,
-      [
-        "-e",
-        runner,
-        join(taskRoot, parse(file).base),
-        format,
-        fn.handlerExport,
-        join(paths.projectRoot, "events", sample.event),
-        resultFile,
-      ],
-      {
-        cwd: taskRoot,
-        encoding: "utf8",
-        timeout: fn.timeoutSeconds * 1000 + 10_000,
-        maxBuffer: 64 * 1024 * 1024,
-        // Only what Lambda sets and the function's own environment: nothing of this process.
-        env: {
-          ...localEnvironment(fn, fn.logicalId === "AggregateFunction" ? identity : functionCredentials(fn.logicalId)),
-          ...overrides(fn, table.name),
-          LAMBDA_TASK_ROOT: taskRoot,
-          PATH: dirname(node22),
-          TZ: "UTC",
-        },
+    const eventFile = join(work, "event.json");
+    const event = JSON.parse(readFileSync(join(paths.projectRoot, "events", sample.event), "utf8")) as Record<string, unknown>;
+    writeFileSync(eventFile, JSON.stringify(sample.prepare?.(event) ?? event));
+    // Not spawnSync: this process keeps serving what the function calls back (the ResponseURL).
+    const child = await run(node22, ["-e", runner, join(taskRoot, parse(file).base), format, fn.handlerExport, eventFile, resultFile], {
+      cwd: taskRoot,
+      timeout: fn.timeoutSeconds * 1000 + 10_000,
+      // Only what Lambda sets and the function's own environment: nothing of this process.
+      env: {
+        ...localEnvironment(fn, fn.logicalId === "AggregateFunction" ? identity : functionCredentials(fn.logicalId)),
+        ...overrides(fn, table.name),
+        LAMBDA_TASK_ROOT: taskRoot,
+        PATH: dirname(node22),
+        TZ: "UTC",
       },
-    );
+    });
     const outcome = existsSync(resultFile)
       ? (JSON.parse(readFileSync(resultFile, "utf8")) as { ok: boolean; node: string; result?: unknown; error?: string })
       : undefined;
