@@ -125,15 +125,20 @@ async function createUser(iam: IAMClient, userName: string, statements: readonly
 }
 
 /**
- * Gives every function of the template its own moto IAM user with its template policies, and the
- * stack an admin user; keeps users that moto still knows (their policies are rewritten from the
- * current template); then turns IAM enforcement on. Throws naming the function whose policies
- * cannot be resolved, or moto's error.
+ * Gives the stack an admin user and turns IAM enforcement on, runs `whileOnlyAdmin` (the stack's
+ * resources are provisioned there: nothing but the admin may call moto meanwhile, so a function
+ * container that outlived a moto restart is refused rather than told its schema versions do not
+ * exist), then gives every function of the template its own moto IAM user with its template
+ * policies. Users that moto still knows are kept (their policies rewritten from the current
+ * template). Keys come from moto's generator seeded apart from everything else, so a restarted
+ * moto hands out the same ones. Throws naming the function whose policies cannot be resolved, or
+ * moto's error.
  */
 export async function provisionIdentities(
   ctx: StackContext,
   iam: IAMClient,
   functionIds: readonly string[],
+  whileOnlyAdmin: () => Promise<void> = async () => undefined,
 ): Promise<{ created: string[]; existing: string[] }> {
   const report = { created: [] as string[], existing: [] as string[] };
   const policies = new Map(functionIds.map((id) => [id, motoEnforceable(functionPolicyStatements(ctx, id))]));
@@ -145,6 +150,10 @@ export async function provisionIdentities(
     adminLive && known !== undefined
       ? known.admin
       : await createUser(iam, adminUser, [{ Effect: "Allow", Action: ["*"], Resource: ["*"] }]);
+  if (!adminLive) writeIdentities({ admin, functions: known?.functions ?? {} });
+  await enforceIam();
+  await whileOnlyAdmin();
+  if (!adminLive) await seedMoto(keySeed + 1);
   const functions: Record<string, AccessKeys> = {};
   for (const [id, statements] of policies) {
     const userName = functionUserName(id);
@@ -159,7 +168,6 @@ export async function provisionIdentities(
     }
   }
   writeIdentities({ admin, functions });
-  await enforceIam();
   return report;
 }
 

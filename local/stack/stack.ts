@@ -109,13 +109,19 @@ export async function up(options: UpOptions = {}): Promise<UpResult> {
       if (!response.ok) throw new Error(`seeding moto's ids failed: HTTP ${response.status} ${body.slice(0, 200)}`);
     };
     const ctx = localStackContext();
-    const resources = await provision(ctx, { kafkaAdmin: admin, ...clients, seedIds });
-    // Last, so nothing above draws on the seeded generator the identities' keys come from.
+    // The admin first, with moto's IAM enforcement on before any resource exists; the function
+    // identities after the resources (see provisionIdentities). provision() seeds moto's
+    // generator before the schema versions, whose ids the sample events name.
+    let resources: ProvisionReport | undefined;
     const identities = await provisionIdentities(
       ctx,
       clients.iam,
       samFunctions(ctx).map((fn) => fn.logicalId),
+      async () => {
+        resources = await provision(ctx, { kafkaAdmin: admin, ...clients, seedIds });
+      },
     );
+    if (resources === undefined) throw new Error("the stack's resources were not provisioned");
     resources.created.push(...identities.created);
     resources.existing.push(...identities.existing);
     await warmTransactionCoordinator(clients.kafka);
