@@ -1,9 +1,9 @@
 import {
   ALL_VALUE,
+  addPartial,
   Dimension,
   emptySlice,
   type Metrics,
-  mergeMetrics,
   OTHER_COUNTRIES,
   type SliceItem,
   sliceId,
@@ -290,7 +290,7 @@ function mergeValues(
       max: delta.orders === 0 ? undefined : BigInt(delta.max),
       late: BigInt(delta.late),
     };
-    merged.set(key, mergeMetrics(merged.get(key), partial) as Metrics);
+    addPartial(merged, key, partial);
   }
   return { values: merged, folded };
 }

@@ -1,4 +1,4 @@
-import { type Dimension, dimensions, type Metrics, mergeMetrics } from "#shared/aggregates/model";
+import { addPartial, type Dimension, dimensions, type Metrics, mergeMetrics } from "#shared/aggregates/model";
 import { badRequest, HttpError } from "#shared/http/errors";
 import { formatCents } from "#shared/money/cents";
 import { parseIsoInstant } from "#shared/time/instant";
@@ -168,7 +168,7 @@ export async function leaderboard(query: LeaderboardQuery, deps: QueryDeps) {
   const end = start + spec.sizeMs;
   const merged = new Map<string, Metrics>();
   for (const partial of await deps.store.windowValues(spec.name, start, dimension))
-    for (const [value, metrics] of partial) merged.set(value, mergeMetrics(merged.get(value), metrics) as Metrics);
+    for (const [value, metrics] of partial) addPartial(merged, value, metrics);
   const entries = [...merged]
     .sort(([ka, a], [kb, b]) => (a.sales === b.sales ? ka.localeCompare(kb) : a.sales > b.sales ? -1 : 1))
     .slice(0, limit)
@@ -213,7 +213,7 @@ export async function series(query: SeriesQuery, deps: QueryDeps) {
     closedBefore(deps),
   ]);
   const byStart = new Map<number, Metrics>();
-  for (const { start, metrics } of partials) byStart.set(start, mergeMetrics(byStart.get(start), metrics) as Metrics);
+  for (const { start, metrics } of partials) addPartial(byStart, start, metrics);
   const windows: WindowView[] = [];
   let total: Metrics | undefined;
   for (let start = from; start <= lastStart; start += spec.advanceMs) {

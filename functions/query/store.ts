@@ -10,6 +10,7 @@ import {
   Dimension,
   dimensionAttribute,
   dimensionValues,
+  type Metrics,
   SeriesIndex,
   seriesKey,
   sliceKey,
@@ -82,7 +83,7 @@ export function dynamoQueryStore(
           }),
         ),
       );
-      const partials: { start: number; metrics: ReturnType<typeof unmarshalMetrics> }[] = [];
+      const partials: { start: number; metrics: Metrics }[] = [];
       for (const attributes of pages.flat()) {
         const metrics = attributes[attribute]?.M?.[entry];
         if (metrics !== undefined)

@@ -98,6 +98,11 @@ export function mergeMetrics(a: Metrics | undefined, b: Metrics | undefined): Me
   };
 }
 
+/** Adds a partial into `totals` under `key` (the first partial of a key is taken as it is). */
+export function addPartial<K>(totals: Map<K, Metrics>, key: K, partial: Metrics): void {
+  totals.set(key, mergeMetrics(totals.get(key), partial) as Metrics);
+}
+
 const n = (value: bigint | number) => ({ N: value.toString() });
 
 function marshalMetrics(metrics: Metrics): AttributeValue {

@@ -7,7 +7,7 @@ import type { AccessKeys } from "#local/stack/identities";
 import { samFunctions } from "#local/template/functions";
 import { physicalName, resolveValue } from "#local/template/intrinsics";
 import { tableInput } from "#local/template/provision";
-import { type Metrics, mergeMetrics, unmarshalSlice } from "#shared/aggregates/model";
+import { addPartial, type Metrics, unmarshalSlice } from "#shared/aggregates/model";
 import { GlueAvroEncoder } from "#shared/avro/codec";
 import { GlueSchemaRegistry } from "#shared/avro/registry";
 import { type Sale, salesSchemaVersions } from "#shared/sales/schema";
@@ -37,7 +37,7 @@ export async function tableFigures(dynamodb: DynamoDBClient, table: string): Pro
       const id = `${item.window}@${new Date(item.start).toISOString()}`;
       const values = windows.get(id) ?? new Map<string, Metrics>();
       windows.set(id, values);
-      for (const [key, metrics] of item.values) values.set(key, mergeMetrics(values.get(key), metrics) as Metrics);
+      for (const [key, metrics] of item.values) addPartial(values, key, metrics);
     }
     startKey = page.LastEvaluatedKey;
   } while (startKey !== undefined);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { type AggregationSettings, aggregate, type SaleRecord, type Watermark } from "#functions/aggregate/aggregate";
-import { type Metrics, mergeMetrics, type SliceItem, sliceId } from "#shared/aggregates/model";
+import { addPartial, type Metrics, type SliceItem, sliceId } from "#shared/aggregates/model";
 import type { Sale } from "#shared/sales/schema";
 import { parseWindows } from "#shared/windows/windows";
 
@@ -47,8 +47,7 @@ function run(batches: SaleRecord[][], using: AggregationSettings = settings) {
 function windowValues(stored: Map<string, SliceItem>, window: string, start: number): Map<string, Metrics> {
   const merged = new Map<string, Metrics>();
   for (const item of stored.values())
-    if (item.window === window && item.start === start)
-      for (const [key, metrics] of item.values) merged.set(key, mergeMetrics(merged.get(key), metrics) as Metrics);
+    if (item.window === window && item.start === start) for (const [key, metrics] of item.values) addPartial(merged, key, metrics);
   return merged;
 }
 
