@@ -11,7 +11,11 @@ import { latestWindowStart, type WindowSpec } from "#shared/windows/windows";
 export interface QueryStore {
   /** One dimension's figures in one window instance, one map by value per partition that has the window. */
   windowValues(window: string, start: number, dimension: Dimension): Promise<ReadonlyMap<string, Metrics>[]>;
-  /** One value's figures in the windows of a spec starting in [fromStart, toStart], every partition's partial. */
+  /**
+   * One value's figures in the windows of a spec starting in [fromStart, toStart]: a country's from
+   * its partition's slices, a region's or the total from the rollups (every partition added up).
+   * Points of one start are added up.
+   */
   valueSeries(
     window: string,
     fromStart: number,

@@ -7,11 +7,12 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import {
   ALL_VALUE,
+  COUNTRY_SERIES_INDEX,
   Dimension,
   dimensionAttribute,
   dimensionValues,
   type Metrics,
-  SeriesIndex,
+  rollupKey,
   seriesKey,
   sliceKey,
   unmarshalMetrics,
@@ -28,9 +29,9 @@ export interface ReadCounts {
 
 /**
  * The aggregates table as the query API reads it: a window's slices by BatchGetItem (one request
- * for up to 100 partitions), a series by Query on the index of its dimension, projected to the one
- * value asked for. A country's figures live in the slices of the partition its records are keyed
- * to, so a country series is one Query; region and overall series add up every partition's.
+ * for up to 100 partitions); a series by one Query projected to the value asked for. A country's
+ * figures live in the slices of the partition its records are keyed to (the country-series index
+ * on that partition); a region's or the total's live in the window spec's rollups.
  */
 export function dynamoQueryStore(
   client: DynamoDBClient,
@@ -40,6 +41,7 @@ export function dynamoQueryStore(
   counts: ReadCounts = { requests: 0 },
 ): QueryStore & { counts: ReadCounts } {
   const topicPartitions = Array.from({ length: partitions }, (_, p) => `${topic}-${p}`);
+  const homePartition = (country: string) => topicPartitions[partitionOfKey(country, partitions)] as string;
 
   const batchGet = (keys: Record<string, AttributeValue>[], projection: string, names: Record<string, string>) =>
     batchGetAll(client, table, keys, { projection, names, onRequest: () => counts.requests++ });
@@ -66,30 +68,40 @@ export function dynamoQueryStore(
     async valueSeries(window, fromStart, toStart, dimension, value) {
       const attribute = dimensionAttribute[dimension];
       const entry = dimension === Dimension.all ? ALL_VALUE : value;
-      const home = dimension === Dimension.country ? [topicPartitions[partitionOfKey(value, partitions)] as string] : topicPartitions;
-      const pages = await Promise.all(
-        home.map((tp) =>
-          queryAll({
-            TableName: table,
-            IndexName: dimension === Dimension.country ? SeriesIndex.country : SeriesIndex.total,
-            KeyConditionExpression: "spk = :k AND ssk BETWEEN :from AND :to",
-            ProjectionExpression: "ws, #d.#v",
-            ExpressionAttributeNames: { "#d": attribute, "#v": entry },
-            ExpressionAttributeValues: {
-              ":k": { S: seriesKey(window, fromStart, tp).spk },
-              ":from": { S: seriesKey(window, fromStart, tp).ssk },
-              ":to": { S: seriesKey(window, toStart, tp).ssk },
-            },
-          }),
-        ),
-      );
-      const partials: { start: number; metrics: Metrics }[] = [];
-      for (const attributes of pages.flat()) {
+      const names = { "#d": attribute, "#v": entry };
+      // A country's slices are whole on its home partition; regions and the total are rolled up.
+      const items =
+        dimension === Dimension.country
+          ? await queryAll({
+              TableName: table,
+              IndexName: COUNTRY_SERIES_INDEX,
+              KeyConditionExpression: "spk = :k AND ssk BETWEEN :from AND :to",
+              ProjectionExpression: "ws, #d.#v",
+              ExpressionAttributeNames: names,
+              ExpressionAttributeValues: {
+                ":k": { S: seriesKey(window, fromStart, homePartition(value)).spk },
+                ":from": { S: seriesKey(window, fromStart, "").ssk },
+                ":to": { S: seriesKey(window, toStart, "").ssk },
+              },
+            })
+          : await queryAll({
+              TableName: table,
+              KeyConditionExpression: "pk = :k AND sk BETWEEN :from AND :to",
+              ProjectionExpression: "ws, #d.#v",
+              ExpressionAttributeNames: names,
+              ExpressionAttributeValues: {
+                ":k": rollupKey(window, fromStart).pk as AttributeValue,
+                ":from": rollupKey(window, fromStart).sk as AttributeValue,
+                ":to": rollupKey(window, toStart).sk as AttributeValue,
+              },
+            });
+      const points: { start: number; metrics: Metrics }[] = [];
+      for (const attributes of items) {
         const metrics = attributes[attribute]?.M?.[entry];
         if (metrics !== undefined)
-          partials.push({ start: Number(attributes.ws?.N), metrics: unmarshalMetrics(metrics, `${attribute}.${entry}`) });
+          points.push({ start: Number(attributes.ws?.N), metrics: unmarshalMetrics(metrics, `${attribute}.${entry}`) });
       }
-      return partials;
+      return points;
     },
     async watermarks() {
       const items = await batchGet(topicPartitions.map(watermarkKey), "#t, #w", { "#t": "tp", "#w": "wm" });

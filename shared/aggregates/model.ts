@@ -61,14 +61,57 @@ export function watermarkKey(topicPartition: string): Record<string, AttributeVa
 }
 
 /**
- * Two sparse indexes list a (window spec, partition)'s slices by start: `country-series`
- * projects the country figures, `total-series` the region and overall ones, so a series reads
- * only the figures it answers with. Their partition key names the partition too.
+ * A sparse index, `country-series`, lists a (window spec, partition)'s slices by start, projected
+ * to the country figures, so a country series reads one partition's index entries and nothing
+ * else. Its partition key names the partition too.
  */
-export const SeriesIndex = { country: "country-series", total: "total-series" } as const;
+export const COUNTRY_SERIES_INDEX = "country-series";
 
 export function seriesKey(window: string, start: number, topicPartition: string): { spk: string; ssk: string } {
   return { spk: `${window}#${topicPartition}`, ssk: iso(start) };
+}
+
+/** A slice's identity read back from its partition key; undefined when the key is not a slice's. */
+export function parseSliceId(pk: string): { window: string; start: number; topicPartition: string } | undefined {
+  const parts = pk.split("#");
+  if (parts.length !== 3) return undefined;
+  const [window, startIso, topicPartition] = parts as [string, string, string];
+  const start = Date.parse(startIso);
+  if (window === "" || Number.isNaN(start) || iso(start) !== startIso || !/^.+-\d+$/.test(topicPartition)) return undefined;
+  return { window, start, topicPartition };
+}
+
+/** "sales-3" -> { topic: "sales", partition: 3 }. */
+export function splitTopicPartition(topicPartition: string): { topic: string; partition: number } {
+  const dash = topicPartition.lastIndexOf("-");
+  return { topic: topicPartition.slice(0, dash), partition: Number(topicPartition.slice(dash + 1)) };
+}
+
+/**
+ * Region and overall figures of one window instance with every partition's slice added up: a
+ * *rollup*. All rollups of a window spec share a partition key and sort by start, so a region or
+ * overall series is one Query. Only the rollup function writes them (from the table's stream),
+ * never a Kafka partition's invocation.
+ */
+export interface RollupItem {
+  readonly window: string;
+  readonly start: number;
+  readonly end: number;
+  /** "region#Europe", "all#all" -> metrics, every partition added. */
+  readonly values: ReadonlyMap<string, Metrics>;
+  /**
+   * The sum of the versions of the slices read. Slice versions only grow, so a rollup computed
+   * from a later read of the slices never has a smaller sum: writes keep the largest.
+   */
+  readonly seen: bigint;
+  /** Slices found for the window. */
+  readonly slices: number;
+  readonly expiresAt: number | undefined;
+}
+
+/** Primary key of a window instance's rollup: pk "series#<window>", sk its ISO start. */
+export function rollupKey(window: string, start: number): Record<string, AttributeValue> {
+  return { pk: { S: `series#${window}` }, sk: { S: iso(start) } };
 }
 
 /** Attribute holding a dimension's figures in a slice: a map by value ("a" holds one entry, "all"). */
@@ -133,6 +176,28 @@ export function marshalSlice(item: SliceItem): Record<string, AttributeValue> {
     ver: n(item.version),
     off: n(item.offset),
     c: { M: byDimension.c },
+    r: { M: byDimension.r },
+    a: { M: byDimension.a },
+    ...(item.expiresAt !== undefined && { expiresAt: n(item.expiresAt) }),
+  };
+}
+
+/** A rollup as DynamoDB attributes (the same map layout as a slice's `r` and `a`). */
+export function marshalRollup(item: RollupItem): Record<string, AttributeValue> {
+  const byDimension: Record<"r" | "a", Record<string, AttributeValue>> = { r: {}, a: {} };
+  for (const [key, metrics] of item.values) {
+    const hash = key.indexOf("#");
+    const attribute = dimensionAttribute[key.slice(0, hash) as Dimension];
+    if (attribute !== "r" && attribute !== "a") throw new Error(`value key "${key}" is not a region or the total`);
+    byDimension[attribute][key.slice(hash + 1)] = marshalMetrics(metrics);
+  }
+  return {
+    ...rollupKey(item.window, item.start),
+    win: { S: item.window },
+    ws: n(item.start),
+    we: n(item.end),
+    seen: n(item.seen),
+    slices: n(item.slices),
     r: { M: byDimension.r },
     a: { M: byDimension.a },
     ...(item.expiresAt !== undefined && { expiresAt: n(item.expiresAt) }),

@@ -2,7 +2,7 @@ import { type AttributeValue, ConditionalCheckFailedException, type DynamoDBClie
 import { describe, expect, it, vi } from "vitest";
 import { AggregateStore, itemBytes } from "#functions/aggregate/store";
 import { dynamoQueryStore } from "#functions/query/store";
-import { emptySlice, type Metrics, marshalSlice, type SliceItem, sliceKey, unmarshalSlice } from "#shared/aggregates/model";
+import { emptySlice, type Metrics, marshalSlice, rollupKey, type SliceItem, sliceKey, unmarshalSlice } from "#shared/aggregates/model";
 import { partitionOfKey } from "#shared/kafka/partitioner";
 
 type Sent = { name: string; input: Record<string, unknown> };
@@ -158,10 +158,29 @@ describe("the query store", () => {
       ExpressionAttributeNames: { "#d": "c", "#v": "India" },
       ExpressionAttributeValues: { ":k": { S: `1m#sales-${partitionOfKey("India", 6)}` } },
     });
-    sent.length = 0;
-    await dynamoQueryStore(client, "t", "sales", 6).valueSeries("1m", T0, T0 + 60_000, "region", "Europe");
-    expect(new Set(sent.map((s) => (s.input.ExpressionAttributeValues as Record<string, AttributeValue>)[":k"]?.S)).size).toBe(6);
-    expect(sent.every((s) => s.input.IndexName === "total-series")).toBe(true);
+  });
+
+  it("reads a region's or the total's series from the window spec's rollups: one Query whatever the partition count", async () => {
+    const { client, sent } = fakeClient(() => ({
+      Items: [{ ws: { N: String(T0) }, r: { M: { Europe: marshalSlice(slice("sales-0", { "all#all": m(7, 700) })).a?.M?.all } } }],
+    }));
+    for (const partitions of [1, 6, 120]) {
+      sent.length = 0;
+      const series = await dynamoQueryStore(client, "t", "sales", partitions).valueSeries("1m", T0, T0 + 60_000, "region", "Europe");
+      expect(series.map((s) => [s.start, s.metrics.orders])).toEqual([[T0, 7n]]);
+      expect(sent).toHaveLength(1);
+      expect(sent[0]?.input).toMatchObject({
+        KeyConditionExpression: "pk = :k AND sk BETWEEN :from AND :to",
+        ProjectionExpression: "ws, #d.#v",
+        ExpressionAttributeNames: { "#d": "r", "#v": "Europe" },
+        ExpressionAttributeValues: {
+          ":k": rollupKey("1m", T0).pk,
+          ":from": rollupKey("1m", T0).sk,
+          ":to": rollupKey("1m", T0 + 60_000).sk,
+        },
+      });
+      expect(sent[0]?.input.IndexName).toBeUndefined();
+    }
   });
 
   it("lists watermarks by partition, skipping partitions that have no event time yet", async () => {

@@ -1,0 +1,141 @@
+import type { AttributeValue } from "@aws-sdk/client-dynamodb";
+import {
+  addPartial,
+  Dimension,
+  dimensionValues,
+  type Metrics,
+  parseSliceId,
+  type RollupItem,
+  splitTopicPartition,
+  valueKey,
+} from "#shared/aggregates/model";
+
+/** One record of the aggregates table's stream, as the rollup needs it. */
+export interface StreamRecord {
+  readonly eventName?: string;
+  readonly sequenceNumber: string;
+  readonly keys: Record<string, AttributeValue>;
+}
+
+/** A window instance of one topic whose region and overall figures are to be added up again. */
+export interface WindowRef {
+  readonly window: string;
+  readonly start: number;
+  readonly topic: string;
+}
+
+/** A partition's slice of a window instance, projected to what a rollup needs. */
+export interface SliceTotals {
+  readonly end: number;
+  readonly version: bigint;
+  /** Region and overall figures: "region#Europe", "all#all" -> metrics. */
+  readonly values: ReadonlyMap<string, Metrics>;
+  readonly expiresAt: number | undefined;
+}
+
+export interface RollupStore {
+  /** Every partition's slice of the window instance that exists, read strongly consistent. Throws on DynamoDB errors. */
+  slices(ref: WindowRef): Promise<SliceTotals[]>;
+  /** Stores the rollup unless one with an equal or larger `seen` is stored: "stale" then. Throws on DynamoDB errors. */
+  put(rollup: RollupItem): Promise<"written" | "stale">;
+}
+
+export interface RollupSummary {
+  readonly records: number;
+  /** Records that are not a slice's insert or update (expiries, other items): nothing to do. */
+  readonly skipped: number;
+  readonly windows: number;
+  readonly written: number;
+  /** Rollups already stored from a later read of the slices (a redelivery, or a concurrent batch). */
+  readonly stale: number;
+  readonly failedWindows: number;
+}
+
+/** The lowest sequence number of a failed window's records: where Lambda resumes the shard. */
+export interface RollupResult {
+  readonly summary: RollupSummary;
+  readonly retryFrom: string | undefined;
+}
+
+const compareSequence = (a: string, b: string) => (a.length !== b.length ? a.length - b.length : a < b ? -1 : a > b ? 1 : 0);
+
+/** Adds up the partitions' slices of one window instance (throws when there are none). */
+export function rollupOf(ref: WindowRef, slices: readonly SliceTotals[]): RollupItem {
+  const first = slices[0];
+  if (first === undefined) throw new Error(`window ${ref.window} at ${new Date(ref.start).toISOString()} has no slices`);
+  const values = new Map<string, Metrics>();
+  let seen = 0n;
+  let expiresAt: number | undefined = first.expiresAt;
+  for (const slice of slices) {
+    for (const [key, metrics] of slice.values) addPartial(values, key, metrics);
+    seen += slice.version;
+    // A window is kept while any slice of it is (1d windows carry no expiry at all).
+    expiresAt = expiresAt === undefined || slice.expiresAt === undefined ? undefined : Math.max(expiresAt, slice.expiresAt);
+  }
+  return { window: ref.window, start: ref.start, end: first.end, values, seen, slices: slices.length, expiresAt };
+}
+
+/** Region and overall figures of a projected slice as rollup values. */
+export function sliceTotals(attributes: Record<string, AttributeValue>): SliceTotals {
+  const values = new Map<string, Metrics>();
+  for (const dimension of [Dimension.region, Dimension.all])
+    for (const [value, metrics] of dimensionValues(attributes, dimension)) values.set(valueKey(dimension, value), metrics);
+  return {
+    end: Number(attributes.we?.N),
+    version: BigInt(attributes.ver?.N ?? "0"),
+    values,
+    expiresAt: attributes.expiresAt?.N === undefined ? undefined : Number(attributes.expiresAt.N),
+  };
+}
+
+/**
+ * Re-adds every window instance that a batch of slice writes touched, from the slices as they are
+ * now. A rollup depends only on what it reads, so redelivered, reordered or concurrent batches
+ * are harmless: the store keeps the rollup read last (the largest sum of slice versions). Windows
+ * fail independently; the result names the sequence number to resume from when any failed, so
+ * the records before it are not sent again.
+ */
+export async function rollUp(
+  records: readonly StreamRecord[],
+  store: RollupStore,
+  { concurrency = 8, onError }: { concurrency?: number; onError?: (ref: WindowRef, error: unknown) => void } = {},
+): Promise<RollupResult> {
+  const windows = new Map<string, { ref: WindowRef; firstSequence: string }>();
+  let skipped = 0;
+  for (const record of records) {
+    const id = record.keys.sk?.S === "slice" ? parseSliceId(record.keys.pk?.S ?? "") : undefined;
+    if (id === undefined || record.eventName === "REMOVE") {
+      skipped++;
+      continue;
+    }
+    const ref = { window: id.window, start: id.start, topic: splitTopicPartition(id.topicPartition).topic };
+    const key = `${ref.window}#${ref.start}#${ref.topic}`;
+    const known = windows.get(key);
+    if (known === undefined) windows.set(key, { ref, firstSequence: record.sequenceNumber });
+    else if (compareSequence(record.sequenceNumber, known.firstSequence) < 0) known.firstSequence = record.sequenceNumber;
+  }
+
+  let written = 0;
+  let stale = 0;
+  const failed: string[] = [];
+  const queue = [...windows.values()];
+  const worker = async () => {
+    for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+      try {
+        const slices = await store.slices(next.ref);
+        // A slice write put the record on the stream, so the slice exists unless it expired since.
+        if (slices.length === 0) continue;
+        if ((await store.put(rollupOf(next.ref, slices))) === "written") written++;
+        else stale++;
+      } catch (error) {
+        onError?.(next.ref, error);
+        failed.push(next.firstSequence);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, worker));
+  return {
+    summary: { records: records.length, skipped, windows: windows.size, written, stale, failedWindows: failed.length },
+    retryFrom: failed.sort(compareSequence)[0],
+  };
+}

@@ -1,0 +1,53 @@
+import { type AttributeValue, ConditionalCheckFailedException, type DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
+import { marshalRollup, type RollupItem, sliceKey } from "#shared/aggregates/model";
+import { batchGetAll } from "#shared/dynamodb/batch-get";
+import { type RollupStore, type SliceTotals, sliceTotals, type WindowRef } from "./rollup.ts";
+
+/** DynamoDB requests the rollup store made (metrics and tests). */
+export interface RollupCounts {
+  reads: number;
+  writes: number;
+}
+
+/**
+ * Slices and rollups in the aggregates table. A window's slices are one BatchGetItem per 100
+ * partitions, projected to the region and overall figures; a rollup is one conditional PutItem
+ * that keeps the rollup with the largest sum of slice versions.
+ */
+export function dynamoRollupStore(
+  client: Pick<DynamoDBClient, "send">,
+  table: string,
+  partitions: number,
+  counts: RollupCounts = { reads: 0, writes: 0 },
+): RollupStore & { counts: RollupCounts } {
+  return {
+    counts,
+    async slices(ref: WindowRef): Promise<SliceTotals[]> {
+      const keys = Array.from({ length: partitions }, (_, p) => sliceKey(ref.window, ref.start, `${ref.topic}-${p}`));
+      const items = await batchGetAll(client, table, keys, {
+        consistentRead: true,
+        projection: "we, ver, r, a, expiresAt",
+        onRequest: () => counts.reads++,
+      });
+      return items.map(sliceTotals);
+    },
+    async put(rollup: RollupItem) {
+      counts.writes++;
+      const values: Record<string, AttributeValue> = { ":seen": { N: rollup.seen.toString() } };
+      try {
+        await client.send(
+          new PutItemCommand({
+            TableName: table,
+            Item: marshalRollup(rollup),
+            ConditionExpression: "attribute_not_exists(pk) OR seen < :seen",
+            ExpressionAttributeValues: values,
+          }),
+        );
+        return "written";
+      } catch (error) {
+        if (error instanceof ConditionalCheckFailedException) return "stale";
+        throw error;
+      }
+    },
+  };
+}

@@ -1,0 +1,189 @@
+import { describe, expect, it } from "vitest";
+import {
+  type RollupStore,
+  rollUp,
+  rollupOf,
+  type SliceTotals,
+  type StreamRecord,
+  sliceTotals,
+  type WindowRef,
+} from "#functions/rollup/rollup";
+import { type Metrics, marshalSlice, parseSliceId, type RollupItem, sliceId, splitTopicPartition } from "#shared/aggregates/model";
+
+const T0 = Date.parse("2022-08-01T10:15:00Z");
+const m = (orders: number, cents: number, extremes: [number, number] = [cents, cents]): Metrics => ({
+  orders: BigInt(orders),
+  sales: BigInt(cents),
+  min: BigInt(extremes[0]),
+  max: BigInt(extremes[1]),
+  late: 0n,
+});
+const totals = (version: number, values: Record<string, Metrics>, expiresAt: number | undefined = 1_000): SliceTotals => ({
+  end: T0 + 60_000,
+  version: BigInt(version),
+  values: new Map(Object.entries(values)),
+  expiresAt,
+});
+let sequence = 0;
+const record = (window: string, start: number, tp: string, eventName = "MODIFY"): StreamRecord => ({
+  eventName,
+  sequenceNumber: String(++sequence),
+  keys: { pk: { S: sliceId(window, start, tp) }, sk: { S: "slice" } },
+});
+
+/** Slices by window instance and partition, and rollups stored the way the DynamoDB store keeps them (largest `seen`). */
+function memoryStore() {
+  const slices = new Map<string, SliceTotals[]>();
+  const rollups = new Map<string, RollupItem>();
+  const reads: WindowRef[] = [];
+  const failing = new Set<string>();
+  const id = (window: string, start: number) => `${window}@${start}`;
+  const store: RollupStore = {
+    async slices(ref) {
+      reads.push(ref);
+      if (failing.has(id(ref.window, ref.start))) throw new Error("throttled");
+      return slices.get(id(ref.window, ref.start)) ?? [];
+    },
+    async put(rollup) {
+      const stored = rollups.get(id(rollup.window, rollup.start));
+      if (stored !== undefined && stored.seen >= rollup.seen) return "stale";
+      rollups.set(id(rollup.window, rollup.start), rollup);
+      return "written";
+    },
+  };
+  return { store, slices, rollups, reads, failing, id };
+}
+
+describe("rollupOf", () => {
+  it("adds every partition's region and overall figures to the cent, keeps min and max, and sums slice versions", () => {
+    const rollup = rollupOf({ window: "1m", start: T0, topic: "sales" }, [
+      totals(3, { "region#Europe": m(2, 1999, [499, 1500]), "all#all": m(2, 1999, [499, 1500]) }, 2_000),
+      totals(5, { "region#Europe": m(1, 1, [1, 1]), "region#Asia": m(4, 40000), "all#all": m(5, 40001, [1, 40000]) }, 3_000),
+    ]);
+    expect(rollup.values.get("region#Europe")).toEqual(m(3, 2000, [1, 1500]));
+    expect(rollup.values.get("region#Asia")).toEqual(m(4, 40000));
+    expect(rollup.values.get("all#all")).toEqual(m(7, 42000, [1, 40000]));
+    expect(rollup).toMatchObject({ seen: 8n, slices: 2, expiresAt: 3_000, end: T0 + 60_000 });
+  });
+
+  it("keeps the window (no expiry) when any slice of it has none", () => {
+    expect(
+      rollupOf({ window: "1d", start: T0, topic: "s" }, [totals(1, {}, 5), { ...totals(1, {}), expiresAt: undefined }]).expiresAt,
+    ).toBeUndefined();
+  });
+
+  it("refuses a window with no slices", () => {
+    expect(() => rollupOf({ window: "1m", start: T0, topic: "s" }, [])).toThrow(/has no slices/);
+  });
+});
+
+describe("sliceTotals", () => {
+  it("reads the region and overall figures of a projected slice, leaving countries out", () => {
+    const attributes = marshalSlice({
+      window: "1m",
+      start: T0,
+      end: T0 + 60_000,
+      topicPartition: "sales-2",
+      version: 4,
+      offset: 10,
+      values: new Map([
+        ["country#France", m(1, 100)],
+        ["region#Europe", m(1, 100)],
+        ["all#all", m(1, 100)],
+      ]),
+      expiresAt: 99,
+    });
+    const read = sliceTotals(attributes);
+    expect([...read.values.keys()]).toEqual(["region#Europe", "all#all"]);
+    expect(read).toMatchObject({ version: 4n, end: T0 + 60_000, expiresAt: 99 });
+  });
+});
+
+describe("slice keys", () => {
+  it("reads a slice's window, start and partition back from its key, and nothing from other keys", () => {
+    expect(parseSliceId(sliceId("10m/5m", T0, "my.topic-name-11"))).toEqual({
+      window: "10m/5m",
+      start: T0,
+      topicPartition: "my.topic-name-11",
+    });
+    expect(splitTopicPartition("my.topic-name-11")).toEqual({ topic: "my.topic-name-11".slice(0, -3), partition: 11 });
+    for (const pk of [
+      "watermark#sales-1",
+      "series#1m",
+      "1m#2022-08-01T10:15:00Z#sales-1",
+      "1m#not-a-date#sales-1",
+      "1m#2022-08-01T10:15:00.000Z#sales",
+      "#2022-08-01T10:15:00.000Z#sales-1",
+    ])
+      expect(parseSliceId(pk), pk).toBeUndefined();
+  });
+});
+
+describe("rollUp", () => {
+  it("reads each window instance a batch touched once, however many partitions' records name it", async () => {
+    const { store, slices, rollups, reads, id } = memoryStore();
+    slices.set(id("1m", T0), [totals(1, { "all#all": m(1, 100) }), totals(2, { "all#all": m(2, 250) })]);
+    slices.set(id("1h", T0), [totals(1, { "all#all": m(3, 350) })]);
+    const records = [record("1m", T0, "sales-0"), record("1m", T0, "sales-4"), record("1h", T0, "sales-0"), record("1m", T0, "sales-0")];
+    const { summary, retryFrom } = await rollUp(records, store);
+    expect(reads.map((r) => `${r.window}/${r.topic}`).sort()).toEqual(["1h/sales", "1m/sales"]);
+    expect(summary).toMatchObject({ records: 4, skipped: 0, windows: 2, written: 2, stale: 0, failedWindows: 0 });
+    expect(retryFrom).toBeUndefined();
+    expect(rollups.get(id("1m", T0))?.values.get("all#all")).toEqual({ ...m(3, 350), min: 100n, max: 250n });
+  });
+
+  it("skips expiries, watermarks and its own rollups, counting them", async () => {
+    const { store, reads } = memoryStore();
+    const { summary } = await rollUp(
+      [
+        record("1m", T0, "sales-0", "REMOVE"),
+        { sequenceNumber: "1", keys: { pk: { S: "watermark#sales-0" }, sk: { S: "watermark" } } },
+        { sequenceNumber: "2", keys: { pk: { S: "series#1m" }, sk: { S: new Date(T0).toISOString() } } },
+        { sequenceNumber: "3", keys: { pk: { S: "not a slice" }, sk: { S: "slice" } } },
+      ],
+      store,
+    );
+    expect(summary).toMatchObject({ records: 4, skipped: 4, windows: 0, written: 0 });
+    expect(reads).toHaveLength(0);
+  });
+
+  it("changes nothing when a batch comes again, and never lets an earlier read overwrite a later one", async () => {
+    const { store, slices, rollups, id } = memoryStore();
+    slices.set(id("1m", T0), [totals(1, { "all#all": m(1, 100) })]);
+    const batch = [record("1m", T0, "sales-0")];
+    await rollUp(batch, store);
+    slices.set(id("1m", T0), [totals(2, { "all#all": m(2, 300) }), totals(1, { "all#all": m(1, 1) })]);
+    expect((await rollUp(batch, store)).summary.written).toBe(1);
+    const latest = rollups.get(id("1m", T0));
+    expect((await rollUp(batch, store)).summary).toMatchObject({ written: 0, stale: 1 });
+    // A slow invocation that read the slices before the last write comes in after it.
+    expect(await store.put(rollupOf({ window: "1m", start: T0, topic: "sales" }, [totals(1, { "all#all": m(1, 100) })]))).toBe("stale");
+    expect(rollups.get(id("1m", T0))).toBe(latest);
+    expect(latest?.values.get("all#all")?.sales).toBe(301n);
+  });
+
+  it("writes what it can when a window fails, and resumes from the failed window's first record (sequence numbers compared as numbers)", async () => {
+    const { store, slices, rollups, failing, id } = memoryStore();
+    slices.set(id("1m", T0), [totals(1, { "all#all": m(1, 100) })]);
+    slices.set(id("1h", T0), [totals(1, { "all#all": m(1, 100) })]);
+    failing.add(id("1h", T0));
+    const records: StreamRecord[] = [
+      { ...record("1m", T0, "sales-0"), sequenceNumber: "900" },
+      { ...record("1h", T0, "sales-1"), sequenceNumber: "1000" },
+      { ...record("1h", T0, "sales-0"), sequenceNumber: "999" },
+    ];
+    const errors: string[] = [];
+    const { summary, retryFrom } = await rollUp(records, store, { onError: (ref) => errors.push(ref.window) });
+    expect(summary).toMatchObject({ windows: 2, written: 1, failedWindows: 1 });
+    expect(retryFrom).toBe("999");
+    expect(errors).toEqual(["1h"]);
+    expect(rollups.has(id("1m", T0))).toBe(true);
+  });
+
+  it("writes nothing for a window whose slices have all expired since", async () => {
+    const { store, rollups } = memoryStore();
+    const { summary } = await rollUp([record("1m", T0, "sales-0")], store);
+    expect(summary).toMatchObject({ windows: 1, written: 0, stale: 0, failedWindows: 0 });
+    expect(rollups.size).toBe(0);
+  });
+});

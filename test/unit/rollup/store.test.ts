@@ -1,0 +1,70 @@
+import { ConditionalCheckFailedException, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { describe, expect, it } from "vitest";
+import { rollupOf } from "#functions/rollup/rollup";
+import { dynamoRollupStore } from "#functions/rollup/store";
+import { rollupKey, sliceKey } from "#shared/aggregates/model";
+
+interface Sent {
+  name: string;
+  input: Record<string, unknown>;
+}
+function fakeClient(answer: (command: Sent) => unknown) {
+  const sent: Sent[] = [];
+  const client = {
+    send: async (command: { constructor: { name: string }; input: Record<string, unknown> }) => {
+      const call = { name: command.constructor.name, input: command.input };
+      sent.push(call);
+      const result = answer(call);
+      if (result instanceof Error) throw result;
+      return result;
+    },
+  } as unknown as DynamoDBClient;
+  return { client, sent };
+}
+
+const T0 = Date.parse("2022-08-01T10:15:00Z");
+const ref = { window: "1m", start: T0, topic: "sales" };
+const rollup = rollupOf(ref, [
+  {
+    end: T0 + 60_000,
+    version: 12n,
+    values: new Map([["region#Europe", { orders: 2n, sales: 1234567890123456789n, min: 5n, max: 9n, late: 1n }]]),
+    expiresAt: 77,
+  },
+]);
+
+describe("the rollup store", () => {
+  it("reads a window's slices of every partition, strongly consistent, projected to what a rollup adds, 100 keys a request", async () => {
+    const { client, sent } = fakeClient(() => ({ Responses: { t: [{ we: { N: "1" }, ver: { N: "3" }, r: { M: {} }, a: { M: {} } }] } }));
+    const store = dynamoRollupStore(client, "t", 150);
+    expect(await store.slices(ref)).toHaveLength(2);
+    expect(sent.map((s) => s.name)).toEqual(["BatchGetItemCommand", "BatchGetItemCommand"]);
+    type Request = { Keys: unknown[]; ConsistentRead: boolean; ProjectionExpression: string };
+    const first = (sent[0]?.input.RequestItems as Record<string, Request> | undefined)?.t;
+    expect(first?.Keys).toHaveLength(100);
+    expect(first?.Keys[7]).toEqual(sliceKey("1m", T0, "sales-7"));
+    expect(first).toMatchObject({ ConsistentRead: true, ProjectionExpression: "we, ver, r, a, expiresAt" });
+    expect(store.counts.reads).toBe(2);
+  });
+
+  it("writes a rollup only over one read earlier (smaller sum of slice versions), with money as exact decimals", async () => {
+    const { client, sent } = fakeClient(() => ({}));
+    expect(await dynamoRollupStore(client, "t", 6).put(rollup)).toBe("written");
+    const input = sent[0]?.input as {
+      Item: Record<string, { S?: string; N?: string; M?: Record<string, { M: Record<string, { N: string }> }> }>;
+    };
+    expect(sent[0]).toMatchObject({
+      name: "PutItemCommand",
+      input: { ConditionExpression: "attribute_not_exists(pk) OR seen < :seen", ExpressionAttributeValues: { ":seen": { N: "12" } } },
+    });
+    expect(input.Item).toMatchObject({ ...rollupKey("1m", T0), seen: { N: "12" }, slices: { N: "1" }, expiresAt: { N: "77" } });
+    expect(input.Item.r?.M?.Europe?.M.s).toEqual({ N: "12345678901234567.89" });
+  });
+
+  it("answers stale when a later rollup is stored, and throws DynamoDB's other errors", async () => {
+    const refused = fakeClient(() => new ConditionalCheckFailedException({ message: "no", $metadata: {} }));
+    expect(await dynamoRollupStore(refused.client, "t", 6).put(rollup)).toBe("stale");
+    const broken = fakeClient(() => new Error("ProvisionedThroughputExceeded"));
+    await expect(dynamoRollupStore(broken.client, "t", 6).put(rollup)).rejects.toThrow(/ProvisionedThroughput/);
+  });
+});
