@@ -2,6 +2,8 @@ import { type AggregationSettings, planBatch } from "#functions/aggregate/aggreg
 import { type KafkaEventRecord, processBatch } from "#functions/aggregate/process-batch";
 import { AggregateStore } from "#functions/aggregate/store";
 import { dynamoQueryStore } from "#functions/query/store";
+import { rollUp, type StreamRecord } from "#functions/rollup/rollup";
+import { dynamoRollupStore } from "#functions/rollup/store";
 import { seededRandom } from "#local/sales/generator";
 import { localClients } from "#local/stack/clients";
 import { up } from "#local/stack/stack";
@@ -20,7 +22,8 @@ import { createPrivateAggregatesTable, kafkaEvent, salesEncoders } from "#test/s
  * same windows) through the real core and store against DynamoDB Local. Prints records/s,
  * conflicts, writes per record, the largest item, the busiest key's write rate (DynamoDB allows
  * 1,000 WCU/s per key) and its writes per batch of one partition (1 when no key is shared by
- * partitions, P when every partition writes it), and what the query API's reads cost at that P.
+ * partitions, P when every partition writes it), what the query API's reads cost at that P, and
+ * what the rollup (region and overall series) costs per window instance and stream batch.
  *
  * BATCHES (default 4) and BATCH_SIZE (default 1000) per worker; PARTITIONS="1,2,4" to choose P.
  */
@@ -95,21 +98,41 @@ for (const partitions of counts) {
     load.wcu += Math.max(1, Math.ceil(bytes / 1024));
     keys.set(key, load);
   };
-  const stores = work.map(() => new AggregateStore(clients.dynamodb, table.name, observe));
+  // Slice writes by round (every partition's b-th batch): what the table's stream hands the rollup.
+  const rounds: StreamRecord[][] = Array.from({ length: batches }, () => []);
+  const stores = work.map((_, p) => {
+    const current = { round: 0 };
+    const store = new AggregateStore(clients.dynamodb, table.name, (key, bytes) => {
+      observe(key, bytes);
+      if (!key.startsWith("watermark#"))
+        rounds[current.round]?.push({ eventName: "MODIFY", sequenceNumber: "0", keys: { pk: { S: key }, sk: { S: "slice" } } });
+    });
+    return { store, current, p };
+  });
   const started = performance.now();
   await Promise.all(
     work.map(async (partitionWork, p) => {
-      for (const batch of partitionWork)
-        await processBatch(batch, { decoder, store: stores[p] as AggregateStore, deadLetter: async () => undefined, settings });
+      const { store, current } = stores[p] as (typeof stores)[number];
+      for (const [b, batch] of partitionWork.entries()) {
+        current.round = b;
+        await processBatch(batch, { decoder, store, deadLetter: async () => undefined, settings });
+      }
     }),
   );
   const seconds = (performance.now() - started) / 1000;
   const records = partitions * batches * batchSize;
   const rate = records / seconds;
   if (partitions === counts[0]) baselineRate = rate / partitions;
-  const writes = stores.reduce((sum, s) => sum + s.counts.writes, 0);
-  const conflicts = stores.reduce((sum, s) => sum + s.counts.conflicts, 0);
-  const largest = Math.max(...stores.map((s) => s.counts.largestItemBytes));
+  const writes = stores.reduce((sum, s) => sum + s.store.counts.writes, 0);
+  const conflicts = stores.reduce((sum, s) => sum + s.store.counts.conflicts, 0);
+  const largest = Math.max(...stores.map((s) => s.store.counts.largestItemBytes));
+
+  // The rollup, one stream batch per round: each window instance's rollup is written once per
+  // batch, whatever P is; its reads grow with P (one BatchGetItem per 100 partitions a window).
+  const rollups = dynamoRollupStore(clients.dynamodb, table.name, partitions);
+  let rollupWindows = 0;
+  for (const round of rounds) rollupWindows += (await rollUp(round, rollups)).summary.windows;
+  const rollupWritesPerWindowBatch = rollups.counts.writes / rollupWindows;
   const [busiestKey, busiest] = [...keys].sort((a, b) => b[1].wcu - a[1].wcu)[0] ?? ["", { writes: 0, bytes: 0, wcu: 0 }];
 
   // What the query API reads at this P: a leaderboard, a 1,500-window country series, a region series.
@@ -125,6 +148,8 @@ for (const partitions of counts) {
   mark = before();
   await reads.valueSeries("1m", T0, T0 + 1499 * 60_000, "region", "Europe");
   const regionRequests = before() - mark;
+  const regionSeries = await reads.valueSeries("1m", T0, T0 + 1499 * 60_000, "all", "all");
+  if (regionSeries.length === 0) throw new Error("no overall series read back: the rollups and the reader disagree");
   if (countrySeries.length === 0) throw new Error(`no series read back for ${someCountry}: the layout and the reader disagree`);
 
   rows.push(
@@ -139,6 +164,7 @@ for (const partitions of counts) {
       (busiest.writes / batches).toFixed(2),
       busiestKey,
       `${leaderboardRequests} / ${countryRequests} / ${regionRequests}`,
+      `${rollupWritesPerWindowBatch.toFixed(2)} / ${(rollups.counts.reads / rollupWindows).toFixed(2)}`,
     ].join(" | "),
   );
   await table.drop();
@@ -150,9 +176,9 @@ console.log(
   `\nAggregation with P concurrent partition workers, ${batches} batches of ${batchSize} records each (~100 s of event time per batch), windows 1m,10m/5m,1h,1d, ${plan.perRecord} windows per record, Node ${process.version}`,
 );
 console.log(
-  "| P | records/s | vs P x (P=1 rate) | conflicts per batch | writes per record | largest item KB | busiest key writes/s / WCU/s / KB/s | busiest key writes per partition batch | busiest key | query requests: leaderboard / country series / region series |",
+  "| P | records/s | vs P x (P=1 rate) | conflicts per batch | writes per record | largest item KB | busiest key writes/s / WCU/s / KB/s | busiest key writes per partition batch | busiest key | query requests: leaderboard / country series / region series | rollup writes / reads per window per stream batch |",
 );
-console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
 for (const row of rows) console.log(`| ${row} |`);
 for (const client of [clients.glue, clients.dynamodb, clients.s3, clients.sqs]) client.destroy();
 process.exit(0);
