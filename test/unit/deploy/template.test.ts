@@ -1,5 +1,5 @@
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { readdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { localStackContext } from "#local/stack/context";
 import { paths } from "#local/stack/settings";
@@ -199,5 +199,49 @@ describe("template.yaml on AWS: private subnets reach the APIs they call", () =>
     expect(endpoints.map(([id]) => service(id)).sort()).toEqual(["dynamodb", "glue", "kafka", "lambda", "s3", "sqs", "sts", "xray"]);
     const gateways = endpoints.filter(([, resource]) => resource.Properties?.VpcEndpointType === "Gateway").map(([id]) => service(id));
     expect(gateways.sort()).toEqual(["dynamodb", "s3"]);
+  });
+});
+
+describe("template.yaml on AWS: region and overall series come from the rollup, not from a Kafka partition's invocation", () => {
+  const table = resources.AggregatesTable?.Properties as Record<string, unknown>;
+  const rollup = resources.RollupFunction?.Properties as { Events: Record<string, { Type: string; Properties: Record<string, unknown> }> };
+
+  it("streams the aggregates table's keys to RollupFunction, slices only, resuming a failed window where it failed", () => {
+    expect(table.StreamSpecification).toEqual({ StreamViewType: "KEYS_ONLY" });
+    const events = Object.values(rollup.Events);
+    expect(events).toHaveLength(1);
+    const [event] = events;
+    expect(event?.Type).toBe("DynamoDB");
+    expect(event?.Properties.Stream).toEqual({ "Fn::GetAtt": ["AggregatesTable", "StreamArn"] });
+    expect(event?.Properties.FunctionResponseTypes).toEqual(["ReportBatchItemFailures"]);
+    const filters = (event?.Properties.FilterCriteria as { Filters: { Pattern: string }[] }).Filters;
+    expect(filters.map((f) => JSON.parse(f.Pattern))).toEqual([{ dynamodb: { Keys: { sk: { S: ["slice"] } } } }]);
+    expect(event?.Properties.DestinationConfig).toEqual({
+      OnFailure: { Type: "SQS", Destination: { "Fn::GetAtt": ["DeadLetterQueue", "Arn"] } },
+    });
+  });
+
+  it("lets RollupFunction read slices and put rollups on the table, and nothing more", () => {
+    const dynamodb = statementsOf("RollupFunction").filter((s) => [s.Action].flat().some((a) => a.startsWith("dynamodb:")));
+    expect(dynamodb).toHaveLength(1);
+    expect([dynamodb[0]?.Action].flat().sort()).toEqual(["dynamodb:BatchGetItem", "dynamodb:PutItem"]);
+    expect(resolveValue(ctx, resources.RollupFunction?.Properties?.Policies, "RollupFunction")).not.toContain("index");
+  });
+
+  it("has no index left that every partition's slices would write (total-series is gone)", () => {
+    const indexes = (table.GlobalSecondaryIndexes as { IndexName: string }[]).map((i) => i.IndexName);
+    expect(indexes).toEqual(["country-series"]);
+    for (const id of functionIds()) expect(JSON.stringify(resources[id]?.Properties?.Policies ?? [])).not.toContain("total-series");
+  });
+
+  it("keeps rollup writes out of the functions Kafka triggers: none of their modules names a rollup's key or attributes", () => {
+    const kafkaTriggered = functionIds().filter((fn) => JSON.stringify(resources[fn]?.Properties?.Events ?? {}).includes('"MSK"'));
+    expect(kafkaTriggered).toContain("AggregateFunction");
+    for (const id of kafkaTriggered) {
+      const entry = (resources[id]?.Metadata?.BuildProperties as { EntryPoints: string[] }).EntryPoints[0] as string;
+      const folder = join(paths.projectRoot, dirname(entry));
+      for (const file of readdirSync(folder).filter((f) => f.endsWith(".ts")))
+        expect(readFileSync(join(folder, file), "utf8"), `${id}: ${file}`).not.toMatch(/rollupKey|marshalRollup|series#/);
+    }
   });
 });
