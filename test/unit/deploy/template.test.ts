@@ -214,7 +214,7 @@ describe("template.yaml on AWS: region and overall series come from the rollup, 
     expect(event?.Type).toBe("DynamoDB");
     expect(event?.Properties.Stream).toEqual({ "Fn::GetAtt": ["AggregatesTable", "StreamArn"] });
     expect(event?.Properties.FunctionResponseTypes).toEqual(["ReportBatchItemFailures"]);
-    const filters = (event?.Properties.FilterCriteria as { Filters: { Pattern: string }[] }).Filters;
+    const filters = (event?.Properties.FilterCriteria as { Filters: { Pattern: string }[] } | undefined)?.Filters ?? [];
     expect(filters.map((f) => JSON.parse(f.Pattern))).toEqual([{ dynamodb: { Keys: { sk: { S: ["slice"] } } } }]);
     expect(event?.Properties.DestinationConfig).toEqual({
       OnFailure: { Type: "SQS", Destination: { "Fn::GetAtt": ["DeadLetterQueue", "Arn"] } },
@@ -238,7 +238,7 @@ describe("template.yaml on AWS: region and overall series come from the rollup, 
     const kafkaTriggered = functionIds().filter((fn) => JSON.stringify(resources[fn]?.Properties?.Events ?? {}).includes('"MSK"'));
     expect(kafkaTriggered).toContain("AggregateFunction");
     for (const id of kafkaTriggered) {
-      const entry = (resources[id]?.Metadata?.BuildProperties as { EntryPoints: string[] }).EntryPoints[0] as string;
+      const entry = (resources[id]?.Metadata?.BuildProperties as { EntryPoints?: string[] } | undefined)?.EntryPoints?.[0] ?? "";
       const folder = join(paths.projectRoot, dirname(entry));
       for (const file of readdirSync(folder).filter((f) => f.endsWith(".ts")))
         expect(readFileSync(join(folder, file), "utf8"), `${id}: ${file}`).not.toMatch(/rollupKey|marshalRollup|series#/);
