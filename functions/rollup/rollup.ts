@@ -22,6 +22,8 @@ export interface WindowRef {
   readonly window: string;
   readonly start: number;
   readonly topic: string;
+  /** Partitions the batch's records name (highest + 1): read at least these, even past the configured count. */
+  readonly partitionsSeen: number;
 }
 
 /** A partition's slice of a window instance, projected to what a rollup needs. */
@@ -60,7 +62,7 @@ export interface RollupResult {
 const compareSequence = (a: string, b: string) => (a.length !== b.length ? a.length - b.length : a < b ? -1 : a > b ? 1 : 0);
 
 /** Adds up the partitions' slices of one window instance (throws when there are none). */
-export function rollupOf(ref: WindowRef, slices: readonly SliceTotals[]): RollupItem {
+export function rollupOf(ref: Pick<WindowRef, "window" | "start">, slices: readonly SliceTotals[]): RollupItem {
   const first = slices[0];
   if (first === undefined) throw new Error(`window ${ref.window} at ${new Date(ref.start).toISOString()} has no slices`);
   const values = new Map<string, Metrics>();
@@ -100,7 +102,7 @@ export async function rollUp(
   store: RollupStore,
   { concurrency = 8, onError }: { concurrency?: number; onError?: (ref: WindowRef, error: unknown) => void } = {},
 ): Promise<RollupResult> {
-  const windows = new Map<string, { ref: WindowRef; firstSequence: string }>();
+  const windows = new Map<string, { ref: { -readonly [K in keyof WindowRef]: WindowRef[K] }; firstSequence: string }>();
   let skipped = 0;
   for (const record of records) {
     const id = record.keys.sk?.S === "slice" ? parseSliceId(record.keys.pk?.S ?? "") : undefined;
@@ -108,11 +110,18 @@ export async function rollUp(
       skipped++;
       continue;
     }
-    const ref = { window: id.window, start: id.start, topic: splitTopicPartition(id.topicPartition).topic };
-    const key = `${ref.window}#${ref.start}#${ref.topic}`;
+    const { topic, partition } = splitTopicPartition(id.topicPartition);
+    const key = `${id.window}#${id.start}#${topic}`;
     const known = windows.get(key);
-    if (known === undefined) windows.set(key, { ref, firstSequence: record.sequenceNumber });
-    else if (compareSequence(record.sequenceNumber, known.firstSequence) < 0) known.firstSequence = record.sequenceNumber;
+    if (known === undefined)
+      windows.set(key, {
+        ref: { window: id.window, start: id.start, topic, partitionsSeen: partition + 1 },
+        firstSequence: record.sequenceNumber,
+      });
+    else {
+      known.ref.partitionsSeen = Math.max(known.ref.partitionsSeen, partition + 1);
+      if (compareSequence(record.sequenceNumber, known.firstSequence) < 0) known.firstSequence = record.sequenceNumber;
+    }
   }
 
   let written = 0;

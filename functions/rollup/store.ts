@@ -10,8 +10,8 @@ export interface RollupCounts {
 }
 
 /**
- * Slices and rollups in the aggregates table. A window's slices are one BatchGetItem per 100
- * partitions, projected to the region and overall figures; a rollup is one conditional PutItem
+ * Slices and rollups in the aggregates table. A window's slices (partitions 0 to the configured
+ * count, or to the highest the stream named) are one BatchGetItem per 100 partitions, projected to the region and overall figures; a rollup is one conditional PutItem
  * that keeps the rollup with the largest sum of slice versions.
  */
 export function dynamoRollupStore(
@@ -23,7 +23,9 @@ export function dynamoRollupStore(
   return {
     counts,
     async slices(ref: WindowRef): Promise<SliceTotals[]> {
-      const keys = Array.from({ length: partitions }, (_, p) => sliceKey(ref.window, ref.start, `${ref.topic}-${p}`));
+      // A partition added to the topic before SALES_TOPIC_PARTITIONS was raised still counts.
+      const count = Math.max(partitions, ref.partitionsSeen);
+      const keys = Array.from({ length: count }, (_, p) => sliceKey(ref.window, ref.start, `${ref.topic}-${p}`));
       const items = await batchGetAll(client, table, keys, {
         consistentRead: true,
         projection: "we, ver, r, a, expiresAt",

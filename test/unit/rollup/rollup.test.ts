@@ -56,7 +56,7 @@ function memoryStore() {
 
 describe("rollupOf", () => {
   it("adds every partition's region and overall figures to the cent, keeps min and max, and sums slice versions", () => {
-    const rollup = rollupOf({ window: "1m", start: T0, topic: "sales" }, [
+    const rollup = rollupOf({ window: "1m", start: T0 }, [
       totals(3, { "region#Europe": m(2, 1999, [499, 1500]), "all#all": m(2, 1999, [499, 1500]) }, 2_000),
       totals(5, { "region#Europe": m(1, 1, [1, 1]), "region#Asia": m(4, 40000), "all#all": m(5, 40001, [1, 40000]) }, 3_000),
     ]);
@@ -67,13 +67,11 @@ describe("rollupOf", () => {
   });
 
   it("keeps the window (no expiry) when any slice of it has none", () => {
-    expect(
-      rollupOf({ window: "1d", start: T0, topic: "s" }, [totals(1, {}, 5), { ...totals(1, {}), expiresAt: undefined }]).expiresAt,
-    ).toBeUndefined();
+    expect(rollupOf({ window: "1d", start: T0 }, [totals(1, {}, 5), { ...totals(1, {}), expiresAt: undefined }]).expiresAt).toBeUndefined();
   });
 
   it("refuses a window with no slices", () => {
-    expect(() => rollupOf({ window: "1m", start: T0, topic: "s" }, [])).toThrow(/has no slices/);
+    expect(() => rollupOf({ window: "1m", start: T0 }, [])).toThrow(/has no slices/);
   });
 });
 
@@ -126,7 +124,7 @@ describe("rollUp", () => {
     slices.set(id("1h", T0), [totals(1, { "all#all": m(3, 350) })]);
     const records = [record("1m", T0, "sales-0"), record("1m", T0, "sales-4"), record("1h", T0, "sales-0"), record("1m", T0, "sales-0")];
     const { summary, retryFrom } = await rollUp(records, store);
-    expect(reads.map((r) => `${r.window}/${r.topic}`).sort()).toEqual(["1h/sales", "1m/sales"]);
+    expect(reads.map((r) => `${r.window}/${r.topic}/${r.partitionsSeen}`).sort()).toEqual(["1h/sales/1", "1m/sales/5"]);
     expect(summary).toMatchObject({ records: 4, skipped: 0, windows: 2, written: 2, stale: 0, failedWindows: 0 });
     expect(retryFrom).toBeUndefined();
     expect(rollups.get(id("1m", T0))?.values.get("all#all")).toEqual({ ...m(3, 350), min: 100n, max: 250n });
@@ -157,7 +155,7 @@ describe("rollUp", () => {
     const latest = rollups.get(id("1m", T0));
     expect((await rollUp(batch, store)).summary).toMatchObject({ written: 0, stale: 1 });
     // A slow invocation that read the slices before the last write comes in after it.
-    expect(await store.put(rollupOf({ window: "1m", start: T0, topic: "sales" }, [totals(1, { "all#all": m(1, 100) })]))).toBe("stale");
+    expect(await store.put(rollupOf({ window: "1m", start: T0 }, [totals(1, { "all#all": m(1, 100) })]))).toBe("stale");
     expect(rollups.get(id("1m", T0))).toBe(latest);
     expect(latest?.values.get("all#all")?.sales).toBe(301n);
   });

@@ -23,7 +23,7 @@ function fakeClient(answer: (command: Sent) => unknown) {
 }
 
 const T0 = Date.parse("2022-08-01T10:15:00Z");
-const ref = { window: "1m", start: T0, topic: "sales" };
+const ref = { window: "1m", start: T0, topic: "sales", partitionsSeen: 1 };
 const rollup = rollupOf(ref, [
   {
     end: T0 + 60_000,
@@ -45,6 +45,14 @@ describe("the rollup store", () => {
     expect(first?.Keys[7]).toEqual(sliceKey("1m", T0, "sales-7"));
     expect(first).toMatchObject({ ConsistentRead: true, ProjectionExpression: "we, ver, r, a, expiresAt" });
     expect(store.counts.reads).toBe(2);
+  });
+
+  it("reads the partitions the stream named beyond the configured count (a topic grown before its setting)", async () => {
+    const { client, sent } = fakeClient(() => ({ Responses: { t: [] } }));
+    await dynamoRollupStore(client, "t", 6).slices({ ...ref, partitionsSeen: 9 });
+    const keys = (sent[0]?.input.RequestItems as Record<string, { Keys: unknown[] }> | undefined)?.t?.Keys ?? [];
+    expect(keys).toHaveLength(9);
+    expect(keys[8]).toEqual(sliceKey("1m", T0, "sales-8"));
   });
 
   it("writes a rollup only over one read earlier (smaller sum of slice versions), with money as exact decimals", async () => {
