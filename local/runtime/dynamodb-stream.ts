@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { DescribeTableCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import {
   type _Record,
@@ -11,7 +12,7 @@ import {
   TrimmedDataAccessException,
 } from "@aws-sdk/client-dynamodb-streams";
 import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
-import { exponentialDelay, sleep } from "#shared/retry/backoff";
+import { exponentialDelay } from "#shared/retry/backoff";
 import { localQueueUrl } from "../stack/clients.ts";
 import { localAws } from "../stack/settings.ts";
 import type { SamFunction } from "../template/functions.ts";
@@ -323,6 +324,8 @@ export class DynamoDbStreamEventSourceMapping {
   #eventSourceArn = "";
   #running = false;
   #loop: Promise<void> | undefined;
+  /** Wakes every pause at once when the mapping stops, so stop() never waits out a retry delay. */
+  #wake = new AbortController();
   /** Poll cycles begun so far; a drain waits for an idle cycle that began after it was asked. */
   #cyclesBegun = 0;
   #drains: { after: number; resolve: () => void; reject: (error: Error) => void }[] = [];
@@ -391,8 +394,13 @@ export class DynamoDbStreamEventSourceMapping {
   /** Stops polling once the batch in flight (if any) is settled or its retries are abandoned. */
   async stop(): Promise<void> {
     this.#running = false;
+    this.#wake.abort();
     await this.#loop;
     for (const drain of this.#drains.splice(0)) drain.reject(new Error(`${this.#name} stopped before it drained`));
+  }
+
+  #pause(ms: number): Promise<void> {
+    return this.#wake.signal.aborted ? Promise.resolve() : sleep(ms, undefined, { signal: this.#wake.signal }).catch(() => undefined);
   }
 
   get #name(): string {
@@ -425,15 +433,15 @@ export class DynamoDbStreamEventSourceMapping {
         // One line per distinct problem (DynamoDB Local restarting, a dropped table), not one per poll.
         if (problem !== this.#lastProblem) this.#log(this.mapping.functionId, `[stream] ${this.#name}: polling failed: ${problem}`);
         this.#lastProblem = problem;
-        await sleep(1000);
+        await this.#pause(1000);
         continue;
       }
-      if (idle) {
+      if (idle && this.#running) {
         const settled = this.#drains.filter((drain) => drain.after < cycle);
         this.#drains = this.#drains.filter((drain) => drain.after >= cycle);
         for (const drain of settled) drain.resolve();
       }
-      if (idle || this.#waitingOnWindow()) await sleep(pollIntervalMs);
+      if (idle || this.#waitingOnWindow()) await this.#pause(pollIntervalMs);
     }
   }
 
@@ -570,7 +578,7 @@ export class DynamoDbStreamEventSourceMapping {
       }
       retried++;
       // Lambda's stream retries back off without jitter (one poller per shard: nothing to spread).
-      await sleep(exponentialDelay(retried, { baseMs: 200, capMs: 5000 }));
+      await this.#pause(exponentialDelay(retried, { baseMs: 200, capMs: 5000 }));
     }
   }
 
@@ -621,7 +629,7 @@ export class DynamoDbStreamEventSourceMapping {
       } catch (error) {
         if (!this.#running) throw error;
         this.#log(this.mapping.functionId, `[stream] on-failure destination refused (attempt ${attempt}): ${(error as Error).message}`);
-        await sleep(exponentialDelay(attempt, { baseMs: 200, capMs: 5000 }));
+        await this.#pause(exponentialDelay(attempt, { baseMs: 200, capMs: 5000 }));
       }
     }
   }

@@ -4,27 +4,23 @@ import { afterAll, afterEach, describe, expect, it } from "vitest";
 import {
   DynamoDbStreamEventSourceMapping,
   type DynamoDbStreamMapping,
-  dynamoDbStreamMappings,
+  type Invokable,
   type StreamEventRecord,
 } from "#local/runtime/dynamodb-stream";
 import { type InvokeResult, LocalFunction } from "#local/runtime/lambda";
 import { LocalRuntime } from "#local/runtime/runtime";
 import { localClients } from "#local/stack/clients";
 import { localStackContext } from "#local/stack/context";
-import { samFunctions } from "#local/template/functions";
 import { physicalName } from "#local/template/intrinsics";
 import { createPrivateAggregatesTable } from "#test/support/aggregates";
 import { createPrivateQueue } from "#test/support/queues";
+import { startStreamMapping, templateStreamMapping } from "#test/support/streams";
 
 const ctx = localStackContext();
 const clients = localClients();
 const streamClients = { dynamodb: clients.dynamodb, streams: clients.dynamodbStreams, sqs: clients.sqs };
 /** RollupFunction's event as template.yaml declares it: filter, batch size, window, error handling. */
-const templateMapping = (() => {
-  const mapping = dynamoDbStreamMappings(samFunctions(ctx)).find((m) => m.functionId === "RollupFunction");
-  if (mapping === undefined) throw new Error("template.yaml has no DynamoDB event on RollupFunction");
-  return mapping;
-})();
+const templateMapping = templateStreamMapping("RollupFunction");
 
 const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
@@ -84,9 +80,8 @@ async function privateTable() {
   return { name: table.name, put };
 }
 
-async function startMapping(mapping: DynamoDbStreamMapping, fn: { invoke(event: unknown): Promise<InvokeResult> }, logs: string[] = []) {
-  const esm = new DynamoDbStreamEventSourceMapping(mapping, fn, streamClients, (_, line) => logs.push(line));
-  await esm.start();
+async function startMapping(overrides: Partial<DynamoDbStreamMapping> & { tableName: string }, fn: Invokable) {
+  const esm = await startStreamMapping("RollupFunction", overrides.tableName, fn, clients, { overrides });
   cleanups.push(() => esm.stop());
   return esm;
 }
@@ -116,7 +111,7 @@ describe("the DynamoDB stream event source mapping", () => {
     );
     await table.put("series#1m", "2022-08-01T10:15:00.000Z");
     const fn = recordedFixture();
-    const esm = await startMapping({ ...templateMapping, tableName: table.name }, fn);
+    const esm = await startMapping({ tableName: table.name }, fn);
     await esm.drain();
     const after = Math.ceil(Date.now() / 1000);
 
@@ -171,7 +166,7 @@ describe("the DynamoDB stream event source mapping", () => {
     for (const key of ["ok-1", "partial-2", "ok-3", "partial-4"]) await table.put(key);
     const fn = recordedFixture();
     // Written before the mapping starts: its first read takes all four into one batch.
-    const esm = await startMapping({ ...templateMapping, tableName: table.name }, fn);
+    const esm = await startMapping({ tableName: table.name }, fn);
     await esm.drain();
 
     expect(fn.calls.map((call) => call.keys)).toEqual([
@@ -189,7 +184,7 @@ describe("the DynamoDB stream event source mapping", () => {
     cleanups.push(queue.drop);
     for (const key of ["ok-1", "poison-2", "ok-3"]) await table.put(key);
     const fn = recordedFixture();
-    const esm = await startMapping({ ...templateMapping, tableName: table.name, onFailureQueue: queue.name, maxRetryAttempts: 2 }, fn);
+    const esm = await startMapping({ tableName: table.name, onFailureQueue: queue.name, maxRetryAttempts: 2 }, fn);
     await esm.drain();
 
     // Halves until the poison record is alone (no retry spent), then 1 + 2 attempts of it alone.
@@ -236,14 +231,10 @@ describe("the DynamoDB stream event source mapping", () => {
     cleanups.push(queue.drop);
     for (const key of ["ok-1", "poison-2", "ok-3"]) await table.put(key);
     const fn = recordedFixture();
-    const mapping = {
-      ...templateMapping,
-      tableName: table.name,
-      onFailureQueue: queue.name,
-      maxRetryAttempts: 1,
-      bisectBatchOnFunctionError: false,
-    };
-    const esm = await startMapping(mapping, fn);
+    const esm = await startMapping(
+      { tableName: table.name, onFailureQueue: queue.name, maxRetryAttempts: 1, bisectBatchOnFunctionError: false },
+      fn,
+    );
     await esm.drain();
 
     expect(fn.calls.map((call) => call.keys)).toEqual([
@@ -264,7 +255,7 @@ describe("the DynamoDB stream event source mapping", () => {
   it("drain() waits until every record written before it was delivered", async () => {
     const table = await privateTable();
     const fn = recordedFixture();
-    const esm = await startMapping({ ...templateMapping, tableName: table.name }, fn);
+    const esm = await startMapping({ tableName: table.name }, fn);
     const keys = Array.from({ length: 60 }, (_, i) => `slice-${i}`);
     // Written while the mapping polls, in rounds, so they arrive over several reads.
     for (let i = 0; i < keys.length; i += 10) await Promise.all(keys.slice(i, i + 10).map((key) => table.put(key)));
@@ -282,11 +273,23 @@ describe("the DynamoDB stream event source mapping", () => {
     const table = await privateTable();
     await table.put("before");
     const fn = recordedFixture();
-    const esm = await startMapping({ ...templateMapping, tableName: table.name, startingPosition: "LATEST" }, fn);
+    const esm = await startMapping({ tableName: table.name, startingPosition: "LATEST" }, fn);
     await table.put("after");
     await esm.drain();
 
     expect(fn.calls.flatMap((call) => call.keys)).toEqual(["after"]);
+  });
+
+  it("stop() abandons a batch still being retried and rejects a pending drain()", async () => {
+    const table = await privateTable();
+    await table.put("poison-1");
+    const fn = recordedFixture();
+    // Ten retries without bisection wait 30 s and more between them: the drain cannot settle first.
+    const esm = await startMapping({ tableName: table.name, maxRetryAttempts: 10, bisectBatchOnFunctionError: false }, fn);
+    const drained = esm.drain();
+    await esm.stop();
+    await expect(drained).rejects.toThrow("stopped before it drained");
+    expect(esm.stats.sentToDestination).toBe(0);
   });
 
   it("refuses to start on a table without a stream, naming it", async () => {
