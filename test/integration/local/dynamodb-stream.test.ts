@@ -1,4 +1,5 @@
-import { DeleteItemCommand, PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import { randomUUID } from "node:crypto";
+import { DeleteItemCommand, PutItemCommand, ScanCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import {
@@ -9,10 +10,11 @@ import {
 } from "#local/runtime/dynamodb-stream";
 import { type InvokeResult, LocalFunction } from "#local/runtime/lambda";
 import { LocalRuntime } from "#local/runtime/runtime";
+import { sampleSales } from "#local/sales/generator";
 import { localClients } from "#local/stack/clients";
 import { localStackContext } from "#local/stack/context";
 import { physicalName } from "#local/template/intrinsics";
-import { createPrivateAggregatesTable } from "#test/support/aggregates";
+import { createPrivateAggregatesTable, kafkaEvent, localFunction, salesEncoders } from "#test/support/aggregates";
 import { createPrivateQueue } from "#test/support/queues";
 import { startStreamMapping, templateStreamMapping } from "#test/support/streams";
 
@@ -159,6 +161,38 @@ describe("the DynamoDB stream event source mapping", () => {
     const sequence = records.map((r) => BigInt(r.dynamodb.SequenceNumber));
     expect(sequence).toEqual([...sequence].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
     expect(new Set(sequence).size).toBe(4);
+  });
+
+  it("delivers every slice the aggregator writes and none of its watermarks", async () => {
+    const table = await privateTable();
+    const aggregator = localFunction("AggregateFunction", { AGGREGATES_TABLE: table.name });
+    cleanups.push(() => aggregator.stop());
+    const encode = await salesEncoders();
+    const sales = sampleSales(120, { seed: 11, startMs: Date.now() - 3_600_000, meanGapMs: 20_000 });
+    const records = sales.map((sale, i) => ({ partition: i % 3, offset: Math.floor(i / 3), value: encode(sale, i), key: sale.country }));
+    const outcome = await aggregator.invoke(kafkaEvent(`t-${randomUUID().slice(0, 6)}`, records));
+    expect(outcome.ok).toBe(true);
+    const items = (await clients.dynamodb.send(new ScanCommand({ TableName: table.name, ConsistentRead: true }))).Items ?? [];
+    const slices = items.filter((item) => item.sk?.S === "slice").map((item) => item.pk?.S);
+    const others = items.filter((item) => item.sk?.S !== "slice");
+    expect(slices.length).toBeGreaterThan(10);
+    expect(others.length).toBeGreaterThan(0); // the partitions' watermarks
+
+    const fn = recordedFixture();
+    const esm = await startMapping({ tableName: table.name }, fn);
+    await esm.drain();
+    const delivered = fn.calls.flatMap((call) => call.records);
+    expect(
+      delivered.every(
+        (record) =>
+          record.eventName === "INSERT" &&
+          record.dynamodb.Keys.sk &&
+          "S" in record.dynamodb.Keys.sk &&
+          record.dynamodb.Keys.sk.S === "slice",
+      ),
+    ).toBe(true);
+    expect(fn.calls.flatMap((call) => call.keys).sort()).toEqual([...slices].sort());
+    expect(esm.stats.filteredOut).toBe(others.length);
   });
 
   it("resumes from the lowest sequence number the function reports in batchItemFailures", async () => {
