@@ -519,7 +519,10 @@ export class DynamoDbStreamEventSourceMapping {
     if (due) {
       const batch = shard.buffer.splice(0, this.mapping.batchSize);
       this.stats.records += batch.length;
-      await this.#process(shard.id, batch, 0, 0);
+      if (!(await this.#process(shard.id, batch, 0, 0))) {
+        const range = `${batch[0]?.dynamodb.SequenceNumber}..${batch.at(-1)?.dynamodb.SequenceNumber}`;
+        this.#log(this.mapping.functionId, `[stream] ${this.#name}: stopped before batch ${shard.id} ${range} was done`);
+      }
     }
     return fresh === 0 && shard.buffer.length === 0 && !due;
   }
@@ -539,20 +542,22 @@ export class DynamoDbStreamEventSourceMapping {
    * Delivers `records` until they are done: retried from the lowest failed sequence number, split
    * in halves on a function error with BisectBatchOnFunctionError, sent to the destination after
    * MaximumRetryAttempts. `retries` and `invocations` carry over from the batch they were split from.
+   * Resolves true once every record is done, false when the mapping stopped first.
    */
-  async #process(shardId: string, records: StreamEventRecord[], retries: number, invocations: number): Promise<void> {
+  async #process(shardId: string, records: StreamEventRecord[], retries: number, invocations: number): Promise<boolean> {
     let pending = records;
     let retried = retries;
     let invoked = invocations;
     while (pending.length > 0) {
-      if (!this.#running) {
-        this.#log(this.mapping.functionId, `[stream] ${this.#name}: stopped with ${pending.length} record(s) of ${shardId} undelivered`);
-        return;
-      }
+      if (!this.#running) return false;
       this.stats.batches++;
       invoked++;
-      const outcome = batchOutcome(await this.#fn.invoke({ Records: pending }), pending, this.mapping.reportBatchItemFailures);
-      if (outcome.kind === "success") return;
+      // A LocalFunction never rejects; any other invoker's rejection counts as a failed invocation, not a lost batch.
+      const result = await this.#fn
+        .invoke({ Records: pending })
+        .catch((error: Error): InvokeResult => ({ ok: false, error: { errorType: error.name, errorMessage: error.message } }));
+      const outcome = batchOutcome(result, pending, this.mapping.reportBatchItemFailures);
+      if (outcome.kind === "success") return true;
       const range = `${pending[0]?.dynamodb.SequenceNumber}..${pending.at(-1)?.dynamodb.SequenceNumber}`;
       if (outcome.kind === "failure") {
         this.stats.failedInvocations++;
@@ -560,9 +565,10 @@ export class DynamoDbStreamEventSourceMapping {
         if (outcome.functionError && this.mapping.bisectBatchOnFunctionError && pending.length > 1) {
           // Splitting spends no retry (Lambda's documented behaviour); each half carries the count so far.
           const half = Math.ceil(pending.length / 2);
-          await this.#process(shardId, pending.slice(0, half), retried, invoked);
-          await this.#process(shardId, pending.slice(half), retried, invoked);
-          return;
+          return (
+            (await this.#process(shardId, pending.slice(0, half), retried, invoked)) &&
+            (await this.#process(shardId, pending.slice(half), retried, invoked))
+          );
         }
       } else {
         this.stats.partialFailures++;
@@ -574,12 +580,13 @@ export class DynamoDbStreamEventSourceMapping {
       }
       if (retried >= this.mapping.maxRetryAttempts) {
         await this.#sendToDestination(shardId, pending, invoked, outcome.kind === "failure" && outcome.functionError);
-        return;
+        return true;
       }
       retried++;
       // Lambda's stream retries back off without jitter (one poller per shard: nothing to spread).
       await this.#pause(exponentialDelay(retried, { baseMs: 200, capMs: 5000 }));
     }
+    return true;
   }
 
   async #sendToDestination(
