@@ -100,6 +100,11 @@ async function startForeground(keepData: boolean): Promise<void> {
       `MSK ${mapping.topics.join(",")} -> ${mapping.functionId} (group ${mapping.consumerGroupId}, batch ${mapping.batchSize}, window ${mapping.batchingWindowMs} ms)`,
     );
   }
+  for (const { mapping, streamArn } of runtime.streamMappings) {
+    console.log(
+      `DynamoDB stream ${streamArn} -> ${mapping.functionId} (${mapping.startingPosition}, batch ${mapping.batchSize}, window ${mapping.batchingWindowMs} ms, ${mapping.filters.length} filter(s))`,
+    );
+  }
   console.log("Press Ctrl-C to stop.");
   // Keep the event loop alive until a signal arrives.
   setInterval(() => undefined, 1 << 30);

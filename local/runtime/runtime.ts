@@ -3,6 +3,7 @@ import { localClients } from "../stack/clients.ts";
 import { localStackContext } from "../stack/context.ts";
 import { ports } from "../stack/settings.ts";
 import { type SamFunction, samFunctions } from "../template/functions.ts";
+import { DynamoDbStreamEventSourceMapping, dynamoDbStreamMappings } from "./dynamodb-stream.ts";
 import { FirehoseEmulator, firehoseStreams } from "./firehose.ts";
 import { type HttpRoute, httpRoutes, startHttpApi } from "./http-api.ts";
 import { KafkaEventSourceMapping, mskMappings } from "./kafka-esm.ts";
@@ -11,10 +12,15 @@ import { LocalFunction, type LogSink } from "./lambda.ts";
 export interface RuntimeOptions {
   readonly apiPort?: number;
   readonly log?: LogSink;
-  /** Run the template's MSK event source mappings and Firehose streams (default true). */
+  /** Run the template's event source mappings (MSK, DynamoDB streams) and Firehose streams (default true). */
   readonly eventSources?: boolean;
   /** Environment overrides by function logical id (a private topic or table in tests). */
   readonly env?: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  /**
+   * Table names by function logical id: that function's DynamoDB stream mappings read this table's
+   * stream instead of the template's (a test's private table, the one its env override names).
+   */
+  readonly streamTables?: Readonly<Record<string, string>>;
 }
 
 /** Log lines of every function, prefixed with its name, on stdout. */
@@ -22,13 +28,14 @@ export const prefixedLog: LogSink = (name, line) => process.stdout.write(`[${nam
 
 /**
  * The managed parts of the template emulated in this process: every function as warm local
- * containers, the HttpApi routes on loopback, and the MSK event source mappings. The real servers (Kafka, DynamoDB Local,
- * moto) must already run (see stack.ts).
+ * containers, the HttpApi routes on loopback, the MSK and DynamoDB stream event source mappings
+ * and the Firehose streams. The real servers (Kafka, DynamoDB Local, moto) must already run (see stack.ts).
  */
 export class LocalRuntime {
   readonly functions: ReadonlyMap<string, LocalFunction>;
   readonly routes: readonly HttpRoute[];
   readonly mappings: KafkaEventSourceMapping[] = [];
+  readonly streamMappings: DynamoDbStreamEventSourceMapping[] = [];
   readonly firehoses: FirehoseEmulator[] = [];
   #server: Server | undefined;
   #clients: ReturnType<typeof localClients> | undefined;
@@ -62,6 +69,13 @@ export class LocalRuntime {
         await esm.start();
         runtime.mappings.push(esm);
       }
+      const streamClients = { dynamodb: clients.dynamodb, streams: clients.dynamodbStreams, sqs: clients.sqs };
+      for (const mapping of dynamoDbStreamMappings(definitions)) {
+        const tableName = options.streamTables?.[mapping.functionId] ?? mapping.tableName;
+        const esm = new DynamoDbStreamEventSourceMapping({ ...mapping, tableName }, runtime.fn(mapping.functionId), streamClients, log);
+        await esm.start();
+        runtime.streamMappings.push(esm);
+      }
       for (const stream of firehoseStreams(ctx)) {
         const transform = stream.transformFunctionId === undefined ? undefined : runtime.fn(stream.transformFunctionId);
         const firehose = new FirehoseEmulator(stream, transform, clients.kafka, clients.s3, log);
@@ -88,10 +102,13 @@ export class LocalRuntime {
     }
     await Promise.all([
       ...this.mappings.splice(0).map((mapping) => mapping.stop()),
+      ...this.streamMappings.splice(0).map((mapping) => mapping.stop()),
       ...this.firehoses.splice(0).map((firehose) => firehose.stop()),
     ]);
     await Promise.all([...this.functions.values()].map((fn) => fn.stop()));
     this.#clients?.sqs.destroy();
     this.#clients?.s3.destroy();
+    this.#clients?.dynamodb.destroy();
+    this.#clients?.dynamodbStreams.destroy();
   }
 }

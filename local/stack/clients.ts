@@ -1,4 +1,5 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DynamoDBStreamsClient } from "@aws-sdk/client-dynamodb-streams";
 import { GlueClient } from "@aws-sdk/client-glue";
 import { IAMClient } from "@aws-sdk/client-iam";
 import { S3Client } from "@aws-sdk/client-s3";
@@ -15,6 +16,11 @@ export function localClients() {
   return {
     kafka: new Kafka({ clientId: "local-stack", brokers: [endpoints.kafkaBrokers], logLevel: logLevel.NOTHING }),
     dynamodb: new DynamoDBClient({ region: localAws.region, credentials: localAws.credentials, endpoint: endpoints.dynamodb }),
+    dynamodbStreams: new DynamoDBStreamsClient({
+      region: localAws.region,
+      credentials: localAws.credentials,
+      endpoint: endpoints.dynamodb,
+    }),
     s3: new S3Client({ ...moto, forcePathStyle: true }),
     sqs: new SQSClient(moto),
     glue: new GlueClient(moto),

@@ -139,6 +139,9 @@ function getAtt(ctx: StackContext, args: unknown, path: string): unknown {
   if (attribute === "Arn") return resourceArn(ctx, logicalId, path);
   if (resource.Type === "AWS::SQS::Queue" && attribute === "QueueName") return physicalName(ctx, logicalId);
   if (resource.Type === "AWS::SQS::Queue" && attribute === "QueueUrl") return ref(ctx, logicalId, path);
+  // A stream's label is its creation time, unknown until the table exists: "local" stands in for
+  // it. The stream mapping emulator reads only the table name and asks DynamoDB Local for the
+  // table's current stream (local/runtime/dynamodb-stream.ts).
   if (resource.Type === "AWS::DynamoDB::Table" && attribute === "StreamArn") return `${resourceArn(ctx, logicalId, path)}/stream/local`;
   throw new Error(`${path}: Fn::GetAtt ${logicalId}.${attribute} has no local value`);
 }

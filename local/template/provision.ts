@@ -1,9 +1,11 @@
 import {
   CreateTableCommand,
   type CreateTableCommandInput,
+  DescribeTableCommand,
   DescribeTimeToLiveCommand,
   type DynamoDBClient,
   ResourceInUseException,
+  UpdateTableCommand,
   UpdateTimeToLiveCommand,
 } from "@aws-sdk/client-dynamodb";
 import {
@@ -95,6 +97,14 @@ export async function provision(ctx: StackContext, clients: ProvisionClients): P
       () => clients.dynamodb.send(new CreateTableCommand(tableInput(name, props))),
       (error) => error instanceof ResourceInUseException,
     );
+    // A table kept from an earlier run (--keep-data) may predate its StreamSpecification.
+    const stream = tableInput(name, props).StreamSpecification;
+    if (stream !== undefined && report.existing.includes(`table ${name}`)) {
+      const current = await clients.dynamodb.send(new DescribeTableCommand({ TableName: name }));
+      if (current.Table?.StreamSpecification?.StreamEnabled !== true) {
+        await clients.dynamodb.send(new UpdateTableCommand({ TableName: name, StreamSpecification: stream }));
+      }
+    }
     const ttl = props.TimeToLiveSpecification as { AttributeName?: string; Enabled?: boolean } | undefined;
     if (ttl?.Enabled === true && ttl.AttributeName !== undefined) {
       const current = await clients.dynamodb.send(new DescribeTimeToLiveCommand({ TableName: name }));
@@ -220,9 +230,14 @@ export async function provision(ctx: StackContext, clients: ProvisionClients): P
   return report;
 }
 
-/** CreateTable input for a table resource of the template, under another name if wanted (tests). */
+/**
+ * CreateTable input for a table resource of the template, under another name if wanted (tests):
+ * keys, indexes and, when the template declares a StreamSpecification, its stream (CloudFormation
+ * names only the view type; the API also wants StreamEnabled). Never throws.
+ */
 export function tableInput(name: string, props: Record<string, unknown>): CreateTableCommandInput {
   const gsis = props.GlobalSecondaryIndexes as CreateTableCommandInput["GlobalSecondaryIndexes"];
+  const streamView = (props.StreamSpecification as { StreamViewType?: string } | undefined)?.StreamViewType;
   return {
     TableName: name,
     AttributeDefinitions: props.AttributeDefinitions as CreateTableCommandInput["AttributeDefinitions"],
@@ -230,6 +245,12 @@ export function tableInput(name: string, props: Record<string, unknown>): Create
     BillingMode: "PAY_PER_REQUEST",
     ...(gsis !== undefined && {
       GlobalSecondaryIndexes: gsis.map((gsi) => ({ IndexName: gsi.IndexName, KeySchema: gsi.KeySchema, Projection: gsi.Projection })),
+    }),
+    ...(streamView !== undefined && {
+      StreamSpecification: {
+        StreamEnabled: true,
+        StreamViewType: streamView as NonNullable<CreateTableCommandInput["StreamSpecification"]>["StreamViewType"],
+      },
     }),
   };
 }

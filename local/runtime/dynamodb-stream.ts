@@ -1,0 +1,643 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { DescribeTableCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import {
+  type _Record,
+  DescribeStreamCommand,
+  type DynamoDBStreamsClient,
+  ExpiredIteratorException,
+  GetRecordsCommand,
+  GetShardIteratorCommand,
+  type Shard,
+  type AttributeValue as StreamAttributeValue,
+  TrimmedDataAccessException,
+} from "@aws-sdk/client-dynamodb-streams";
+import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import { exponentialDelay } from "#shared/retry/backoff";
+import { localQueueUrl } from "../stack/clients.ts";
+import { localAws } from "../stack/settings.ts";
+import type { SamFunction } from "../template/functions.ts";
+import { compileFilterPattern, type FilterPattern, passesFilters } from "./event-filter.ts";
+import type { InvokeResult, LogSink } from "./lambda.ts";
+
+/** A DynamoDB event of a function in template.yaml, as the stream mapping emulator needs it. */
+export interface DynamoDbStreamMapping {
+  readonly functionId: string;
+  readonly eventName: string;
+  /** The table whose stream is read: the template's, or a test's private table put in its place. */
+  readonly tableName: string;
+  readonly startingPosition: "TRIM_HORIZON" | "LATEST";
+  readonly batchSize: number;
+  readonly batchingWindowMs: number;
+  /** Compiled FilterCriteria patterns; empty delivers every record. */
+  readonly filters: readonly FilterPattern[];
+  readonly reportBatchItemFailures: boolean;
+  readonly bisectBatchOnFunctionError: boolean;
+  readonly maxRetryAttempts: number;
+  /** SQS queue name of the on-failure destination, if any. */
+  readonly onFailureQueue: string | undefined;
+}
+
+/** The table a stream ARN belongs to (`arn:aws:dynamodb:<region>:<account>:table/<name>/stream/<label>`), or undefined. */
+export function tableOfStreamArn(arn: string): string | undefined {
+  return /^arn:aws[\w-]*:dynamodb:[^:]*:[^:]*:table\/([^/]+)\/stream\/.+$/.exec(arn)?.[1];
+}
+
+/**
+ * The DynamoDB events of the template's functions (Enabled: false ones left out). The template's
+ * `!GetAtt Table.StreamArn` resolves to a placeholder label (intrinsics.ts); only its table name is
+ * used: the emulator asks DynamoDB Local for the table's current stream when it starts. Throws
+ * naming the event when its Stream is not a table stream ARN, its StartingPosition is not
+ * TRIM_HORIZON or LATEST, a filter pattern is unsupported, or it asks for tumbling windows.
+ */
+export function dynamoDbStreamMappings(functions: readonly SamFunction[]): DynamoDbStreamMapping[] {
+  return functions.flatMap((fn) =>
+    Object.entries(fn.events)
+      .filter(([, event]) => event.Type === "DynamoDB" && event.Properties.Enabled !== false)
+      .map(([eventName, { Properties: p }]) => {
+        const where = `Resources.${fn.logicalId}.Properties.Events.${eventName}.Properties`;
+        const tableName = tableOfStreamArn(String(p.Stream));
+        if (tableName === undefined) throw new Error(`${where}.Stream: not a DynamoDB table stream ARN: ${String(p.Stream)}`);
+        const startingPosition = p.StartingPosition;
+        if (startingPosition !== "TRIM_HORIZON" && startingPosition !== "LATEST") {
+          throw new Error(`${where}.StartingPosition must be TRIM_HORIZON or LATEST, got ${JSON.stringify(startingPosition)}`);
+        }
+        // A tumbling window changes the event (state, window bounds) and the response; nothing here emulates it.
+        if (p.TumblingWindowInSeconds !== undefined)
+          throw new Error(`${where}.TumblingWindowInSeconds is not supported by the local stack`);
+        const filters = ((p.FilterCriteria as { Filters?: { Pattern?: unknown }[] } | undefined)?.Filters ?? []).map((filter, i) =>
+          compileFilterPattern(String(filter.Pattern), `${where}.FilterCriteria.Filters[${i}].Pattern`),
+        );
+        const destination = (p.DestinationConfig as { OnFailure?: { Destination?: string } } | undefined)?.OnFailure?.Destination;
+        // Lambda retries a failing stream batch until its records expire (24 h) by default; as the
+        // Kafka mapping emulator does, "forever" is 10 attempts locally.
+        const retries = p.MaximumRetryAttempts === undefined || Number(p.MaximumRetryAttempts) < 0 ? 10 : Number(p.MaximumRetryAttempts);
+        return {
+          functionId: fn.logicalId,
+          eventName,
+          tableName,
+          startingPosition,
+          batchSize: Number(p.BatchSize ?? 100),
+          batchingWindowMs: Math.round(Number(p.MaximumBatchingWindowInSeconds ?? 0) * 1000),
+          filters,
+          reportBatchItemFailures: ((p.FunctionResponseTypes as string[] | undefined) ?? []).includes("ReportBatchItemFailures"),
+          bisectBatchOnFunctionError: p.BisectBatchOnFunctionError === true || p.BisectBatchOnFunctionError === "true",
+          maxRetryAttempts: retries,
+          onFailureQueue: destination?.split(":").pop(),
+        };
+      }),
+  );
+}
+
+// ---- The event, as Lambda builds it -------------------------------------------------------------
+
+/** A DynamoDB attribute value as Lambda's stream event carries it (binary as base64 text). */
+export type EventAttributeValue =
+  | { S: string }
+  | { N: string }
+  | { B: string }
+  | { SS: string[] }
+  | { NS: string[] }
+  | { BS: string[] }
+  | { M: Record<string, EventAttributeValue> }
+  | { L: EventAttributeValue[] }
+  | { NULL: boolean }
+  | { BOOL: boolean };
+
+/** One record of the `aws:dynamodb` event Lambda hands a function. */
+export interface StreamEventRecord {
+  readonly eventID: string;
+  readonly eventName: "INSERT" | "MODIFY" | "REMOVE";
+  readonly eventVersion: string;
+  readonly eventSource: "aws:dynamodb";
+  readonly awsRegion: string;
+  readonly dynamodb: {
+    /** Epoch seconds, as a number (the Streams API's own JSON has it so; the SDK turns it into a Date). */
+    readonly ApproximateCreationDateTime: number;
+    readonly Keys: Record<string, EventAttributeValue>;
+    readonly NewImage?: Record<string, EventAttributeValue>;
+    readonly OldImage?: Record<string, EventAttributeValue>;
+    readonly SequenceNumber: string;
+    readonly SizeBytes: number;
+    readonly StreamViewType: string;
+  };
+  readonly eventSourceARN: string;
+  /** Present on deletions by TTL: `{type: "Service", principalId: "dynamodb.amazonaws.com"}`. */
+  readonly userIdentity?: { readonly type: string; readonly principalId: string };
+}
+
+const base64 = (bytes: Uint8Array) => Buffer.from(bytes).toString("base64");
+
+/** An SDK attribute value in the event's JSON form. Throws on a member the SDK did not know. */
+export function eventAttributeValue(value: StreamAttributeValue): EventAttributeValue {
+  if (value.S !== undefined) return { S: value.S };
+  if (value.N !== undefined) return { N: value.N };
+  if (value.B !== undefined) return { B: base64(value.B) };
+  if (value.SS !== undefined) return { SS: [...value.SS] };
+  if (value.NS !== undefined) return { NS: [...value.NS] };
+  if (value.BS !== undefined) return { BS: value.BS.map(base64) };
+  if (value.M !== undefined) return { M: eventImage(value.M) };
+  if (value.L !== undefined) return { L: value.L.map(eventAttributeValue) };
+  if (value.NULL !== undefined) return { NULL: value.NULL };
+  if (value.BOOL !== undefined) return { BOOL: value.BOOL };
+  throw new Error(`unknown DynamoDB attribute value member: ${Object.keys(value).join(", ")}`);
+}
+
+const eventImage = (image: Record<string, StreamAttributeValue>) =>
+  Object.fromEntries(Object.entries(image).map(([name, value]) => [name, eventAttributeValue(value)]));
+
+/**
+ * DynamoDB Local's stream ARN (region "ddblocal", account 000000000000) as the local stack's own
+ * region and account name it, so events carry the ARN a function would see in this stack.
+ */
+export function publicStreamArn(localArn: string): string {
+  return localArn.replace(/^arn:aws:dynamodb:[^:]*:[^:]*:/, `arn:aws:dynamodb:${localAws.region}:${localAws.accountId}:`);
+}
+
+/**
+ * A Streams API record as the event record Lambda delivers: the key order of AWS's examples,
+ * ApproximateCreationDateTime in epoch seconds, binary values base64, images only when the stream
+ * view has them. Throws naming the field when the record lacks one Lambda always sends.
+ */
+export function toStreamEventRecord(record: _Record, eventSourceArn: string): StreamEventRecord {
+  const change = record.dynamodb;
+  const sequenceNumber = change?.SequenceNumber;
+  if (change === undefined || sequenceNumber === undefined || record.eventID === undefined || record.eventName === undefined) {
+    throw new Error(`stream record ${record.eventID ?? "(no eventID)"} lacks eventID, eventName or dynamodb.SequenceNumber`);
+  }
+  const created = change.ApproximateCreationDateTime;
+  const identity = record.userIdentity;
+  return {
+    eventID: record.eventID,
+    eventName: record.eventName,
+    eventVersion: record.eventVersion ?? "1.1",
+    eventSource: "aws:dynamodb",
+    awsRegion: localAws.region,
+    dynamodb: {
+      ApproximateCreationDateTime: created === undefined ? Math.floor(Date.now() / 1000) : Math.floor(created.getTime() / 1000),
+      Keys: eventImage(change.Keys ?? {}),
+      ...(change.NewImage !== undefined && { NewImage: eventImage(change.NewImage) }),
+      ...(change.OldImage !== undefined && { OldImage: eventImage(change.OldImage) }),
+      SequenceNumber: sequenceNumber,
+      SizeBytes: change.SizeBytes ?? 0,
+      StreamViewType: change.StreamViewType ?? "KEYS_ONLY",
+    },
+    eventSourceARN: eventSourceArn,
+    ...(identity?.Type !== undefined &&
+      identity.PrincipalId !== undefined && {
+        userIdentity: { type: identity.Type, principalId: identity.PrincipalId },
+      }),
+  };
+}
+
+// ---- The function's answer ----------------------------------------------------------------------
+
+/** What a batch's invocation means for the mapping. */
+export type BatchOutcome =
+  | { readonly kind: "success" }
+  /** Records from `index` on (the lowest reported sequence number) are retried; those before it are done. */
+  | { readonly kind: "partial"; readonly index: number }
+  | { readonly kind: "failure"; readonly reason: string; readonly functionError: boolean };
+
+const sequenceOrder = (a: string, b: string) => {
+  const x = BigInt(a);
+  const y = BigInt(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+};
+
+/**
+ * Reads an invocation's result as Lambda does for a stream batch: a function error fails the whole
+ * batch. With ReportBatchItemFailures, `{batchItemFailures: [{itemIdentifier: <SequenceNumber>}]}`
+ * marks the batch done up to the lowest reported sequence number; no response, no list or an empty
+ * list is success; an identifier that is missing, empty, not a string, or not a sequence number of
+ * the batch fails the whole batch. Without ReportBatchItemFailures the result is ignored. Never throws.
+ */
+export function batchOutcome(result: InvokeResult, batch: readonly StreamEventRecord[], reportBatchItemFailures: boolean): BatchOutcome {
+  if (!result.ok) return { kind: "failure", reason: `${result.error.errorType}: ${result.error.errorMessage}`, functionError: true };
+  const response = result.result;
+  if (!reportBatchItemFailures || response === null || typeof response !== "object") return { kind: "success" };
+  const failures = (response as { batchItemFailures?: unknown }).batchItemFailures;
+  if (failures === undefined || failures === null) return { kind: "success" };
+  if (!Array.isArray(failures)) return { kind: "failure", reason: "batchItemFailures is not a list", functionError: false };
+  if (failures.length === 0) return { kind: "success" };
+  const positions = new Map(batch.map((record, index) => [record.dynamodb.SequenceNumber, index]));
+  let lowest: string | undefined;
+  for (const failure of failures) {
+    const id = (failure as { itemIdentifier?: unknown } | null)?.itemIdentifier;
+    if (typeof id !== "string" || id === "" || !positions.has(id)) {
+      return {
+        kind: "failure",
+        reason: `batchItemFailures names ${JSON.stringify(id)}, not a sequence number of the batch`,
+        functionError: false,
+      };
+    }
+    if (lowest === undefined || sequenceOrder(id, lowest) < 0) lowest = id;
+  }
+  return { kind: "partial", index: positions.get(lowest as string) ?? 0 };
+}
+
+// ---- Shards -------------------------------------------------------------------------------------
+
+/**
+ * The shards to read now, parents before children: a shard whose parent is still listed and not
+ * read to its end waits (DynamoDB keeps an item's changes in order only along that lineage).
+ * A parent no longer listed (trimmed) does not hold its child back. Never throws.
+ */
+export function readableShards(shards: readonly Shard[], finished: ReadonlySet<string>): Shard[] {
+  const listed = new Set(shards.map((shard) => shard.ShardId));
+  return shards.filter(
+    (shard) =>
+      shard.ShardId !== undefined &&
+      !finished.has(shard.ShardId) &&
+      (shard.ParentShardId === undefined || !listed.has(shard.ParentShardId) || finished.has(shard.ParentShardId)),
+  );
+}
+
+interface ShardState {
+  readonly id: string;
+  iterator: string | undefined;
+  /** Sequence number of the last record read (delivered, filtered out, or waiting in `buffer`). */
+  lastRead: string | undefined;
+  /** Where to start when there is no iterator and nothing was read yet. */
+  start: "TRIM_HORIZON" | "LATEST";
+  /** Records that passed the filters, not yet delivered. */
+  buffer: StreamEventRecord[];
+  firstBufferedAt: number;
+  /** The shard is closed and every record of it was read. */
+  ended: boolean;
+}
+
+export interface StreamMappingStats {
+  /** Invocations the mapping made (retries and bisected halves included). */
+  batches: number;
+  /** Records delivered at least once (each counted once, however often it was retried). */
+  records: number;
+  /** Records read from the stream that the filters dropped. */
+  filteredOut: number;
+  failedInvocations: number;
+  partialFailures: number;
+  sentToDestination: number;
+}
+
+/** How a function is invoked: a LocalFunction, or a test's wrapper around one. */
+export interface Invokable {
+  invoke(event: unknown): Promise<InvokeResult>;
+}
+
+export interface StreamMappingClients {
+  readonly dynamodb: DynamoDBClient;
+  readonly streams: DynamoDBStreamsClient;
+  readonly sqs: SQSClient;
+}
+
+/** Lambda polls a DynamoDB stream's shards four times a second. */
+const pollIntervalMs = 250;
+
+/**
+ * The Lambda event source mapping for a DynamoDB stream, emulated against DynamoDB Local's Streams
+ * API: every shard polled in lineage order (parent before child), records filtered by the mapping's
+ * FilterCriteria, batches of up to BatchSize gathered within the batching window, the `aws:dynamodb`
+ * event, and Lambda's error handling: ReportBatchItemFailures resumes from the lowest reported
+ * sequence number; a function error retries the batch (split in halves first with
+ * BisectBatchOnFunctionError, which spends no retry), and after MaximumRetryAttempts the records go
+ * to the on-failure destination as a DDBStreamBatchInfo message and the shard moves on.
+ *
+ * Not emulated: MaximumRecordAgeInSeconds, ParallelizationFactor (one batch per shard at a time),
+ * tumbling windows, the 6 MB payload limit, and shard splits beyond what DynamoDB Local does (it
+ * keeps one shard per table). A retry after a partial failure re-sends the rest of the same batch;
+ * Lambda re-reads from that sequence number and may add newer records.
+ */
+export class DynamoDbStreamEventSourceMapping {
+  readonly mapping: DynamoDbStreamMapping;
+  readonly stats: StreamMappingStats = {
+    batches: 0,
+    records: 0,
+    filteredOut: 0,
+    failedInvocations: 0,
+    partialFailures: 0,
+    sentToDestination: 0,
+  };
+  readonly #fn: Invokable;
+  readonly #clients: StreamMappingClients;
+  readonly #log: LogSink;
+  readonly #shards = new Map<string, ShardState>();
+  #streamArn = "";
+  #eventSourceArn = "";
+  #running = false;
+  #loop: Promise<void> | undefined;
+  /** Wakes every pause at once when the mapping stops, so stop() never waits out a retry delay. */
+  #wake = new AbortController();
+  /** Poll cycles begun so far; a drain waits for an idle cycle that began after it was asked. */
+  #cyclesBegun = 0;
+  #drains: { after: number; resolve: () => void; reject: (error: Error) => void }[] = [];
+  #lastProblem = "";
+
+  constructor(mapping: DynamoDbStreamMapping, fn: Invokable, clients: StreamMappingClients, log: LogSink) {
+    this.mapping = mapping;
+    this.#fn = fn;
+    this.#clients = clients;
+    this.#log = log;
+  }
+
+  /** The ARN of the stream read, as events name it (set by start). */
+  get streamArn(): string {
+    return this.#eventSourceArn;
+  }
+
+  /**
+   * Finds the table's current stream and starts polling it. Throws naming the table when it does
+   * not exist or has no stream enabled.
+   */
+  async start(): Promise<void> {
+    const table = await this.#clients.dynamodb
+      .send(new DescribeTableCommand({ TableName: this.mapping.tableName }))
+      .catch((error: Error) => {
+        throw new Error(`${this.#name}: cannot describe table ${this.mapping.tableName}: ${error.message}`, { cause: error });
+      });
+    const arn = table.Table?.LatestStreamArn;
+    if (arn === undefined || table.Table?.StreamSpecification?.StreamEnabled !== true) {
+      throw new Error(`${this.#name}: table ${this.mapping.tableName} has no stream enabled (StreamSpecification)`);
+    }
+    this.#streamArn = arn;
+    this.#eventSourceArn = publicStreamArn(arn);
+    // Shards listed now start at the mapping's StartingPosition; shards that appear later are new and read from their start.
+    for (const shard of await this.#describeShards()) {
+      if (shard.ShardId === undefined) continue;
+      const closed = shard.SequenceNumberRange?.EndingSequenceNumber !== undefined;
+      const latest = this.mapping.startingPosition === "LATEST";
+      this.#shards.set(shard.ShardId, {
+        id: shard.ShardId,
+        iterator: undefined,
+        lastRead: undefined,
+        start: this.mapping.startingPosition,
+        buffer: [],
+        firstBufferedAt: 0,
+        // With LATEST, what a closed shard held is in the past.
+        ended: latest && closed,
+      });
+    }
+    // LATEST means the records written after start() returns: take those iterators now, not at the first poll.
+    for (const shard of this.#shards.values()) if (shard.start === "LATEST" && !shard.ended) shard.iterator = await this.#iterator(shard);
+    this.#running = true;
+    this.#loop = this.#run();
+  }
+
+  /**
+   * Resolves once every record written to the table before the call has been delivered and its
+   * batch acknowledged (or sent to the on-failure destination, or filtered out): a poll cycle begun
+   * after the call found nothing new on any shard and nothing waiting. Rejects if the mapping stops first.
+   */
+  drain(): Promise<void> {
+    if (!this.#running) return Promise.reject(new Error(`${this.#name} is not running`));
+    return new Promise((resolve, reject) => this.#drains.push({ after: this.#cyclesBegun, resolve, reject }));
+  }
+
+  /** Stops polling once the batch in flight (if any) is settled or its retries are abandoned. */
+  async stop(): Promise<void> {
+    this.#running = false;
+    this.#wake.abort();
+    await this.#loop;
+    for (const drain of this.#drains.splice(0)) drain.reject(new Error(`${this.#name} stopped before it drained`));
+  }
+
+  #pause(ms: number): Promise<void> {
+    return this.#wake.signal.aborted ? Promise.resolve() : sleep(ms, undefined, { signal: this.#wake.signal }).catch(() => undefined);
+  }
+
+  get #name(): string {
+    return `${this.mapping.functionId}.${this.mapping.eventName} stream mapping`;
+  }
+
+  async #describeShards(): Promise<Shard[]> {
+    const shards: Shard[] = [];
+    let after: string | undefined;
+    do {
+      const page = await this.#clients.streams.send(
+        new DescribeStreamCommand({ StreamArn: this.#streamArn, ExclusiveStartShardId: after }),
+      );
+      shards.push(...(page.StreamDescription?.Shards ?? []));
+      after = page.StreamDescription?.LastEvaluatedShardId;
+    } while (after !== undefined);
+    return shards;
+  }
+
+  async #run(): Promise<void> {
+    while (this.#running) {
+      const cycle = ++this.#cyclesBegun;
+      let idle: boolean;
+      try {
+        idle = await this.#cycle();
+        this.#lastProblem = "";
+      } catch (error) {
+        idle = false;
+        const problem = (error as Error).message;
+        // One line per distinct problem (DynamoDB Local restarting, a dropped table), not one per poll.
+        if (problem !== this.#lastProblem) this.#log(this.mapping.functionId, `[stream] ${this.#name}: polling failed: ${problem}`);
+        this.#lastProblem = problem;
+        await this.#pause(1000);
+        continue;
+      }
+      if (idle && this.#running) {
+        const settled = this.#drains.filter((drain) => drain.after < cycle);
+        this.#drains = this.#drains.filter((drain) => drain.after >= cycle);
+        for (const drain of settled) drain.resolve();
+      }
+      if (idle || this.#waitingOnWindow()) await this.#pause(pollIntervalMs);
+    }
+  }
+
+  #waitingOnWindow(): boolean {
+    return [...this.#shards.values()].some((shard) => shard.buffer.length > 0);
+  }
+
+  /** One pass over every readable shard; true when no shard had anything new or waiting. */
+  async #cycle(): Promise<boolean> {
+    const described = await this.#describeShards();
+    for (const shard of described) {
+      if (shard.ShardId === undefined || this.#shards.has(shard.ShardId)) continue;
+      this.#shards.set(shard.ShardId, {
+        id: shard.ShardId,
+        iterator: undefined,
+        lastRead: undefined,
+        start: "TRIM_HORIZON",
+        buffer: [],
+        firstBufferedAt: 0,
+        ended: false,
+      });
+    }
+    let idle = true;
+    const visited = new Set<string>();
+    // A child becomes readable once its parent ends within this pass: keep going until none is left unvisited.
+    for (;;) {
+      const finished = new Set([...this.#shards.values()].filter((s) => s.ended && s.buffer.length === 0).map((s) => s.id));
+      const next = readableShards(described, finished).find((shard) => !visited.has(shard.ShardId as string));
+      if (next === undefined || !this.#running) break;
+      visited.add(next.ShardId as string);
+      const state = this.#shards.get(next.ShardId as string) as ShardState;
+      if (!(await this.#poll(state))) idle = false;
+    }
+    return idle && !this.#waitingOnWindow();
+  }
+
+  /** Reads one page of a shard and delivers what is due; true when the shard had nothing new. */
+  async #poll(shard: ShardState): Promise<boolean> {
+    if (shard.iterator === undefined && !shard.ended) shard.iterator = await this.#iterator(shard);
+    let fresh = 0;
+    if (shard.iterator !== undefined && shard.buffer.length < this.mapping.batchSize) {
+      const page = await this.#clients.streams
+        .send(new GetRecordsCommand({ ShardIterator: shard.iterator, Limit: Math.min(1000, this.mapping.batchSize - shard.buffer.length) }))
+        .catch((error: unknown) => {
+          // An iterator lives 15 minutes; a trimmed position restarts at the oldest record still kept.
+          if (error instanceof ExpiredIteratorException) return undefined;
+          if (error instanceof TrimmedDataAccessException) {
+            shard.lastRead = undefined;
+            shard.start = "TRIM_HORIZON";
+            return undefined;
+          }
+          throw error;
+        });
+      if (page === undefined) {
+        shard.iterator = undefined;
+        return false;
+      }
+      for (const raw of page.Records ?? []) {
+        const record = toStreamEventRecord(raw, this.#eventSourceArn);
+        shard.lastRead = record.dynamodb.SequenceNumber;
+        fresh++;
+        if (!passesFilters(this.mapping.filters, record)) {
+          this.stats.filteredOut++;
+          continue;
+        }
+        if (shard.buffer.length === 0) shard.firstBufferedAt = Date.now();
+        shard.buffer.push(record);
+      }
+      shard.iterator = page.NextShardIterator;
+      if (page.NextShardIterator === undefined) shard.ended = true;
+    }
+    const due =
+      shard.buffer.length >= this.mapping.batchSize ||
+      (shard.buffer.length > 0 && (shard.ended || Date.now() - shard.firstBufferedAt >= this.mapping.batchingWindowMs));
+    if (due) {
+      const batch = shard.buffer.splice(0, this.mapping.batchSize);
+      this.stats.records += batch.length;
+      if (!(await this.#process(shard.id, batch, 0, 0))) {
+        const range = `${batch[0]?.dynamodb.SequenceNumber}..${batch.at(-1)?.dynamodb.SequenceNumber}`;
+        this.#log(this.mapping.functionId, `[stream] ${this.#name}: stopped before batch ${shard.id} ${range} was done`);
+      }
+    }
+    return fresh === 0 && shard.buffer.length === 0 && !due;
+  }
+
+  async #iterator(shard: ShardState): Promise<string | undefined> {
+    const input =
+      shard.lastRead !== undefined
+        ? { ShardIteratorType: "AFTER_SEQUENCE_NUMBER" as const, SequenceNumber: shard.lastRead }
+        : { ShardIteratorType: shard.start };
+    const answer = await this.#clients.streams.send(
+      new GetShardIteratorCommand({ StreamArn: this.#streamArn, ShardId: shard.id, ...input }),
+    );
+    return answer.ShardIterator;
+  }
+
+  /**
+   * Delivers `records` until they are done: retried from the lowest failed sequence number, split
+   * in halves on a function error with BisectBatchOnFunctionError, sent to the destination after
+   * MaximumRetryAttempts. `retries` and `invocations` carry over from the batch they were split from.
+   * Resolves true once every record is done, false when the mapping stopped first.
+   */
+  async #process(shardId: string, records: StreamEventRecord[], retries: number, invocations: number): Promise<boolean> {
+    let pending = records;
+    let retried = retries;
+    let invoked = invocations;
+    while (pending.length > 0) {
+      if (!this.#running) return false;
+      this.stats.batches++;
+      invoked++;
+      // A LocalFunction never rejects; any other invoker's rejection counts as a failed invocation, not a lost batch.
+      const result = await this.#fn
+        .invoke({ Records: pending })
+        .catch((error: Error): InvokeResult => ({ ok: false, error: { errorType: error.name, errorMessage: error.message } }));
+      const outcome = batchOutcome(result, pending, this.mapping.reportBatchItemFailures);
+      if (outcome.kind === "success") return true;
+      const range = `${pending[0]?.dynamodb.SequenceNumber}..${pending.at(-1)?.dynamodb.SequenceNumber}`;
+      if (outcome.kind === "failure") {
+        this.stats.failedInvocations++;
+        this.#log(this.mapping.functionId, `[stream] batch ${shardId} ${range} failed (attempt ${retried + 1}): ${outcome.reason}`);
+        if (outcome.functionError && this.mapping.bisectBatchOnFunctionError && pending.length > 1) {
+          // Splitting spends no retry (Lambda's documented behaviour); each half carries the count so far.
+          const half = Math.ceil(pending.length / 2);
+          return (
+            (await this.#process(shardId, pending.slice(0, half), retried, invoked)) &&
+            (await this.#process(shardId, pending.slice(half), retried, invoked))
+          );
+        }
+      } else {
+        this.stats.partialFailures++;
+        this.#log(
+          this.mapping.functionId,
+          `[stream] batch ${shardId} ${range}: the function reported failures from ${pending[outcome.index]?.dynamodb.SequenceNumber} on`,
+        );
+        pending = pending.slice(outcome.index);
+      }
+      if (retried >= this.mapping.maxRetryAttempts) {
+        await this.#sendToDestination(shardId, pending, invoked, outcome.kind === "failure" && outcome.functionError);
+        return true;
+      }
+      retried++;
+      // Lambda's stream retries back off without jitter (one poller per shard: nothing to spread).
+      await this.#pause(exponentialDelay(retried, { baseMs: 200, capMs: 5000 }));
+    }
+    return true;
+  }
+
+  async #sendToDestination(
+    shardId: string,
+    records: readonly StreamEventRecord[],
+    invocations: number,
+    functionError: boolean,
+  ): Promise<void> {
+    const first = records[0]?.dynamodb;
+    const last = records.at(-1)?.dynamodb;
+    if (this.mapping.onFailureQueue === undefined) {
+      this.#log(
+        this.mapping.functionId,
+        `[stream] ${records.length} record(s) of ${shardId} (${first?.SequenceNumber}..${last?.SequenceNumber}) discarded after retries (no on-failure destination)`,
+      );
+      return;
+    }
+    const arrival = (seconds: number | undefined) => new Date((seconds ?? 0) * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
+    const message = {
+      requestContext: {
+        requestId: crypto.randomUUID(),
+        functionArn: `arn:aws:lambda:${localAws.region}:${localAws.accountId}:function:${this.mapping.functionId}`,
+        condition: "RetryAttemptsExhausted",
+        approximateInvokeCount: invocations,
+      },
+      responseContext: { statusCode: 200, executedVersion: "$LATEST", ...(functionError && { functionError: "Unhandled" }) },
+      version: "1.0",
+      timestamp: new Date().toISOString(),
+      DDBStreamBatchInfo: {
+        shardId,
+        startSequenceNumber: first?.SequenceNumber,
+        endSequenceNumber: last?.SequenceNumber,
+        approximateArrivalOfFirstRecord: arrival(first?.ApproximateCreationDateTime),
+        approximateArrivalOfLastRecord: arrival(last?.ApproximateCreationDateTime),
+        batchSize: records.length,
+        streamArn: this.#eventSourceArn,
+      },
+    };
+    // The shard does not move on until the destination has the message, as on AWS.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#clients.sqs.send(
+          new SendMessageCommand({ QueueUrl: localQueueUrl(this.mapping.onFailureQueue), MessageBody: JSON.stringify(message) }),
+        );
+        this.stats.sentToDestination++;
+        return;
+      } catch (error) {
+        if (!this.#running) throw error;
+        this.#log(this.mapping.functionId, `[stream] on-failure destination refused (attempt ${attempt}): ${(error as Error).message}`);
+        await this.#pause(exponentialDelay(attempt, { baseMs: 200, capMs: 5000 }));
+      }
+    }
+  }
+}
