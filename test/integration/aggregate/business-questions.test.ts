@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { DynamoDbStreamEventSourceMapping } from "#local/runtime/dynamodb-stream";
 import type { LocalFunction } from "#local/runtime/lambda";
 import { sampleSales } from "#local/sales/generator";
 import { localClients } from "#local/stack/clients";
@@ -15,6 +16,7 @@ import {
   localFunction,
   salesEncoders,
 } from "#test/support/aggregates";
+import { startStreamMapping } from "#test/support/streams";
 
 const clients = localClients();
 const PARTITIONS = 6;
@@ -40,6 +42,8 @@ const promotion = { from: Date.UTC(2022, 7, 12, 14), to: Date.UTC(2022, 7, 12, 1
 let table: { name: string; drop: () => Promise<void> };
 let aggregateFn: LocalFunction;
 let queryFn: LocalFunction;
+let rollupFn: LocalFunction;
+let rollups: DynamoDbStreamEventSourceMapping;
 let sales: Sale[];
 
 /** A month of sales (August 2022) plus a US promotion burst, in event-time order. */
@@ -81,6 +85,9 @@ beforeAll(async () => {
     SALES_TOPIC: topic,
     SALES_TOPIC_PARTITIONS: String(PARTITIONS),
   });
+  // Region and overall series are rollups that RollupFunction writes from the table's stream.
+  rollupFn = localFunction("RollupFunction", { AGGREGATES_TABLE: table.name, SALES_TOPIC_PARTITIONS: String(PARTITIONS) });
+  rollups = await startStreamMapping("RollupFunction", table.name, rollupFn, clients);
   const encode = await salesEncoders();
   sales = dataset();
   // Keyed by country as the producer does (Kafka's default partitioner): each country on one partition, in order.
@@ -96,10 +103,12 @@ beforeAll(async () => {
     const outcome = await aggregateFn.invoke(kafkaEvent(topic, records.slice(i, i + 1000)));
     if (!outcome.ok) throw new Error(outcome.error.errorMessage);
   }
+  await rollups.drain();
 }, 300_000);
 
 afterAll(async () => {
-  await Promise.all([aggregateFn.stop(), queryFn.stop()]);
+  await rollups.stop();
+  await Promise.all([aggregateFn.stop(), queryFn.stop(), rollupFn.stop()]);
   await table.drop();
 });
 
