@@ -28,6 +28,8 @@ export const handler = middy<DynamoDBStreamEvent, DynamoDBBatchResponse>()
     }));
     const { summary, retryFrom } = await rollUp(records, store, {
       concurrency: config.concurrency,
+      // About one BatchGetItem (100 keys) of slices per group of windows.
+      windowsPerRead: Math.max(1, Math.floor(100 / config.partitions)),
       // Window and start only: slices hold no sale or customer data in their keys.
       onError: (ref, error) =>
         logger.error("window rollup failed", { window: ref.window, start: new Date(ref.start).toISOString(), error: error as Error }),

@@ -36,8 +36,11 @@ export interface SliceTotals {
 }
 
 export interface RollupStore {
-  /** Every partition's slice of the window instance that exists, read strongly consistent. Throws on DynamoDB errors. */
-  slices(ref: WindowRef): Promise<SliceTotals[]>;
+  /**
+   * Every partition's slice of each window instance that exists, read strongly consistent, in the
+   * order of `refs` (one BatchGetItem per 100 slices). Throws on DynamoDB errors.
+   */
+  slices(refs: readonly WindowRef[]): Promise<SliceTotals[][]>;
   /** Stores the rollup unless one with an equal or larger `seen` is stored: "stale" then. Throws on DynamoDB errors. */
   put(rollup: RollupItem): Promise<"written" | "stale">;
 }
@@ -93,14 +96,19 @@ export function sliceTotals(attributes: Record<string, AttributeValue>): SliceTo
 /**
  * Re-adds every window instance that a batch of slice writes touched, from the slices as they are
  * now. A rollup depends only on what it reads, so redelivered, reordered or concurrent batches
- * are harmless: the store keeps the rollup read last (the largest sum of slice versions). Windows
- * fail independently; the result names the sequence number to resume from when any failed, so
- * the records before it are not sent again.
+ * are harmless: the store keeps the rollup read last (the largest sum of slice versions).
+ * `windowsPerRead` windows are read together, `concurrency` groups at a time. Windows fail
+ * independently (a failed read fails its group); the result names the sequence number to resume
+ * from when any failed, so the records before it are not sent again.
  */
 export async function rollUp(
   records: readonly StreamRecord[],
   store: RollupStore,
-  { concurrency = 8, onError }: { concurrency?: number; onError?: (ref: WindowRef, error: unknown) => void } = {},
+  {
+    concurrency = 8,
+    windowsPerRead = 1,
+    onError,
+  }: { concurrency?: number; windowsPerRead?: number; onError?: (ref: WindowRef, error: unknown) => void } = {},
 ): Promise<RollupResult> {
   const windows = new Map<string, { ref: { -readonly [K in keyof WindowRef]: WindowRef[K] }; firstSequence: string }>();
   let skipped = 0;
@@ -127,22 +135,37 @@ export async function rollUp(
   let written = 0;
   let stale = 0;
   const failed: string[] = [];
-  const queue = [...windows.values()];
-  const worker = async () => {
-    for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
-      try {
-        const slices = await store.slices(next.ref);
-        // A slice write put the record on the stream, so the slice exists unless it expired since.
-        if (slices.length === 0) continue;
-        if ((await store.put(rollupOf(next.ref, slices))) === "written") written++;
-        else stale++;
-      } catch (error) {
-        onError?.(next.ref, error);
-        failed.push(next.firstSequence);
-      }
+  const rollupOne = async (next: { ref: WindowRef; firstSequence: string }, slices: readonly SliceTotals[]) => {
+    try {
+      // A slice write put the record on the stream, so its window has slices unless they expired since.
+      if (slices.length === 0) return;
+      if ((await store.put(rollupOf(next.ref, slices))) === "written") written++;
+      else stale++;
+    } catch (error) {
+      onError?.(next.ref, error);
+      failed.push(next.firstSequence);
     }
   };
-  await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, worker));
+  // Windows are read a group at a time (a group's slices fill about one BatchGetItem).
+  const groups: { ref: WindowRef; firstSequence: string }[][] = [];
+  const all = [...windows.values()];
+  for (let i = 0; i < all.length; i += windowsPerRead) groups.push(all.slice(i, i + windowsPerRead));
+  const worker = async () => {
+    for (let group = groups.shift(); group !== undefined; group = groups.shift()) {
+      let slices: SliceTotals[][];
+      try {
+        slices = await store.slices(group.map((window) => window.ref));
+      } catch (error) {
+        for (const window of group) {
+          onError?.(window.ref, error);
+          failed.push(window.firstSequence);
+        }
+        continue;
+      }
+      await Promise.all(group.map((window, i) => rollupOne(window, slices[i] ?? [])));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, groups.length) }, worker));
   return {
     summary: { records: records.length, skipped, windows: windows.size, written, stale, failedWindows: failed.length },
     retryFrom: failed.sort(compareSequence)[0],

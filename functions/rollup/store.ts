@@ -1,5 +1,5 @@
 import { type AttributeValue, ConditionalCheckFailedException, type DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
-import { marshalRollup, type RollupItem, sliceKey } from "#shared/aggregates/model";
+import { marshalRollup, parseSliceId, type RollupItem, sliceKey, splitTopicPartition } from "#shared/aggregates/model";
 import { batchGetAll } from "#shared/dynamodb/batch-get";
 import { type RollupStore, type SliceTotals, sliceTotals, type WindowRef } from "./rollup.ts";
 
@@ -22,16 +22,27 @@ export function dynamoRollupStore(
 ): RollupStore & { counts: RollupCounts } {
   return {
     counts,
-    async slices(ref: WindowRef): Promise<SliceTotals[]> {
-      // A partition added to the topic before SALES_TOPIC_PARTITIONS was raised still counts.
-      const count = Math.max(partitions, ref.partitionsSeen);
-      const keys = Array.from({ length: count }, (_, p) => sliceKey(ref.window, ref.start, `${ref.topic}-${p}`));
+    async slices(refs: readonly WindowRef[]): Promise<SliceTotals[][]> {
+      const index = new Map<string, number>();
+      const keys = refs.flatMap((ref, i) => {
+        index.set(`${ref.window}#${ref.start}#${ref.topic}`, i);
+        // A partition added to the topic before SALES_TOPIC_PARTITIONS was raised still counts.
+        const count = Math.max(partitions, ref.partitionsSeen);
+        return Array.from({ length: count }, (_, p) => sliceKey(ref.window, ref.start, `${ref.topic}-${p}`));
+      });
       const items = await batchGetAll(client, table, keys, {
         consistentRead: true,
-        projection: "we, ver, r, a, expiresAt",
+        projection: "pk, we, ver, r, a, expiresAt",
         onRequest: () => counts.reads++,
       });
-      return items.map(sliceTotals);
+      const byWindow = refs.map((): SliceTotals[] => []);
+      for (const attributes of items) {
+        const id = parseSliceId(attributes.pk?.S ?? "");
+        const i = id === undefined ? undefined : index.get(`${id.window}#${id.start}#${splitTopicPartition(id.topicPartition).topic}`);
+        if (i === undefined) throw new Error(`DynamoDB answered an item that was not asked for (pk ${attributes.pk?.S})`);
+        byWindow[i]?.push(sliceTotals(attributes));
+      }
+      return byWindow;
     },
     async put(rollup: RollupItem) {
       counts.writes++;

@@ -36,13 +36,15 @@ function memoryStore() {
   const slices = new Map<string, SliceTotals[]>();
   const rollups = new Map<string, RollupItem>();
   const reads: WindowRef[] = [];
+  const groups: number[] = [];
   const failing = new Set<string>();
   const id = (window: string, start: number) => `${window}@${start}`;
   const store: RollupStore = {
-    async slices(ref) {
-      reads.push(ref);
-      if (failing.has(id(ref.window, ref.start))) throw new Error("throttled");
-      return slices.get(id(ref.window, ref.start)) ?? [];
+    async slices(refs) {
+      groups.push(refs.length);
+      reads.push(...refs);
+      if (refs.some((ref) => failing.has(id(ref.window, ref.start)))) throw new Error("throttled");
+      return refs.map((ref) => slices.get(id(ref.window, ref.start)) ?? []);
     },
     async put(rollup) {
       const stored = rollups.get(id(rollup.window, rollup.start));
@@ -51,7 +53,7 @@ function memoryStore() {
       return "written";
     },
   };
-  return { store, slices, rollups, reads, failing, id };
+  return { store, slices, rollups, reads, groups, failing, id };
 }
 
 describe("rollupOf", () => {
@@ -128,6 +130,16 @@ describe("rollUp", () => {
     expect(summary).toMatchObject({ records: 4, skipped: 0, windows: 2, written: 2, stale: 0, failedWindows: 0 });
     expect(retryFrom).toBeUndefined();
     expect(rollups.get(id("1m", T0))?.values.get("all#all")).toEqual({ ...m(3, 350), min: 100n, max: 250n });
+  });
+
+  it("reads windows in groups of windowsPerRead, concurrency groups at a time", async () => {
+    const { store, slices, groups, rollups, id } = memoryStore();
+    const records = Array.from({ length: 7 }, (_, i) => record("1m", T0 + i * 60_000, "sales-0"));
+    for (let i = 0; i < 7; i++) slices.set(id("1m", T0 + i * 60_000), [totals(1, { "all#all": m(1, i) })]);
+    const { summary } = await rollUp(records, store, { windowsPerRead: 3, concurrency: 2 });
+    expect(groups).toEqual([3, 3, 1]);
+    expect(summary).toMatchObject({ windows: 7, written: 7 });
+    expect([...rollups.values()].map((r) => r.values.get("all#all")?.sales).sort()).toEqual([0n, 1n, 2n, 3n, 4n, 5n, 6n]);
   });
 
   it("skips expiries, watermarks and its own rollups, counting them", async () => {

@@ -35,24 +35,40 @@ const rollup = rollupOf(ref, [
 
 describe("the rollup store", () => {
   it("reads a window's slices of every partition, strongly consistent, projected to what a rollup adds, 100 keys a request", async () => {
-    const { client, sent } = fakeClient(() => ({ Responses: { t: [{ we: { N: "1" }, ver: { N: "3" }, r: { M: {} }, a: { M: {} } }] } }));
+    const slice = (tp: string) => ({ pk: sliceKey("1m", T0, tp).pk, we: { N: "1" }, ver: { N: "3" }, r: { M: {} }, a: { M: {} } });
+    const { client, sent } = fakeClient(() => ({
+      Responses: { t: sent.length === 1 ? [slice("sales-3"), slice("sales-77")] : [slice("sales-140")] },
+    }));
     const store = dynamoRollupStore(client, "t", 150);
-    expect(await store.slices(ref)).toHaveLength(2);
+    expect((await store.slices([ref])).map((window) => window.length)).toEqual([3]);
     expect(sent.map((s) => s.name)).toEqual(["BatchGetItemCommand", "BatchGetItemCommand"]);
     type Request = { Keys: unknown[]; ConsistentRead: boolean; ProjectionExpression: string };
     const first = (sent[0]?.input.RequestItems as Record<string, Request> | undefined)?.t;
     expect(first?.Keys).toHaveLength(100);
     expect(first?.Keys[7]).toEqual(sliceKey("1m", T0, "sales-7"));
-    expect(first).toMatchObject({ ConsistentRead: true, ProjectionExpression: "we, ver, r, a, expiresAt" });
+    expect(first).toMatchObject({ ConsistentRead: true, ProjectionExpression: "pk, we, ver, r, a, expiresAt" });
     expect(store.counts.reads).toBe(2);
   });
 
   it("reads the partitions the stream named beyond the configured count (a topic grown before its setting)", async () => {
     const { client, sent } = fakeClient(() => ({ Responses: { t: [] } }));
-    await dynamoRollupStore(client, "t", 6).slices({ ...ref, partitionsSeen: 9 });
+    await dynamoRollupStore(client, "t", 6).slices([{ ...ref, partitionsSeen: 9 }]);
     const keys = (sent[0]?.input.RequestItems as Record<string, { Keys: unknown[] }> | undefined)?.t?.Keys ?? [];
     expect(keys).toHaveLength(9);
     expect(keys[8]).toEqual(sliceKey("1m", T0, "sales-8"));
+  });
+
+  it("reads several windows in one request and hands each its own slices; refuses an item it did not ask for", async () => {
+    const other = { ...ref, start: T0 + 60_000 };
+    const item = (start: number, tp: string) => ({ pk: sliceKey("1m", start, tp).pk, we: { N: "1" }, ver: { N: "2" } });
+    const { client, sent } = fakeClient(() => ({
+      Responses: { t: [item(T0 + 60_000, "sales-1"), item(T0, "sales-0"), item(T0 + 60_000, "sales-0")] },
+    }));
+    const store = dynamoRollupStore(client, "t", 2);
+    expect((await store.slices([ref, other])).map((window) => window.length)).toEqual([1, 2]);
+    expect(sent).toHaveLength(1);
+    const stray = fakeClient(() => ({ Responses: { t: [item(T0 + 120_000, "sales-0")] } }));
+    await expect(dynamoRollupStore(stray.client, "t", 2).slices([ref])).rejects.toThrow(/not asked for/);
   });
 
   it("writes a rollup only over one read earlier (smaller sum of slice versions), with money as exact decimals", async () => {
