@@ -424,11 +424,11 @@ export class DynamoDbStreamEventSourceMapping {
     while (this.#running) {
       const cycle = ++this.#cyclesBegun;
       let idle: boolean;
+      let read: boolean;
       try {
-        idle = await this.#cycle();
+        ({ idle, read } = await this.#cycle());
         this.#lastProblem = "";
       } catch (error) {
-        idle = false;
         const problem = (error as Error).message;
         // One line per distinct problem (DynamoDB Local restarting, a dropped table), not one per poll.
         if (problem !== this.#lastProblem) this.#log(this.mapping.functionId, `[stream] ${this.#name}: polling failed: ${problem}`);
@@ -441,7 +441,8 @@ export class DynamoDbStreamEventSourceMapping {
         this.#drains = this.#drains.filter((drain) => drain.after >= cycle);
         for (const drain of settled) drain.resolve();
       }
-      if (idle || this.#waitingOnWindow()) await this.#pause(pollIntervalMs);
+      // Keep reading while records flow; wait a poll interval when nothing new came (idle, or a batch waiting on its window).
+      if (!read) await this.#pause(pollIntervalMs);
     }
   }
 
@@ -449,8 +450,8 @@ export class DynamoDbStreamEventSourceMapping {
     return [...this.#shards.values()].some((shard) => shard.buffer.length > 0);
   }
 
-  /** One pass over every readable shard; true when no shard had anything new or waiting. */
-  async #cycle(): Promise<boolean> {
+  /** One pass over every readable shard: idle when no shard had anything new or waiting; read when some shard gave records. */
+  async #cycle(): Promise<{ idle: boolean; read: boolean }> {
     const described = await this.#describeShards();
     for (const shard of described) {
       if (shard.ShardId === undefined || this.#shards.has(shard.ShardId)) continue;
@@ -465,6 +466,7 @@ export class DynamoDbStreamEventSourceMapping {
       });
     }
     let idle = true;
+    let read = false;
     const visited = new Set<string>();
     // A child becomes readable once its parent ends within this pass: keep going until none is left unvisited.
     for (;;) {
@@ -473,18 +475,22 @@ export class DynamoDbStreamEventSourceMapping {
       if (next === undefined || !this.#running) break;
       visited.add(next.ShardId as string);
       const state = this.#shards.get(next.ShardId as string) as ShardState;
-      if (!(await this.#poll(state))) idle = false;
+      const polled = await this.#poll(state);
+      if (!polled.idle) idle = false;
+      if (polled.read) read = true;
     }
-    return idle && !this.#waitingOnWindow();
+    return { idle: idle && !this.#waitingOnWindow(), read };
   }
 
-  /** Reads one page of a shard and delivers what is due; true when the shard had nothing new. */
-  async #poll(shard: ShardState): Promise<boolean> {
+  /** Reads one page of a shard and delivers what is due: idle when the shard had nothing new, read when it gave records. */
+  async #poll(shard: ShardState): Promise<{ idle: boolean; read: boolean }> {
     if (shard.iterator === undefined && !shard.ended) shard.iterator = await this.#iterator(shard);
     let fresh = 0;
     if (shard.iterator !== undefined && shard.buffer.length < this.mapping.batchSize) {
       const page = await this.#clients.streams
-        .send(new GetRecordsCommand({ ShardIterator: shard.iterator, Limit: Math.min(1000, this.mapping.batchSize - shard.buffer.length) }))
+        // A full page (1000, the API's most) whatever is buffered: filtered-out records take no room, and what
+        // passes beyond one batch waits for the next.
+        .send(new GetRecordsCommand({ ShardIterator: shard.iterator, Limit: 1000 }))
         .catch((error: unknown) => {
           // An iterator lives 15 minutes; a trimmed position restarts at the oldest record still kept.
           if (error instanceof ExpiredIteratorException) return undefined;
@@ -497,7 +503,7 @@ export class DynamoDbStreamEventSourceMapping {
         });
       if (page === undefined) {
         shard.iterator = undefined;
-        return false;
+        return { idle: false, read: false };
       }
       for (const raw of page.Records ?? []) {
         const record = toStreamEventRecord(raw, this.#eventSourceArn);
@@ -513,18 +519,23 @@ export class DynamoDbStreamEventSourceMapping {
       shard.iterator = page.NextShardIterator;
       if (page.NextShardIterator === undefined) shard.ended = true;
     }
-    const due =
-      shard.buffer.length >= this.mapping.batchSize ||
-      (shard.buffer.length > 0 && (shard.ended || Date.now() - shard.firstBufferedAt >= this.mapping.batchingWindowMs));
-    if (due) {
+    let delivered = false;
+    // Full batches go at once; a smaller one when its window has passed or the shard has ended.
+    while (
+      this.#running &&
+      (shard.buffer.length >= this.mapping.batchSize ||
+        (shard.buffer.length > 0 && (shard.ended || Date.now() - shard.firstBufferedAt >= this.mapping.batchingWindowMs)))
+    ) {
       const batch = shard.buffer.splice(0, this.mapping.batchSize);
+      delivered = true;
       this.stats.records += batch.length;
       if (!(await this.#process(shard.id, batch, 0, 0))) {
         const range = `${batch[0]?.dynamodb.SequenceNumber}..${batch.at(-1)?.dynamodb.SequenceNumber}`;
         this.#log(this.mapping.functionId, `[stream] ${this.#name}: stopped before batch ${shard.id} ${range} was done`);
       }
+      if (shard.buffer.length > 0) shard.firstBufferedAt = Date.now();
     }
-    return fresh === 0 && shard.buffer.length === 0 && !due;
+    return { idle: fresh === 0 && shard.buffer.length === 0 && !delivered, read: fresh > 0 };
   }
 
   async #iterator(shard: ShardState): Promise<string | undefined> {

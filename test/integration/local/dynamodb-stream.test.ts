@@ -286,6 +286,18 @@ describe("the DynamoDB stream event source mapping", () => {
     });
   });
 
+  it("cuts batches of BatchSize in stream order and sends the rest when its window has passed", async () => {
+    const table = await privateTable();
+    for (const key of ["s-1", "s-2", "s-3", "s-4", "s-5"]) await table.put(key);
+    await table.put("w-1", "watermark");
+    const fn = recordedFixture();
+    const esm = await startMapping({ tableName: table.name, batchSize: 2 }, fn);
+    await esm.drain();
+
+    expect(fn.calls.map((call) => call.keys)).toEqual([["s-1", "s-2"], ["s-3", "s-4"], ["s-5"]]);
+    expect(esm.stats).toMatchObject({ batches: 3, records: 5, filteredOut: 1 });
+  });
+
   it("drain() waits until every record written before it was delivered", async () => {
     const table = await privateTable();
     const fn = recordedFixture();
