@@ -1,3 +1,5 @@
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -52,6 +54,18 @@ export const localAws = Object.freeze({
   credentials: { accessKeyId: "local", secretAccessKey: "local" },
 });
 
+/**
+ * DynamoDB Local's database. sqlite syncs every write to disk, and a table with a stream costs
+ * several syncs per write: ~30x slower on a disk (1,500 puts: ~130 s against ~4 s). A memory file
+ * system (/dev/shm) keeps the database across a DynamoDB Local restart (tests kill it) without
+ * the syncs; one folder per checkout, so stacks of several checkouts never share it.
+ */
+function dynamodbDataDir(stateData: string): string {
+  const shm = "/dev/shm";
+  if (!existsSync(shm)) return join(stateData, "dynamodb");
+  return join(shm, `sales-stream-analytics-${createHash("sha256").update(stateData).digest("hex").slice(0, 12)}`, "dynamodb");
+}
+
 export const paths = Object.freeze({
   projectRoot,
   template: join(projectRoot, "template.yaml"),
@@ -66,6 +80,7 @@ export const paths = Object.freeze({
   samVenvRoot: join(cacheRoot, "venv-sam"),
   stateRoot,
   data: join(stateRoot, "data"),
+  dynamodbData: dynamodbDataDir(join(stateRoot, "data")),
   run: join(stateRoot, "run"),
   logs: join(stateRoot, "logs"),
 });
