@@ -1,0 +1,184 @@
+import { randomUUID } from "node:crypto";
+import { type AttributeValue, QueryCommand } from "@aws-sdk/client-dynamodb";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { DynamoDbStreamEventSourceMapping } from "#local/runtime/dynamodb-stream";
+import type { LocalFunction } from "#local/runtime/lambda";
+import { sampleSales } from "#local/sales/generator";
+import { localClients } from "#local/stack/clients";
+import { dimensionValues } from "#shared/aggregates/model";
+import { partitionOfKey } from "#shared/kafka/partitioner";
+import { centsOf, formatCents } from "#shared/money/cents";
+import { regionOf } from "#shared/sales/regions";
+import type { Sale } from "#shared/sales/schema";
+import {
+  createPrivateAggregatesTable,
+  type EventRecordInput,
+  getEvent,
+  kafkaEvent,
+  localFunction,
+  salesEncoders,
+  tableFigures,
+} from "#test/support/aggregates";
+import { createPrivateQueue, type PrivateQueue } from "#test/support/queues";
+import { startStreamMapping } from "#test/support/streams";
+
+/**
+ * RollupFunction on its real trigger: the private aggregates table's stream on DynamoDB Local,
+ * read by the template's mapping (filter, batching, partial failures) while the built aggregator
+ * writes slices from four partitions.
+ */
+const clients = localClients();
+const PARTITIONS = 4;
+const T0 = Date.UTC(2022, 7, 1, 10, 0);
+const topic = `rollup-${randomUUID().slice(0, 6)}`;
+let table: { name: string; drop: () => Promise<void> };
+let queue: PrivateQueue;
+let aggregateFn: LocalFunction;
+let rollupFn: LocalFunction;
+let queryFn: LocalFunction;
+const rollupLogs: string[] = [];
+const mappings: DynamoDbStreamEventSourceMapping[] = [];
+let sales: Sale[];
+
+/** Region and overall figures of every rollup in the table: "<window>@<start>" -> value key -> "orders/sales/min/max/late". */
+async function rollupFigures(): Promise<Record<string, Record<string, string>>> {
+  const figures: Record<string, Record<string, string>> = {};
+  for (const window of ["1m", "10m/5m", "1h", "1d"]) {
+    let startKey: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await clients.dynamodb.send(
+        new QueryCommand({
+          TableName: table.name,
+          KeyConditionExpression: "pk = :pk",
+          ExpressionAttributeValues: { ":pk": { S: `series#${window}` } },
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        const values: Record<string, string> = {};
+        for (const dimension of ["region", "all"] as const)
+          for (const [value, m] of dimensionValues(item, dimension))
+            values[`${dimension}#${value}`] = `${m.orders}/${m.sales}/${m.min}/${m.max}/${m.late}`;
+        figures[`${window}@${item.sk?.S}`] = values;
+      }
+      startKey = page.LastEvaluatedKey;
+    } while (startKey !== undefined);
+  }
+  return figures;
+}
+
+/** What the rollups must hold: the slices' region and overall figures added up, window by window. */
+async function expectedFromSlices(): Promise<Record<string, Record<string, string>>> {
+  const expected: Record<string, Record<string, string>> = {};
+  for (const [id, values] of Object.entries(await tableFigures(clients.dynamodb, table.name)))
+    expected[id] = Object.fromEntries(Object.entries(values).filter(([key]) => !key.startsWith("country#")));
+  return expected;
+}
+
+/** Written, stale and record counts the rollup logged since line `from`. */
+function rollupCounts(from: number) {
+  const lines = rollupLogs
+    .slice(from)
+    .filter((line) => line.includes('"slice changes rolled up"'))
+    .map((line) => JSON.parse(line) as { written: number; stale: number; failedWindows: number });
+  return {
+    written: lines.reduce((n, l) => n + l.written, 0),
+    stale: lines.reduce((n, l) => n + l.stale, 0),
+    failed: lines.reduce((n, l) => n + l.failedWindows, 0),
+  };
+}
+
+const startRollups = async () => {
+  const mapping = await startStreamMapping("RollupFunction", table.name, rollupFn, clients, {
+    overrides: { onFailureQueue: queue.name },
+  });
+  mappings.push(mapping);
+  return mapping;
+};
+
+beforeAll(async () => {
+  table = await createPrivateAggregatesTable(clients.dynamodb);
+  queue = await createPrivateQueue(clients.sqs, "DeadLetterQueue");
+  aggregateFn = localFunction("AggregateFunction", { AGGREGATES_TABLE: table.name });
+  rollupFn = localFunction("RollupFunction", { AGGREGATES_TABLE: table.name, SALES_TOPIC_PARTITIONS: String(PARTITIONS) }, rollupLogs);
+  queryFn = localFunction("QueryFunction", {
+    AGGREGATES_TABLE: table.name,
+    SALES_TOPIC: topic,
+    SALES_TOPIC_PARTITIONS: String(PARTITIONS),
+  });
+  const encode = await salesEncoders();
+  sales = sampleSales(800, { seed: 41, startMs: T0, meanGapMs: 13_500, unknownCountryShare: 0 });
+  const offsets = new Array<number>(PARTITIONS).fill(0);
+  const byPartition: EventRecordInput[][] = Array.from({ length: PARTITIONS }, () => []);
+  sales.forEach((sale, i) => {
+    const partition = partitionOfKey(sale.country, PARTITIONS);
+    const offset = offsets[partition] ?? 0;
+    offsets[partition] = offset + 1;
+    byPartition[partition]?.push({ partition, offset, value: encode(sale, i), key: sale.country });
+  });
+  expect(byPartition.filter((records) => records.length > 0)).toHaveLength(PARTITIONS);
+
+  // One mapping polls from the start; a second one joins half-way (two pollers of one stream, as
+  // two shards' invocations or a retried batch overlap on AWS) and reads from the trim horizon.
+  await startRollups();
+  const rounds = Math.max(...byPartition.map((records) => Math.ceil(records.length / 50)));
+  for (let round = 0; round < rounds; round++) {
+    if (round === Math.floor(rounds / 2)) await startRollups();
+    // Every partition's next batch of 50, in its own invocation, as the Kafka mapping delivers them.
+    for (const records of byPartition) {
+      const batch = records.slice(round * 50, round * 50 + 50);
+      if (batch.length === 0) continue;
+      const outcome = await aggregateFn.invoke(kafkaEvent(topic, batch));
+      if (!outcome.ok) throw new Error(outcome.error.errorMessage);
+    }
+  }
+  await Promise.all(mappings.map((mapping) => mapping.drain()));
+}, 300_000);
+
+afterAll(async () => {
+  await Promise.all(mappings.splice(0).map((mapping) => mapping.stop()));
+  await Promise.all([aggregateFn.stop(), rollupFn.stop(), queryFn.stop()]);
+  await table.drop();
+  await queue.drop();
+});
+
+describe("RollupFunction on the aggregates table's stream", () => {
+  it("holds, for every window instance, every partition's region and overall figures added up to the cent", async () => {
+    const expected = await expectedFromSlices();
+    expect(Object.keys(expected).length).toBeGreaterThan(100);
+    expect(await rollupFigures()).toEqual(expected);
+    expect(rollupCounts(0).failed).toBe(0);
+    for (const mapping of mappings) expect(mapping.stats.sentToDestination).toBe(0);
+  });
+
+  it("changes no rollup when the whole stream is replayed, and writes none (each is already the latest read)", async () => {
+    const before = await rollupFigures();
+    const from = rollupLogs.length;
+    const replay = await startRollups();
+    await replay.drain();
+    expect(replay.stats.records).toBeGreaterThan(0);
+    expect(await rollupFigures()).toEqual(before);
+    const counts = rollupCounts(from);
+    expect(counts.written).toBe(0);
+    expect(counts.stale).toBeGreaterThan(0);
+  });
+
+  it("answers a region's and the overall hourly series through the query API, equal to the sales themselves", async () => {
+    const range = { window: "1h", from: "2022-08-01T10:00:00Z", to: "2022-08-01T13:00:00Z" };
+    const hourOf = (sale: Sale) => Math.floor((sale.payment_date - T0) / 3_600_000);
+    for (const [dimension, value, keep] of [
+      ["region", "Europe", (sale: Sale) => regionOf(sale.country) === "Europe"],
+      ["all", "all", () => true],
+    ] as const) {
+      const outcome = await queryFn.invoke(getEvent(`/series/${dimension}/${value}`, range, { dimension, value }));
+      if (!outcome.ok) throw new Error(outcome.error.errorMessage);
+      const body = JSON.parse((outcome.result as { body: string }).body) as { windows: { orders: number; sales: string }[] };
+      const hours = [0, 1, 2].map((hour) => sales.filter((sale) => keep(sale) && hourOf(sale) === hour));
+      expect(hours.every((hour) => hour.length > 0)).toBe(true);
+      expect(body.windows.map((w) => [w.orders, w.sales])).toEqual(
+        hours.map((hour) => [hour.length, formatCents(BigInt(hour.reduce((sum, sale) => sum + centsOf(sale.amount), 0)))]),
+      );
+    }
+  });
+});
