@@ -6,6 +6,7 @@ import { LocalFunction } from "#local/runtime/lambda";
 import { LocalRuntime } from "#local/runtime/runtime";
 import { localClients } from "#local/stack/clients";
 import { formatCents } from "#shared/money/cents";
+import { regionOf } from "#shared/sales/regions";
 import { request } from "#test/support/http";
 
 const clients = localClients();
@@ -21,12 +22,14 @@ afterAll(async () => {
 const minute = (ms: number) => Math.floor(ms / 60_000) * 60_000;
 
 describe("the live pipeline (npm start)", () => {
-  it("shows posted sales in the query API once the mapping has aggregated them", async () => {
+  it("shows posted sales in the query API once the mapping has aggregated them, and in the region's series once rolled up", async () => {
     const at = minute(Date.now()) - 60_000 + 30_000; // inside the previous minute: well within the lateness
     const from = new Date(minute(at)).toISOString();
     const to = new Date(minute(at) + 60_000).toISOString();
     const seriesUrl = `${runtime.apiUrl}/series/country/Kenya?window=1m&from=${from}&to=${to}`;
+    const regionUrl = `${runtime.apiUrl}/series/region/${encodeURIComponent(regionOf("Kenya"))}?window=1m&from=${from}&to=${to}`;
     const before = (await (await request(seriesUrl)).json()) as { total: { orders: number; sales: string } };
+    const regionBefore = (await (await request(regionUrl)).json()) as typeof before;
     const sales = ["0.10", "0.20", "12.34"].map((amount, i) => ({
       payment_id: 5_000_000 + i,
       customer_id: 7,
@@ -49,6 +52,12 @@ describe("the live pipeline (npm start)", () => {
     expect(after.total.orders).toBe(before.total.orders + 3);
     const cents = (text: string) => BigInt(text.replace(".", ""));
     expect(formatCents(cents(after.total.sales) - cents(before.total.sales))).toBe("12.64");
+
+    // The region's series is the rollup of every partition: it follows once the stream is read.
+    await Promise.all(runtime.streamMappings.map((mapping) => mapping.drain()));
+    const regionAfter = (await (await request(regionUrl)).json()) as typeof before;
+    expect(regionAfter.total.orders).toBe(regionBefore.total.orders + 3);
+    expect(formatCents(cents(regionAfter.total.sales) - cents(regionBefore.total.sales))).toBe("12.64");
   });
 });
 
