@@ -8,7 +8,7 @@ import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from "aws-lambda";
 import { metricsFor } from "#shared/observability/metrics";
 import { observability } from "#shared/observability/powertools";
 import { config } from "./config.ts";
-import { rollUp, type StreamRecord } from "./rollup.ts";
+import { rollUp, type StreamRecord, windowsPerRead } from "./rollup.ts";
 import { dynamoRollupStore } from "./store.ts";
 
 const { logger, tracer } = observability("rollup");
@@ -28,8 +28,7 @@ export const handler = middy<DynamoDBStreamEvent, DynamoDBBatchResponse>()
     }));
     const { summary, retryFrom } = await rollUp(records, store, {
       concurrency: config.concurrency,
-      // About one BatchGetItem (100 keys) of slices per group of windows.
-      windowsPerRead: Math.max(1, Math.floor(100 / config.partitions)),
+      windowsPerRead: windowsPerRead(config.partitions),
       // Window and start only: slices hold no sale or customer data in their keys.
       onError: (ref, error) =>
         logger.error("window rollup failed", { window: ref.window, start: new Date(ref.start).toISOString(), error: error as Error }),

@@ -64,6 +64,9 @@ export interface RollupResult {
 
 const compareSequence = (a: string, b: string) => (a.length !== b.length ? a.length - b.length : a < b ? -1 : a > b ? 1 : 0);
 
+/** Windows whose slices fill about one BatchGetItem (100 keys) with `partitions` slices each. */
+export const windowsPerRead = (partitions: number) => Math.max(1, Math.floor(100 / partitions));
+
 /** Adds up the partitions' slices of one window instance (throws when there are none). */
 export function rollupOf(ref: Pick<WindowRef, "window" | "start">, slices: readonly SliceTotals[]): RollupItem {
   const first = slices[0];
