@@ -35,13 +35,22 @@ export interface SliceTotals {
   readonly expiresAt: number | undefined;
 }
 
+/** A window's slices as read, and how many partitions the read covered. */
+export interface WindowSlices {
+  readonly slices: SliceTotals[];
+  readonly partitions: number;
+}
+
 export interface RollupStore {
   /**
    * Every partition's slice of each window instance that exists, read strongly consistent, in the
-   * order of `refs` (one BatchGetItem per 100 slices). Throws on DynamoDB errors.
+   * order of `refs`, over at least the partitions the stored rollup covered. Throws on DynamoDB errors.
    */
-  slices(refs: readonly WindowRef[]): Promise<SliceTotals[][]>;
-  /** Stores the rollup unless one with an equal or larger `seen` is stored: "stale" then. Throws on DynamoDB errors. */
+  slices(refs: readonly WindowRef[]): Promise<WindowSlices[]>;
+  /**
+   * Stores the rollup unless one with an equal or larger `seen`, or over more partitions, is
+   * stored: "stale" then. Throws on DynamoDB errors.
+   */
   put(rollup: RollupItem): Promise<"written" | "stale">;
 }
 
@@ -68,7 +77,7 @@ const compareSequence = (a: string, b: string) => (a.length !== b.length ? a.len
 export const windowsPerRead = (partitions: number) => Math.max(1, Math.floor(100 / partitions));
 
 /** Adds up the partitions' slices of one window instance (throws when there are none). */
-export function rollupOf(ref: Pick<WindowRef, "window" | "start">, slices: readonly SliceTotals[]): RollupItem {
+export function rollupOf(ref: Pick<WindowRef, "window" | "start">, slices: readonly SliceTotals[], partitions: number): RollupItem {
   const first = slices[0];
   if (first === undefined) throw new Error(`window ${ref.window} at ${new Date(ref.start).toISOString()} has no slices`);
   const values = new Map<string, Metrics>();
@@ -80,7 +89,7 @@ export function rollupOf(ref: Pick<WindowRef, "window" | "start">, slices: reado
     // A window is kept while any slice of it is (1d windows carry no expiry at all).
     expiresAt = expiresAt === undefined || slice.expiresAt === undefined ? undefined : Math.max(expiresAt, slice.expiresAt);
   }
-  return { window: ref.window, start: ref.start, end: first.end, values, seen, slices: slices.length, expiresAt };
+  return { window: ref.window, start: ref.start, end: first.end, values, seen, slices: slices.length, partitions, expiresAt };
 }
 
 /** Region and overall figures of a projected slice as rollup values. */
@@ -138,11 +147,11 @@ export async function rollUp(
   let written = 0;
   let stale = 0;
   const failed: string[] = [];
-  const rollupOne = async (next: { ref: WindowRef; firstSequence: string }, slices: readonly SliceTotals[]) => {
+  const rollupOne = async (next: { ref: WindowRef; firstSequence: string }, read: WindowSlices | undefined) => {
     try {
       // A slice write put the record on the stream, so its window has slices unless they expired since.
-      if (slices.length === 0) return;
-      if ((await store.put(rollupOf(next.ref, slices))) === "written") written++;
+      if (read === undefined || read.slices.length === 0) return;
+      if ((await store.put(rollupOf(next.ref, read.slices, read.partitions))) === "written") written++;
       else stale++;
     } catch (error) {
       onError?.(next.ref, error);
@@ -155,7 +164,7 @@ export async function rollUp(
   for (let i = 0; i < all.length; i += windowsPerRead) groups.push(all.slice(i, i + windowsPerRead));
   const worker = async () => {
     for (let group = groups.shift(); group !== undefined; group = groups.shift()) {
-      let slices: SliceTotals[][];
+      let slices: WindowSlices[];
       try {
         slices = await store.slices(group.map((window) => window.ref));
       } catch (error) {
@@ -165,7 +174,7 @@ export async function rollUp(
         }
         continue;
       }
-      await Promise.all(group.map((window, i) => rollupOne(window, slices[i] ?? [])));
+      await Promise.all(group.map((window, i) => rollupOne(window, slices[i])));
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, groups.length) }, worker));

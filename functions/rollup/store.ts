@@ -1,7 +1,7 @@
 import { type AttributeValue, ConditionalCheckFailedException, type DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
-import { marshalRollup, parseSliceId, type RollupItem, sliceKey, splitTopicPartition } from "#shared/aggregates/model";
+import { marshalRollup, parseSliceId, type RollupItem, rollupKey, sliceKey, splitTopicPartition } from "#shared/aggregates/model";
 import { batchGetAll } from "#shared/dynamodb/batch-get";
-import { type RollupStore, type SliceTotals, sliceTotals, type WindowRef } from "./rollup.ts";
+import { type RollupStore, type SliceTotals, sliceTotals, type WindowRef, type WindowSlices } from "./rollup.ts";
 
 /** DynamoDB requests the rollup store made (metrics and tests). */
 export interface RollupCounts {
@@ -10,9 +10,10 @@ export interface RollupCounts {
 }
 
 /**
- * Slices and rollups in the aggregates table. A window's slices (partitions 0 to the configured
- * count, or to the highest the stream named) are one BatchGetItem per 100 partitions, projected to the region and overall figures; a rollup is one conditional PutItem
- * that keeps the rollup with the largest sum of slice versions.
+ * Slices and rollups in the aggregates table. A window's slices and its stored rollup are read
+ * together (one BatchGetItem per 100 keys, projected to what a rollup needs); a rollup is one
+ * conditional PutItem that keeps the one read last (largest sum of slice versions) over the most
+ * partitions.
  */
 export function dynamoRollupStore(
   client: Pick<DynamoDBClient, "send">,
@@ -22,37 +23,62 @@ export function dynamoRollupStore(
 ): RollupStore & { counts: RollupCounts } {
   return {
     counts,
-    async slices(refs: readonly WindowRef[]): Promise<SliceTotals[][]> {
-      const index = new Map<string, number>();
-      const keys = refs.flatMap((ref, i) => {
-        index.set(`${ref.window}#${ref.start}#${ref.topic}`, i);
-        // A partition added to the topic before SALES_TOPIC_PARTITIONS was raised still counts.
-        const count = Math.max(partitions, ref.partitionsSeen);
-        return Array.from({ length: count }, (_, p) => sliceKey(ref.window, ref.start, `${ref.topic}-${p}`));
-      });
-      const items = await batchGetAll(client, table, keys, {
-        consistentRead: true,
-        projection: "pk, we, ver, r, a, expiresAt",
-        onRequest: () => counts.reads++,
-      });
-      const byWindow = refs.map((): SliceTotals[] => []);
-      for (const attributes of items) {
-        const id = parseSliceId(attributes.pk?.S ?? "");
-        const i = id === undefined ? undefined : index.get(`${id.window}#${id.start}#${splitTopicPartition(id.topicPartition).topic}`);
-        if (i === undefined) throw new Error(`DynamoDB answered an item that was not asked for (pk ${attributes.pk?.S})`);
-        byWindow[i]?.push(sliceTotals(attributes));
+    async slices(refs: readonly WindowRef[]): Promise<WindowSlices[]> {
+      const id = (window: string, start: number, topic: string) => `${window}#${start}#${topic}`;
+      const index = new Map(refs.map((ref, i) => [id(ref.window, ref.start, ref.topic), i]));
+      // At least the configured partitions and those the stream named (a topic grown before its
+      // setting), and at least as many as the stored rollup added up: a read never covers fewer
+      // partitions than the rollup it would replace.
+      const covered = refs.map((ref) => Math.max(partitions, ref.partitionsSeen));
+      const found = refs.map((): SliceTotals[] => []);
+      const stored = refs.map(() => 0);
+      const read = async (ranges: { i: number; from: number; to: number; withRollup: boolean }[]) => {
+        const keys = ranges.flatMap(({ i, from, to, withRollup }) => {
+          const ref = refs[i] as WindowRef;
+          const slices = Array.from({ length: to - from }, (_, k) => sliceKey(ref.window, ref.start, `${ref.topic}-${from + k}`));
+          return withRollup ? [...slices, rollupKey(ref.window, ref.start)] : slices;
+        });
+        const items = await batchGetAll(client, table, keys, {
+          consistentRead: true,
+          projection: "pk, sk, we, ver, r, a, expiresAt, parts",
+          onRequest: () => counts.reads++,
+        });
+        for (const attributes of items) {
+          const pk = attributes.pk?.S ?? "";
+          if (pk.startsWith("series#")) {
+            // One topic's rollups: the first window of that spec and start is the one asked for.
+            const i = refs.findIndex((ref) => `series#${ref.window}` === pk && new Date(ref.start).toISOString() === attributes.sk?.S);
+            if (i >= 0) stored[i] = Number(attributes.parts?.N ?? 0);
+            continue;
+          }
+          const slice = parseSliceId(pk);
+          const i =
+            slice === undefined ? undefined : index.get(id(slice.window, slice.start, splitTopicPartition(slice.topicPartition).topic));
+          if (i === undefined) throw new Error(`DynamoDB answered an item that was not asked for (pk ${pk})`);
+          found[i]?.push(sliceTotals(attributes));
+        }
+      };
+      await read(refs.map((_, i) => ({ i, from: 0, to: covered[i] as number, withRollup: true })));
+      const short = refs.flatMap((_, i) => ((stored[i] as number) > (covered[i] as number) ? [i] : []));
+      if (short.length > 0) {
+        await read(short.map((i) => ({ i, from: covered[i] as number, to: stored[i] as number, withRollup: false })));
+        for (const i of short) covered[i] = stored[i] as number;
       }
-      return byWindow;
+      return refs.map((_, i) => ({ slices: found[i] as SliceTotals[], partitions: covered[i] as number }));
     },
     async put(rollup: RollupItem) {
       counts.writes++;
-      const values: Record<string, AttributeValue> = { ":seen": { N: rollup.seen.toString() } };
+      const values: Record<string, AttributeValue> = {
+        ":seen": { N: rollup.seen.toString() },
+        ":parts": { N: String(rollup.partitions) },
+      };
       try {
         await client.send(
           new PutItemCommand({
             TableName: table,
             Item: marshalRollup(rollup),
-            ConditionExpression: "attribute_not_exists(pk) OR seen < :seen",
+            // A later read (larger sum of versions) over no fewer partitions than the stored one.
+            ConditionExpression: "attribute_not_exists(pk) OR (seen < :seen AND (attribute_not_exists(parts) OR parts <= :parts))",
             ExpressionAttributeValues: values,
           }),
         );

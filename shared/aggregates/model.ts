@@ -106,6 +106,11 @@ export interface RollupItem {
   readonly seen: bigint;
   /** Slices found for the window. */
   readonly slices: number;
+  /**
+   * Partitions the read covered (slices 0..partitions-1). A rollup never replaces one over more
+   * partitions, so a reader configured with fewer partitions than the topic has cannot drop some.
+   */
+  readonly partitions: number;
   readonly expiresAt: number | undefined;
 }
 
@@ -198,6 +203,7 @@ export function marshalRollup(item: RollupItem): Record<string, AttributeValue> 
     we: n(item.end),
     seen: n(item.seen),
     slices: n(item.slices),
+    parts: n(item.partitions),
     r: { M: byDimension.r },
     a: { M: byDimension.a },
     ...(item.expiresAt !== undefined && { expiresAt: n(item.expiresAt) }),

@@ -1,6 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { type AttributeValue, QueryCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { rollupOf } from "#functions/rollup/rollup";
+import { dynamoRollupStore } from "#functions/rollup/store";
 import type { DynamoDbStreamEventSourceMapping } from "#local/runtime/dynamodb-stream";
 import type { LocalFunction } from "#local/runtime/lambda";
 import { sampleSales } from "#local/sales/generator";
@@ -162,6 +164,17 @@ describe("RollupFunction on the aggregates table's stream", () => {
     const counts = rollupCounts(from);
     expect(counts.written).toBe(0);
     expect(counts.stale).toBeGreaterThan(0);
+  });
+
+  it("never lets a rollup over fewer partitions replace one over more, whatever its sum of versions (DynamoDB's condition)", async () => {
+    const store = dynamoRollupStore(clients.dynamodb, table.name, 2);
+    const ref = { window: "1d", start: Date.UTC(2022, 7, 1), topic, partitionsSeen: 1 };
+    // The configured 2 partitions are not trusted: the stored rollup covered 4.
+    const [read] = await store.slices([ref]);
+    expect(read?.partitions).toBe(PARTITIONS);
+    const rollup = rollupOf(ref, read?.slices ?? [], PARTITIONS);
+    expect(await store.put({ ...rollup, seen: rollup.seen + 1_000n, partitions: 2 })).toBe("stale");
+    expect(await store.put({ ...rollup, seen: rollup.seen + 1_000n })).toBe("written");
   });
 
   it("answers a region's and the overall hourly series through the query API, equal to the sales themselves", async () => {

@@ -22,7 +22,10 @@ state.store = {
     readGroups.push(refs.length);
     reads.push(...refs);
     if (refs.some((ref) => ref.window === failing)) throw new Error("throttled");
-    return refs.map((ref) => [{ end: ref.start + 60_000, version: 1n, values: new Map(), expiresAt: undefined }]);
+    return refs.map((ref) => ({
+      slices: [{ end: ref.start + 60_000, version: 1n, values: new Map(), expiresAt: undefined }],
+      partitions: 12,
+    }));
   },
   put: async () => "written",
 } satisfies RollupStore;

@@ -44,11 +44,11 @@ function memoryStore() {
       groups.push(refs.length);
       reads.push(...refs);
       if (refs.some((ref) => failing.has(id(ref.window, ref.start)))) throw new Error("throttled");
-      return refs.map((ref) => slices.get(id(ref.window, ref.start)) ?? []);
+      return refs.map((ref) => ({ slices: slices.get(id(ref.window, ref.start)) ?? [], partitions: 4 }));
     },
     async put(rollup) {
       const stored = rollups.get(id(rollup.window, rollup.start));
-      if (stored !== undefined && stored.seen >= rollup.seen) return "stale";
+      if (stored !== undefined && (stored.seen >= rollup.seen || stored.partitions > rollup.partitions)) return "stale";
       rollups.set(id(rollup.window, rollup.start), rollup);
       return "written";
     },
@@ -58,22 +58,28 @@ function memoryStore() {
 
 describe("rollupOf", () => {
   it("adds every partition's region and overall figures to the cent, keeps min and max, and sums slice versions", () => {
-    const rollup = rollupOf({ window: "1m", start: T0 }, [
-      totals(3, { "region#Europe": m(2, 1999, [499, 1500]), "all#all": m(2, 1999, [499, 1500]) }, 2_000),
-      totals(5, { "region#Europe": m(1, 1, [1, 1]), "region#Asia": m(4, 40000), "all#all": m(5, 40001, [1, 40000]) }, 3_000),
-    ]);
+    const rollup = rollupOf(
+      { window: "1m", start: T0 },
+      [
+        totals(3, { "region#Europe": m(2, 1999, [499, 1500]), "all#all": m(2, 1999, [499, 1500]) }, 2_000),
+        totals(5, { "region#Europe": m(1, 1, [1, 1]), "region#Asia": m(4, 40000), "all#all": m(5, 40001, [1, 40000]) }, 3_000),
+      ],
+      6,
+    );
     expect(rollup.values.get("region#Europe")).toEqual(m(3, 2000, [1, 1500]));
     expect(rollup.values.get("region#Asia")).toEqual(m(4, 40000));
     expect(rollup.values.get("all#all")).toEqual(m(7, 42000, [1, 40000]));
-    expect(rollup).toMatchObject({ seen: 8n, slices: 2, expiresAt: 3_000, end: T0 + 60_000 });
+    expect(rollup).toMatchObject({ seen: 8n, slices: 2, partitions: 6, expiresAt: 3_000, end: T0 + 60_000 });
   });
 
   it("keeps the window (no expiry) when any slice of it has none", () => {
-    expect(rollupOf({ window: "1d", start: T0 }, [totals(1, {}, 5), { ...totals(1, {}), expiresAt: undefined }]).expiresAt).toBeUndefined();
+    expect(
+      rollupOf({ window: "1d", start: T0 }, [totals(1, {}, 5), { ...totals(1, {}), expiresAt: undefined }], 4).expiresAt,
+    ).toBeUndefined();
   });
 
   it("refuses a window with no slices", () => {
-    expect(() => rollupOf({ window: "1m", start: T0 }, [])).toThrow(/has no slices/);
+    expect(() => rollupOf({ window: "1m", start: T0 }, [], 4)).toThrow(/has no slices/);
   });
 });
 
@@ -167,7 +173,7 @@ describe("rollUp", () => {
     const latest = rollups.get(id("1m", T0));
     expect((await rollUp(batch, store)).summary).toMatchObject({ written: 0, stale: 1 });
     // A slow invocation that read the slices before the last write comes in after it.
-    expect(await store.put(rollupOf({ window: "1m", start: T0 }, [totals(1, { "all#all": m(1, 100) })]))).toBe("stale");
+    expect(await store.put(rollupOf({ window: "1m", start: T0 }, [totals(1, { "all#all": m(1, 100) })], 4))).toBe("stale");
     expect(rollups.get(id("1m", T0))).toBe(latest);
     expect(latest?.values.get("all#all")?.sales).toBe(301n);
   });
