@@ -1,5 +1,13 @@
 import { type AttributeValue, ConditionalCheckFailedException, type DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
-import { marshalSlice, type SliceItem, sliceId, sliceKey, unmarshalSlice, watermarkKey } from "#shared/aggregates/model";
+import {
+  marshalSlice,
+  type SliceItem,
+  sliceId,
+  sliceKey,
+  splitTopicPartition,
+  unmarshalSlice,
+  watermarkKey,
+} from "#shared/aggregates/model";
 import { batchGetAll } from "#shared/dynamodb/batch-get";
 import type { Watermark } from "./aggregate.ts";
 
@@ -122,12 +130,6 @@ export class AggregateStore {
     if (bytes > this.counts.largestItemBytes) this.counts.largestItemBytes = bytes;
     this.#observe?.(attributes.pk?.S ?? "", bytes);
   }
-}
-
-/** "sales-3" -> { topic: "sales", partition: 3 } (topics may contain dashes). */
-export function splitTopicPartition(topicPartition: string): { topic: string; partition: number } {
-  const dash = topicPartition.lastIndexOf("-");
-  return { topic: topicPartition.slice(0, dash), partition: Number(topicPartition.slice(dash + 1)) };
 }
 
 /**

@@ -6,15 +6,16 @@ import { latestWindowStart, type WindowSpec } from "#shared/windows/windows";
 
 /**
  * Reads the aggregates table; DynamoDB in the handler, anything with the same shape in tests.
- * Figures come as per-partition partials (one slice per partition); the query adds them up.
+ * A window's figures come as per-partition partials (one slice per partition) that the
+ * leaderboard adds up; a series comes as one point per window.
  */
 export interface QueryStore {
   /** One dimension's figures in one window instance, one map by value per partition that has the window. */
   windowValues(window: string, start: number, dimension: Dimension): Promise<ReadonlyMap<string, Metrics>[]>;
   /**
-   * One value's figures in the windows of a spec starting in [fromStart, toStart]: a country's from
-   * its partition's slices, a region's or the total from the rollups (every partition added up).
-   * Points of one start are added up.
+   * One value's figures in the windows of a spec starting in [fromStart, toStart], at most one
+   * point per start: a country's from its partition's slices, a region's or the total from the
+   * rollups (every partition added up).
    */
   valueSeries(
     window: string,
@@ -212,12 +213,11 @@ export async function series(query: SeriesQuery, deps: QueryDeps) {
   const count = lastStart < from ? 0 : (lastStart - from) / spec.advanceMs + 1;
   if (count > deps.maxSeriesWindows)
     throw badRequest("RANGE_TOO_LONG", `the range holds ${count} ${spec.name} windows; at most ${deps.maxSeriesWindows} per request`);
-  const [partials, closedUntil] = await Promise.all([
+  const [points, closedUntil] = await Promise.all([
     count === 0 ? Promise.resolve([]) : deps.store.valueSeries(spec.name, from, lastStart, dimension, query.value),
     closedBefore(deps),
   ]);
-  const byStart = new Map<number, Metrics>();
-  for (const { start, metrics } of partials) addPartial(byStart, start, metrics);
+  const byStart = new Map(points.map(({ start, metrics }) => [start, metrics]));
   const windows: WindowView[] = [];
   let total: Metrics | undefined;
   for (let start = from; start <= lastStart; start += spec.advanceMs) {

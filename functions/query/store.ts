@@ -15,6 +15,7 @@ import {
   rollupKey,
   seriesKey,
   sliceKey,
+  splitTopicPartition,
   unmarshalMetrics,
   watermarkKey,
 } from "#shared/aggregates/model";
@@ -109,7 +110,7 @@ export function dynamoQueryStore(
       for (const item of items) {
         if (item.wm?.N === undefined) continue; // only undecodable records so far: no event time
         const tp = item.tp?.S ?? "";
-        byPartition.set(Number(tp.slice(tp.lastIndexOf("-") + 1)), Number(item.wm?.N));
+        byPartition.set(splitTopicPartition(tp).partition, Number(item.wm?.N));
       }
       return byPartition;
     },

@@ -4,12 +4,14 @@ import { bigCentsOf, formatCents } from "../money/cents.ts";
 /**
  * The aggregates table holds one *slice* per (window instance, topic-partition): the figures
  * that one Kafka partition contributed to "1m starting 10:15", and the last offset it applied.
- * Only that partition's invocations ever write the slice (its key names the partition, and so do
- * the keys of both series indexes), so partitions never contend for an item or an index
+ * Only that partition's invocations ever write the slice (its key names the partition, and so
+ * does the key of the country-series index), so partitions never contend for an item or an index
  * partition, and DynamoDB's per-key write limit is met per partition, not for the whole system.
  *
  * Records are keyed by country, so a country's figures are whole in its partition's slice;
- * region and overall figures are per-partition partials that readers add up (`mergeMetrics`).
+ * region and overall figures are per-partition partials: a leaderboard adds them up when it
+ * reads (`mergeMetrics`), and the rollup function adds them up into one rollup per window
+ * instance for series (`RollupItem`).
  */
 export const Dimension = { country: "country", region: "region", all: "all" } as const;
 export type Dimension = (typeof Dimension)[keyof typeof Dimension];
@@ -81,7 +83,7 @@ export function parseSliceId(pk: string): { window: string; start: number; topic
   return { window, start, topicPartition };
 }
 
-/** "sales-3" -> { topic: "sales", partition: 3 }. */
+/** "sales-3" -> { topic: "sales", partition: 3 } (topics may contain dashes). */
 export function splitTopicPartition(topicPartition: string): { topic: string; partition: number } {
   const dash = topicPartition.lastIndexOf("-");
   return { topic: topicPartition.slice(0, dash), partition: Number(topicPartition.slice(dash + 1)) };
@@ -100,8 +102,10 @@ export interface RollupItem {
   /** "region#Europe", "all#all" -> metrics, every partition added. */
   readonly values: ReadonlyMap<string, Metrics>;
   /**
-   * The sum of the versions of the slices read. Slice versions only grow, so a rollup computed
-   * from a later read of the slices never has a smaller sum: writes keep the largest.
+   * The sum of the versions of the slices read. A slice's version grows with every write, so a
+   * rollup computed from a later read of the slices never has a smaller sum: writes keep the
+   * largest. (Not across expiry: a slice deleted by its TTL and written again by a late record
+   * starts over at 1, and the rollup, expiring at the same time, keeps its older figures.)
    */
   readonly seen: bigint;
   /** Slices found for the window. */

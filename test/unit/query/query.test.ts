@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { leaderboard, type QueryDeps, type QueryStore, series } from "#functions/query/query";
-import { emptySlice, type Metrics, type SliceItem } from "#shared/aggregates/model";
+import { addPartial, emptySlice, type Metrics, type SliceItem } from "#shared/aggregates/model";
 import { HttpError } from "#shared/http/errors";
 import { parseWindows } from "#shared/windows/windows";
 
@@ -18,7 +18,11 @@ function item(window: string, start: number, size: number, values: Record<string
   return { ...emptySlice(window, start, start + size, topicPartition), version: 1, values: new Map(Object.entries(values)) };
 }
 
-/** A store over slices in memory, answering as the DynamoDB one does: per-partition partials. */
+/**
+ * A store over slices in memory, answering as the DynamoDB one does: a window's per-partition
+ * partials, and a series with one point per window (a region's or the total's added up, as the
+ * rollups hold them).
+ */
 function deps(items: SliceItem[], watermarks: number[]): QueryDeps {
   const store: QueryStore = {
     windowValues: async (window, start, dimension) =>
@@ -27,11 +31,14 @@ function deps(items: SliceItem[], watermarks: number[]): QueryDeps {
         .map(
           (i) => new Map([...i.values].filter(([k]) => k.startsWith(`${dimension}#`)).map(([k, m]) => [k.slice(dimension.length + 1), m])),
         ),
-    valueSeries: async (window, from, to, dimension, value) =>
-      items.flatMap((i) => {
+    valueSeries: async (window, from, to, dimension, value) => {
+      const byStart = new Map<number, Metrics>();
+      for (const i of items) {
         const metrics = i.values.get(`${dimension}#${value}`);
-        return i.window === window && i.start >= from && i.start <= to && metrics !== undefined ? [{ start: i.start, metrics }] : [];
-      }),
+        if (i.window === window && i.start >= from && i.start <= to && metrics !== undefined) addPartial(byStart, i.start, metrics);
+      }
+      return [...byStart].map(([start, metrics]) => ({ start, metrics }));
+    },
     watermarks: async () => new Map(watermarks.map((wm, partition) => [partition, wm])),
   };
   return {
@@ -139,7 +146,7 @@ describe("partials of several partitions", () => {
     ]);
   });
 
-  it("adds partials window by window in a series, and totals them once", async () => {
+  it("answers a series window by window from the rolled-up figures, and totals them once", async () => {
     const result = await series(
       { dimension: "all", value: "all", window: "1h", from: "2022-08-01T00:00:00Z", to: "2022-08-01T02:00:00Z" },
       deps(split, [T0]),
