@@ -228,6 +228,15 @@ describe("template.yaml on AWS: region and overall series come from the rollup, 
     expect(resolveValue(ctx, resources.RollupFunction?.Properties?.Policies, "RollupFunction")).not.toContain("index");
   });
 
+  it("updates every function that counts the topic's partitions before the topic gains partitions", () => {
+    const counting = functionIds().filter((id) =>
+      JSON.stringify(resources[id]?.Properties?.Environment ?? {}).includes("SALES_TOPIC_PARTITIONS"),
+    );
+    expect(counting).toEqual(expect.arrayContaining(["QueryFunction", "RollupFunction"]));
+    const dependsOn = [(resources.KafkaTopics as unknown as { DependsOn?: string | string[] }).DependsOn ?? []].flat();
+    expect(dependsOn).toEqual(expect.arrayContaining(counting));
+  });
+
   it("has no index left that every partition's slices would write (total-series is gone)", () => {
     const indexes = (table.GlobalSecondaryIndexes as { IndexName: string }[]).map((i) => i.IndexName);
     expect(indexes).toEqual(["country-series"]);
