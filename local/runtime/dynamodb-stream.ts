@@ -64,9 +64,15 @@ export function dynamoDbStreamMappings(functions: readonly SamFunction[]): Dynam
         // A tumbling window changes the event (state, window bounds) and the response; nothing here emulates it.
         if (p.TumblingWindowInSeconds !== undefined)
           throw new Error(`${where}.TumblingWindowInSeconds is not supported by the local stack`);
-        const filters = ((p.FilterCriteria as { Filters?: { Pattern?: unknown }[] } | undefined)?.Filters ?? []).map((filter, i) =>
-          compileFilterPattern(String(filter.Pattern), `${where}.FilterCriteria.Filters[${i}].Pattern`),
-        );
+        const filters = ((p.FilterCriteria as { Filters?: { Pattern?: unknown }[] } | undefined)?.Filters ?? []).map((filter, i) => {
+          const at = `${where}.FilterCriteria.Filters[${i}].Pattern`;
+          const pattern = compileFilterPattern(String(filter.Pattern), at);
+          // Lambda filters DynamoDB stream records on their "dynamodb" key only (eventName and the
+          // other top-level fields cannot be filtered on); a pattern that would pass here must pass there.
+          const other = Object.keys(pattern).find((key) => key !== "dynamodb");
+          if (other !== undefined) throw new Error(`${at}: DynamoDB event filters may only name "dynamodb", not "${other}"`);
+          return pattern;
+        });
         const destination = (p.DestinationConfig as { OnFailure?: { Destination?: string } } | undefined)?.OnFailure?.Destination;
         // Lambda retries a failing stream batch until its records expire (24 h) by default; as the
         // Kafka mapping emulator does, "forever" is 10 attempts locally.

@@ -226,8 +226,12 @@ describe("the template's DynamoDB stream events", () => {
     expect(() => dynamoDbStreamMappings([fn({ TumblingWindowInSeconds: 60 })])).toThrow(
       `${where}.TumblingWindowInSeconds is not supported`,
     );
-    expect(() => dynamoDbStreamMappings([fn({ FilterCriteria: { Filters: [{ Pattern: '{"eventName":[{"prefix":"I"}]}' }] } })])).toThrow(
-      `${where}.FilterCriteria.Filters[0].Pattern.eventName[0]: the "prefix" rule is not supported`,
+    expect(() =>
+      dynamoDbStreamMappings([fn({ FilterCriteria: { Filters: [{ Pattern: '{"dynamodb":{"Keys":{"sk":{"S":[{"prefix":"s"}]}}}}' }] } })]),
+    ).toThrow(`${where}.FilterCriteria.Filters[0].Pattern.dynamodb.Keys.sk.S[0]: the "prefix" rule is not supported`);
+    // Lambda filters DynamoDB records on their "dynamodb" key only.
+    expect(() => dynamoDbStreamMappings([fn({ FilterCriteria: { Filters: [{ Pattern: '{"eventName":["INSERT"]}' }] } })])).toThrow(
+      `${where}.FilterCriteria.Filters[0].Pattern: DynamoDB event filters may only name "dynamodb", not "eventName"`,
     );
   });
 });
