@@ -22,6 +22,7 @@ import {
   tableFigures,
 } from "#test/support/aggregates";
 import { createPrivateQueue, type PrivateQueue } from "#test/support/queues";
+import { expectedFromSlices, rollupFigures } from "#test/support/rollups";
 import { startStreamMapping } from "#test/support/streams";
 
 /**
@@ -41,42 +42,6 @@ let queryFn: LocalFunction;
 const rollupLogs: string[] = [];
 const mappings: DynamoDbStreamEventSourceMapping[] = [];
 let sales: Sale[];
-
-/** Region and overall figures of every rollup in the table: "<window>@<start>" -> value key -> "orders/sales/min/max/late". */
-async function rollupFigures(): Promise<Record<string, Record<string, string>>> {
-  const figures: Record<string, Record<string, string>> = {};
-  for (const window of ["1m", "10m/5m", "1h", "1d"]) {
-    let startKey: Record<string, AttributeValue> | undefined;
-    do {
-      const page = await clients.dynamodb.send(
-        new QueryCommand({
-          TableName: table.name,
-          KeyConditionExpression: "pk = :pk",
-          ExpressionAttributeValues: { ":pk": { S: `series#${window}` } },
-          ConsistentRead: true,
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const item of page.Items ?? []) {
-        const values: Record<string, string> = {};
-        for (const dimension of ["region", "all"] as const)
-          for (const [value, m] of dimensionValues(item, dimension))
-            values[`${dimension}#${value}`] = `${m.orders}/${m.sales}/${m.min}/${m.max}/${m.late}`;
-        figures[`${window}@${item.sk?.S}`] = values;
-      }
-      startKey = page.LastEvaluatedKey;
-    } while (startKey !== undefined);
-  }
-  return figures;
-}
-
-/** What the rollups must hold: the slices' region and overall figures added up, window by window. */
-async function expectedFromSlices(): Promise<Record<string, Record<string, string>>> {
-  const expected: Record<string, Record<string, string>> = {};
-  for (const [id, values] of Object.entries(await tableFigures(clients.dynamodb, table.name)))
-    expected[id] = Object.fromEntries(Object.entries(values).filter(([key]) => !key.startsWith("country#")));
-  return expected;
-}
 
 /** Written, stale and record counts the rollup logged since line `from`. */
 function rollupCounts(from: number) {
@@ -147,20 +112,20 @@ afterAll(async () => {
 
 describe("RollupFunction on the aggregates table's stream", () => {
   it("holds, for every window instance, every partition's region and overall figures added up to the cent", async () => {
-    const expected = await expectedFromSlices();
+    const expected = await expectedFromSlices(clients.dynamodb, table.name);
     expect(Object.keys(expected).length).toBeGreaterThan(100);
-    expect(await rollupFigures()).toEqual(expected);
+    expect(await rollupFigures(clients.dynamodb, table.name)).toEqual(expected);
     expect(rollupCounts(0).failed).toBe(0);
     for (const mapping of mappings) expect(mapping.stats.sentToDestination).toBe(0);
   });
 
   it("changes no rollup when the whole stream is replayed, and writes none (each is already the latest read)", async () => {
-    const before = await rollupFigures();
+    const before = await rollupFigures(clients.dynamodb, table.name);
     const from = rollupLogs.length;
     const replay = await startRollups();
     await replay.drain();
     expect(replay.stats.records).toBeGreaterThan(0);
-    expect(await rollupFigures()).toEqual(before);
+    expect(await rollupFigures(clients.dynamodb, table.name)).toEqual(before);
     const counts = rollupCounts(from);
     expect(counts.written).toBe(0);
     expect(counts.stale).toBeGreaterThan(0);
