@@ -1,5 +1,4 @@
 import { randomUUID } from "node:crypto";
-import { type AttributeValue, QueryCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rollupOf } from "#functions/rollup/rollup";
 import { dynamoRollupStore } from "#functions/rollup/store";
@@ -7,7 +6,6 @@ import type { DynamoDbStreamEventSourceMapping } from "#local/runtime/dynamodb-s
 import type { LocalFunction } from "#local/runtime/lambda";
 import { sampleSales } from "#local/sales/generator";
 import { localClients } from "#local/stack/clients";
-import { dimensionValues } from "#shared/aggregates/model";
 import { partitionOfKey } from "#shared/kafka/partitioner";
 import { centsOf, formatCents } from "#shared/money/cents";
 import { regionOf } from "#shared/sales/regions";
@@ -19,7 +17,6 @@ import {
   kafkaEvent,
   localFunction,
   salesEncoders,
-  tableFigures,
 } from "#test/support/aggregates";
 import { createPrivateQueue, type PrivateQueue } from "#test/support/queues";
 import { expectedFromSlices, rollupFigures } from "#test/support/rollups";
