@@ -164,15 +164,25 @@ function marshalMetrics(metrics: Metrics): AttributeValue {
   return { M: entry };
 }
 
+/** Values ("region#Europe" -> metrics) as one map attribute per dimension; throws on a key of another dimension. */
+function dimensionMaps<A extends "c" | "r" | "a">(
+  values: ReadonlyMap<string, Metrics>,
+  attributes: readonly A[],
+): Record<A, Record<string, AttributeValue>> {
+  const maps: Record<string, Record<string, AttributeValue>> = Object.fromEntries(attributes.map((attribute) => [attribute, {}]));
+  for (const [key, metrics] of values) {
+    const hash = key.indexOf("#");
+    const attribute = dimensionAttribute[key.slice(0, hash) as Dimension] as A | undefined;
+    if (attribute === undefined || !attributes.includes(attribute))
+      throw new Error(`value key "${key}" names no dimension of ${attributes.join(", ")}`);
+    (maps[attribute] as Record<string, AttributeValue>)[key.slice(hash + 1)] = marshalMetrics(metrics);
+  }
+  return maps as Record<A, Record<string, AttributeValue>>;
+}
+
 /** A slice as DynamoDB attributes; money as exact decimal Numbers ("1234.5"). */
 export function marshalSlice(item: SliceItem): Record<string, AttributeValue> {
-  const byDimension: Record<"c" | "r" | "a", Record<string, AttributeValue>> = { c: {}, r: {}, a: {} };
-  for (const [key, metrics] of item.values) {
-    const hash = key.indexOf("#");
-    const attribute = dimensionAttribute[key.slice(0, hash) as Dimension];
-    if (attribute === undefined) throw new Error(`value key "${key}" names no dimension`);
-    byDimension[attribute][key.slice(hash + 1)] = marshalMetrics(metrics);
-  }
+  const byDimension = dimensionMaps(item.values, ["c", "r", "a"]);
   const { spk, ssk } = seriesKey(item.window, item.start, item.topicPartition);
   return {
     ...sliceKey(item.window, item.start, item.topicPartition),
@@ -193,13 +203,7 @@ export function marshalSlice(item: SliceItem): Record<string, AttributeValue> {
 
 /** A rollup as DynamoDB attributes (the same map layout as a slice's `r` and `a`). */
 export function marshalRollup(item: RollupItem): Record<string, AttributeValue> {
-  const byDimension: Record<"r" | "a", Record<string, AttributeValue>> = { r: {}, a: {} };
-  for (const [key, metrics] of item.values) {
-    const hash = key.indexOf("#");
-    const attribute = dimensionAttribute[key.slice(0, hash) as Dimension];
-    if (attribute !== "r" && attribute !== "a") throw new Error(`value key "${key}" is not a region or the total`);
-    byDimension[attribute][key.slice(hash + 1)] = marshalMetrics(metrics);
-  }
+  const byDimension = dimensionMaps(item.values, ["r", "a"]);
   return {
     ...rollupKey(item.window, item.start),
     win: { S: item.window },

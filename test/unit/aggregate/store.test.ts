@@ -1,27 +1,14 @@
-import { type AttributeValue, ConditionalCheckFailedException, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { type AttributeValue, ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { describe, expect, it, vi } from "vitest";
 import { AggregateStore, itemBytes } from "#functions/aggregate/store";
 import { dynamoQueryStore } from "#functions/query/store";
 import { emptySlice, type Metrics, marshalSlice, rollupKey, type SliceItem, sliceKey, unmarshalSlice } from "#shared/aggregates/model";
 import { partitionOfKey } from "#shared/kafka/partitioner";
+import { fakeDynamoClient, type Sent } from "#test/support/fake-dynamodb";
 
-type Sent = { name: string; input: Record<string, unknown> };
 const itemOf = (sent: Sent | undefined) => (sent?.input.Item ?? {}) as Record<string, AttributeValue>;
 
-/** A DynamoDB client whose answers a test scripts, recording every command sent. */
-function fakeClient(answer: (command: Sent) => unknown) {
-  const sent: Sent[] = [];
-  const client = {
-    send: async (command: { constructor: { name: string }; input: Record<string, unknown> }) => {
-      const call = { name: command.constructor.name, input: command.input };
-      sent.push(call);
-      const result = answer(call);
-      if (result instanceof Error) throw result;
-      return result;
-    },
-  } as unknown as DynamoDBClient;
-  return { client, sent };
-}
+const fakeClient = fakeDynamoClient;
 
 const m = (orders: number, cents: number): Metrics => ({
   orders: BigInt(orders),

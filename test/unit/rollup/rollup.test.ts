@@ -8,7 +8,15 @@ import {
   sliceTotals,
   type WindowRef,
 } from "#functions/rollup/rollup";
-import { type Metrics, marshalSlice, parseSliceId, type RollupItem, sliceId, splitTopicPartition } from "#shared/aggregates/model";
+import {
+  type Metrics,
+  marshalRollup,
+  marshalSlice,
+  parseSliceId,
+  type RollupItem,
+  sliceId,
+  splitTopicPartition,
+} from "#shared/aggregates/model";
 
 const T0 = Date.parse("2022-08-01T10:15:00Z");
 const m = (orders: number, cents: number, extremes: [number, number] = [cents, cents]): Metrics => ({
@@ -70,6 +78,14 @@ describe("rollupOf", () => {
     expect(rollup.values.get("region#Asia")).toEqual(m(4, 40000));
     expect(rollup.values.get("all#all")).toEqual(m(7, 42000, [1, 40000]));
     expect(rollup).toMatchObject({ seen: 8n, slices: 2, partitions: 6, expiresAt: 3_000, end: T0 + 60_000 });
+  });
+
+  it("stores region and overall figures only", () => {
+    const rollup = rollupOf({ window: "1m", start: T0 }, [totals(1, { "all#all": m(1, 100) })], 1);
+    expect(marshalRollup(rollup).a?.M?.all?.M?.s).toEqual({ N: "1.00" });
+    expect(() => marshalRollup({ ...rollup, values: new Map([["country#France", m(1, 100)]]) })).toThrow(
+      'value key "country#France" names no dimension of r, a',
+    );
   });
 
   it("keeps the window (no expiry) when any slice of it has none", () => {

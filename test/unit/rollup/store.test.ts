@@ -1,26 +1,11 @@
-import { ConditionalCheckFailedException, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { describe, expect, it } from "vitest";
 import { rollupOf } from "#functions/rollup/rollup";
 import { dynamoRollupStore } from "#functions/rollup/store";
 import { rollupKey, sliceKey } from "#shared/aggregates/model";
+import { fakeDynamoClient } from "#test/support/fake-dynamodb";
 
-interface Sent {
-  name: string;
-  input: Record<string, unknown>;
-}
-function fakeClient(answer: (command: Sent) => unknown) {
-  const sent: Sent[] = [];
-  const client = {
-    send: async (command: { constructor: { name: string }; input: Record<string, unknown> }) => {
-      const call = { name: command.constructor.name, input: command.input };
-      sent.push(call);
-      const result = answer(call);
-      if (result instanceof Error) throw result;
-      return result;
-    },
-  } as unknown as DynamoDBClient;
-  return { client, sent };
-}
+const fakeClient = fakeDynamoClient;
 
 const T0 = Date.parse("2022-08-01T10:15:00Z");
 const ref = { window: "1m", start: T0, topic: "sales", partitionsSeen: 1 };
