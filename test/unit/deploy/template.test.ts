@@ -237,6 +237,11 @@ describe("template.yaml on AWS: region and overall series come from the rollup, 
     expect(dependsOn).toEqual(expect.arrayContaining(counting));
   });
 
+  it("allows no more partitions than one BatchGetItem reads (a query's watermarks, a window's slices)", () => {
+    const parameter = ctx.template.Parameters?.SalesTopicPartitions as { MaxValue?: number } | undefined;
+    expect(parameter?.MaxValue).toBe(100);
+  });
+
   it("has no index left that every partition's slices would write (total-series is gone)", () => {
     const indexes = (table.GlobalSecondaryIndexes as { IndexName: string }[]).map((i) => i.IndexName);
     expect(indexes).toEqual(["country-series"]);
