@@ -1,3 +1,4 @@
+import { readFileSync, writeFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { DescribeTableCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import {
@@ -337,11 +338,44 @@ export class DynamoDbStreamEventSourceMapping {
   #drains: { after: number; resolve: () => void; reject: (error: Error) => void }[] = [];
   #lastProblem = "";
 
-  constructor(mapping: DynamoDbStreamMapping, fn: Invokable, clients: StreamMappingClients, log: LogSink) {
+  readonly #checkpointFile: string | undefined;
+  #checkpoint: Record<string, string> = {};
+
+  /**
+   * `checkpointFile`: where the mapping keeps each shard's position, so that a mapping started
+   * again on the same stream resumes where the last one stopped, as Lambda's mapping does across
+   * deployments (`npm start` twice, or each test file's runtime). Without one it starts at the
+   * StartingPosition every time.
+   */
+  constructor(
+    mapping: DynamoDbStreamMapping,
+    fn: Invokable,
+    clients: StreamMappingClients,
+    log: LogSink,
+    { checkpointFile }: { checkpointFile?: string } = {},
+  ) {
     this.mapping = mapping;
     this.#fn = fn;
     this.#clients = clients;
     this.#log = log;
+    this.#checkpointFile = checkpointFile;
+  }
+
+  /** Positions saved for this stream (another stream's, e.g. a table made again since, are ignored). */
+  #loadCheckpoint(): Record<string, string> {
+    if (this.#checkpointFile === undefined) return {};
+    try {
+      const saved = JSON.parse(readFileSync(this.#checkpointFile, "utf8")) as { streamArn?: string; shards?: Record<string, string> };
+      return saved.streamArn === this.#streamArn ? { ...saved.shards } : {};
+    } catch {
+      return {}; // none yet, or unreadable: start at the StartingPosition
+    }
+  }
+
+  #saveCheckpoint(shardId: string, sequenceNumber: string): void {
+    if (this.#checkpointFile === undefined || this.#checkpoint[shardId] === sequenceNumber) return;
+    this.#checkpoint[shardId] = sequenceNumber;
+    writeFileSync(this.#checkpointFile, JSON.stringify({ streamArn: this.#streamArn, shards: this.#checkpoint }));
   }
 
   /** The ARN of the stream read, as events name it (set by start). */
@@ -365,15 +399,18 @@ export class DynamoDbStreamEventSourceMapping {
     }
     this.#streamArn = arn;
     this.#eventSourceArn = publicStreamArn(arn);
-    // Shards listed now start at the mapping's StartingPosition; shards that appear later are new and read from their start.
+    this.#checkpoint = this.#loadCheckpoint();
+    // Shards listed now start at the saved position, else at the mapping's StartingPosition;
+    // shards that appear later are new and read from their start.
     for (const shard of await this.#describeShards()) {
       if (shard.ShardId === undefined) continue;
       const closed = shard.SequenceNumberRange?.EndingSequenceNumber !== undefined;
-      const latest = this.mapping.startingPosition === "LATEST";
+      const saved = this.#checkpoint[shard.ShardId];
+      const latest = this.mapping.startingPosition === "LATEST" && saved === undefined;
       this.#shards.set(shard.ShardId, {
         id: shard.ShardId,
         iterator: undefined,
-        lastRead: undefined,
+        lastRead: saved,
         start: this.mapping.startingPosition,
         buffer: [],
         firstBufferedAt: 0,
@@ -538,9 +575,13 @@ export class DynamoDbStreamEventSourceMapping {
       if (!(await this.#process(shard.id, batch, 0, 0))) {
         const range = `${batch[0]?.dynamodb.SequenceNumber}..${batch.at(-1)?.dynamodb.SequenceNumber}`;
         this.#log(this.mapping.functionId, `[stream] ${this.#name}: stopped before batch ${shard.id} ${range} was done`);
+        return { idle: false, read: fresh > 0 };
       }
+      this.#saveCheckpoint(shard.id, batch.at(-1)?.dynamodb.SequenceNumber as string);
       if (shard.buffer.length > 0) shard.firstBufferedAt = Date.now();
     }
+    // Everything read is done (delivered or filtered out): a restart need not read it again.
+    if (shard.buffer.length === 0 && shard.lastRead !== undefined) this.#saveCheckpoint(shard.id, shard.lastRead);
     return { idle: fresh === 0 && shard.buffer.length === 0 && !delivered, read: fresh > 0 };
   }
 

@@ -1,7 +1,8 @@
 import type { Server } from "node:http";
+import { join } from "node:path";
 import { localClients } from "../stack/clients.ts";
 import { localStackContext } from "../stack/context.ts";
-import { ports } from "../stack/settings.ts";
+import { paths, ports } from "../stack/settings.ts";
 import { type SamFunction, samFunctions } from "../template/functions.ts";
 import { DynamoDbStreamEventSourceMapping, dynamoDbStreamMappings } from "./dynamodb-stream.ts";
 import { FirehoseEmulator, firehoseStreams } from "./firehose.ts";
@@ -72,7 +73,12 @@ export class LocalRuntime {
       const streamClients = { dynamodb: clients.dynamodb, streams: clients.dynamodbStreams, sqs: clients.sqs };
       for (const mapping of dynamoDbStreamMappings(definitions)) {
         const tableName = options.streamTables?.[mapping.functionId] ?? mapping.tableName;
-        const esm = new DynamoDbStreamEventSourceMapping({ ...mapping, tableName }, runtime.fn(mapping.functionId), streamClients, log);
+        // Like Lambda's mapping, the template's keeps its position across runs (a private table's starts afresh).
+        const checkpointFile =
+          tableName === mapping.tableName ? join(paths.run, `stream-${mapping.functionId}-${mapping.eventName}.json`) : undefined;
+        const esm = new DynamoDbStreamEventSourceMapping({ ...mapping, tableName }, runtime.fn(mapping.functionId), streamClients, log, {
+          checkpointFile,
+        });
         await esm.start();
         runtime.streamMappings.push(esm);
       }

@@ -1,4 +1,7 @@
 import { randomUUID } from "node:crypto";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { DeleteItemCommand, PutItemCommand, ScanCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
@@ -313,6 +316,35 @@ describe("the DynamoDB stream event source mapping", () => {
         .sort(),
     ).toEqual([...keys].sort());
     expect(esm.stats.records).toBe(60);
+  });
+
+  it("with a checkpoint file resumes where the last mapping on the stream stopped, as Lambda's mapping does across runs", async () => {
+    const table = await privateTable();
+    const checkpointFile = join(mkdtempSync(join(tmpdir(), "stream-checkpoint-")), "rollup.json");
+    const start = async (fn: Invokable, withCheckpoint: boolean) => {
+      const esm = new DynamoDbStreamEventSourceMapping({ ...templateMapping, tableName: table.name }, fn, streamClients, () => undefined, {
+        ...(withCheckpoint && { checkpointFile }),
+      });
+      await esm.start();
+      cleanups.push(() => esm.stop());
+      return esm;
+    };
+    const first = recordedFixture();
+    const esm = await start(first, true);
+    await table.put("one");
+    await table.put("watermark#sales-0", "watermark");
+    await esm.drain();
+    await esm.stop();
+    await table.put("two");
+
+    const second = recordedFixture();
+    await (await start(second, true)).drain();
+    const fresh = recordedFixture();
+    await (await start(fresh, false)).drain();
+
+    expect(first.calls.flatMap((call) => call.keys)).toEqual(["one"]);
+    expect(second.calls.flatMap((call) => call.keys)).toEqual(["two"]);
+    expect(fresh.calls.flatMap((call) => call.keys)).toEqual(["one", "two"]);
   });
 
   it("with StartingPosition LATEST delivers only what is written after it starts", async () => {
