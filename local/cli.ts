@@ -1,13 +1,13 @@
 import { parseArgs } from "node:util";
 import { LocalRuntime } from "./runtime/runtime.ts";
-import { installSamCli, installStack } from "./stack/install.ts";
+import { installCheckov, installSamCli, installStack } from "./stack/install.ts";
 import { assertPrerequisites } from "./stack/prerequisites.ts";
 import { localAws, paths } from "./stack/settings.ts";
 import { down, status, type UpResult, up } from "./stack/stack.ts";
 
 const usage = `Usage: tsx local/cli.ts <command>
 
-  setup                 download Kafka, DynamoDB Local (Maven Central), moto and the SAM CLI (PyPI) into ${paths.cacheRoot}
+  setup                 download Kafka, DynamoDB Local (Maven Central), moto, the SAM CLI and checkov (PyPI) into ${paths.cacheRoot}
   start                 bring the stack up, stay in the foreground, stop it on Ctrl-C   (npm start)
   stack up [--keep-data]  bring the stack up in the background and return
   stack down            stop what the stack started (by pid)
@@ -42,8 +42,9 @@ async function main(argv: string[]): Promise<void> {
     case "setup":
       assertPrerequisites();
       await installStack();
-      // Setup (npm test, CI) also fetches the SAM CLI, so the sam build test never waits on pip.
-      await installSamCli();
+      // Setup (npm test, CI) also fetches the SAM CLI and checkov, so the sam build and template
+      // scan tests never wait on pip (two pip runs at once: each is mostly network wait).
+      await Promise.all([installSamCli(), installCheckov()]);
       console.error(`Local stack downloads are in ${paths.cacheRoot}`);
       return;
     case "stack":

@@ -109,6 +109,20 @@ export async function installSamCli(): Promise<string> {
   return samBin();
 }
 
+/**
+ * checkov in a virtualenv of its own (local/stack/checkov-requirements.txt): its pins of boto3
+ * and networkx clash with moto's and cfn-lint's, and only the template scan needs it.
+ */
+export function checkovBin(): string {
+  return join(venvFor(paths.checkovRequirements, paths.checkovVenvRoot), "bin", "checkov");
+}
+
+/** Installs checkov unless present (idempotent). Throws with pip's output. */
+export async function installCheckov(): Promise<string> {
+  await installVenv(venvFor(paths.checkovRequirements, paths.checkovVenvRoot), paths.checkovRequirements, "checkov");
+  return checkovBin();
+}
+
 /** Downloads everything the stack runs (idempotent; cached under ~/.cache). Throws with the failing tool's output. */
 export async function installStack(): Promise<void> {
   await Promise.all([installKafka(), installDynamodbLocal(), installPythonTools()]);

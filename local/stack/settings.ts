@@ -78,6 +78,8 @@ export const paths = Object.freeze({
   venvRoot: join(cacheRoot, "venv"),
   samRequirements: join(projectRoot, "local", "stack", "sam-requirements.txt"),
   samVenvRoot: join(cacheRoot, "venv-sam"),
+  checkovRequirements: join(projectRoot, "local", "stack", "checkov-requirements.txt"),
+  checkovVenvRoot: join(cacheRoot, "venv-checkov"),
   stateRoot,
   data: join(stateRoot, "data"),
   dynamodbData: dynamodbDataDir(join(stateRoot, "data")),

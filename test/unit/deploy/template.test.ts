@@ -187,6 +187,61 @@ describe("template.yaml on AWS: operations defaults", () => {
   });
 });
 
+// checkov (test/integration/local/template-checkov.test.ts) checks some of these; these also cover
+// what it does not read (SSE-SQS, the TLS-only policy, the noncurrent versions' expiry).
+describe("template.yaml on AWS: data at rest survives mistakes", () => {
+  const ofType = (type: string) => Object.entries(resources).filter(([, resource]) => resource.Type === type);
+  const props = (id: string) => resolveValue(ctx, resources[id]?.Properties ?? {}, id) as Record<string, unknown>;
+
+  it.each(ofType("AWS::DynamoDB::Table").map(([id]) => id))("%s has point-in-time recovery and encryption at rest", (id) => {
+    expect(props(id).PointInTimeRecoverySpecification).toMatchObject({ PointInTimeRecoveryEnabled: true });
+    expect(props(id).SSESpecification).toMatchObject({ SSEEnabled: true });
+  });
+
+  it.each(ofType("AWS::SQS::Queue").map(([id]) => id))("%s is encrypted at rest (SSE-SQS or a KMS key)", (id) => {
+    const queue = props(id);
+    expect(queue.SqsManagedSseEnabled === true || queue.KmsMasterKeyId !== undefined).toBe(true);
+  });
+
+  const buckets = ofType("AWS::S3::Bucket").map(([id]) => id);
+  it.each(buckets)("%s keeps overwritten and deleted versions for LakeNoncurrentVersionDays, then expires them", (id) => {
+    const bucket = resources[id]?.Properties as Record<string, unknown>;
+    expect(bucket.VersioningConfiguration).toEqual({ Status: "Enabled" });
+    const rules = (bucket.LifecycleConfiguration as { Rules: Record<string, unknown>[] }).Rules;
+    const expiring = rules.filter((rule) => rule.Status === "Enabled" && rule.NoncurrentVersionExpiration !== undefined);
+    expect(expiring).toHaveLength(1);
+    expect(expiring[0]?.NoncurrentVersionExpiration).toEqual({ NoncurrentDays: { Ref: "LakeNoncurrentVersionDays" } });
+    // Applies to the whole bucket: no prefix or filter narrows it.
+    expect(expiring[0]?.Prefix ?? expiring[0]?.Filter).toBeUndefined();
+    expect(Number(resolveValue(ctx, { Ref: "LakeNoncurrentVersionDays" }, id))).toBeGreaterThanOrEqual(1);
+  });
+
+  it.each(buckets)("%s is encrypted, private and refuses requests without TLS", (id) => {
+    const bucket = props(id);
+    expect(bucket.BucketEncryption).toBeDefined();
+    expect(bucket.PublicAccessBlockConfiguration).toEqual({
+      BlockPublicAcls: true,
+      BlockPublicPolicy: true,
+      IgnorePublicAcls: true,
+      RestrictPublicBuckets: true,
+    });
+    const policies = ofType("AWS::S3::BucketPolicy").filter(
+      ([, policy]) => JSON.stringify(policy.Properties?.Bucket) === JSON.stringify({ Ref: id }),
+    );
+    expect(policies).toHaveLength(1);
+    const statements = (props(policies[0]?.[0] ?? "").PolicyDocument as { Statement: Record<string, unknown>[] }).Statement;
+    const arn = resolveValue(ctx, { "Fn::GetAtt": [id, "Arn"] }, id);
+    expect(statements).toContainEqual({
+      Sid: "DenyInsecureTransport",
+      Effect: "Deny",
+      Principal: "*",
+      Action: "s3:*",
+      Resource: [arn, `${arn}/*`],
+      Condition: { Bool: { "aws:SecureTransport": "false" } },
+    });
+  });
+});
+
 describe("template.yaml on AWS: private subnets reach the APIs they call", () => {
   const endpoints = Object.entries(resources).filter(([, resource]) => resource.Type === "AWS::EC2::VPCEndpoint");
   const service = (id: string) =>
