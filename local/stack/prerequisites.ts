@@ -31,7 +31,7 @@ const prerequisites: readonly Prerequisite[] = [
     command: "python3",
     versionArgs: ["-c", "import sys, venv; print(sys.version_info[0] * 100 + sys.version_info[1])"],
     minimumMajor: 309,
-    purpose: "runs moto server (Glue, S3, SQS) and cfn-lint in a virtualenv",
+    purpose: "runs moto server (Glue, S3, SQS), cfn-lint and checkov in virtualenvs",
     install: "apt-get install -y python3 python3-venv (Debian/Ubuntu) or https://www.python.org/downloads/ (3.9+)",
     parseMajor: (out) => Number(out.trim()) || undefined,
   },
