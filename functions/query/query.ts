@@ -185,7 +185,10 @@ export async function leaderboard(query: LeaderboardQuery, deps: QueryDeps) {
   if (final && at !== undefined) throw badRequest("CONFLICTING_PARAMETERS", "pass at or final=true, not both");
   if (final && spec.unbounded) throw badRequest("NEVER_CLOSES", `the ${spec.name} window never closes; leave final out`);
   const partitions = await partitionsNow(deps);
-  // No window after the one holding the greatest watermark has figures (nothing later was seen).
+  // No window after the one holding the greatest watermark has figures (nothing later was seen),
+  // and that one has them: the record that set the watermark counted in every window containing
+  // it (it cannot be late). Only expiry empties it, and then every earlier window has expired
+  // too, so reading earlier instances would find nothing either: one slice read suffices.
   const latestWithFigures = partitions.latestEventTime === undefined ? undefined : latestWindowStart(spec, partitions.latestEventTime);
   let start: number;
   if (at !== undefined) start = latestWindowStart(spec, at);
