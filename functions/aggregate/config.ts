@@ -19,7 +19,7 @@ export const config = loadConfig({
   // Dead letters too large for SQS keep their bytes here (the lake bucket, under its own prefix).
   deadLetterBucket: text("DEAD_LETTER_BUCKET"),
   deadLetterPrefix: text("DEAD_LETTER_PREFIX", "dead-letters/aggregate/"),
-  windows: parsed("WINDOWS", "1m,10m/5m,1h,1d", parseWindows),
+  windows: parsed("WINDOWS", "1m,10m/5m,1h,1d,all", parseWindows),
   ttlSeconds: parsed("WINDOW_TTL", "1m=2d,10m/5m=7d,1h=400d", parseTtls),
   allowedLatenessMs: parsed("ALLOWED_LATENESS", "10m", parseDuration),
   maxConflictRetries: integer("MAX_CONFLICT_RETRIES", 10, { min: 1, max: 100 }),

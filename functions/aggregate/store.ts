@@ -6,6 +6,7 @@ import {
   sliceKey,
   splitTopicPartition,
   unmarshalSlice,
+  WATERMARK_BATCH_AT,
   watermarkKey,
 } from "#shared/aggregates/model";
 import { batchGetAll } from "#shared/dynamodb/batch-get";
@@ -108,6 +109,9 @@ export class AggregateStore {
       p: { N: String(partition) },
       ...(Number.isFinite(watermark.eventTime) && { wm: { N: String(watermark.eventTime) } }),
       off: { N: String(watermark.offset) },
+      // Wall-clock time of this batch: the query tells an idle partition (no batch for
+      // IdleTimeout) from one still delivering, so an empty partition does not hold windows open.
+      [WATERMARK_BATCH_AT]: { N: String(Date.now()) },
     };
     this.#count(attributes);
     try {

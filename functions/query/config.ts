@@ -6,7 +6,9 @@ export const config = loadConfig({
   table: text("AGGREGATES_TABLE"),
   topic: text("SALES_TOPIC"),
   partitions: integer("SALES_TOPIC_PARTITIONS", 6, { min: 1, max: 10_000 }),
-  windows: parsed("WINDOWS", "1m,10m/5m,1h,1d", parseWindows),
+  windows: parsed("WINDOWS", "1m,10m/5m,1h,1d,all", parseWindows),
   allowedLatenessMs: parsed("ALLOWED_LATENESS", "10m", parseDuration),
+  // A partition with no batch for this long no longer holds windows open (see completeness.ts).
+  idleTimeoutMs: parsed("IDLE_TIMEOUT", "5m", parseDuration),
   maxSeriesWindows: integer("MAX_SERIES_WINDOWS", 1500, { min: 1, max: 100_000 }),
 });

@@ -18,7 +18,9 @@ const deps: QueryDeps = {
   windows: config.windows,
   allowedLatenessMs: config.allowedLatenessMs,
   partitions: config.partitions,
+  idleTimeoutMs: config.idleTimeoutMs,
   maxSeriesWindows: config.maxSeriesWindows,
+  now: Date.now,
 };
 
 type Route = (event: APIGatewayProxyEventV2) => Promise<HttpResponse>;

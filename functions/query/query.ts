@@ -1,8 +1,11 @@
 import { addPartial, type Dimension, dimensions, type Metrics, mergeMetrics } from "#shared/aggregates/model";
 import { badRequest, HttpError } from "#shared/http/errors";
 import { formatCents } from "#shared/money/cents";
-import { parseIsoInstant } from "#shared/time/instant";
-import { latestWindowStart, type WindowSpec } from "#shared/windows/windows";
+import { MAX_INSTANT_MS, parseIsoInstant } from "#shared/time/instant";
+import { coveringRange, latestWindowStart, type WindowSpec } from "#shared/windows/windows";
+import { type CompletenessView, completenessOf, judgePartitions, type PartitionMark, type PartitionsView } from "./completeness.ts";
+
+export type { PartitionMark } from "./completeness.ts";
 
 /**
  * Reads the aggregates table; DynamoDB in the handler, anything with the same shape in tests.
@@ -24,17 +27,21 @@ export interface QueryStore {
     dimension: Dimension,
     value: string,
   ): Promise<{ start: number; metrics: Metrics }[]>;
-  /** Max event time seen on each partition of the topic, by partition number. */
-  watermarks(): Promise<ReadonlyMap<number, number>>;
+  /** Each partition's watermark item (max event time seen, time of its last batch), by partition number. */
+  watermarks(): Promise<ReadonlyMap<number, PartitionMark>>;
 }
 
 export interface QueryDeps {
   readonly store: QueryStore;
   readonly windows: readonly WindowSpec[];
   readonly allowedLatenessMs: number;
-  /** Partitions of the sales topic: a window is closed only once every one has passed it. */
+  /** Partitions of the sales topic: a window is closed only once every one has passed it or is idle. */
   readonly partitions: number;
+  /** A partition with no batch for this long is idle: it holds no window open past lateness + this. */
+  readonly idleTimeoutMs: number;
   readonly maxSeriesWindows: number;
+  /** The wall clock (epoch ms); Date.now in the handler. */
+  readonly now?: () => number;
 }
 
 /** Metrics of one value in one window as the API returns them: money as decimal strings. */
@@ -49,11 +56,14 @@ export interface MetricsView {
 
 export interface WindowView extends MetricsView {
   readonly start: string;
-  readonly end: string;
+  /** Null for the all-time window, which never ends. */
+  readonly end: string | null;
   readonly status: "open" | "closed";
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
+/** A window's end as the API shows it: the all-time window has none. */
+const endOf = (spec: WindowSpec, end: number) => (spec.unbounded ? null : iso(end));
 
 function view(metrics: Metrics | undefined): MetricsView {
   if (metrics === undefined) return { orders: 0, sales: "0.00", min: null, max: null, average: null, late: 0 };
@@ -102,18 +112,15 @@ function instant(name: string, text: string | undefined): number | undefined {
   return ms;
 }
 
-/** The time before which every partition has moved on by more than the allowed lateness. */
-async function closedBefore(deps: QueryDeps): Promise<number> {
-  const watermarks = await deps.store.watermarks();
-  let least = Number.POSITIVE_INFINITY;
-  for (let partition = 0; partition < deps.partitions; partition++)
-    least = Math.min(least, watermarks.get(partition) ?? Number.NEGATIVE_INFINITY);
-  return least - deps.allowedLatenessMs;
+/** Reads the partitions' watermark items and judges them at the deps' clock. Throws on store errors. */
+async function partitionsNow(deps: QueryDeps): Promise<PartitionsView> {
+  const marks = await deps.store.watermarks();
+  return judgePartitions(marks, (deps.now ?? Date.now)(), deps);
 }
 
 /** Query-string parameters each route reads; anything else is refused, so a path parameter can never be overridden. */
 export const queryParameters = {
-  leaderboard: ["window", "at", "limit"],
+  leaderboard: ["window", "at", "final", "limit"],
   series: ["window", "from", "to"],
 } as const;
 
@@ -147,29 +154,54 @@ export interface LeaderboardQuery {
   readonly dimension: string | undefined;
   readonly window?: string;
   readonly at?: string;
+  readonly final?: string;
   readonly limit?: string;
 }
 
+/** Most entries a leaderboard lists: as many countries as one slice keeps by name, at most. */
+export const MAX_LEADERBOARD_LIMIT = 1000;
+
+function finalFlag(text: string | undefined): boolean {
+  if (text === undefined || text === "false") return false;
+  if (text === "true") return true;
+  throw badRequest("INVALID_FINAL", `final must be true or false; got "${text}"`);
+}
+
 /**
- * Top values of a dimension by sales in one window: the latest window that contains `at`, or by
- * default the latest closed one. Throws HttpError 400 on bad parameters, 404 when no window has
- * closed yet.
+ * Top values of a dimension by sales in one window, with the window's status and completeness:
+ * by default the latest window that has figures (the one that contains the greatest watermark;
+ * the one containing now before any sale), usually still open; with `final=true` the latest
+ * closed one; with `at` the latest-starting window that contains it. Throws HttpError 400 on bad
+ * or conflicting parameters, 404 (NO_CLOSED_WINDOW) for `final=true` while no window is closed.
  */
 export async function leaderboard(query: LeaderboardQuery, deps: QueryDeps) {
   const dimension = dimensionOf(query.dimension);
   const spec = windowSpec(deps, query.window, "10m/5m");
   const limit = query.limit === undefined ? 10 : Number(query.limit);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 100)
-    throw badRequest("INVALID_LIMIT", `limit must be an integer from 1 to 100; got "${query.limit}"`);
-  const closedUntil = await closedBefore(deps);
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LEADERBOARD_LIMIT)
+    throw badRequest("INVALID_LIMIT", `limit must be an integer from 1 to ${MAX_LEADERBOARD_LIMIT}; got "${query.limit}"`);
+  const final = finalFlag(query.final);
   const at = instant("at", query.at);
+  if (final && at !== undefined) throw badRequest("CONFLICTING_PARAMETERS", "pass at or final=true, not both");
+  if (final && spec.unbounded) throw badRequest("NEVER_CLOSES", `the ${spec.name} window never closes; leave final out`);
+  const partitions = await partitionsNow(deps);
+  // No window after the one holding the greatest watermark has figures (nothing later was seen),
+  // and that one has them: the record that set the watermark counted in every window containing
+  // it (it cannot be late). Only expiry empties it, and then every earlier window has expired
+  // too, so reading earlier instances would find nothing either: one slice read suffices.
+  const latestWithFigures = partitions.latestEventTime === undefined ? undefined : latestWindowStart(spec, partitions.latestEventTime);
   let start: number;
   if (at !== undefined) start = latestWindowStart(spec, at);
-  else {
-    if (!Number.isFinite(closedUntil))
-      throw new HttpError(404, "NO_CLOSED_WINDOW", `no ${spec.name} window has closed yet on every partition; pass at=<ISO-8601>`);
-    start = latestWindowStart(spec, closedUntil - spec.sizeMs);
-  }
+  else if (final) {
+    if (!Number.isFinite(partitions.closedUntil))
+      throw new HttpError(
+        404,
+        "NO_CLOSED_WINDOW",
+        `no ${spec.name} window is closed yet: a partition that delivers sales has not passed one; leave final out for the current window`,
+      );
+    const latestClosed = latestWindowStart(spec, partitions.closedUntil - spec.sizeMs);
+    start = latestWithFigures === undefined ? latestClosed : Math.min(latestClosed, latestWithFigures);
+  } else start = latestWithFigures ?? latestWindowStart(spec, partitions.now);
   const end = start + spec.sizeMs;
   const merged = new Map<string, Metrics>();
   for (const partial of await deps.store.windowValues(spec.name, start, dimension))
@@ -178,7 +210,13 @@ export async function leaderboard(query: LeaderboardQuery, deps: QueryDeps) {
     .sort(([ka, a], [kb, b]) => (a.sales === b.sales ? ka.localeCompare(kb) : a.sales > b.sales ? -1 : 1))
     .slice(0, limit)
     .map(([value, metrics]) => ({ value, ...view(metrics) }));
-  return { dimension, window: { name: spec.name, start: iso(start), end: iso(end), status: statusOf(end, closedUntil) }, entries };
+  const completeness: CompletenessView = completenessOf(partitions, end);
+  return {
+    dimension,
+    window: { name: spec.name, start: iso(start), end: endOf(spec, end), status: statusOf(end, partitions.closedUntil) },
+    completeness,
+    entries,
+  };
 }
 
 export interface SeriesQuery {
@@ -190,9 +228,11 @@ export interface SeriesQuery {
 }
 
 /**
- * A value's windows with start in [from, to) and end at or before `to`, and their total (for
- * tumbling windows; hopping windows overlap, so their sum would count sales twice). `from` and
- * `to` must fall on the window's grid, so no window reaches outside the range.
+ * A value's windows covering [from, to), and their total (for tumbling windows; hopping windows
+ * overlap, so their sum would count sales twice). `from` and `to` off the window's grid are
+ * widened to the windows that cover them (at least one window), and `range` says what was
+ * answered. The all-time window needs no range: it is the one window. Throws HttpError 400 on a
+ * missing, reversed or unreadable range, or one of more than maxSeriesWindows windows.
  */
 export async function series(query: SeriesQuery, deps: QueryDeps) {
   const dimension = dimensionOf(query.dimension);
@@ -201,31 +241,32 @@ export async function series(query: SeriesQuery, deps: QueryDeps) {
   const spec = windowSpec(deps, query.window, "1h");
   const from = instant("from", query.from);
   const to = instant("to", query.to);
-  if (from === undefined || to === undefined) throw badRequest("MISSING_RANGE", "from and to are required (ISO-8601 with a zone)");
-  if (to <= from) throw badRequest("INVALID_RANGE", "to must be after from");
-  if (from % spec.advanceMs !== 0 || to % spec.advanceMs !== 0) {
+  if (!spec.unbounded && (from === undefined || to === undefined))
+    throw badRequest("MISSING_RANGE", "from and to are required (ISO-8601 with a zone)");
+  if (from !== undefined && to !== undefined && to <= from) throw badRequest("INVALID_RANGE", "to must be after from");
+  const range = coveringRange(spec, from ?? 0, to ?? 0);
+  if (!spec.unbounded && range.to > MAX_INSTANT_MS)
     throw badRequest(
-      "UNALIGNED_RANGE",
-      `from and to must be multiples of ${spec.name}'s advance (${spec.advanceMs / 60000} min) since the epoch; use a finer window for finer ranges`,
+      "INVALID_RANGE",
+      `the ${spec.name} windows covering the range would end after 9999-12-31 (the last day a window can cover)`,
     );
-  }
-  const lastStart = to - spec.sizeMs;
-  const count = lastStart < from ? 0 : (lastStart - from) / spec.advanceMs + 1;
+  const lastStart = range.to - spec.sizeMs;
+  const count = (lastStart - range.from) / spec.advanceMs + 1;
   if (count > deps.maxSeriesWindows)
     throw badRequest("RANGE_TOO_LONG", `the range holds ${count} ${spec.name} windows; at most ${deps.maxSeriesWindows} per request`);
-  const [points, closedUntil] = await Promise.all([
-    count === 0 ? Promise.resolve([]) : deps.store.valueSeries(spec.name, from, lastStart, dimension, query.value),
-    closedBefore(deps),
+  const [points, partitions] = await Promise.all([
+    deps.store.valueSeries(spec.name, range.from, lastStart, dimension, query.value),
+    partitionsNow(deps),
   ]);
   const byStart = new Map(points.map(({ start, metrics }) => [start, metrics]));
   const windows: WindowView[] = [];
   let total: Metrics | undefined;
-  for (let start = from; start <= lastStart; start += spec.advanceMs) {
+  for (let start = range.from; start <= lastStart; start += spec.advanceMs) {
     const metrics = byStart.get(start);
     windows.push({
       start: iso(start),
-      end: iso(start + spec.sizeMs),
-      status: statusOf(start + spec.sizeMs, closedUntil),
+      end: endOf(spec, start + spec.sizeMs),
+      status: statusOf(start + spec.sizeMs, partitions.closedUntil),
       ...view(metrics),
     });
     total = mergeMetrics(total, metrics);
@@ -234,8 +275,10 @@ export async function series(query: SeriesQuery, deps: QueryDeps) {
     dimension,
     value: query.value,
     window: spec.name,
-    from: iso(from),
-    to: iso(to),
+    // As asked (null when not given, for the all-time window); `range` is what was answered.
+    from: from === undefined ? null : iso(from),
+    to: to === undefined ? null : iso(to),
+    range: { from: iso(range.from), to: endOf(spec, range.to) },
     windows,
     total: spec.tumbling ? view(total) : null,
   };

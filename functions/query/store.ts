@@ -17,11 +17,12 @@ import {
   sliceKey,
   splitTopicPartition,
   unmarshalMetrics,
+  WATERMARK_BATCH_AT,
   watermarkKey,
 } from "#shared/aggregates/model";
 import { batchGetAll } from "#shared/dynamodb/batch-get";
 import { partitionOfKey } from "#shared/kafka/partitioner";
-import type { QueryStore } from "./query.ts";
+import type { PartitionMark, QueryStore } from "./query.ts";
 
 /** DynamoDB requests a query store made (tests and the scale benchmark count them). */
 export interface ReadCounts {
@@ -105,12 +106,19 @@ export function dynamoQueryStore(
       return points;
     },
     async watermarks() {
-      const items = await batchGet(topicPartitions.map(watermarkKey), "#t, #w", { "#t": "tp", "#w": "wm" });
-      const byPartition = new Map<number, number>();
+      const items = await batchGet(topicPartitions.map(watermarkKey), "#t, #w, #a", {
+        "#t": "tp",
+        "#w": "wm",
+        "#a": WATERMARK_BATCH_AT,
+      });
+      const byPartition = new Map<number, PartitionMark>();
       for (const item of items) {
-        if (item.wm?.N === undefined) continue; // only undecodable records so far: no event time
         const tp = item.tp?.S ?? "";
-        byPartition.set(splitTopicPartition(tp).partition, Number(item.wm?.N));
+        byPartition.set(splitTopicPartition(tp).partition, {
+          // Absent while a partition has seen only undecodable records: no event time yet.
+          eventTime: item.wm?.N === undefined ? undefined : Number(item.wm.N),
+          lastBatchAt: item[WATERMARK_BATCH_AT]?.N === undefined ? undefined : Number(item[WATERMARK_BATCH_AT].N),
+        });
       }
       return byPartition;
     },

@@ -63,6 +63,12 @@ export function watermarkKey(topicPartition: string): Record<string, AttributeVa
 }
 
 /**
+ * Attribute of a watermark item holding the wall-clock epoch milliseconds of the last batch that
+ * wrote it (items written before it existed lack it: their partition never counts as idle).
+ */
+export const WATERMARK_BATCH_AT = "at";
+
+/**
  * A sparse index, `country-series`, lists a (window spec, partition)'s slices by start, projected
  * to the country figures, so a country series reads one partition's index entries and nothing
  * else. Its partition key names the partition too.

@@ -5,7 +5,7 @@ import { tableFigures } from "#test/support/aggregates";
 /** Region and overall figures of every rollup in the table: "<window>@<start>" -> value key -> "orders/sales/min/max/late". */
 export async function rollupFigures(dynamodb: DynamoDBClient, table: string): Promise<Record<string, Record<string, string>>> {
   const figures: Record<string, Record<string, string>> = {};
-  for (const window of ["1m", "10m/5m", "1h", "1d"]) {
+  for (const window of ["1m", "10m/5m", "1h", "1d", "all"]) {
     let startKey: Record<string, AttributeValue> | undefined;
     do {
       const page = await dynamodb.send(

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { type AggregationSettings, aggregate, type SaleRecord, type Watermark } from "#functions/aggregate/aggregate";
-import { addPartial, type Metrics, type SliceItem, sliceId } from "#shared/aggregates/model";
+import { itemBytes } from "#functions/aggregate/store";
+import { addPartial, type Metrics, marshalSlice, type SliceItem, sliceId } from "#shared/aggregates/model";
 import type { Sale } from "#shared/sales/schema";
 import { parseWindows } from "#shared/windows/windows";
 
@@ -205,5 +206,47 @@ describe("aggregate", () => {
     ]);
     expect(stored.get(sliceId("1m", T0, "sales-0"))?.offset).toBe(40);
     expect(stored.get(sliceId("1m", T0, "sales-1"))?.offset).toBe(7);
+  });
+
+  describe("the all-time window", () => {
+    const allTime = { ...settings, windows: parseWindows("1h,all"), maxCountriesPerWindow: 500 };
+
+    it("counts every record, however late, once, exact to the cent, in one slice per partition that never expires", () => {
+      const sales = records("sales-0", [
+        sale("France", "0.10", 0, 1),
+        sale("France", "0.20", 60 * 24 * 365, 2), // a year later: the watermark jumps
+        sale("France", "4.99", 0, 3), // a year late for its hour, not for all time
+      ]);
+      const { stored, results } = run([sales, sales], allTime);
+      const all = [...stored.values()].filter((item) => item.window === "all");
+      expect(all.map((item) => [item.start, item.topicPartition, item.expiresAt, item.offset])).toEqual([[0, "sales-0", undefined, 2]]);
+      expect(all[0]?.values.get("country#France")).toEqual({ orders: 3n, sales: 529n, min: 10n, max: 499n, late: 0n });
+      expect(results[0]?.late).toBe(1); // its 1h window only
+      expect(results[1]?.duplicates).toBe(3);
+    });
+
+    it("folds countries past the bound into (other countries) for good, and its item stays under 400 KB", () => {
+      // 600 names of 100 characters (the longest a sale may carry), in several batches.
+      const name = (i: number) => `${String(i).padStart(3, "0")}${"\u20ac".repeat(97)}`;
+      const batches = [0, 1, 2].map((b) =>
+        records(
+          "sales-0",
+          Array.from({ length: 200 }, (_, i) => sale(name(b * 200 + i), "1.01", b, b * 200 + i)),
+          b * 200,
+        ),
+      );
+      const late = records("sales-0", [sale(name(599), "2.00", 3, 9999), sale(name(0), "3.00", 3, 10_000)], 600);
+      const { stored } = run([...batches, late], allTime);
+      const all = [...stored.values()].find((item) => item.window === "all") as SliceItem;
+      const countries = [...all.values.keys()].filter((key) => key.startsWith("country#"));
+      expect(countries).toHaveLength(501);
+      // The first 500 names met keep theirs, later ones count under (other countries) ever after.
+      expect(all.values.get(`country#${name(0)}`)).toMatchObject({ orders: 2n, sales: 401n });
+      expect(all.values.get("country#(other countries)")).toMatchObject({ orders: 101n, sales: 10_300n });
+      expect(all.values.get("all#all")).toMatchObject({ orders: 602n, sales: 60_600n + 500n });
+      const bytes = itemBytes(marshalSlice(all));
+      expect(bytes).toBeGreaterThan(150 * 1024);
+      expect(bytes).toBeLessThan(400 * 1024);
+    });
   });
 });

@@ -90,6 +90,8 @@ describe("AggregateStore", () => {
     expect(sent[0]?.input).toMatchObject({ ConditionExpression: "attribute_not_exists(pk) OR off <= :off" });
     expect(itemOf(sent[0]).wm).toBeUndefined();
     expect(itemOf(sent[0]).topic).toEqual({ S: "my-topic" });
+    // The wall-clock time of the batch, by which the query tells idle partitions from delivering ones.
+    expect(Math.abs(Number(itemOf(sent[0]).at?.N) - Date.now())).toBeLessThan(60_000);
     const read = new AggregateStore(fakeClient(() => ({ Responses: { t: [{ tp: { S: "my-topic-2" }, off: { N: "9" } }] } })).client, "t");
     expect(await read.readWatermarks(["my-topic-2"])).toEqual(
       new Map([["my-topic-2", { eventTime: Number.NEGATIVE_INFINITY, offset: 9 }]]),
@@ -170,10 +172,16 @@ describe("the query store", () => {
     }
   });
 
-  it("lists watermarks by partition, skipping partitions that have no event time yet", async () => {
-    const { client } = fakeClient(() => ({
-      Responses: { t: [{ tp: { S: "sales-2" }, wm: { N: "1000" } }, { tp: { S: "sales-4" } }] },
+  it("lists watermarks by partition with the time of their last batch, event time absent where none is known yet", async () => {
+    const { client, sent } = fakeClient(() => ({
+      Responses: { t: [{ tp: { S: "sales-2" }, wm: { N: "1000" }, at: { N: "5000" } }, { tp: { S: "sales-4" } }] },
     }));
-    expect(await dynamoQueryStore(client, "t", "sales", 6).watermarks()).toEqual(new Map([[2, 1000]]));
+    expect(await dynamoQueryStore(client, "t", "sales", 6).watermarks()).toEqual(
+      new Map([
+        [2, { eventTime: 1000, lastBatchAt: 5000 }],
+        [4, { eventTime: undefined, lastBatchAt: undefined }],
+      ]),
+    );
+    expect(JSON.stringify(sent[0]?.input)).toContain('"#a":"at"');
   });
 });

@@ -98,7 +98,7 @@ describe("aggregate handler (MSK event source mapping)", () => {
     expect(core.tables).toEqual(["unit-aggregates"]);
     const [call] = core.calls;
     expect(Object.keys(call?.records ?? {})).toEqual(Object.keys(event.records));
-    expect(call?.deps.settings.windows.map((w) => w.name)).toEqual(["1m", "10m/5m", "1h", "1d"]);
+    expect(call?.deps.settings.windows.map((w) => w.name)).toEqual(["1m", "10m/5m", "1h", "1d", "all"]);
     expect(call?.deps.settings.maxCountriesPerWindow).toBe(500);
     expect(call?.deps.maxConflictRetries).toBe(10);
   });

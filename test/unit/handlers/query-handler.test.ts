@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import type { QueryStore } from "#functions/query/query";
+import type { PartitionMark, QueryStore } from "#functions/query/query";
 import { emptySlice, type SliceItem } from "#shared/aggregates/model";
 import type { HttpResponse } from "#shared/http/responses";
 import { captureLogs, eventFile, lambdaContext } from "#test/support/lambda";
@@ -16,7 +16,7 @@ vi.mock("#functions/query/store", () => ({
 
 const T0 = Date.parse("2022-08-01T10:15:00Z");
 let items: SliceItem[] = [];
-let watermarks = new Map<number, number>();
+let watermarks = new Map<number, PartitionMark>();
 let failWith: Error | undefined;
 state.store = {
   windowValues: async (window, start, dimension) => {
@@ -124,7 +124,7 @@ describe("query handler (GET /leaderboard, GET /series)", () => {
   });
 
   it("answers a generic 500 when the table fails, and logs the detail under the request id", async () => {
-    watermarks = new Map([[0, T0 + 3_600_000]]);
+    watermarks = new Map([[0, { eventTime: T0 + 3_600_000, lastBatchAt: Date.now() }]]);
     failWith = Object.assign(new Error("Throughput exceeds the current capacity"), { name: "ProvisionedThroughputExceededException" });
     const response = await handler(event("api-get-leaderboard.json"), lambdaContext());
     expect(response.statusCode).toBe(500);

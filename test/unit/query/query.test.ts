@@ -1,11 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { leaderboard, type QueryDeps, type QueryStore, series } from "#functions/query/query";
+import { leaderboard, type PartitionMark, type QueryDeps, type QueryStore, series } from "#functions/query/query";
 import { addPartial, emptySlice, type Metrics, type SliceItem } from "#shared/aggregates/model";
 import { HttpError } from "#shared/http/errors";
 import { parseWindows } from "#shared/windows/windows";
 
 const H = 3_600_000;
+const M = 60_000;
 const T0 = Date.parse("2022-08-01T00:00:00Z");
+/** The wall clock of these tests: long after the figures (as when history is backfilled). */
+const NOW = Date.parse("2026-12-01T12:00:00Z");
 const m = (orders: number, cents: number, late = 0): Metrics => ({
   orders: BigInt(orders),
   sales: BigInt(cents),
@@ -18,12 +21,17 @@ function item(window: string, start: number, size: number, values: Record<string
   return { ...emptySlice(window, start, start + size, topicPartition), version: 1, values: new Map(Object.entries(values)) };
 }
 
+/** A partition that delivered a batch at NOW (not idle) with this watermark, or the mark as given. */
+type MarkInput = number | PartitionMark | undefined;
+const markOf = (input: MarkInput): PartitionMark | undefined =>
+  typeof input === "number" ? { eventTime: input, lastBatchAt: NOW } : input;
+
 /**
  * A store over slices in memory, answering as the DynamoDB one does: a window's per-partition
  * partials, and a series with one point per window (a region's or the total's added up, as the
- * rollups hold them).
+ * rollups hold them). `watermarks[p]` undefined: partition p never delivered anything.
  */
-function deps(items: SliceItem[], watermarks: number[]): QueryDeps {
+function deps(items: SliceItem[], watermarks: MarkInput[], now = NOW): QueryDeps {
   const store: QueryStore = {
     windowValues: async (window, start, dimension) =>
       items
@@ -39,14 +47,17 @@ function deps(items: SliceItem[], watermarks: number[]): QueryDeps {
       }
       return [...byStart].map(([start, metrics]) => ({ start, metrics }));
     },
-    watermarks: async () => new Map(watermarks.map((wm, partition) => [partition, wm])),
+    watermarks: async () =>
+      new Map(watermarks.flatMap((input, partition) => (markOf(input) === undefined ? [] : [[partition, markOf(input) as PartitionMark]]))),
   };
   return {
     store,
-    windows: parseWindows("1m,10m/5m,1h,1d"),
-    allowedLatenessMs: 600_000,
+    windows: parseWindows("1m,10m/5m,1h,1d,all"),
+    allowedLatenessMs: 10 * M,
+    idleTimeoutMs: 5 * M,
     partitions: watermarks.length,
     maxSeriesWindows: 100,
+    now: () => now,
   };
 }
 
@@ -78,22 +89,164 @@ describe("leaderboard", () => {
     expect(later.window.status).toBe("open");
   });
 
-  it("defaults to the latest window closed on every partition", async () => {
-    const board = await leaderboard({ dimension: "region", window: "1h" }, deps(hours, [T0 + 2 * H + 600_000, T0 + 5 * H]));
-    expect(board.window.start).toBe("2022-08-01T01:00:00.000Z");
+  it("defaults to the latest window that has figures, still open, and never answers 404 while figures exist", async () => {
+    // Partition 1 has delivered only undecodable records: no window is closed anywhere.
+    const d = deps(hours, [T0 + 3 * H + 20 * M, { eventTime: undefined, lastBatchAt: NOW }]);
+    const board = await leaderboard({ dimension: "country", window: "1h" }, d);
+    expect(board.window).toEqual({ name: "1h", start: "2022-08-01T03:00:00.000Z", end: "2022-08-01T04:00:00.000Z", status: "open" });
+    expect(board.entries.map((e) => [e.value, e.sales])).toEqual([["France", "456789012.34"]]);
+    expect(board.completeness).toEqual({
+      asOf: "2026-12-01T12:00:00.000Z",
+      partitions: 2,
+      reporting: 0,
+      lagging: 2,
+      idle: 0,
+      waitingFor: 2,
+      leastWatermark: "2022-08-01T03:20:00.000Z",
+      latestWatermark: "2022-08-01T03:20:00.000Z",
+      lagMs: NOW - (T0 + 3 * H + 20 * M),
+    });
+    expect(await status(() => leaderboard({ dimension: "country", window: "1h", final: "true" }, d))).toBe(404);
+  });
+
+  it("answers the window containing now, empty, before any sale", async () => {
+    const board = await leaderboard({ dimension: "region", window: "1h" }, deps([], [undefined, undefined], T0 + 90 * M));
+    expect(board.window).toMatchObject({ start: "2022-08-01T01:00:00.000Z", status: "open" });
+    expect(board.entries).toEqual([]);
+    expect(board.completeness).toMatchObject({ idle: 2, waitingFor: 2, leastWatermark: null, latestWatermark: null, lagMs: null });
+  });
+
+  it("answers the latest window closed on every partition with final=true", async () => {
+    const board = await leaderboard({ dimension: "region", window: "1h", final: "true" }, deps(hours, [T0 + 2 * H + 10 * M, T0 + 5 * H]));
+    expect(board.window).toMatchObject({ start: "2022-08-01T01:00:00.000Z", status: "closed" });
+    expect(board.completeness.waitingFor).toBe(0);
     expect(board.entries).toEqual([{ value: "Europe", orders: 1, sales: "0.10", min: "0.01", max: "0.10", average: "0.10", late: 0 }]);
   });
 
-  it("answers 400 for unknown dimensions, windows and limits, 404 before any window closed", async () => {
+  it("answers final=true with the last window that has figures once every partition has gone quiet", async () => {
+    // Both partitions idle for days: windows up to NOW - lateness - idle timeout are closed, but
+    // none after the greatest watermark has figures.
+    const quiet = (eventTime: number): PartitionMark => ({ eventTime, lastBatchAt: T0 + 4 * H });
+    const board = await leaderboard(
+      { dimension: "country", window: "1h", final: "true" },
+      deps(hours, [quiet(T0 + 3 * H + 5 * M), quiet(T0)]),
+    );
+    expect(board.window).toMatchObject({ start: "2022-08-01T03:00:00.000Z", status: "closed" });
+    expect(board.entries.map((e) => e.value)).toEqual(["France"]);
+  });
+
+  it("answers 400 for unknown dimensions, windows, limits and final values, and for final with at", async () => {
     const d = deps(hours, [T0]);
     expect(await status(() => leaderboard({ dimension: "city" }, d))).toBe(400);
     expect(await status(() => leaderboard({ dimension: "country", window: "2h" }, d))).toBe(400);
     expect(await status(() => leaderboard({ dimension: "country", limit: "0", at: "2022-08-01T00:00:00Z" }, d))).toBe(400);
+    expect(await status(() => leaderboard({ dimension: "country", limit: "1001" }, d))).toBe(400);
+    expect(await status(() => leaderboard({ dimension: "country", limit: "1000" }, d))).toBeUndefined();
     expect(await status(() => leaderboard({ dimension: "country", at: "yesterday" }, d))).toBe(400);
     // A date that does not exist is refused, not rolled over to 2 March.
     expect(await status(() => leaderboard({ dimension: "country", at: "2022-02-30T00:00:00Z" }, d))).toBe(400);
-    // Partitions 1 and 2 have no watermark yet, so no window is closed on every partition.
-    expect(await status(() => leaderboard({ dimension: "country" }, { ...d, partitions: 3 }))).toBe(404);
+    expect(await status(() => leaderboard({ dimension: "country", final: "yes" }, d))).toBe(400);
+    expect(await status(() => leaderboard({ dimension: "country", final: "true", at: "2022-08-01T00:00:00Z" }, d))).toBe(400);
+    expect(await status(() => leaderboard({ dimension: "country", final: "true", window: "all" }, d))).toBe(400);
+    expect(await status(() => leaderboard({ dimension: "country", final: "false" }, d))).toBeUndefined();
+  });
+});
+
+describe("closing windows when partitions go quiet", () => {
+  // The 1h window 03:00-04:00 of `hours`: lateness 10 min, idle timeout 5 min.
+  const end = T0 + 4 * H;
+  const at = "2022-08-01T03:30:00Z";
+  const passed = end + 10 * M; // a watermark that has passed end + lateness
+  const board = (marks: MarkInput[], now: number) => leaderboard({ dimension: "country", window: "1h", at }, deps(hours, marks, now));
+
+  it("lets an idle partition close a window lateness + idle timeout after its end, not before", async () => {
+    const idle: PartitionMark = { eventTime: T0 + H, lastBatchAt: end - H };
+    const marks = [{ eventTime: passed, lastBatchAt: end + 14 * M }, idle];
+    const before = await board(marks, end + 15 * M - 1);
+    expect(before.window.status).toBe("open");
+    expect(before.completeness).toMatchObject({ reporting: 1, idle: 1, lagging: 0, waitingFor: 1 });
+    const after = await board(marks, end + 15 * M);
+    expect(after.window.status).toBe("closed");
+    expect(after.completeness).toMatchObject({ waitingFor: 0, leastWatermark: new Date(passed).toISOString() });
+  });
+
+  it("lets a partition that never delivered anything close windows too", async () => {
+    expect((await board([passed, undefined], end + 15 * M)).window.status).toBe("closed");
+    expect((await board([passed, undefined], end + 15 * M - 1)).window.status).toBe("open");
+    // Every partition silent: the window still closes, on the wall clock alone.
+    expect((await board([undefined, undefined], end + 15 * M)).window.status).toBe("closed");
+  });
+
+  it("never lets a lagging partition (still delivering, behind) close a window, however late it gets", async () => {
+    const now = end + 30 * 24 * H;
+    const lagging: PartitionMark = { eventTime: end - 30 * M, lastBatchAt: now - 1000 };
+    const result = await board([{ eventTime: now - M, lastBatchAt: now }, lagging], now);
+    expect(result.window.status).toBe("open");
+    expect(result.completeness).toMatchObject({
+      reporting: 1,
+      lagging: 1,
+      idle: 0,
+      waitingFor: 1,
+      leastWatermark: "2022-08-01T03:30:00.000Z",
+    });
+    // Once it passes the window's end + lateness, it closes.
+    const caughtUp = await board(
+      [
+        { eventTime: passed, lastBatchAt: now },
+        { eventTime: passed, lastBatchAt: now },
+      ],
+      now,
+    );
+    expect(caughtUp.window.status).toBe("closed");
+  });
+
+  it("tells a reporting partition (recent sales) from a lagging one and from an idle one", async () => {
+    const now = end + 12 * M;
+    const result = await board(
+      [
+        { eventTime: now - 2 * M, lastBatchAt: now - 1000 }, // reporting: watermark within lateness of now
+        { eventTime: now - 40 * M, lastBatchAt: now - 1000 }, // lagging: delivering, but behind
+        { eventTime: now - 2 * M, lastBatchAt: now - 5 * M }, // idle: no batch for the idle timeout
+      ],
+      now,
+    );
+    expect(result.completeness).toMatchObject({ reporting: 1, lagging: 1, idle: 1 });
+    expect(result.completeness.leastWatermark).toBe(new Date(now - 40 * M).toISOString());
+    expect(result.completeness.lagMs).toBe(40 * M);
+  });
+
+  it("never counts a partition as idle when its item predates the batch clock (no lastBatchAt)", async () => {
+    const old: PartitionMark = { eventTime: T0 + H, lastBatchAt: undefined };
+    expect((await board([passed, old], end + 365 * 24 * H)).window.status).toBe("open");
+  });
+});
+
+describe("all-time totals", () => {
+  const allTime = (values: Record<string, Metrics>, tp: string) => item("all", 0, 8.64e15, values, tp);
+  const slices = [
+    allTime({ "country#France": m(3, 1001), "region#Europe": m(4, 1100), "all#all": m(4, 1100) }, "sales-0"),
+    allTime({ "country#Spain": m(1, 99), "region#Europe": m(1, 99), "all#all": m(2, 150) }, "sales-1"),
+  ];
+
+  it("lists every value's all-time figures from one window that never ends or closes", async () => {
+    const board = await leaderboard({ dimension: "region", window: "all" }, deps(slices, [T0, T0 + H]));
+    expect(board.window).toEqual({ name: "all", start: "1970-01-01T00:00:00.000Z", end: null, status: "open" });
+    expect(board.entries).toEqual([{ value: "Europe", orders: 5, sales: "11.99", min: "0.01", max: "11.00", average: "2.40", late: 0 }]);
+    expect(board.completeness.waitingFor).toBe(2);
+  });
+
+  it("answers a series of the all-time window without a range, and with any range", async () => {
+    const d = deps(slices, [T0]);
+    const whole = await series({ dimension: "country", value: "France", window: "all" }, d);
+    expect(whole).toMatchObject({ from: null, to: null, range: { from: "1970-01-01T00:00:00.000Z", to: null } });
+    expect(whole.windows).toHaveLength(1);
+    expect(whole.total).toMatchObject({ orders: 3, sales: "10.01" });
+    const ranged = await series(
+      { dimension: "all", value: "all", window: "all", from: "2022-08-01T10:00:00Z", to: "2022-08-02T00:00:00Z" },
+      d,
+    );
+    expect(ranged.range).toEqual({ from: "1970-01-01T00:00:00.000Z", to: null });
+    expect(ranged.total).toMatchObject({ orders: 6, sales: "12.50" });
   });
 });
 
@@ -121,13 +274,51 @@ describe("series", () => {
     expect(result.total).toBeNull();
   });
 
-  it("refuses ranges off the window grid, reversed, missing or too long", async () => {
+  it("widens a range off the window grid to the windows that cover it, and says which range it answered", async () => {
     const d = deps(hours, [T0]);
     const q = { dimension: "country", value: "France", window: "1h" };
-    expect(await status(() => series({ ...q, from: "2022-08-01T00:30:00Z", to: "2022-08-01T02:00:00Z" }, d))).toBe(400);
+    const result = await series({ ...q, from: "2022-08-01T00:30:00Z", to: "2022-08-01T02:00:00.001Z" }, d);
+    expect(result).toMatchObject({
+      from: "2022-08-01T00:30:00.000Z",
+      to: "2022-08-01T02:00:00.001Z",
+      range: { from: "2022-08-01T00:00:00.000Z", to: "2022-08-01T03:00:00.000Z" },
+    });
+    expect(result.windows.map((w) => [w.start.slice(11, 16), w.sales])).toEqual([
+      ["00:00", "10.00"],
+      ["01:00", "0.10"],
+      ["02:00", "0.00"],
+    ]);
+    // A range inside one window answers that window; a range on the grid is answered as it is.
+    const inside = await series({ ...q, from: "2022-08-01T01:10:00Z", to: "2022-08-01T01:20:00Z" }, d);
+    expect(inside.range).toEqual({ from: "2022-08-01T01:00:00.000Z", to: "2022-08-01T02:00:00.000Z" });
+    expect(inside.windows).toHaveLength(1);
+    const aligned = await series({ ...q, from: "2022-08-01T01:00:00Z", to: "2022-08-01T03:00:00Z" }, d);
+    expect(aligned.range).toEqual({ from: "2022-08-01T01:00:00.000Z", to: "2022-08-01T03:00:00.000Z" });
+  });
+
+  it("widens hopping ranges to the advance, at least one whole window", async () => {
+    const d = deps([], [T0]);
+    const q = { dimension: "all", value: "all", window: "10m/5m" };
+    const short = await series({ ...q, from: "2022-08-01T00:02:00Z", to: "2022-08-01T00:04:00Z" }, d);
+    expect(short.range).toEqual({ from: "2022-08-01T00:00:00.000Z", to: "2022-08-01T00:10:00.000Z" });
+    expect(short.windows.map((w) => w.start.slice(11, 16))).toEqual(["00:00"]);
+    const longer = await series({ ...q, from: "2022-08-01T00:02:00+00:00", to: "2022-08-01T00:31:00Z" }, d);
+    expect(longer.range).toEqual({ from: "2022-08-01T00:00:00.000Z", to: "2022-08-01T00:35:00.000Z" });
+    expect(longer.windows.map((w) => w.start.slice(11, 16))).toEqual(["00:00", "00:05", "00:10", "00:15", "00:20", "00:25"]);
+  });
+
+  it("refuses ranges reversed, missing, unreadable, too long once widened, or ending after 9999", async () => {
+    const d = deps(hours, [T0]);
+    const q = { dimension: "country", value: "France", window: "1h" };
     expect(await status(() => series({ ...q, from: "2022-08-01T02:00:00Z", to: "2022-08-01T01:00:00Z" }, d))).toBe(400);
+    expect(await status(() => series({ ...q, from: "2022-08-01T02:00:00Z", to: "2022-08-01T02:00:00Z" }, d))).toBe(400);
     expect(await status(() => series({ ...q, from: "2022-08-01T02:00:00Z" }, d))).toBe(400);
+    expect(await status(() => series({ ...q, from: "2022-08-01", to: "2022-08-02T00:00:00Z" }, d))).toBe(400);
     expect(await status(() => series({ ...q, window: "1m", from: "2022-08-01T00:00:00Z", to: "2022-08-02T00:00:00Z" }, d))).toBe(400);
+    // 100 windows fit; widening the same range by a minute on each side makes 101.
+    expect(await status(() => series({ ...q, window: "1m", from: "2022-08-01T00:00:00Z", to: "2022-08-01T01:40:00Z" }, d))).toBeUndefined();
+    expect(await status(() => series({ ...q, window: "1m", from: "2022-08-01T00:00:00Z", to: "2022-08-01T01:40:00.001Z" }, d))).toBe(400);
+    expect(await status(() => series({ ...q, window: "1d", from: "9999-12-31T01:00:00Z", to: "9999-12-31T02:00:00Z" }, d))).toBe(400);
   });
 });
 
