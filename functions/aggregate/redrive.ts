@@ -249,7 +249,7 @@ type Outcome = { readonly delete: boolean };
 export async function redrive(deps: RedriveDeps): Promise<RedriveSummary> {
   const summary = emptySummary();
   const seen = new Set<string>();
-  const kept: Message[] = [];
+  const held: Message[] = [];
   const store = new AggregateStore(deps.dynamodb, deps.table);
   try {
     for (;;) {
@@ -265,15 +265,17 @@ export async function redrive(deps: RedriveDeps): Promise<RedriveSummary> {
       const fresh = Messages.filter((m) => m.MessageId !== undefined && !seen.has(m.MessageId));
       if (fresh.length === 0) break;
       for (const m of fresh) seen.add(m.MessageId as string);
+      // Held until deleted: whatever happens next, a message not deleted is shown again at the end.
+      held.push(...fresh);
       summary.messages += fresh.length;
       const outcomes = await redriveBatch(fresh, deps, store, summary);
       const done = fresh.filter((_, i) => outcomes[i]?.delete === true);
-      kept.push(...fresh.filter((_, i) => outcomes[i]?.delete !== true));
       await deleteMessages(deps, done);
+      for (const m of done) held.splice(held.indexOf(m), 1);
       deps.onProgress?.(summary);
     }
   } finally {
-    await release(deps, kept);
+    await release(deps, held);
   }
   return summary;
 }
