@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { aggregate } from "#functions/aggregate/aggregate";
 import { describeSummary, redrive } from "#functions/aggregate/redrive";
 import { aggregationSettingsSpec } from "#functions/aggregate/settings";
+import type { DynamoDbStreamEventSourceMapping } from "#local/runtime/dynamodb-stream";
 import type { LocalFunction } from "#local/runtime/lambda";
 import { sampleSales } from "#local/sales/generator";
 import { localClients } from "#local/stack/clients";
@@ -31,11 +32,14 @@ import {
 } from "#test/support/aggregates";
 import { identityWithQueue } from "#test/support/identities";
 import { createPrivateQueue, type PrivateQueue } from "#test/support/queues";
+import { expectedFromSlices, rollupFigures } from "#test/support/rollups";
+import { startStreamMapping } from "#test/support/streams";
 
 /**
  * The redrive on the real stack: the built aggregate function dead-letters records written with
  * a schema version that is not registered yet (SQS in moto, DynamoDB Local), the version is
- * registered (moto Glue, same id), and the redrive counts each of them once.
+ * registered (moto Glue, same id), and the redrive counts each of them once, in the slices and in
+ * the region and overall rollups RollupFunction recomputes from the table's stream.
  */
 const clients = localClients();
 const env = samFunctions(localStackContext()).find((fn) => fn.logicalId === "AggregateFunction")?.environment ?? {};
@@ -55,6 +59,9 @@ let table: { name: string; drop: () => Promise<void> };
 let queue: PrivateQueue;
 let identity: TemporaryIdentity;
 let fn: LocalFunction;
+let rollupFn: LocalFunction;
+let rollupQueue: PrivateQueue;
+let rollups: DynamoDbStreamEventSourceMapping;
 let v3Id: string;
 /** The moto seed under which v3 got its id. */
 let seed: number;
@@ -151,6 +158,10 @@ beforeAll(async () => {
   queue = await createPrivateQueue(clients.sqs, "DeadLetterQueue");
   identity = await identityWithQueue("AggregateFunction", queue);
   fn = localFunction("AggregateFunction", { AGGREGATES_TABLE: table.name, DEAD_LETTER_QUEUE_URL: queue.url }, [], identity);
+  // The rollups on their real trigger; a queue of their own, so their failures would not mix with the records.
+  rollupQueue = await createPrivateQueue(clients.sqs, "DeadLetterQueue");
+  rollupFn = localFunction("RollupFunction", { AGGREGATES_TABLE: table.name, SALES_TOPIC_PARTITIONS: "2" });
+  rollups = await startStreamMapping("RollupFunction", table.name, rollupFn, clients, { overrides: { onFailureQueue: rollupQueue.name } });
   // Learn the id v3 will get, then forget the version: the records carry an id Glue does not know.
   seed = randomInt(2 ** 31);
   v3Id = await registerV3(seed);
@@ -167,6 +178,9 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await rollups?.stop();
+  await rollupFn?.stop();
+  await rollupQueue?.drop();
   await fn?.stop();
   await table?.drop();
   await queue?.drop();
@@ -205,6 +219,12 @@ describe("npm run redrive", () => {
     );
     expect(after?.slice(0, 2)).toEqual(["30", String(allCents)]);
     expect(await tableFigures(clients.dynamodb, table.name)).toEqual(expectedFigures());
+    // The version bumps reached the rollups: region and overall series hold the redriven records too.
+    await rollups.drain();
+    const rolledUp = await rollupFigures(clients.dynamodb, table.name);
+    expect(rolledUp).toEqual(await expectedFromSlices(clients.dynamodb, table.name));
+    expect(rolledUp[`1d@${new Date(DAY).toISOString()}`]?.["all#all"]?.split("/").slice(0, 2)).toEqual(["30", String(allCents)]);
+    expect(rollups.stats.sentToDestination).toBe(0);
     for (const partition of [0, 1]) {
       const c = await counts(partition);
       expect(c.deadLettered).toBe(records.filter((r, i) => r.partition === partition && isV3(i)).length);
