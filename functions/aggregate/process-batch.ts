@@ -125,8 +125,7 @@ export async function processBatch(
   const lastOffsets = new Map<string, number>();
   for (const { tp, record } of incoming) lastOffsets.set(tp, Math.max(lastOffsets.get(tp) ?? -1, record.offset));
   const lettered = new Map<string, number>();
-  for (const letter of letters)
-    lettered.set(`${letter.topic}-${letter.partition}`, (lettered.get(`${letter.topic}-${letter.partition}`) ?? 0) + 1);
+  for (const { topic, partition } of letters) lettered.set(`${topic}-${partition}`, (lettered.get(`${topic}-${partition}`) ?? 0) + 1);
   await Promise.all(
     [...lastOffsets].map(([tp, offset]) => {
       const next = result.watermarks.get(tp) ?? watermarks.get(tp);
