@@ -94,7 +94,9 @@ if (visibility !== undefined && !(Number.isInteger(visibility) && visibility >= 
   process.exit(2);
 }
 
-console.error(`redriving ${queueUrl} into ${table} (windows ${settings.windows.map((w) => w.name).join(",")})`);
+console.error(
+  `redriving ${queueUrl} into ${table} (windows ${settings.windows.map((w) => w.name).join(",")}, allowed lateness ${settings.allowedLatenessMs / 1000} s)`,
+);
 const started = Date.now();
 const summary = await redrive({
   ...clients,

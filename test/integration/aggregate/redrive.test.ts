@@ -1,6 +1,7 @@
 import { execFile } from "node:child_process";
 import { randomInt, randomUUID } from "node:crypto";
 import { promisify } from "node:util";
+import { CloudFormationClient, CreateStackCommand, DeleteStackCommand } from "@aws-sdk/client-cloudformation";
 import { GetItemCommand } from "@aws-sdk/client-dynamodb";
 import { CreateRegistryCommand, CreateSchemaCommand, DeleteRegistryCommand, RegisterSchemaVersionCommand } from "@aws-sdk/client-glue";
 import { GetQueueAttributesCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
@@ -13,8 +14,8 @@ import type { LocalFunction } from "#local/runtime/lambda";
 import { sampleSales } from "#local/sales/generator";
 import { localClients } from "#local/stack/clients";
 import { localStackContext } from "#local/stack/context";
-import type { TemporaryIdentity } from "#local/stack/identities";
-import { endpoints } from "#local/stack/settings";
+import { adminCredentialProvider, adminCredentials, type TemporaryIdentity } from "#local/stack/identities";
+import { endpoints, localAws } from "#local/stack/settings";
 import { samFunctions } from "#local/template/functions";
 import { addPartial, type Metrics, redriveCountKey, watermarkKey } from "#shared/aggregates/model";
 import { GlueAvroDecoder, GlueAvroEncoder } from "#shared/avro/codec";
@@ -270,5 +271,66 @@ describe("npm run redrive", () => {
     expect((await counts(r.partition)).redriven).toBe(records.filter((x, j) => x.partition === r.partition && isV3(j)).length);
     // The stream failure stays, visible again at once for whoever runs the rollups.
     expect(await queueDepth()).toEqual({ visible: 1, inFlight: 0 });
+  });
+
+  it("on AWS, takes the queue, the table and the window parameters from the stack's outputs, with the default credentials (moto's CloudFormation)", async () => {
+    const cloudformation = new CloudFormationClient({
+      region: localAws.region,
+      credentials: adminCredentialProvider,
+      endpoint: endpoints.moto,
+    });
+    const stackName = `redrive-${randomUUID().slice(0, 8)}`;
+    // A stand-in stack with the template's output and parameter names (moto's queue URLs name AWS's host, so the output is the private queue's).
+    await cloudformation.send(
+      new CreateStackCommand({
+        StackName: stackName,
+        TemplateBody: JSON.stringify({
+          Parameters: { AllowedLateness: { Type: "String" } },
+          Resources: { Handle: { Type: "AWS::CloudFormation::WaitConditionHandle" } },
+          Outputs: { DeadLetterQueueUrl: { Value: queue.url }, AggregatesTableName: { Value: table.name } },
+        }),
+        Parameters: [{ ParameterKey: "AllowedLateness", ParameterValue: "7m" }],
+      }),
+    );
+    try {
+      const i = sales.findIndex((_, index) => isV3(index));
+      const r = records[i] as EventRecordInput;
+      const letter = {
+        topic,
+        partition: r.partition,
+        offset: r.offset,
+        timestamp: 1,
+        value: r.value.toString("base64"),
+        reason: { code: "X", message: "" },
+        source: "aggregate",
+      };
+      await clients.sqs.send(new SendMessageCommand({ QueueUrl: queue.url, MessageBody: JSON.stringify(letter) }));
+      const keys = adminCredentials();
+      const { stdout, stderr } = await promisify(execFile)("node_modules/.bin/tsx", ["local/redrive.ts", "--stack", stackName], {
+        timeout: 110_000,
+        env: {
+          ...process.env,
+          // The SDK's default chain, as on a workstation: keys, region and endpoints from the environment.
+          AWS_ACCESS_KEY_ID: keys.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: keys.secretAccessKey,
+          AWS_REGION: localAws.region,
+          AWS_ENDPOINT_URL_CLOUDFORMATION: endpoints.moto,
+          AWS_ENDPOINT_URL_SQS: endpoints.moto,
+          AWS_ENDPOINT_URL_S3: endpoints.moto,
+          AWS_ENDPOINT_URL_GLUE: endpoints.moto,
+          AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
+        },
+      });
+      expect(stderr).toContain(`redriving ${queue.url} into ${table.name} (windows 1m,10m/5m,1h,1d, allowed lateness 420 s)`);
+      expect(JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}")).toMatchObject({
+        messages: 2,
+        applied: 0,
+        alreadyApplied: 1,
+        skipped: { "rollup stream batch": 1 },
+      });
+    } finally {
+      await cloudformation.send(new DeleteStackCommand({ StackName: stackName }));
+      cloudformation.destroy();
+    }
   });
 });
