@@ -248,8 +248,10 @@ type Outcome = { readonly delete: boolean };
  */
 export async function redrive(deps: RedriveDeps): Promise<RedriveSummary> {
   const summary = emptySummary();
+  // Messages received and not deleted, by id, with their latest receipt handle: whatever happens,
+  // they are shown again at the end.
+  const held = new Map<string, Message>();
   const seen = new Set<string>();
-  const held: Message[] = [];
   const store = new AggregateStore(deps.dynamodb, deps.table);
   try {
     for (;;) {
@@ -261,21 +263,26 @@ export async function redrive(deps: RedriveDeps): Promise<RedriveSummary> {
           VisibilityTimeout: deps.visibilityTimeoutSeconds ?? 300,
         }),
       );
-      // A kept message comes back once its visibility times out: the queue has been read once.
+      // Every message is received and hidden at least once: an empty answer means none is left to look at.
+      if (Messages.length === 0) break;
+      // One kept earlier comes back when its visibility times out (a long run): hidden again by
+      // this receive, it is not looked at twice; its new handle is the one to release.
+      for (const m of Messages) if (held.has(m.MessageId as string)) held.set(m.MessageId as string, m);
       const fresh = Messages.filter((m) => m.MessageId !== undefined && !seen.has(m.MessageId));
-      if (fresh.length === 0) break;
-      for (const m of fresh) seen.add(m.MessageId as string);
-      // Held until deleted: whatever happens next, a message not deleted is shown again at the end.
-      held.push(...fresh);
+      for (const m of fresh) {
+        seen.add(m.MessageId as string);
+        held.set(m.MessageId as string, m);
+      }
+      if (fresh.length === 0) continue;
       summary.messages += fresh.length;
       const outcomes = await redriveBatch(fresh, deps, store, summary);
       const done = fresh.filter((_, i) => outcomes[i]?.delete === true);
       await deleteMessages(deps, done);
-      for (const m of done) held.splice(held.indexOf(m), 1);
+      for (const m of done) held.delete(m.MessageId as string);
       deps.onProgress?.(summary);
     }
   } finally {
-    await release(deps, held);
+    await release(deps, [...held.values()]);
   }
   return summary;
 }
