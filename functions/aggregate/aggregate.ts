@@ -26,6 +26,12 @@ export interface SaleRecord {
 export interface Watermark {
   readonly eventTime: number;
   readonly offset: number;
+  /**
+   * Records of the partition dead-lettered so far (cumulative; a redelivered batch does not count
+   * its letters again). `npm run redrive` counts what it applied apart (redriveCountKey), so
+   * pending = deadLettered - redriven says whether the partition's figures may be incomplete.
+   */
+  readonly deadLettered?: number;
 }
 
 export interface AggregationSettings {

@@ -1,16 +1,5 @@
-import { integer, loadConfig, parsed, text } from "#shared/config/env";
-import { parseDuration, parseWindows } from "#shared/windows/windows";
-
-/** "1m=2d,10m/5m=7d" -> TTL seconds after the window ends, by window; windows not listed are kept. */
-function parseTtls(text: string): ReadonlyMap<string, number> {
-  return new Map(
-    text.split(",").map((entry) => {
-      const [window, duration] = entry.split("=");
-      if (window === undefined || duration === undefined) throw new Error(`entry "${entry}" must look like 1m=2d`);
-      return [window.trim(), parseDuration(duration) / 1000] as const;
-    }),
-  );
-}
+import { integer, loadConfig, text } from "#shared/config/env";
+import { aggregationSettingsSpec } from "./settings.ts";
 
 /** Settings of the aggregate function, read once at cold start. */
 export const config = loadConfig({
@@ -19,12 +8,6 @@ export const config = loadConfig({
   // Dead letters too large for SQS keep their bytes here (the lake bucket, under its own prefix).
   deadLetterBucket: text("DEAD_LETTER_BUCKET"),
   deadLetterPrefix: text("DEAD_LETTER_PREFIX", "dead-letters/aggregate/"),
-  windows: parsed("WINDOWS", "1m,10m/5m,1h,1d,all", parseWindows),
-  ttlSeconds: parsed("WINDOW_TTL", "1m=2d,10m/5m=7d,1h=400d", parseTtls),
-  allowedLatenessMs: parsed("ALLOWED_LATENESS", "10m", parseDuration),
+  ...aggregationSettingsSpec,
   maxConflictRetries: integer("MAX_CONFLICT_RETRIES", 10, { min: 1, max: 100 }),
-  // A country costs an item at most ~360 bytes (a 100-character name is up to 300 bytes of
-  // UTF-8, plus its metrics): 500 keep the worst case near 180 KB, 1,000 near 360 KB, and
-  // DynamoDB's limit is 400 KB.
-  maxCountriesPerWindow: integer("MAX_COUNTRIES_PER_WINDOW", 500, { min: 10, max: 1000 }),
 });

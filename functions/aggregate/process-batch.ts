@@ -124,12 +124,16 @@ export async function processBatch(
   // neither applies nor dead-letters anything twice.
   const lastOffsets = new Map<string, number>();
   for (const { tp, record } of incoming) lastOffsets.set(tp, Math.max(lastOffsets.get(tp) ?? -1, record.offset));
+  const lettered = new Map<string, number>();
+  for (const { topic, partition } of letters) lettered.set(`${topic}-${partition}`, (lettered.get(`${topic}-${partition}`) ?? 0) + 1);
   await Promise.all(
     [...lastOffsets].map(([tp, offset]) => {
       const next = result.watermarks.get(tp) ?? watermarks.get(tp);
       const watermark: Watermark = {
         eventTime: next?.eventTime ?? Number.NEGATIVE_INFINITY,
         offset: Math.max(offset, next?.offset ?? -1),
+        // Cumulative: letters of offsets an earlier delivery covered were not sent again, so not counted again.
+        deadLettered: (watermarks.get(tp)?.deadLettered ?? 0) + (lettered.get(tp) ?? 0),
       };
       return deps.store.writeWatermark(tp, watermark);
     }),

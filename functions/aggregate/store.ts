@@ -66,17 +66,10 @@ export class AggregateStore {
 
   /** Writes a merged slice if nobody wrote it since it was read; "conflict" means re-read and merge again. */
   async writeSlice(item: SliceItem): Promise<"written" | "conflict"> {
-    const attributes = marshalSlice({ ...item, version: item.version + 1 });
-    this.#count(attributes);
+    const put = slicePut(this.#table, item);
+    this.#count(put.Item);
     try {
-      await this.#client.send(
-        new PutItemCommand({
-          TableName: this.#table,
-          Item: attributes,
-          ConditionExpression: item.version === 0 ? "attribute_not_exists(pk)" : "ver = :read",
-          ...(item.version !== 0 && { ExpressionAttributeValues: { ":read": { N: String(item.version) } } }),
-        }),
-      );
+      await this.#client.send(new PutItemCommand(put));
       return "written";
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) {
@@ -94,7 +87,11 @@ export class AggregateStore {
     for (const attributes of found) {
       // A partition that has seen only undecodable records has an offset but no event time yet.
       const eventTime = attributes.wm?.N === undefined ? Number.NEGATIVE_INFINITY : Number(attributes.wm.N);
-      byPartition.set(String(attributes.tp?.S), { eventTime, offset: Number(attributes.off?.N) });
+      byPartition.set(String(attributes.tp?.S), {
+        eventTime,
+        offset: Number(attributes.off?.N),
+        deadLettered: Number(attributes.dl?.N ?? 0),
+      });
     }
     return byPartition;
   }
@@ -112,6 +109,7 @@ export class AggregateStore {
       // Wall-clock time of this batch: the query tells an idle partition (no batch for
       // IdleTimeout) from one still delivering, so an empty partition does not hold windows open.
       [WATERMARK_BATCH_AT]: { N: String(Date.now()) },
+      ...(watermark.deadLettered !== undefined && { dl: { N: String(watermark.deadLettered) } }),
     };
     this.#count(attributes);
     try {
@@ -134,6 +132,20 @@ export class AggregateStore {
     if (bytes > this.counts.largestItemBytes) this.counts.largestItemBytes = bytes;
     this.#observe?.(attributes.pk?.S ?? "", bytes);
   }
+}
+
+/**
+ * The conditional put of a merged slice: its version bumped (the rollup's `seen` follows it), and
+ * refused when the stored version is no longer the one read (or, for a new slice, when one
+ * exists). As a PutItem input, or a Put of TransactWriteItems (the redrive's).
+ */
+export function slicePut(table: string, item: SliceItem) {
+  return {
+    TableName: table,
+    Item: marshalSlice({ ...item, version: item.version + 1 }),
+    ConditionExpression: item.version === 0 ? "attribute_not_exists(pk)" : "ver = :read",
+    ...(item.version !== 0 && { ExpressionAttributeValues: { ":read": { N: String(item.version) } } }),
+  };
 }
 
 /**

@@ -69,6 +69,19 @@ export function watermarkKey(topicPartition: string): Record<string, AttributeVa
 export const WATERMARK_BATCH_AT = "at";
 
 /**
+ * Primary key of the marker `npm run redrive` writes when it applies a dead-lettered record, in the
+ * same transaction as the record's slice updates and only if absent: a record is redriven once.
+ */
+export function redriveMarkerKey(topicPartition: string, offset: number): Record<string, AttributeValue> {
+  return { pk: { S: `redriven#${topicPartition}#${offset}` }, sk: { S: "redriven" } };
+}
+
+/** Primary key of a partition's count of redriven records (`rd`), beside the watermark's count of dead letters (`dl`). */
+export function redriveCountKey(topicPartition: string): Record<string, AttributeValue> {
+  return { pk: { S: `redriven#${topicPartition}` }, sk: { S: "redriven-count" } };
+}
+
+/**
  * A sparse index, `country-series`, lists a (window spec, partition)'s slices by start, projected
  * to the country figures, so a country series reads one partition's index entries and nothing
  * else. Its partition key names the partition too.

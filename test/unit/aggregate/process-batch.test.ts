@@ -117,12 +117,16 @@ describe("processBatch", () => {
     ]);
     expect(hourOf(m, "sales-0")?.get("country#France")).toMatchObject({ orders: 1n, sales: 110n });
     expect(hourOf(m, "sales-1")?.get("all#all")).toMatchObject({ orders: 1n, sales: 200n });
-    expect(m.watermarks.get("sales-0")).toEqual({ eventTime: T0, offset: 7 });
+    // Each watermark counts its partition's dead letters (what a redrive may still owe the figures).
+    expect(m.watermarks.get("sales-0")).toEqual({ eventTime: T0, offset: 7, deadLettered: 2 });
+    expect(m.watermarks.get("sales-1")).toMatchObject({ deadLettered: 1 });
 
-    // Redelivered: nothing applied again, no dead letter sent twice.
+    // Redelivered: nothing applied again, no dead letter sent or counted twice.
     const again = await processBatch(batch(records), deps(m.store, letters));
     expect(again).toMatchObject({ applied: 0, duplicates: 2, poison: 0 });
     expect(letters).toHaveLength(3);
+    expect(m.watermarks.get("sales-0")).toMatchObject({ deadLettered: 2 });
+    expect(m.watermarks.get("sales-1")).toMatchObject({ deadLettered: 1 });
   });
 
   it("re-reads and re-merges a slice that someone wrote meanwhile, and counts the conflict", async () => {

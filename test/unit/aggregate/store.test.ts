@@ -94,8 +94,11 @@ describe("AggregateStore", () => {
     expect(Math.abs(Number(itemOf(sent[0]).at?.N) - Date.now())).toBeLessThan(60_000);
     const read = new AggregateStore(fakeClient(() => ({ Responses: { t: [{ tp: { S: "my-topic-2" }, off: { N: "9" } }] } })).client, "t");
     expect(await read.readWatermarks(["my-topic-2"])).toEqual(
-      new Map([["my-topic-2", { eventTime: Number.NEGATIVE_INFINITY, offset: 9 }]]),
+      new Map([["my-topic-2", { eventTime: Number.NEGATIVE_INFINITY, offset: 9, deadLettered: 0 }]]),
     );
+    // The count of dead letters goes with the watermark (a stored one reads back).
+    await store.writeWatermark("my-topic-2", { eventTime: 5, offset: 10, deadLettered: 3 });
+    expect(itemOf(sent[1]).dl).toEqual({ N: "3" });
   });
 
   it("sizes items about as DynamoDB does", () => {
