@@ -25,6 +25,8 @@ export interface PartitionMark {
   readonly eventTime: number | undefined;
   /** Undefined on items written before the aggregator recorded it: such a partition is never idle. */
   readonly lastBatchAt: number | undefined;
+  /** Records of this partition dead-lettered and not yet re-applied by `npm run redrive` (0 when unknown). */
+  readonly pendingDeadLetters?: number;
 }
 
 export interface ClosingRule {
@@ -66,6 +68,8 @@ export interface PartitionsView {
   readonly closedUntil: number;
   /** Max event time over every partition (undefined before any sale). */
   readonly latestEventTime: number | undefined;
+  /** Dead-lettered records not yet redriven, over every partition. */
+  readonly pendingDeadLetters: number;
   /** Least event time over the partitions that are not idle (undefined when none has one). */
   readonly leastActiveEventTime: number | undefined;
 }
@@ -76,11 +80,13 @@ export function judgePartitions(marks: ReadonlyMap<number, PartitionMark>, now: 
   const horizons: number[] = [];
   let latest: number | undefined;
   let leastActive: number | undefined;
+  let pendingDeadLetters = 0;
   for (let partition = 0; partition < rule.partitions; partition++) {
     const mark = marks.get(partition);
     const state = partitionState(mark, now, rule);
     states.push(state);
     horizons.push(partitionHorizon(mark, state, now, rule));
+    pendingDeadLetters += mark?.pendingDeadLetters ?? 0;
     const eventTime = mark?.eventTime;
     if (eventTime === undefined) continue;
     if (latest === undefined || eventTime > latest) latest = eventTime;
@@ -92,6 +98,7 @@ export function judgePartitions(marks: ReadonlyMap<number, PartitionMark>, now: 
     horizons,
     closedUntil: Math.min(...horizons),
     latestEventTime: latest,
+    pendingDeadLetters,
     leastActiveEventTime: leastActive,
   };
 }
@@ -112,6 +119,12 @@ export interface CompletenessView {
   readonly latestWatermark: string | null;
   /** asOf minus leastWatermark, in milliseconds: how far the slowest delivering partition trails the clock. */
   readonly lagMs: number | null;
+  /**
+   * Records dead-lettered (undecodable, unknown schema version...) and not yet re-applied by
+   * `npm run redrive`, on every partition: their window is unknown, so while this is above 0 any
+   * window's figures may lack them.
+   */
+  readonly pendingDeadLetters: number;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -129,5 +142,6 @@ export function completenessOf(view: PartitionsView, end: number): CompletenessV
     leastWatermark: view.leastActiveEventTime === undefined ? null : iso(view.leastActiveEventTime),
     latestWatermark: view.latestEventTime === undefined ? null : iso(view.latestEventTime),
     lagMs: view.leastActiveEventTime === undefined ? null : Math.max(0, view.now - view.leastActiveEventTime),
+    pendingDeadLetters: view.pendingDeadLetters,
   };
 }

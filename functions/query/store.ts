@@ -12,6 +12,7 @@ import {
   dimensionAttribute,
   dimensionValues,
   type Metrics,
+  redriveCountKey,
   rollupKey,
   seriesKey,
   sliceKey,
@@ -106,18 +107,31 @@ export function dynamoQueryStore(
       return points;
     },
     async watermarks() {
-      const items = await batchGet(topicPartitions.map(watermarkKey), "#t, #w, #a", {
-        "#t": "tp",
-        "#w": "wm",
-        "#a": WATERMARK_BATCH_AT,
-      });
+      // Each partition's watermark and its count of redriven records, in one BatchGetItem up to 50
+      // partitions: the dead letters not yet redriven (`dl` - `rd`) make a window's figures incomplete.
+      const items = await batchGet(
+        [...topicPartitions.map(watermarkKey), ...topicPartitions.map(redriveCountKey)],
+        "#t, #s, #w, #a, #dl, #rd",
+        {
+          "#t": "tp",
+          "#s": "sk",
+          "#w": "wm",
+          "#a": WATERMARK_BATCH_AT,
+          "#dl": "dl",
+          "#rd": "rd",
+        },
+      );
+      const redriven = new Map<string, number>();
+      for (const item of items) if (item.sk?.S === "redriven-count") redriven.set(item.tp?.S ?? "", Number(item.rd?.N ?? 0));
       const byPartition = new Map<number, PartitionMark>();
       for (const item of items) {
+        if (item.sk?.S !== "watermark") continue;
         const tp = item.tp?.S ?? "";
         byPartition.set(splitTopicPartition(tp).partition, {
           // Absent while a partition has seen only undecodable records: no event time yet.
           eventTime: item.wm?.N === undefined ? undefined : Number(item.wm.N),
           lastBatchAt: item[WATERMARK_BATCH_AT]?.N === undefined ? undefined : Number(item[WATERMARK_BATCH_AT].N),
+          pendingDeadLetters: Math.max(0, Number(item.dl?.N ?? 0) - (redriven.get(tp) ?? 0)),
         });
       }
       return byPartition;

@@ -105,6 +105,7 @@ describe("leaderboard", () => {
       leastWatermark: "2022-08-01T03:20:00.000Z",
       latestWatermark: "2022-08-01T03:20:00.000Z",
       lagMs: NOW - (T0 + 3 * H + 20 * M),
+      pendingDeadLetters: 0,
     });
     expect(await status(() => leaderboard({ dimension: "country", window: "1h", final: "true" }, d))).toBe(404);
   });
@@ -213,6 +214,16 @@ describe("closing windows when partitions go quiet", () => {
     expect(result.completeness).toMatchObject({ reporting: 1, lagging: 1, idle: 1 });
     expect(result.completeness.leastWatermark).toBe(new Date(now - 40 * M).toISOString());
     expect(result.completeness.lagMs).toBe(40 * M);
+  });
+
+  it("says how many dead-lettered records no window has yet, over every partition", async () => {
+    const marks: PartitionMark[] = [
+      { eventTime: passed, lastBatchAt: NOW, pendingDeadLetters: 3 },
+      { eventTime: passed, lastBatchAt: NOW },
+      { eventTime: passed, lastBatchAt: NOW, pendingDeadLetters: 2 },
+    ];
+    expect((await board(marks, NOW)).completeness.pendingDeadLetters).toBe(5);
+    expect((await board([passed, passed], NOW)).completeness.pendingDeadLetters).toBe(0);
   });
 
   it("never counts a partition as idle when its item predates the batch clock (no lastBatchAt)", async () => {
