@@ -1,3 +1,5 @@
+import { ConfigError } from "../config/env.ts";
+
 /**
  * Event-time windows. A window spec is tumbling ("1m": size = advance) or hopping
  * ("10m/5m": size 10 min, a new window every 5 min). Windows are aligned to the epoch, so
@@ -19,7 +21,7 @@ export function parseDuration(text: string): number {
   const value = Number(match?.[1]);
   const unit = units[match?.[2] ?? ""];
   if (match === null || unit === undefined || !Number.isInteger(value) || value <= 0) {
-    throw new Error(`"${text}" is not a duration; expected a positive whole number of s, m, h or d (e.g. 10m)`);
+    throw new ConfigError(`"${text}" is not a duration; expected a positive whole number of s, m, h or d (e.g. 10m)`);
   }
   return value * unit;
 }
@@ -27,11 +29,11 @@ export function parseDuration(text: string): number {
 /** Parses "10m/5m" (hopping) or "1h" (tumbling). Throws when the advance does not divide the size. */
 export function parseWindow(text: string): WindowSpec {
   const [size, advance, extra] = text.trim().split("/");
-  if (size === undefined || extra !== undefined) throw new Error(`"${text}" is not a window; expected <size> or <size>/<advance>`);
+  if (size === undefined || extra !== undefined) throw new ConfigError(`"${text}" is not a window; expected <size> or <size>/<advance>`);
   const sizeMs = parseDuration(size);
   const advanceMs = advance === undefined ? sizeMs : parseDuration(advance);
   if (advanceMs > sizeMs || sizeMs % advanceMs !== 0) {
-    throw new Error(`window "${text}": the advance must divide the size (e.g. 10m/5m)`);
+    throw new ConfigError(`window "${text}": the advance must divide the size (e.g. 10m/5m)`);
   }
   const tumbling = advanceMs === sizeMs;
   return { name: tumbling ? size.trim() : `${size.trim()}/${advance?.trim()}`, sizeMs, advanceMs, tumbling };
@@ -41,7 +43,7 @@ export function parseWindow(text: string): WindowSpec {
 export function parseWindows(text: string): readonly WindowSpec[] {
   const specs = text.split(",").map((part) => parseWindow(part));
   const names = new Set(specs.map((spec) => spec.name));
-  if (names.size !== specs.length) throw new Error(`"${text}" names a window twice`);
+  if (names.size !== specs.length) throw new ConfigError(`"${text}" names a window twice`);
   return specs;
 }
 
