@@ -99,7 +99,8 @@ describe("Glue down at a cold start", { timeout: 300_000 }, () => {
       const retried = await cold.fn("AggregateFunction").invoke(batch);
       expect(retried.ok).toBe(true);
       expect(retried.ok && retried.result).toMatchObject({ records: 9, applied: 8, poison: 1 });
-      console.log(`figures: ${JSON.stringify({ sent: 10, acknowledged: 5, rejected: 5, batchRetried: true })}`);
+      const { records, applied, poison } = (retried.ok ? retried.result : {}) as Record<string, number>;
+      console.log(`figures: ${JSON.stringify({ sent: 10, acknowledged: 5, rejected: 5, batchRetried: true, records, applied, poison })}`);
     } finally {
       await up({ keepData: true });
       await cold.stop();
