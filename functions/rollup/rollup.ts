@@ -77,7 +77,7 @@ const compareSequence = (a: string, b: string) => (a.length !== b.length ? a.len
 /** Windows whose slices fill about one BatchGetItem (100 keys) with `partitions` slices each. */
 export const windowsPerRead = (partitions: number) => Math.max(1, Math.floor(100 / partitions));
 
-/** Adds up the partitions' slices of one window instance (throws when there are none). */
+/** Adds up the partitions' slices of one window instance (throws InvariantError when there are none). */
 export function rollupOf(ref: Pick<WindowRef, "window" | "start">, slices: readonly SliceTotals[], partitions: number): RollupItem {
   const first = slices[0];
   if (first === undefined) throw new InvariantError(`window ${ref.window} at ${new Date(ref.start).toISOString()} has no slices`);

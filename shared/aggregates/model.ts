@@ -165,7 +165,7 @@ function marshalMetrics(metrics: Metrics): AttributeValue {
   return { M: entry };
 }
 
-/** Values ("region#Europe" -> metrics) as one map attribute per dimension; throws on a key of another dimension. */
+/** Values ("region#Europe" -> metrics) as one map attribute per dimension; throws InvariantError on a key of another dimension. */
 function dimensionMaps<A extends "c" | "r" | "a">(
   values: ReadonlyMap<string, Metrics>,
   attributes: readonly A[],
@@ -224,7 +224,7 @@ function num(value: AttributeValue | undefined, what: string): string {
   return value.N;
 }
 
-/** Metrics of one map entry of a slice; throws naming the attribute when it is not one. */
+/** Metrics of one map entry of a slice; throws InvariantError naming the attribute when it is not one. */
 export function unmarshalMetrics(value: AttributeValue | undefined, where: string): Metrics {
   const m = value?.M;
   if (m === undefined) throw new InvariantError(`aggregate item attribute ${where} is not a map`);
@@ -246,7 +246,7 @@ export function dimensionValues(attributes: Record<string, AttributeValue>, dime
   return values;
 }
 
-/** Reads a whole slice back; throws naming the attribute when the item is not one. */
+/** Reads a whole slice back; throws InvariantError naming the attribute when the item is not one. */
 export function unmarshalSlice(attributes: Record<string, AttributeValue>): SliceItem {
   const values = new Map<string, Metrics>();
   for (const dimension of dimensions)

@@ -17,7 +17,7 @@ export const MAX_BATCH_GET_ATTEMPTS = 9;
 /**
  * Reads every key of one table (any number of keys, 100 per BatchGetItem), asking again with
  * jittered backoff for the keys DynamoDB leaves unprocessed. Resolves the items found, in no
- * particular order. Throws DynamoDB's errors, and an error counting the keys still unprocessed
+ * particular order. Throws DynamoDB's errors, and a retriable DependencyError (DYNAMODB_UNPROCESSED) counting the keys still unprocessed
  * after MAX_BATCH_GET_ATTEMPTS requests.
  */
 export async function batchGetAll(

@@ -15,7 +15,7 @@ export interface WindowSpec {
 
 const units: Readonly<Record<string, number>> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
-/** Parses "90s", "10m", "1h", "1d" into milliseconds. Throws naming the bad text. */
+/** Parses "90s", "10m", "1h", "1d" into milliseconds. Throws ConfigError naming the bad text. */
 export function parseDuration(text: string): number {
   const match = /^(\d+)([smhd])$/.exec(text.trim());
   const value = Number(match?.[1]);
@@ -26,7 +26,7 @@ export function parseDuration(text: string): number {
   return value * unit;
 }
 
-/** Parses "10m/5m" (hopping) or "1h" (tumbling). Throws when the advance does not divide the size. */
+/** Parses "10m/5m" (hopping) or "1h" (tumbling). Throws ConfigError when it is malformed or the advance does not divide the size. */
 export function parseWindow(text: string): WindowSpec {
   const [size, advance, extra] = text.trim().split("/");
   if (size === undefined || extra !== undefined) throw new ConfigError(`"${text}" is not a window; expected <size> or <size>/<advance>`);
@@ -39,7 +39,7 @@ export function parseWindow(text: string): WindowSpec {
   return { name: tumbling ? size.trim() : `${size.trim()}/${advance?.trim()}`, sizeMs, advanceMs, tumbling };
 }
 
-/** Parses a comma-separated list of windows; throws on duplicates. */
+/** Parses a comma-separated list of windows; throws ConfigError on a bad window or a duplicate. */
 export function parseWindows(text: string): readonly WindowSpec[] {
   const specs = text.split(",").map((part) => parseWindow(part));
   const names = new Set(specs.map((spec) => spec.name));
