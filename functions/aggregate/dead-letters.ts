@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { SendMessageBatchCommand, type SendMessageBatchRequestEntry, type SQSClient } from "@aws-sdk/client-sqs";
+import { DependencyError, DependencyErrorCode } from "#shared/errors/internal-errors";
 
 /** A record that can never be aggregated, with everything needed to inspect or replay it. */
 export interface DeadLetter {
@@ -74,7 +75,10 @@ export async function sendDeadLetters(sink: DeadLetterSink, letters: readonly De
     const response = await sink.sqs.send(new SendMessageBatchCommand({ QueueUrl: sink.queueUrl, Entries: batch }));
     const failed = response.Failed ?? [];
     if (failed.length > 0) {
-      throw new Error(`SQS refused ${failed.length} dead letters: ${failed.map((f) => `${f.Code}: ${f.Message ?? ""}`).join("; ")}`);
+      throw new DependencyError(
+        DependencyErrorCode.sqsRefused,
+        `SQS refused ${failed.length} dead letters: ${failed.map((f) => `${f.Code}: ${f.Message ?? ""}`).join("; ")}`,
+      );
     }
   }
   return requests;

@@ -1,5 +1,8 @@
 import { type SliceItem, sliceId } from "#shared/aggregates/model";
 import type { GlueAvroDecoder } from "#shared/avro/codec";
+import { deadLetterOrThrow } from "#shared/errors/disposition";
+import { DependencyError, DependencyErrorCode } from "#shared/errors/internal-errors";
+import { RecordError, RecordErrorCode } from "#shared/errors/record-error";
 import { centsOf } from "#shared/money/cents";
 import { backoffDelay, sleep } from "#shared/retry/backoff";
 import type { Sale } from "#shared/sales/schema";
@@ -44,43 +47,50 @@ export interface BatchSummary {
 }
 
 /**
- * Aggregates one aws:kafka batch into DynamoDB, exactly once per record. Undecodable records
- * go to the dead-letter queue with their reason (not again for offsets a previous delivery
+ * Aggregates one aws:kafka batch into DynamoDB, exactly once per record. Records with a data
+ * error (a RecordError: undecodable, unknown schema version, out of range, empty) go to the
+ * dead-letter queue with their reason (not again for offsets a previous delivery
  * already covered) and the rest of the batch goes on. Slices are written first, each
  * conditionally, re-read and re-merged on conflict; the partitions' watermarks last, so a
  * retry after a crash judges lateness exactly as the first attempt did. Throws (and the
  * mapping retries the batch) on registry, DynamoDB, S3 or SQS failures, and when slices keep
- * changing under maxConflictRetries attempts.
+ * changing under maxConflictRetries attempts; any other error while handling a record (a bug,
+ * such as a TypeError) is thrown too, never dead-lettered (shared/errors/disposition).
  */
 export async function processBatch(
   recordsByPartition: Readonly<Record<string, readonly KafkaEventRecord[]>>,
   deps: BatchDeps,
 ): Promise<BatchSummary> {
   const partitions = Object.keys(recordsByPartition);
-  const incoming = partitions.flatMap((tp) =>
+  const delivered = partitions.flatMap((tp) =>
     [...(recordsByPartition[tp] ?? [])].sort((a, b) => a.offset - b.offset).map((record) => ({ tp, record })),
   );
+  const watermarks = await deps.store.readWatermarks(partitions);
+  // A partition's watermark is written after every slice and dead letter of its batch, so each
+  // record at or below its offset was handled whole by an earlier delivery: applied, counted late,
+  // or dead-lettered (and perhaps redriven since). Such records are skipped before decoding: a
+  // dead-lettered one whose schema is now registered must be applied by `npm run redrive` (which
+  // marks it), never by a redelivery (which would not), or it would count twice.
+  const incoming = delivered.filter(({ tp, record }) => record.offset > (watermarks.get(tp)?.offset ?? -1));
+  const covered = delivered.length - incoming.length;
   const frames = incoming.map(({ record }) => Buffer.from(record.value ?? "", "base64"));
   await deps.decoder.load(frames);
-  const watermarks = await deps.store.readWatermarks(partitions);
 
   const sales: SaleRecord[] = [];
   const letters: DeadLetter[] = [];
   incoming.forEach(({ tp, record }, index) => {
     try {
       if (record.value === undefined || record.value === null)
-        throw Object.assign(new Error("record has no value (tombstone)"), { code: "EMPTY_VALUE" });
+        throw new RecordError(RecordErrorCode.emptyValue, "record has no value (tombstone)");
       const sale = deps.decoder.decode(frames[index] as Buffer);
       // A valid Avro long can still be no date; such a record must not fail the whole batch.
       if (!(Math.abs(sale.payment_date) <= MAX_DATE_MS))
-        throw Object.assign(new Error(`payment_date ${sale.payment_date} is outside the dates a window can hold`), {
-          code: "OUT_OF_RANGE",
-        });
+        throw new RecordError(RecordErrorCode.outOfRange, `payment_date ${sale.payment_date} is outside the dates a window can hold`);
       centsOf(sale.amount);
       sales.push({ topicPartition: tp, offset: record.offset, sale });
     } catch (error) {
-      if (record.offset <= (watermarks.get(tp)?.offset ?? -1)) return; // dead-lettered by an earlier delivery
-      const { code = "UNDECODABLE", message } = error as Error & { code?: string };
+      // Only a data error is dead-lettered; a retriable one or a bug (a TypeError) fails the batch.
+      const { code, message } = deadLetterOrThrow(error);
       letters.push({
         topic: record.topic,
         partition: record.partition,
@@ -110,7 +120,8 @@ export async function processBatch(
     for (const { item, outcome } of outcomes) if (outcome !== "conflict") folded += result.folded.get(idOf(item)) ?? 0;
     if (lost.length === 0) break;
     conflicts += lost.length;
-    if (attempt >= (deps.maxConflictRetries ?? 10)) throw new Error(`${lost.length} slices kept changing under ${attempt} write attempts`);
+    if (attempt >= (deps.maxConflictRetries ?? 10))
+      throw new DependencyError(DependencyErrorCode.writeConflict, `${lost.length} slices kept changing under ${attempt} write attempts`);
     await sleep(backoffDelay(attempt, { baseMs: 20, capMs: 1_000 }));
     // Re-read what others wrote and merge again: offsets make re-applying safe.
     const fresh = await deps.store.readSlices(lost);
@@ -140,10 +151,10 @@ export async function processBatch(
   );
 
   return {
-    records: incoming.length,
+    records: delivered.length,
     applied: result.applied,
     late: result.late,
-    duplicates: result.duplicates,
+    duplicates: result.duplicates + covered,
     folded,
     poison: letters.length,
     itemsWritten: written,

@@ -12,6 +12,7 @@ import * as v from "valibot";
 import { redriveCountKey, redriveMarkerKey, type SliceItem, sliceId } from "#shared/aggregates/model";
 import type { GlueAvroDecoder } from "#shared/avro/codec";
 import { CodecError, RegistryUnavailableError } from "#shared/avro/errors";
+import { DependencyError, InvariantError } from "#shared/errors/internal-errors";
 import { centsOf } from "#shared/money/cents";
 import { backoffDelay, sleep } from "#shared/retry/backoff";
 import type { Sale } from "#shared/sales/schema";
@@ -420,7 +421,7 @@ async function applyRecord(record: SaleRecord, reason: string, deps: RedriveDeps
     if (watermark === undefined || watermark.offset < record.offset) return { kind: "failing", code: RedriveReason.notSettled };
     const plan = planRedrive(record, stored, watermark.eventTime, deps.settings, now());
     if (plan.items.length + 2 > MAX_TRANSACTION_ITEMS)
-      throw new Error(`a record touches ${plan.items.length} slices; one transaction holds at most ${MAX_TRANSACTION_ITEMS - 2}`);
+      throw new InvariantError(`a record touches ${plan.items.length} slices; one transaction holds at most ${MAX_TRANSACTION_ITEMS - 2}`);
     try {
       await deps.dynamodb.send(
         new TransactWriteItemsCommand({
@@ -471,7 +472,11 @@ async function deleteMessages(deps: RedriveDeps, messages: readonly Message[]): 
       }),
     );
     // Applied records are safe to see again (their markers say so); the next run deletes them.
-    if (Failed.length > 0) throw new Error(`SQS did not delete ${Failed.length} redriven messages of ${deps.queueUrl}: ${Failed[0]?.Code}`);
+    if (Failed.length > 0)
+      throw new DependencyError(
+        "SQS_REFUSED",
+        `SQS did not delete ${Failed.length} redriven messages of ${deps.queueUrl}: ${Failed[0]?.Code}`,
+      );
   }
 }
 

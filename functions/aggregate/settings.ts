@@ -1,4 +1,4 @@
-import { integer, parsed } from "#shared/config/env";
+import { ConfigError, integer, parsed } from "#shared/config/env";
 import { parseDuration, parseWindows } from "#shared/windows/windows";
 
 /** "1m=2d,10m/5m=7d" -> TTL seconds after the window ends, by window; windows not listed are kept. Throws on a malformed entry. */
@@ -6,7 +6,7 @@ export function parseTtls(text: string): ReadonlyMap<string, number> {
   return new Map(
     text.split(",").map((entry) => {
       const [window, duration] = entry.split("=");
-      if (window === undefined || duration === undefined) throw new Error(`entry "${entry}" must look like 1m=2d`);
+      if (window === undefined || duration === undefined) throw new ConfigError(`entry "${entry}" must look like 1m=2d`);
       return [window.trim(), parseDuration(duration) / 1000] as const;
     }),
   );

@@ -1,5 +1,5 @@
 import type { GlueAvroDecoder } from "#shared/avro/codec";
-import { CodecError } from "#shared/avro/errors";
+import { deadLetterOrThrow } from "#shared/errors/disposition";
 import type { Sale } from "#shared/sales/schema";
 import { sqlTimestamp } from "#shared/time/sql-timestamp";
 
@@ -51,7 +51,8 @@ export const partitionKeysOf = (sale: Sale) => ({ dt: sqlTimestamp(sale.payment_
  * Firehose transformation for the MSK source: every record decoded with the codec becomes one
  * JSON line plus its `dt` partition key (Ok). A record that cannot be decoded comes back
  * ProcessingFailed with its original bytes, and its reason is reported in `failed`; the rest of
- * the batch is Ok. Throws only when the registry cannot be reached (Firehose retries the call).
+ * the batch is Ok. Only a data error (RecordError) is ProcessingFailed: throws when the registry
+ * cannot be reached (Firehose retries the call) and on any other error, a bug (a TypeError).
  */
 export async function transformRecords(records: readonly FirehoseMskRecord[], decoder: GlueAvroDecoder<Sale>): Promise<TransformOutcome> {
   const frames = records.map((record) => Buffer.from(record.kafkaRecordValue, "base64"));
@@ -69,21 +70,16 @@ export async function transformRecords(records: readonly FirehoseMskRecord[], de
         metadata: { partitionKeys: partitionKeysOf(sale) },
       };
     } catch (error) {
-      if (!(error instanceof CodecError)) throw error;
-      failed.push({
-        recordId: record.recordId,
-        partition: String(partition),
-        offset: String(offset),
-        code: error.code,
-        message: error.message,
-      });
+      // A data error is this record's ProcessingFailed; a retriable error or a bug fails the call.
+      const { code, message } = deadLetterOrThrow(error);
+      failed.push({ recordId: record.recordId, partition: String(partition), offset: String(offset), code, message });
       // The original bytes go back untouched (they land in the error prefix); the reason's code
       // rides along as a partition key (Firehose ignores keys of failed records) and is logged.
       return {
         recordId: record.recordId,
         result: "ProcessingFailed",
         kafkaRecordValue: record.kafkaRecordValue,
-        metadata: { partitionKeys: { error: error.code } },
+        metadata: { partitionKeys: { error: code } },
       };
     }
   });

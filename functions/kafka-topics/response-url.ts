@@ -1,5 +1,6 @@
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
+import { DependencyError, DependencyErrorCode } from "#shared/errors/internal-errors";
 import type { CustomResourceResponse } from "./custom-resource.ts";
 
 /**
@@ -18,12 +19,31 @@ export function putResponse(responseUrl: string, response: CustomResourceRespons
       res.on("end", () => {
         const status = res.statusCode ?? 0;
         if (status >= 200 && status < 300) resolve();
-        else reject(new Error(`the custom resource response was refused with HTTP ${status} by ${url.host}`));
+        else
+          reject(
+            new DependencyError(
+              DependencyErrorCode.unreachable,
+              `the custom resource response was refused with HTTP ${status} by ${url.host}`,
+            ),
+          );
       });
     });
-    req.on("timeout", () => req.destroy(new Error(`no answer from ${url.host} to the custom resource response within ${timeoutMs} ms`)));
+    req.on("timeout", () =>
+      req.destroy(
+        new DependencyError(
+          DependencyErrorCode.unreachable,
+          `no answer from ${url.host} to the custom resource response within ${timeoutMs} ms`,
+        ),
+      ),
+    );
     req.on("error", (error) =>
-      reject(new Error(`could not deliver the custom resource response to ${url.host}: ${error.message}`, { cause: error })),
+      reject(
+        new DependencyError(
+          DependencyErrorCode.unreachable,
+          `could not deliver the custom resource response to ${url.host}: ${error.message}`,
+          { cause: error },
+        ),
+      ),
     );
     req.end(body);
   });

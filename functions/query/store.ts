@@ -125,7 +125,7 @@ export function dynamoQueryStore(
       for (const item of items) if (item.sk?.S === "redriven-count") redriven.set(item.tp?.S ?? "", Number(item.rd?.N ?? 0));
       const byPartition = new Map<number, PartitionMark>();
       for (const item of items) {
-        if (item.sk?.S !== "watermark") continue;
+        if (item.sk?.S === "redriven-count") continue;
         const tp = item.tp?.S ?? "";
         byPartition.set(splitTopicPartition(tp).partition, {
           // Absent while a partition has seen only undecodable records: no event time yet.

@@ -9,6 +9,7 @@ import {
   splitTopicPartition,
   valueKey,
 } from "#shared/aggregates/model";
+import { InvariantError } from "#shared/errors/internal-errors";
 
 /** One record of the aggregates table's stream, as the rollup needs it. */
 export interface StreamRecord {
@@ -76,10 +77,10 @@ const compareSequence = (a: string, b: string) => (a.length !== b.length ? a.len
 /** Windows whose slices fill about one BatchGetItem (100 keys) with `partitions` slices each. */
 export const windowsPerRead = (partitions: number) => Math.max(1, Math.floor(100 / partitions));
 
-/** Adds up the partitions' slices of one window instance (throws when there are none). */
+/** Adds up the partitions' slices of one window instance (throws InvariantError when there are none). */
 export function rollupOf(ref: Pick<WindowRef, "window" | "start">, slices: readonly SliceTotals[], partitions: number): RollupItem {
   const first = slices[0];
-  if (first === undefined) throw new Error(`window ${ref.window} at ${new Date(ref.start).toISOString()} has no slices`);
+  if (first === undefined) throw new InvariantError(`window ${ref.window} at ${new Date(ref.start).toISOString()} has no slices`);
   const values = new Map<string, Metrics>();
   let seen = 0n;
   let expiresAt: number | undefined = first.expiresAt;

@@ -1,6 +1,7 @@
 import { type AttributeValue, ConditionalCheckFailedException, type DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { marshalRollup, parseSliceId, type RollupItem, rollupKey, sliceKey, splitTopicPartition } from "#shared/aggregates/model";
 import { batchGetAll } from "#shared/dynamodb/batch-get";
+import { InvariantError } from "#shared/errors/internal-errors";
 import { type RollupStore, type SliceTotals, sliceTotals, type WindowRef, type WindowSlices } from "./rollup.ts";
 
 /** DynamoDB requests the rollup store made (metrics and tests). */
@@ -54,7 +55,7 @@ export function dynamoRollupStore(
           const slice = parseSliceId(pk);
           const i =
             slice === undefined ? undefined : index.get(id(slice.window, slice.start, splitTopicPartition(slice.topicPartition).topic));
-          if (i === undefined) throw new Error(`DynamoDB answered an item that was not asked for (pk ${pk})`);
+          if (i === undefined) throw new InvariantError(`DynamoDB answered an item that was not asked for (pk ${pk})`);
           found[i]?.push(sliceTotals(attributes));
         }
       };

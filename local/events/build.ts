@@ -85,9 +85,11 @@ writeFileSync(join(paths.projectRoot, "events", "msk-sales-batch.json"), `${JSON
 console.log(`events/msk-sales-batch.json: ${records.length} records (v1, v2, v2+zlib, 1 poison), schema versions ${v1Id} ${v2Id}`);
 
 // The request Redshift sends f_sales_avro_to_json(TO_HEX(kafka_value)): one row per argument
-// array, with a NULL and a row that is not a frame.
-const udfRows: (string | null)[][] = records.map((record) => [Buffer.from(record.value, "base64").toString("hex")]);
+// array, with a NULL argument, a row that is not a frame, and a NULL row (as in the Redshift
+// guide's own example request).
+const udfRows: ((string | null)[] | null)[] = records.map((record) => [Buffer.from(record.value, "base64").toString("hex")]);
 udfRows.splice(2, 0, [null]);
+udfRows.push(null);
 const udfRequest = {
   request_id: "23FF1F97-F28A-44AA-AB67-266ED976BF40",
   cluster: "arn:aws:redshift:us-east-1:123456789012:cluster:analytics",
@@ -118,6 +120,6 @@ const firehoseEvent = {
 writeFileSync(join(paths.projectRoot, "events", "firehose-msk-records.json"), `${JSON.stringify(firehoseEvent, null, 2)}\n`);
 console.log(`events/firehose-msk-records.json: ${records.length} records (one poison)`);
 writeFileSync(join(paths.projectRoot, "events", "redshift-udf-request.json"), `${JSON.stringify(udfRequest, null, 2)}\n`);
-console.log(`events/redshift-udf-request.json: ${udfRows.length} rows (one NULL, one poison)`);
+console.log(`events/redshift-udf-request.json: ${udfRows.length} rows (one NULL argument, one poison, one NULL row)`);
 glue.destroy();
 process.exit(0);

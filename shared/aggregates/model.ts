@@ -1,4 +1,5 @@
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
+import { InvariantError } from "../errors/internal-errors.ts";
 import { bigCentsOf, formatCents } from "../money/cents.ts";
 
 /**
@@ -183,7 +184,7 @@ function marshalMetrics(metrics: Metrics): AttributeValue {
   return { M: entry };
 }
 
-/** Values ("region#Europe" -> metrics) as one map attribute per dimension; throws on a key of another dimension. */
+/** Values ("region#Europe" -> metrics) as one map attribute per dimension; throws InvariantError on a key of another dimension. */
 function dimensionMaps<A extends "c" | "r" | "a">(
   values: ReadonlyMap<string, Metrics>,
   attributes: readonly A[],
@@ -193,7 +194,7 @@ function dimensionMaps<A extends "c" | "r" | "a">(
     const hash = key.indexOf("#");
     const attribute = dimensionAttribute[key.slice(0, hash) as Dimension] as A | undefined;
     if (attribute === undefined || !attributes.includes(attribute))
-      throw new Error(`value key "${key}" names no dimension of ${attributes.join(", ")}`);
+      throw new InvariantError(`value key "${key}" names no dimension of ${attributes.join(", ")}`);
     (maps[attribute] as Record<string, AttributeValue>)[key.slice(hash + 1)] = marshalMetrics(metrics);
   }
   return maps as Record<A, Record<string, AttributeValue>>;
@@ -238,14 +239,14 @@ export function marshalRollup(item: RollupItem): Record<string, AttributeValue> 
 }
 
 function num(value: AttributeValue | undefined, what: string): string {
-  if (value?.N === undefined) throw new Error(`aggregate item attribute ${what} is not a number`);
+  if (value?.N === undefined) throw new InvariantError(`aggregate item attribute ${what} is not a number`);
   return value.N;
 }
 
-/** Metrics of one map entry of a slice; throws naming the attribute when it is not one. */
+/** Metrics of one map entry of a slice; throws InvariantError naming the attribute when it is not one. */
 export function unmarshalMetrics(value: AttributeValue | undefined, where: string): Metrics {
   const m = value?.M;
-  if (m === undefined) throw new Error(`aggregate item attribute ${where} is not a map`);
+  if (m === undefined) throw new InvariantError(`aggregate item attribute ${where} is not a map`);
   return {
     orders: BigInt(num(m.o, `${where}.o`)),
     sales: bigCentsOf(num(m.s, `${where}.s`)),
@@ -264,7 +265,7 @@ export function dimensionValues(attributes: Record<string, AttributeValue>, dime
   return values;
 }
 
-/** Reads a whole slice back; throws naming the attribute when the item is not one. */
+/** Reads a whole slice back; throws InvariantError naming the attribute when the item is not one. */
 export function unmarshalSlice(attributes: Record<string, AttributeValue>): SliceItem {
   const values = new Map<string, Metrics>();
   for (const dimension of dimensions)

@@ -40,7 +40,9 @@ export class GlueAvroDecoder<T> {
    * the reader is remembered as that record's error; one the source does not know is asked
    * again on the next load (the registry caches that answer for a while, and a version
    * registered since is then found). A registry outage throws RegistryUnavailableError
-   * (retriable) so the batch is retried rather than dead-lettered.
+   * (retriable) so the batch is retried rather than dead-lettered; it is thrown only once every
+   * lookup of the batch has ended, so none goes on calling the registry after the batch failed
+   * (a straggler meeting a half-restored registry would cache a wrong "unknown").
    */
   async load(frames: Iterable<Uint8Array>): Promise<void> {
     const missing = new Set<string>();
@@ -54,7 +56,9 @@ export class GlueAvroDecoder<T> {
       const reader = this.#readers.get(key);
       if (reader === undefined || ("error" in reader && reader.error.code === CodecErrorCode.unknownSchemaVersion)) missing.add(key);
     }
-    await Promise.all([...missing].map((key) => this.#loadVersion(key)));
+    const outcomes = await Promise.allSettled([...missing].map((key) => this.#loadVersion(key)));
+    const failure = outcomes.find((outcome): outcome is PromiseRejectedResult => outcome.status === "rejected");
+    if (failure !== undefined) throw failure.reason;
   }
 
   async #loadVersion(key: string): Promise<void> {

@@ -100,10 +100,12 @@ export class DecimalType extends avro.types.LogicalType {
   constructor(schema: Schema, opts?: unknown) {
     super(schema, opts);
     const { precision, scale = 0 } = schema as DecimalSchema;
-    if (this.underlyingType.typeName !== "bytes") throw new Error("decimal logical type is supported on bytes only");
+    if (this.underlyingType.typeName !== "bytes")
+      throw new CodecError(CodecErrorCode.incompatibleSchema, "decimal logical type is supported on bytes only");
     if (precision === undefined || !Number.isInteger(precision) || precision < 1)
-      throw new Error("decimal needs an integer precision >= 1");
-    if (!Number.isInteger(scale) || scale < 0 || scale > precision) throw new Error("decimal scale must be an integer in [0, precision]");
+      throw new CodecError(CodecErrorCode.incompatibleSchema, "decimal needs an integer precision >= 1");
+    if (!Number.isInteger(scale) || scale < 0 || scale > precision)
+      throw new CodecError(CodecErrorCode.incompatibleSchema, "decimal scale must be an integer in [0, precision]");
     this.precision = precision;
     this.scale = scale;
   }

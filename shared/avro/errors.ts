@@ -1,4 +1,5 @@
 import { AppError } from "../errors/app-error.ts";
+import { RecordError } from "../errors/record-error.ts";
 
 /** Why a Glue-framed Avro record could not be read or written. */
 export const CodecErrorCode = {
@@ -14,12 +15,16 @@ export const CodecErrorCode = {
 } as const;
 export type CodecErrorCode = (typeof CodecErrorCode)[keyof typeof CodecErrorCode];
 
-/** A record that will never decode (bad bytes, unknown or incompatible schema): dead-letter it, do not retry. */
-export class CodecError extends AppError {
+/**
+ * A record that will never decode (bad bytes, unknown or incompatible schema): a RecordError, so
+ * consumers dead-letter it and do not retry. (Producers meet SCHEMA_NOT_REGISTERED and
+ * SCHEMA_REGISTRATION_FAILED, answered 422/500 by the ingest; no consumer sees those.)
+ */
+export class CodecError extends RecordError {
   declare readonly code: CodecErrorCode;
 
   constructor(code: CodecErrorCode, message: string, options: { cause?: unknown; details?: unknown } = {}) {
-    super(message, { code, retriable: false, status: 422, ...options });
+    super(code, message, options);
   }
 }
 

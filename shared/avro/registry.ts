@@ -6,7 +6,7 @@ import {
   type GlueClient,
   RegisterSchemaVersionCommand,
 } from "@aws-sdk/client-glue";
-import { sleep, withRetries } from "../retry/backoff.ts";
+import { exponentialDelay, sleep, withRetries } from "../retry/backoff.ts";
 import { CodecError, CodecErrorCode, RegistryUnavailableError } from "./errors.ts";
 
 /** A registered schema version as the codec needs it. */
@@ -29,10 +29,21 @@ export interface RegistryOptions {
   /** How long a cached version is trusted (the Java serde's default is 24 h). */
   readonly ttlMs?: number;
   /**
-   * How long "this id is not a usable version" is believed: a stream of records with unknown ids
-   * costs one call per id and period, and a version registered meanwhile is found after it.
+   * How long a confirmed "this id is not a usable version" is believed (short: a version
+   * registered meanwhile is found after it): a stream of records with unknown ids costs
+   * `notFoundAttempts` calls per id and period.
    */
   readonly unknownTtlMs?: number;
+  /** Times EntityNotFound for a version id is asked in all before it is believed (the registry may be briefly wrong). */
+  readonly notFoundAttempts?: number;
+  /** Delay before the first re-ask of a not-found; it doubles for each further one (not jittered: a confirmation must span time). */
+  readonly notFoundDelayMs?: number;
+  /**
+   * After a call failed (registry unreachable, throttled past retries), a not-found is not believed
+   * for this long unless a call has succeeded since: a registry coming back may answer from an
+   * empty or half-restored state. Such a not-found is a RegistryUnavailableError (retry the batch).
+   */
+  readonly suspectMs?: number;
   /** Registry calls in flight at once from this container (a batch of many unseen ids queues behind them). */
   readonly maxConcurrentCalls?: number;
   /** Attempts for a throttled or failed call before RegistryUnavailableError. */
@@ -62,10 +73,15 @@ const permanentNames = new Set(["InvalidInputException", "ValidationException"])
 type Cached = { readonly expiresAt: number } & ({ readonly value: SchemaVersion } | { readonly unknown: CodecError });
 
 /**
- * Glue Schema Registry access with a bounded LRU + TTL cache (answers that an id is unknown are
- * cached too, for `unknownTtlMs`), one request in flight per schema version id, at most
- * `maxConcurrentCalls` calls at once, and jittered exponential backoff on throttling and
- * network faults. A container makes one registry call per schema version it meets.
+ * Glue Schema Registry access with a bounded LRU + TTL cache, one request in flight per schema
+ * version id, at most `maxConcurrentCalls` calls at once, and jittered exponential backoff on
+ * throttling and network faults. A container makes one registry call per schema version it meets.
+ *
+ * "Unknown schema version" dead-letters records, so it is believed only when confirmed: a
+ * not-found is asked `notFoundAttempts` times over a backoff, the registry's other calls in
+ * progress are waited for, and if any call failed within `suspectMs` with none succeeding since,
+ * the answer is RegistryUnavailableError (retry) instead. A confirmed answer is cached for
+ * `unknownTtlMs` only.
  */
 export class GlueSchemaRegistry implements SchemaSource {
   readonly #glue: GlueClient;
@@ -73,6 +89,10 @@ export class GlueSchemaRegistry implements SchemaSource {
   readonly #slots: { free: number; waiting: (() => void)[] };
   readonly #inFlight = new Map<string, Promise<SchemaVersion>>();
   readonly #options: Required<RegistryOptions>;
+  /** Registry calls in progress (retries included), which a not-found's verdict waits for. */
+  readonly #asking = new Set<Promise<unknown>>();
+  /** When a call last failed with no call succeeding since; undefined while the registry answers. */
+  #failedAt: number | undefined;
   /** Registry calls made, for tests and metrics. */
   calls = 0;
 
@@ -81,7 +101,10 @@ export class GlueSchemaRegistry implements SchemaSource {
     this.#options = {
       cacheSize: 200,
       ttlMs: 24 * 60 * 60 * 1000,
-      unknownTtlMs: 5 * 60 * 1000,
+      unknownTtlMs: 30_000,
+      notFoundAttempts: 3,
+      notFoundDelayMs: 250,
+      suspectMs: 5 * 60 * 1000,
       maxConcurrentCalls: 4,
       maxAttempts: 5,
       baseDelayMs: 100,
@@ -117,15 +140,36 @@ export class GlueSchemaRegistry implements SchemaSource {
   }
 
   async #fetchVersion(id: string): Promise<SchemaVersion> {
-    const response = await this.#call(
-      `GetSchemaVersion ${id}`,
-      () => this.#glue.send(new GetSchemaVersionCommand({ SchemaVersionId: id })),
-      () => {
-        throw new CodecError(CodecErrorCode.unknownSchemaVersion, `schema version ${id} is not in the registry`);
-      },
-    );
+    const what = `GetSchemaVersion ${id}`;
+    const send = () => this.#glue.send(new GetSchemaVersionCommand({ SchemaVersionId: id }));
+    const { notFoundAttempts, notFoundDelayMs } = this.#options;
+    let response = await this.#call(what, send, () => undefined);
+    for (let attempt = 1; response === undefined && attempt < notFoundAttempts; attempt++) {
+      await this.#options.sleep(exponentialDelay(attempt, { baseMs: notFoundDelayMs }));
+      response = await this.#call(what, send, () => undefined);
+    }
+    if (response === undefined) {
+      // Judge the registry only once the calls racing this one have answered: one that finds a
+      // version shows the registry is whole, one that fails shows it is not.
+      await Promise.allSettled([...this.#asking]);
+      const failedAt = this.#failedAt;
+      if (failedAt !== undefined && this.#options.now() - failedAt < this.#options.suspectMs) {
+        throw new RegistryUnavailableError(
+          `${what}: not found ${notFoundAttempts} times, but the registry failed ${this.#options.now() - failedAt} ms ago and has not answered since; not believed`,
+          undefined,
+        );
+      }
+      throw new CodecError(
+        CodecErrorCode.unknownSchemaVersion,
+        `schema version ${id} is not in the registry (asked ${notFoundAttempts} times)`,
+      );
+    }
     if (response.SchemaDefinition === undefined || response.SchemaVersionId === undefined) {
       throw new CodecError(CodecErrorCode.unknownSchemaVersion, `schema version ${id} has no definition`);
+    }
+    if (response.Status === "PENDING") {
+      // Being registered right now: it becomes AVAILABLE within seconds, so retry the batch.
+      throw new RegistryUnavailableError(`schema version ${id} is PENDING (being registered)`, undefined);
     }
     if (response.Status !== undefined && response.Status !== "AVAILABLE") {
       throw new CodecError(CodecErrorCode.unknownSchemaVersion, `schema version ${id} is ${response.Status}, not AVAILABLE`);
@@ -249,19 +293,26 @@ export class GlueSchemaRegistry implements SchemaSource {
   /** Runs a registry call with retries, holding one of the call slots while it is sent; `onNotFound` decides what EntityNotFound means for this call. */
   async #call<T, N>(what: string, send: () => Promise<T>, onNotFound: () => N): Promise<T | N> {
     const { maxAttempts, baseDelayMs, sleep } = this.#options;
+    const asking = withRetries(() => this.#inSlot(send), {
+      maxAttempts,
+      baseMs: baseDelayMs,
+      sleep,
+      shouldRetry: (error) => !notFound(error) && !permanentNames.has((error as Error | undefined)?.name ?? ""),
+    });
+    const settled = () => this.#asking.delete(asking);
+    this.#asking.add(asking);
+    asking.then(settled, settled);
     try {
-      return await withRetries(() => this.#inSlot(send), {
-        maxAttempts,
-        baseMs: baseDelayMs,
-        sleep,
-        shouldRetry: (error) => !notFound(error) && !permanentNames.has((error as Error | undefined)?.name ?? ""),
-      });
+      const answer = await asking;
+      this.#failedAt = undefined;
+      return answer;
     } catch (error) {
       if (notFound(error)) return onNotFound();
       const name = (error as Error | undefined)?.name ?? "";
       if (permanentNames.has(name)) {
         throw new CodecError(CodecErrorCode.unknownSchemaVersion, `${what}: ${name}: ${(error as Error).message}`, { cause: error });
       }
+      this.#failedAt = this.#options.now();
       throw new RegistryUnavailableError(
         `${what} failed after ${maxAttempts} attempts: ${name} ${(error as Error | undefined)?.message ?? ""}`.trim(),
         error,

@@ -1,4 +1,5 @@
 import { type AttributeValue, BatchGetItemCommand, type BatchGetItemCommandOutput, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { DependencyError, DependencyErrorCode } from "../errors/internal-errors.ts";
 import { backoffDelay, sleep } from "../retry/backoff.ts";
 
 export interface BatchGetOptions {
@@ -16,7 +17,7 @@ export const MAX_BATCH_GET_ATTEMPTS = 9;
 /**
  * Reads every key of one table (any number of keys, 100 per BatchGetItem), asking again with
  * jittered backoff for the keys DynamoDB leaves unprocessed. Resolves the items found, in no
- * particular order. Throws DynamoDB's errors, and an error counting the keys still unprocessed
+ * particular order. Throws DynamoDB's errors, and a retriable DependencyError (DYNAMODB_UNPROCESSED) counting the keys still unprocessed
  * after MAX_BATCH_GET_ATTEMPTS requests.
  */
 export async function batchGetAll(
@@ -30,7 +31,10 @@ export async function batchGetAll(
     let pending: Record<string, AttributeValue>[] | undefined = keys.slice(i, i + 100);
     for (let attempt = 1; pending !== undefined && pending.length > 0; attempt++) {
       if (attempt > MAX_BATCH_GET_ATTEMPTS)
-        throw new Error(`DynamoDB left ${pending.length} keys unprocessed after ${MAX_BATCH_GET_ATTEMPTS} attempts`);
+        throw new DependencyError(
+          DependencyErrorCode.dynamodbUnprocessed,
+          `DynamoDB left ${pending.length} keys unprocessed after ${MAX_BATCH_GET_ATTEMPTS} attempts`,
+        );
       if (attempt > 1) await wait(backoffDelay(attempt - 1, { baseMs: 50, capMs: 5_000 }));
       onRequest?.();
       const page: BatchGetItemCommandOutput = await client.send(

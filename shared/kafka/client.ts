@@ -1,7 +1,7 @@
 import { GetBootstrapBrokersCommand, KafkaClient } from "@aws-sdk/client-kafka";
 import { generateAuthToken } from "aws-msk-iam-sasl-signer-js";
 import { Kafka, type KafkaConfig, logLevel } from "kafkajs";
-import { list, oneOf, optionalText, text } from "../config/env.ts";
+import { ConfigError, list, oneOf, optionalText, text } from "../config/env.ts";
 
 /** How a function reaches Kafka: MSK Serverless with IAM (TLS, SASL/OAUTHBEARER, port 9098) or a plaintext local broker. */
 export interface KafkaSettings {
@@ -29,7 +29,7 @@ export const kafkaSettingsSpec = (clientId: string) => ({
  */
 export function createKafka(settings: KafkaSettings, overrides: Partial<KafkaConfig> = {}): Kafka {
   if (settings.brokers.length === 0 && settings.clusterArn === undefined) {
-    throw new Error("no Kafka bootstrap servers configured: set KAFKA_BOOTSTRAP_SERVERS or KAFKA_CLUSTER_ARN");
+    throw new ConfigError("no Kafka bootstrap servers configured: set KAFKA_BOOTSTRAP_SERVERS or KAFKA_CLUSTER_ARN");
   }
   const iam: Partial<KafkaConfig> =
     settings.auth === "iam"
@@ -66,7 +66,7 @@ function bootstrapFromCluster(clusterArn: string, region: string): () => Promise
     cached ??= client.send(new GetBootstrapBrokersCommand({ ClusterArn: clusterArn })).then(
       (response) => {
         const brokers = response.BootstrapBrokerStringSaslIam?.split(",") ?? [];
-        if (brokers.length === 0) throw new Error(`cluster ${clusterArn} has no IAM bootstrap brokers`);
+        if (brokers.length === 0) throw new ConfigError(`cluster ${clusterArn} has no IAM bootstrap brokers`);
         return brokers;
       },
       (error: unknown) => {

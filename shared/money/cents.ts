@@ -1,10 +1,11 @@
-import { decimalParts, formatDecimal, parseDecimal } from "./decimal.ts";
+import { AppError } from "../errors/app-error.ts";
+import { DecimalError, decimalParts, formatDecimal, parseDecimal } from "./decimal.ts";
 
 /**
  * Money as integer cents. Per-record amounts and a batch's deltas are integer Numbers (exact up
  * to 2^53 cents, about 90 trillion, checked); stored totals are BigInt. Never a binary fraction.
  */
-/** Cents of a canonical two-place decimal ("4.99" -> 499). Throws on any other text. Hot path: no regex. */
+/** Cents of a canonical two-place decimal ("4.99" -> 499). Throws DecimalError on any other text or past 2^53 cents. Hot path: no regex. */
 export function centsOf(amount: string): number {
   const length = amount.length;
   const negative = amount.charCodeAt(0) === 45; // "-"
@@ -18,22 +19,23 @@ export function centsOf(amount: string): number {
     if (digit < 0 || digit > 9) return centsBySlowPath(amount);
     cents = cents * 10 + digit;
   }
-  if (!Number.isSafeInteger(cents)) throw new Error(`"${amount}" is too large to add exactly`);
+  if (!Number.isSafeInteger(cents)) throw new DecimalError(`"${amount}" is too large to add exactly`, "AMOUNT_TOO_LARGE");
   return negative ? -cents : cents;
 }
 
 function centsBySlowPath(amount: string): number {
   const parts = decimalParts(amount);
-  if (parts === undefined || parts.fraction.length !== 2) throw new Error(`"${amount}" is not a two-place decimal amount`);
+  if (parts === undefined || parts.fraction.length !== 2) throw new DecimalError(`"${amount}" is not a two-place decimal amount`);
   const cents = Number(parts.whole) * 100 + Number(parts.fraction);
-  if (!Number.isSafeInteger(cents)) throw new Error(`"${amount}" is too large to add exactly`);
+  if (!Number.isSafeInteger(cents)) throw new DecimalError(`"${amount}" is too large to add exactly`, "AMOUNT_TOO_LARGE");
   return parts.negative ? -cents : cents;
 }
 
-/** Adds integer cents, failing loudly instead of losing exactness. */
+/** Adds integer cents; throws AppError(CENTS_OVERFLOW, not retriable) instead of losing exactness. */
 export function addCents(a: number, b: number): number {
   const sum = a + b;
-  if (!Number.isSafeInteger(sum)) throw new Error("a cents sum passed 2^53; it can no longer be exact");
+  if (!Number.isSafeInteger(sum))
+    throw new AppError("a cents sum passed 2^53; it can no longer be exact", { code: "CENTS_OVERFLOW", retriable: false });
   return sum;
 }
 

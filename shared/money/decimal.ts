@@ -1,13 +1,14 @@
-import { AppError } from "../errors/app-error.ts";
+import { RecordError } from "../errors/record-error.ts";
 
 /**
  * The product's one reading of decimal text ("-12.30", "5", "007.5"): the Avro codec, the
  * ingest contract and the cents arithmetic all parse through here, so they agree on what a
  * decimal is. Exact throughout: digits become BigInt, never a binary float.
  */
-export class DecimalError extends AppError {
-  constructor(message: string) {
-    super(message, { code: "INVALID_DECIMAL", status: 400 });
+/** A decimal text that is not one the product accepts: a data error of the record carrying it (400 at the API). */
+export class DecimalError extends RecordError {
+  constructor(message: string, code = "INVALID_DECIMAL") {
+    super(code, message, { status: 400 });
   }
 }
 

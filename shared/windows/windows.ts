@@ -1,3 +1,5 @@
+import { ConfigError } from "../config/env.ts";
+
 /**
  * Event-time windows. A window spec is tumbling ("1m": size = advance) or hopping
  * ("10m/5m": size 10 min, a new window every 5 min). Windows are aligned to the epoch, so
@@ -34,36 +36,36 @@ const allTime: WindowSpec = Object.freeze({
 
 const units: Readonly<Record<string, number>> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
-/** Parses "90s", "10m", "1h", "1d" into milliseconds. Throws naming the bad text. */
+/** Parses "90s", "10m", "1h", "1d" into milliseconds. Throws ConfigError naming the bad text. */
 export function parseDuration(text: string): number {
   const match = /^(\d+)([smhd])$/.exec(text.trim());
   const value = Number(match?.[1]);
   const unit = units[match?.[2] ?? ""];
   if (match === null || unit === undefined || !Number.isInteger(value) || value <= 0) {
-    throw new Error(`"${text}" is not a duration; expected a positive whole number of s, m, h or d (e.g. 10m)`);
+    throw new ConfigError(`"${text}" is not a duration; expected a positive whole number of s, m, h or d (e.g. 10m)`);
   }
   return value * unit;
 }
 
-/** Parses "10m/5m" (hopping), "1h" (tumbling) or "all" (all-time). Throws when the advance does not divide the size. */
+/** Parses "10m/5m" (hopping), "1h" (tumbling) or "all" (all-time). Throws ConfigError when it is malformed or the advance does not divide the size. */
 export function parseWindow(text: string): WindowSpec {
   if (text.trim() === ALL_TIME) return allTime;
   const [size, advance, extra] = text.trim().split("/");
-  if (size === undefined || extra !== undefined) throw new Error(`"${text}" is not a window; expected <size> or <size>/<advance>`);
+  if (size === undefined || extra !== undefined) throw new ConfigError(`"${text}" is not a window; expected <size> or <size>/<advance>`);
   const sizeMs = parseDuration(size);
   const advanceMs = advance === undefined ? sizeMs : parseDuration(advance);
   if (advanceMs > sizeMs || sizeMs % advanceMs !== 0) {
-    throw new Error(`window "${text}": the advance must divide the size (e.g. 10m/5m)`);
+    throw new ConfigError(`window "${text}": the advance must divide the size (e.g. 10m/5m)`);
   }
   const tumbling = advanceMs === sizeMs;
   return { name: tumbling ? size.trim() : `${size.trim()}/${advance?.trim()}`, sizeMs, advanceMs, tumbling, unbounded: false };
 }
 
-/** Parses a comma-separated list of windows; throws on duplicates. */
+/** Parses a comma-separated list of windows; throws ConfigError on a bad window or a duplicate. */
 export function parseWindows(text: string): readonly WindowSpec[] {
   const specs = text.split(",").map((part) => parseWindow(part));
   const names = new Set(specs.map((spec) => spec.name));
-  if (names.size !== specs.length) throw new Error(`"${text}" names a window twice`);
+  if (names.size !== specs.length) throw new ConfigError(`"${text}" names a window twice`);
   return specs;
 }
 

@@ -4,14 +4,17 @@ import { afterAll, describe, expect, it } from "vitest";
 import { LocalRuntime } from "#local/runtime/runtime";
 import { localClients } from "#local/stack/clients";
 import { stopProcess } from "#local/stack/processes";
-import { up } from "#local/stack/stack";
+import { componentNamed, startComponent, up } from "#local/stack/stack";
 import { createPrivateAggregatesTable } from "#test/support/aggregates";
 import { request } from "#test/support/http";
 
 /**
- * Glue (moto) down at a cold start. A file of its own: no event source mapping or Firehose of
- * another test may talk to moto while the stack re-provisions it, since moto's seeded ids (the
- * schema version ids inside events/*.json) only come out the same when nothing else draws on them.
+ * Glue (moto) down at a cold start, then back empty, then restored. A file of its own: no event
+ * source mapping or Firehose of another test may talk to moto while the stack re-provisions it,
+ * since moto's seeded ids (the schema version ids inside events/*.json) only come out the same
+ * when nothing else draws on its generator (every moto response, a refused one too, draws a
+ * request id from it). The function containers draw nothing meanwhile: a failed load ends only
+ * once all its lookups have, so no straggler reaches moto after the batch failed.
  */
 const clients = localClients();
 
@@ -65,6 +68,19 @@ describe("Glue down at a cold start", { timeout: 300_000 }, () => {
 
       const failed = await cold.fn("AggregateFunction").invoke(batch);
       expect(failed.ok).toBe(false); // the mapping retries the batch instead of dead-lettering good records
+      // (Bundles are minified, so the error is known by its message, not by its class name.)
+      expect(!failed.ok && failed.error.errorMessage).toMatch(/^GetSchemaVersion \S+ failed after \d+ attempts/);
+
+      // moto back but empty, as a registry restoring its state answers: every version "not found".
+      // The container's registry failed moments ago and has found nothing since, so it does not
+      // believe those answers: the batch is retried, nothing is dead-lettered or cached. (Had it
+      // believed them, the next step would dead-letter the 8 good records as unknown versions.)
+      await startComponent(componentNamed("moto"));
+      const restoring = await cold.fn("AggregateFunction").invoke(batch);
+      expect(restoring.ok).toBe(false);
+      expect(!restoring.ok && restoring.error.errorMessage).toMatch(
+        /^GetSchemaVersion \S+: not found 3 times, but the registry failed .* not believed$/,
+      );
 
       await up({ keepData: true });
       // Re-provisioned with the same seeded ids: the sample events name existing versions again
@@ -83,7 +99,8 @@ describe("Glue down at a cold start", { timeout: 300_000 }, () => {
       const retried = await cold.fn("AggregateFunction").invoke(batch);
       expect(retried.ok).toBe(true);
       expect(retried.ok && retried.result).toMatchObject({ records: 9, applied: 8, poison: 1 });
-      console.log(`figures: ${JSON.stringify({ sent: 10, acknowledged: 5, rejected: 5, batchRetried: true })}`);
+      const { records, applied, poison } = (retried.ok ? retried.result : {}) as Record<string, number>;
+      console.log(`figures: ${JSON.stringify({ sent: 10, acknowledged: 5, rejected: 5, batchRetried: true, records, applied, poison })}`);
     } finally {
       await up({ keepData: true });
       await cold.stop();

@@ -52,8 +52,8 @@ const samples: Record<string, { event: string; prepare?: (event: Record<string, 
     event: "redshift-udf-request.json",
     check: (result) => {
       const response = result as { success: boolean; num_records: number; results: (string | null)[] };
-      expect(response).toMatchObject({ success: true, num_records: 10 });
-      expect(response.results.filter((row) => row === null)).toHaveLength(2); // the NULL row and the poison
+      expect(response).toMatchObject({ success: true, num_records: 11 });
+      expect(response.results.filter((row) => row === null)).toHaveLength(3); // the NULL argument, the poison, the NULL row
     },
   },
   KafkaTopicsFunction: {

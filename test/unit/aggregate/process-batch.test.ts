@@ -16,12 +16,13 @@ const settings: AggregationSettings = {
 };
 const T0 = Date.UTC(2022, 7, 1, 10);
 
-/** Frames are JSON here; "bad:<code>" frames fail to decode with that code. */
+/** Frames are JSON here; "bad:<code>" frames fail to decode with that code; "bug" frames hit a decoder bug. */
 const decoder: BatchDeps["decoder"] = {
   load: async () => undefined,
   decode: (frame: Buffer) => {
     const text = frame.toString();
     if (text.startsWith("bad:")) throw new CodecError(text.slice(4) as never, `cannot decode: ${text}`);
+    if (text === "bug") return (undefined as unknown as { sale: Sale }).sale; // a TypeError, as a real bug throws
     return JSON.parse(text) as Sale;
   },
 };
@@ -123,10 +124,40 @@ describe("processBatch", () => {
 
     // Redelivered: nothing applied again, no dead letter sent or counted twice.
     const again = await processBatch(batch(records), deps(m.store, letters));
-    expect(again).toMatchObject({ applied: 0, duplicates: 2, poison: 0 });
+    expect(again).toMatchObject({ records: 5, applied: 0, duplicates: 5, poison: 0 });
     expect(letters).toHaveLength(3);
     expect(m.watermarks.get("sales-0")).toMatchObject({ deadLettered: 2 });
     expect(m.watermarks.get("sales-1")).toMatchObject({ deadLettered: 1 });
+  });
+
+  it("never applies a dead-lettered record on a redelivery, even once it decodes: that is the redrive's, which marks it", async () => {
+    const m = memoryStore();
+    const letters: DeadLetter[] = [];
+    const late = sale("Chile", "3.00", 2);
+    await processBatch(batch([record(0, 1, sale("Chile", "1.00", 1)), record(0, 2, "bad:UNKNOWN_SCHEMA_VERSION")]), deps(m.store, letters));
+    expect(letters).toHaveLength(1);
+    // The schema is registered now, and the mapping redelivers the batch: offset 2 decodes.
+    const again = await processBatch(batch([record(0, 1, sale("Chile", "1.00", 1)), record(0, 2, late)]), deps(m.store, letters));
+    expect(again).toMatchObject({ applied: 0, duplicates: 2, poison: 0 });
+    expect(hourOf(m, "sales-0")?.get("country#Chile")).toMatchObject({ orders: 1n, sales: 100n });
+    expect(m.watermarks.get("sales-0")).toMatchObject({ offset: 2, deadLettered: 1 });
+  });
+
+  it("fails the batch on a bug-type error (a TypeError from the decoder): nothing dead-lettered, nothing written", async () => {
+    const m = memoryStore();
+    const letters: DeadLetter[] = [];
+    const records = [record(0, 1, sale("France", "1.00", 0)), record(0, 2, "bad:CORRUPT_BODY"), record(0, 3, "bug")];
+    await expect(processBatch(batch(records), deps(m.store, letters))).rejects.toBeInstanceOf(TypeError);
+    expect(letters).toEqual([]);
+    expect(m.calls.writes).toBe(0);
+    expect(m.watermarks.size).toBe(0);
+  });
+
+  it("dead-letters an amount that is not exact cents with its own reason, not as a bug", async () => {
+    const letters: DeadLetter[] = [];
+    const summary = await processBatch(batch([record(0, 1, sale("France", "1.5", 0))]), deps(memoryStore().store, letters));
+    expect(summary).toMatchObject({ applied: 0, poison: 1 });
+    expect(letters.map((l) => l.reason.code)).toEqual(["INVALID_DECIMAL"]);
   });
 
   it("re-reads and re-merges a slice that someone wrote meanwhile, and counts the conflict", async () => {
@@ -137,11 +168,14 @@ describe("processBatch", () => {
     expect(hourOf(m, "sales-0")?.get("country#France")).toMatchObject({ orders: 1n, sales: 300n });
   });
 
-  it("gives up after maxConflictRetries attempts with an error naming the slices", async () => {
+  it("gives up after maxConflictRetries attempts with a retriable error naming the slices", async () => {
     const m = memoryStore({ conflictsBeforeWrite: 1000 });
-    await expect(processBatch(batch([record(0, 1, sale("France", "3.00", 0))]), deps(m.store))).rejects.toThrow(
-      /2 slices kept changing under 3 write attempts/,
-    );
+    const error = await processBatch(batch([record(0, 1, sale("France", "3.00", 0))]), deps(m.store)).catch((e: unknown) => e);
+    expect(error).toMatchObject({
+      code: "WRITE_CONFLICT",
+      retriable: true,
+      message: expect.stringMatching(/2 slices kept changing under 3 write attempts/),
+    });
   });
 
   it("fails the batch (so the mapping retries it) when DynamoDB throttles, SQS refuses or the registry is down", async () => {

@@ -175,16 +175,24 @@ describe("the query store", () => {
     }
   });
 
-  it("lists watermarks by partition with the time of their last batch, event time absent where none is known yet", async () => {
+  it("lists watermarks by partition with the time of their last batch and the dead letters not yet redriven", async () => {
     const { client, sent } = fakeClient(() => ({
-      Responses: { t: [{ tp: { S: "sales-2" }, wm: { N: "1000" }, at: { N: "5000" } }, { tp: { S: "sales-4" } }] },
+      Responses: {
+        t: [
+          { tp: { S: "sales-2" }, sk: { S: "watermark" }, wm: { N: "1000" }, at: { N: "5000" }, dl: { N: "7" } },
+          { tp: { S: "sales-4" }, sk: { S: "watermark" } },
+          { tp: { S: "sales-2" }, sk: { S: "redriven-count" }, rd: { N: "3" } },
+        ],
+      },
     }));
     expect(await dynamoQueryStore(client, "t", "sales", 6).watermarks()).toEqual(
       new Map([
-        [2, { eventTime: 1000, lastBatchAt: 5000 }],
-        [4, { eventTime: undefined, lastBatchAt: undefined }],
+        [2, { eventTime: 1000, lastBatchAt: 5000, pendingDeadLetters: 4 }],
+        [4, { eventTime: undefined, lastBatchAt: undefined, pendingDeadLetters: 0 }],
       ]),
     );
+    // One request for 6 watermarks and 6 redriven counts.
+    expect(sent).toHaveLength(1);
     expect(JSON.stringify(sent[0]?.input)).toContain('"#a":"at"');
   });
 });

@@ -81,6 +81,22 @@ describe("GlueAvroDecoder", () => {
     });
   });
 
+  it("ends load only when every lookup has ended: no lookup of a failed batch goes on calling the registry", async () => {
+    let slowEnded = false;
+    const source: SchemaSource = {
+      getSchemaVersion: async (id) => {
+        if (id === V1_ID) throw new RegistryUnavailableError("throttled", undefined);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        slowEnded = true;
+        return { id, definition: JSON.stringify(v2Schema), dataFormat: "AVRO", versionNumber: 2 };
+      },
+    };
+    const decoder = new GlueAvroDecoder<Sale>(source, currentSalesSchema);
+    const frames = [v1Encoder.encode(withoutChannel(sales[0] as Sale)), v2Encoder.encode(sales[1] as Sale)];
+    await expect(decoder.load(frames)).rejects.toBeInstanceOf(RegistryUnavailableError);
+    expect(slowEnded).toBe(true);
+  });
+
   it("decodes a string length of 2^40 as a corrupt body at once, without allocating it", async () => {
     const decoder = new GlueAvroDecoder<Sale>(new MemorySchemaSource(), currentSalesSchema);
     const good = new GlueAvroEncoder<Sale>(v2Schema, V2_ID).encode(sales[0] as Sale);

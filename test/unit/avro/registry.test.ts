@@ -64,17 +64,99 @@ describe("GlueSchemaRegistry", () => {
     expect(calls).toHaveLength(3);
   });
 
-  it("turns EntityNotFound into a permanent UNKNOWN_SCHEMA_VERSION without retrying", async () => {
+  it("believes EntityNotFound only when re-asked notFoundAttempts times over a growing delay", async () => {
     const { glue, calls } = scriptedGlue({
       GetSchemaVersion: () => {
         throw notFound();
       },
     });
-    await expect(new GlueSchemaRegistry(glue, noSleep).getSchemaVersion("gone")).rejects.toMatchObject({
-      code: "UNKNOWN_SCHEMA_VERSION",
-      retriable: false,
+    const delays: number[] = [];
+    const registry = new GlueSchemaRegistry(glue, { sleep: async (ms) => void delays.push(ms), notFoundAttempts: 3, notFoundDelayMs: 250 });
+    await expect(registry.getSchemaVersion("gone")).rejects.toMatchObject({ code: "UNKNOWN_SCHEMA_VERSION", retriable: false });
+    expect(calls).toHaveLength(3);
+    expect(delays).toEqual([250, 500]);
+  });
+
+  it("finds a version that was briefly not found", async () => {
+    let answers = 0;
+    const { glue } = scriptedGlue({
+      GetSchemaVersion: (input) => {
+        if (answers++ < 2) throw notFound();
+        return version(String(input.SchemaVersionId));
+      },
     });
-    expect(calls).toHaveLength(1);
+    await expect(new GlueSchemaRegistry(glue, { ...noSleep, notFoundAttempts: 3 }).getSchemaVersion("a")).resolves.toMatchObject({
+      id: "a",
+    });
+  });
+
+  it("does not believe a not-found from a registry that failed and has not answered since: retry, nothing cached", async () => {
+    let state: "down" | "empty" | "restored" = "down";
+    const { glue, calls } = scriptedGlue({
+      GetSchemaVersion: (input) => {
+        if (state === "down") throw Object.assign(new Error("connect ECONNREFUSED"), { name: "Error" });
+        if (state === "empty" || input.SchemaVersionId === "poison") throw notFound();
+        return version(String(input.SchemaVersionId));
+      },
+    });
+    let now = 0;
+    const registry = new GlueSchemaRegistry(glue, { ...noSleep, maxAttempts: 2, now: () => now });
+    await expect(registry.getSchemaVersion("good")).rejects.toBeInstanceOf(RegistryUnavailableError);
+    state = "empty"; // back, but not yet restored
+    now = 10_000;
+    const suspect = await registry.getSchemaVersion("good").catch((e: unknown) => e);
+    expect(suspect).toBeInstanceOf(RegistryUnavailableError);
+    expect((suspect as RegistryUnavailableError).retriable).toBe(true);
+    state = "restored";
+    const before = calls.length;
+    await expect(registry.getSchemaVersion("good")).resolves.toMatchObject({ id: "good" });
+    expect(calls.length).toBe(before + 1); // the suspect answer was not cached
+    // The registry has answered since: a persistently unknown id is now believed (and dead-lettered).
+    await expect(registry.getSchemaVersion("poison")).rejects.toMatchObject({ code: "UNKNOWN_SCHEMA_VERSION" });
+  });
+
+  it("judges a not-found after the calls racing it: one of them failing makes it a retry", async () => {
+    let release: () => void = () => undefined;
+    const slow = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const { glue } = scriptedGlue({
+      GetSchemaVersion: async (input) => {
+        if (input.SchemaVersionId === "unknown") throw notFound();
+        await slow;
+        throw throttle();
+      },
+    });
+    const registry = new GlueSchemaRegistry(glue, { ...noSleep, maxAttempts: 1 });
+    const other = registry.getSchemaVersion("throttled").catch((e: unknown) => e);
+    const verdict = registry.getSchemaVersion("unknown").catch((e: unknown) => e);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    release();
+    expect(await other).toBeInstanceOf(RegistryUnavailableError);
+    expect(await verdict).toBeInstanceOf(RegistryUnavailableError);
+  });
+
+  it("believes a not-found again once suspectMs has passed since the last failure", async () => {
+    let down = true;
+    const { glue } = scriptedGlue({
+      GetSchemaVersion: () => {
+        if (down) throw throttle();
+        throw notFound();
+      },
+    });
+    let now = 0;
+    const registry = new GlueSchemaRegistry(glue, { ...noSleep, maxAttempts: 1, suspectMs: 60_000, now: () => now });
+    await expect(registry.getSchemaVersion("a")).rejects.toBeInstanceOf(RegistryUnavailableError);
+    down = false;
+    now = 59_000;
+    await expect(registry.getSchemaVersion("a")).rejects.toBeInstanceOf(RegistryUnavailableError);
+    now = 60_001;
+    await expect(registry.getSchemaVersion("a")).rejects.toMatchObject({ code: "UNKNOWN_SCHEMA_VERSION" });
+  });
+
+  it("answers a PENDING version as a retry, not as unknown", async () => {
+    const { glue } = scriptedGlue({ GetSchemaVersion: (input) => version(String(input.SchemaVersionId), "PENDING") });
+    await expect(new GlueSchemaRegistry(glue, noSleep).getSchemaVersion("a")).rejects.toBeInstanceOf(RegistryUnavailableError);
   });
 
   it("caches 'unknown schema version' for its TTL, then asks again and finds a version registered meanwhile", async () => {
@@ -88,13 +170,13 @@ describe("GlueSchemaRegistry", () => {
     let now = 0;
     const registry = new GlueSchemaRegistry(glue, { ...noSleep, unknownTtlMs: 60_000, now: () => now });
     for (let i = 0; i < 5; i++) await expect(registry.getSchemaVersion("late")).rejects.toMatchObject({ code: "UNKNOWN_SCHEMA_VERSION" });
-    expect(calls).toHaveLength(1);
+    expect(calls).toHaveLength(3); // one confirmed answer: asked notFoundAttempts (3) times
     registered = true;
     now = 59_999;
     await expect(registry.getSchemaVersion("late")).rejects.toMatchObject({ code: "UNKNOWN_SCHEMA_VERSION" });
     now = 60_001;
     await expect(registry.getSchemaVersion("late")).resolves.toMatchObject({ id: "late" });
-    expect(calls).toHaveLength(2);
+    expect(calls).toHaveLength(4);
   });
 
   it("does not cache an outage: the next call asks the registry again", async () => {
@@ -126,7 +208,7 @@ describe("GlueSchemaRegistry", () => {
         throw notFound();
       },
     } as unknown as GlueClient;
-    const registry = new GlueSchemaRegistry(glue, { ...noSleep, maxConcurrentCalls: 3 });
+    const registry = new GlueSchemaRegistry(glue, { ...noSleep, maxConcurrentCalls: 3, notFoundAttempts: 1 });
     const decoder = new GlueAvroDecoder(registry, currentSalesSchema);
     const ids = Array.from({ length: 40 }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`);
     const frames = ids.map((id) => buildFrame(Buffer.from([0]), id));

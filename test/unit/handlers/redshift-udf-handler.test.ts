@@ -31,7 +31,7 @@ beforeEach(() => {
 });
 
 describe("redshift-udf handler (f_sales_avro_to_json)", () => {
-  it("answers one JSON text per row in order, NULL for NULL and for the undecodable row, and logs which row", async () => {
+  it("answers one JSON text per row in order, NULL for NULL and for the undecodable and NULL rows, and logs which row", async () => {
     const handler = await coldHandler({ SCHEMA_REGISTRY_NAME: "registry", UDF_ON_ERROR: "null" });
     const request = eventFile<UdfRequest>("redshift-udf-request.json");
     const response = await handler(request, lambdaContext());
@@ -45,10 +45,14 @@ describe("redshift-udf handler (f_sales_avro_to_json)", () => {
     const bad = logs.lines
       .map((line) => JSON.parse(line) as Record<string, unknown>)
       .filter((line) => line.message === "row not decodable");
-    expect(bad).toEqual([expect.objectContaining({ row: request.arguments.length - 1, code: "UNKNOWN_SCHEMA_VERSION" })]);
+    expect(bad).toEqual([
+      expect.objectContaining({ row: request.arguments.length - 2, code: "UNKNOWN_SCHEMA_VERSION" }),
+      expect.objectContaining({ row: request.arguments.length - 1, code: "BAD_ROW_SHAPE" }),
+    ]);
     expect(logs.lines.join("\n")).not.toContain("Japan");
-    // One registry call per schema version, however many rows use it.
-    expect(glue.state.calls).toHaveLength(3);
+    // One registry call per schema version, however many rows use it; the unknown one is asked
+    // 3 times before it is believed.
+    expect(glue.state.calls).toHaveLength(5);
   });
 
   it("fails the query naming the row when UDF_ON_ERROR=fail", async () => {

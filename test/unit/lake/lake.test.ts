@@ -82,4 +82,20 @@ describe("the Firehose transform", () => {
     expect(first).toMatchObject({ payment_id: a?.payment_id, channel: "store", kafka_offset: 10, kafka_partition: 2 });
     expect(outcome.records[0]?.metadata?.partitionKeys.dt).toBe(new Date((a as Sale).payment_date).toISOString().slice(0, 10));
   });
+
+  it("throws on a bug-type error instead of answering ProcessingFailed, and still fails data errors per record", async () => {
+    const frame = new GlueAvroEncoder<Sale>(salesSchemaVersions[1], V2_ID).encode(sale);
+    const records = [{ recordId: "r0", kafkaRecordValue: frame.toString("base64") }];
+    const buggy = new GlueAvroDecoder<Sale>(new MemorySchemaSource(), currentSalesSchema);
+    buggy.decode = () => {
+      throw new TypeError("Cannot read properties of undefined (reading 'amount')");
+    };
+    await expect(transformRecords(records, buggy)).rejects.toBeInstanceOf(TypeError);
+
+    const unknown = new GlueAvroDecoder<Sale>(new MemorySchemaSource({}), currentSalesSchema);
+    const outcome = await transformRecords(records, unknown);
+    expect(outcome.records.map((r) => [r.result, r.metadata?.partitionKeys.error])).toEqual([
+      ["ProcessingFailed", "UNKNOWN_SCHEMA_VERSION"],
+    ]);
+  });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decodeRows, redshiftTimestamp, type UdfDeps } from "#functions/redshift-udf/udf";
+import { decodeRows, redshiftTimestamp, type UdfDeps, type UdfRequest } from "#functions/redshift-udf/udf";
 import { sampleSales } from "#local/sales/generator";
 import { GlueAvroDecoder, GlueAvroEncoder } from "#shared/avro/codec";
 import { CodecError, CodecErrorCode, RegistryUnavailableError } from "#shared/avro/errors";
@@ -76,6 +76,58 @@ describe("f_sales_avro_to_json", () => {
     await expect(decodeRows({ arguments: [[hex(sales[0] as Sale)]] }, deps({ decoder: down }))).rejects.toBeInstanceOf(
       RegistryUnavailableError,
     );
+  });
+
+  it("answers the Redshift guide's example shape row by row: NULL for each bad row, never a TypeError", async () => {
+    // From the Redshift guide's example request: a NULL row among (int, int) rows.
+    const guide = { arguments: [[1, 2], [3, null], null, [4, 6]] as UdfRequest["arguments"] };
+    const d = deps();
+    const outcome = await decodeRows(guide, d);
+    expect(outcome.response).toEqual({ success: true, num_records: 4, results: [null, null, null, null] });
+    expect(outcome).toMatchObject({ rows: 4, nulls: 1, bad: 3 });
+    expect(d.bad).toEqual([0, 2, 3]);
+    const failing = await decodeRows(guide, deps({ onError: "fail" }));
+    expect(failing.response).toEqual({ success: false, error_msg: expect.stringMatching(/^row 0: NOT_HEX: argument is a number/) });
+  });
+
+  it.each([
+    ["a NULL row", null, /^row 1: BAD_ROW_SHAPE: row is NULL/],
+    ["a row that is not an array", "0300", /^row 1: BAD_ROW_SHAPE: row is a string/],
+    ["an object row", { 0: "03" }, /^row 1: BAD_ROW_SHAPE: row is a object/],
+    ["a row with too many arguments", ["a", "b"], /^row 1: BAD_ROW_SHAPE: row has 2 arguments; the call has 1/],
+    ["an empty row", [], /^row 1: BAD_ROW_SHAPE: row has 0 arguments; the call has 1/],
+    ["a number argument", [42], /^row 1: NOT_HEX: argument is a number/],
+  ])("answers NULL for %s, or fails the query under onError fail", async (_name, row, failure) => {
+    const request = { arguments: [[hex(sales[0] as Sale)], row, [hex(sales[1] as Sale)]] as UdfRequest["arguments"] };
+    const d = deps();
+    const { response, bad } = await decodeRows(request, d);
+    expect(bad).toBe(1);
+    expect(d.bad).toEqual([1]);
+    expect(response.success && response.results.map((r) => r === null)).toEqual([false, true, false]);
+    const failing = await decodeRows(request, deps({ onError: "fail" }));
+    expect(failing.response).toEqual({ success: false, error_msg: expect.stringMatching(failure) });
+  });
+
+  it("answers a (schema_name, hex) row of the wrong arity or with a non-text schema name as a bad row", async () => {
+    const raw = new GlueAvroEncoder<object>(salesSchemaVersions[0], V1_ID)
+      .encode(sales[2] as Sale)
+      .subarray(18)
+      .toString("hex");
+    const d = deps();
+    const { response } = await decodeRows({ arguments: [["sales", raw], [raw], [7, raw], null, ["sales", raw]] }, d);
+    expect(response.success && response.results.map((r) => r !== null)).toEqual([true, false, false, false, true]);
+    expect(d.bad).toEqual([1, 2, 3]);
+  });
+
+  it("throws a bug-type error from the decoder instead of answering NULL", async () => {
+    const buggy = new GlueAvroDecoder<Sale>(new MemorySchemaSource(), currentSalesSchema);
+    buggy.decode = () => {
+      throw new TypeError("Cannot read properties of undefined (reading 'amount')");
+    };
+    await expect(decodeRows({ arguments: [[hex(sales[0] as Sale)]] }, deps({ decoder: buggy }))).rejects.toBeInstanceOf(TypeError);
+    await expect(
+      decodeRows({ arguments: [["sales", "00"]] }, deps({ latestVersion: () => Promise.reject(new TypeError("bug")) })),
+    ).rejects.toBeInstanceOf(TypeError);
   });
 
   it("formats timestamps Redshift casts as is", () => {
