@@ -109,7 +109,7 @@ describe("processBatch", () => {
       record(1, 4, { ...sale("Japan", "1.00", 1), payment_date: 9e15 }),
     ];
     const summary = await processBatch(batch(records), deps(m.store, letters));
-    expect(summary).toMatchObject({ records: 5, applied: 2, poison: 3, partitions: 2, conflicts: 0 });
+    expect(summary).toMatchObject({ records: 5, applied: 2, poison: 3, partitions: 2, conflicts: 0, advanced: 2 });
     expect(letters.map((l) => [l.partition, l.offset, l.reason.code])).toEqual([
       [0, 6, "BAD_HEADER_VERSION"],
       [0, 7, "EMPTY_VALUE"],
@@ -121,8 +121,12 @@ describe("processBatch", () => {
 
     // Redelivered: nothing applied again, no dead letter sent twice.
     const again = await processBatch(batch(records), deps(m.store, letters));
-    expect(again).toMatchObject({ applied: 0, duplicates: 2, poison: 0 });
+    expect(again).toMatchObject({ applied: 0, duplicates: 2, poison: 0, advanced: 0 });
     expect(letters).toHaveLength(3);
+
+    // A redelivery that reaches one new record on one partition moves that partition's watermark only.
+    const longer = await processBatch(batch([...records, record(1, 5, sale("Japan", "4.00", 1))]), deps(m.store, letters));
+    expect(longer).toMatchObject({ applied: 1, duplicates: 2, advanced: 1 });
   });
 
   it("re-reads and re-merges a slice that someone wrote meanwhile, and counts the conflict", async () => {
