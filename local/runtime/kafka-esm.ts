@@ -212,13 +212,16 @@ export class KafkaEventSourceMapping {
   /** Waits `ms`, or less when the mapping stops. */
   async #pause(ms: number): Promise<void> {
     if (this.#wake.signal.aborted) return;
+    const signal = this.#wake.signal;
     await new Promise<void>((resolve) => {
       const timer = setTimeout(done, ms);
+      // Removed again after each pause: a partition retrying for hours adds no listeners.
       function done() {
         clearTimeout(timer);
+        signal.removeEventListener("abort", done);
         resolve();
       }
-      this.#wake.signal.addEventListener("abort", done, { once: true });
+      signal.addEventListener("abort", done, { once: true });
     });
   }
 
