@@ -80,6 +80,8 @@ export const handler = middy<MSKEvent, unknown>()
     metrics.addMetric("PoisonRecords", MetricUnit.Count, summary.poison);
     metrics.addMetric("DynamoDBWrites", MetricUnit.Count, store.counts.writes - writesBefore);
     metrics.addMetric("SliceWriteConflicts", MetricUnit.Count, summary.conflicts);
+    // With OffsetLag, the stalled-partition alarm's input (template.yaml AggregateWatermarkStalledAlarm).
+    metrics.addMetric("WatermarkAdvances", MetricUnit.Count, summary.advanced);
     logger.info("batch aggregated", { ...summary });
     return summary;
   });

@@ -44,6 +44,8 @@ export interface BatchSummary {
   readonly itemsWritten: number;
   readonly conflicts: number;
   readonly partitions: number;
+  /** Partitions whose watermark (last offset covered) moved forward: 0 for a batch of redeliveries only. */
+  readonly advanced: number;
 }
 
 /**
@@ -160,6 +162,7 @@ export async function processBatch(
     itemsWritten: written,
     conflicts,
     partitions: partitions.length,
+    advanced: [...lastOffsets].filter(([tp, offset]) => offset > (watermarks.get(tp)?.offset ?? -1)).length,
   };
 }
 

@@ -122,5 +122,6 @@ function summary(report: TopicsReport): Record<string, string> {
     Created: list(report.created),
     Grown: report.grown.map((t) => `${t.name}:${t.from}->${t.to}`).join(","),
     Unchanged: list(report.unchanged),
+    Reconfigured: report.reconfigured.map((t) => `${t.name}:${t.configs.join("+")}`).join(","),
   };
 }

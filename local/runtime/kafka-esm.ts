@@ -1,6 +1,6 @@
 import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { Consumer, Kafka, KafkaMessage } from "kafkajs";
-import { exponentialDelay, sleep } from "#shared/retry/backoff";
+import { exponentialDelay } from "#shared/retry/backoff";
 import { localQueueUrl } from "../stack/clients.ts";
 import { endpoints } from "../stack/settings.ts";
 import type { SamFunction } from "../template/functions.ts";
@@ -16,42 +16,73 @@ export interface MskMapping {
   readonly batchingWindowMs: number;
   readonly fromBeginning: boolean;
   readonly consumerGroupId: string;
+  /** Retries of a failing batch after its first attempt; Infinity = until it succeeds (the partition waits). */
   readonly maxRetryAttempts: number;
   /** SQS queue name of the on-failure destination, if any. */
   readonly onFailureQueue: string | undefined;
 }
 
-/** The MSK events of the template's functions. */
+/** The retries Lambda documents for a Kafka mapping's settings, with the cap it applies when there is a destination. */
+export const INFINITE_WITH_DESTINATION_RETRIES = 10;
+
+/**
+ * What Lambda does with a failing batch, from an MSK event's properties: with no on-failure
+ * destination and no limit (MaximumRetryAttempts absent or -1, the default) it retries forever and
+ * the partition waits; with a destination and no limit it stops after 10 retries ("When you
+ * configure both infinite retries and an on-failure destination, Lambda automatically applies a
+ * maximum of 10 retry attempts"); an explicit limit is kept either way. Throws naming `where` when
+ * MaximumRetryAttempts is not an integer of -1 to 10000 (Lambda's range).
+ */
+export function kafkaRetryPolicy(
+  properties: Readonly<Record<string, unknown>>,
+  where: string,
+): Pick<MskMapping, "maxRetryAttempts" | "onFailureQueue"> {
+  const destination = (properties.DestinationConfig as { OnFailure?: { Destination?: unknown } } | undefined)?.OnFailure?.Destination;
+  const onFailureQueue = destination === undefined ? undefined : String(destination).split(":").pop();
+  const raw = properties.MaximumRetryAttempts;
+  const limit = raw === undefined ? -1 : typeof raw === "string" && /^-?\d+$/.test(raw.trim()) ? Number(raw) : raw;
+  if (typeof limit !== "number" || !Number.isInteger(limit) || limit < -1 || limit > 10_000) {
+    throw new Error(`${where}.MaximumRetryAttempts must be an integer of -1 (infinite) to 10000, got ${JSON.stringify(raw)}`);
+  }
+  if (limit >= 0) return { maxRetryAttempts: limit, onFailureQueue };
+  return { maxRetryAttempts: onFailureQueue === undefined ? Number.POSITIVE_INFINITY : INFINITE_WITH_DESTINATION_RETRIES, onFailureQueue };
+}
+
+/** The MSK events of the template's functions. Throws naming the event whose retry settings Lambda would refuse. */
 export function mskMappings(functions: readonly SamFunction[]): MskMapping[] {
   return functions.flatMap((fn) =>
     Object.entries(fn.events)
       .filter(([, event]) => event.Type === "MSK")
-      .map(([eventName, { Properties: p }]) => {
-        const destination = (p.DestinationConfig as { OnFailure?: { Destination?: string } } | undefined)?.OnFailure?.Destination;
-        // Lambda retries a failing Kafka batch until it succeeds or ages out; with an on-failure
-        // destination and no explicit limit, treat "forever" as 10 attempts locally.
-        const retries = p.MaximumRetryAttempts === undefined || Number(p.MaximumRetryAttempts) < 0 ? 10 : Number(p.MaximumRetryAttempts);
-        return {
-          functionId: fn.logicalId,
-          eventName,
-          clusterArn: String(p.Stream),
-          topics: (p.Topics as string[]).map(String),
-          batchSize: Number(p.BatchSize ?? 100),
-          batchingWindowMs: Math.round(Number(p.MaximumBatchingWindowInSeconds ?? 0.5) * 1000),
-          fromBeginning: p.StartingPosition !== "LATEST",
-          consumerGroupId: String(p.ConsumerGroupId ?? `${fn.logicalId}-${eventName}`),
-          maxRetryAttempts: retries,
-          onFailureQueue: destination?.split(":").pop(),
-        };
-      }),
+      .map(([eventName, { Properties: p }]) => ({
+        functionId: fn.logicalId,
+        eventName,
+        clusterArn: String(p.Stream),
+        topics: (p.Topics as string[]).map(String),
+        batchSize: Number(p.BatchSize ?? 100),
+        batchingWindowMs: Math.round(Number(p.MaximumBatchingWindowInSeconds ?? 0.5) * 1000),
+        fromBeginning: p.StartingPosition !== "LATEST",
+        consumerGroupId: String(p.ConsumerGroupId ?? `${fn.logicalId}-${eventName}`),
+        ...kafkaRetryPolicy(p, `Resources.${fn.logicalId}.Properties.Events.${eventName}.Properties`),
+      })),
   );
 }
+
+/** How long the emulator waits between retries of a failing batch: doubling from baseMs, at most capMs. */
+export interface RetryBackoff {
+  readonly baseMs: number;
+  readonly capMs: number;
+}
+
+/** The emulator's default: 200 ms doubling to 5 s (Lambda documents no figure for its Kafka retries). */
+export const DEFAULT_RETRY_BACKOFF: RetryBackoff = { baseMs: 200, capMs: 5000 };
 
 export interface MappingStats {
   batches: number;
   records: number;
   failedInvocations: number;
   sentToDestination: number;
+  /** Batches given up on with no destination to send them to (only with an explicit MaximumRetryAttempts). */
+  dropped: number;
 }
 
 const toEventRecord = (topic: string, partition: number, message: KafkaMessage) => ({
@@ -70,23 +101,35 @@ const toEventRecord = (topic: string, partition: number, message: KafkaMessage) 
 /**
  * The Lambda event source mapping for Kafka, emulated: its own consumer group, batches of up to
  * BatchSize within the batching window, the aws:kafka event (base64 key/value, headers as byte
- * arrays), whole-batch retries with backoff, the on-failure destination once retries are
- * exhausted, and offsets committed only after the batch succeeded or was sent there.
+ * arrays), whole-batch retries with capped backoff as kafkaRetryPolicy reads them from the
+ * template (forever without a destination: the partition waits), the on-failure destination once
+ * retries are exhausted, and offsets committed only after the batch succeeded or was sent there.
  */
 export class KafkaEventSourceMapping {
   readonly mapping: MskMapping;
-  readonly stats: MappingStats = { batches: 0, records: 0, failedInvocations: 0, sentToDestination: 0 };
+  readonly stats: MappingStats = { batches: 0, records: 0, failedInvocations: 0, sentToDestination: 0, dropped: 0 };
   readonly #consumer: Consumer;
   readonly #fn: LocalFunction;
   readonly #sqs: SQSClient;
   readonly #log: LogSink;
+  readonly #backoff: RetryBackoff;
   #running = false;
+  /** Wakes every retry pause at once when the mapping stops, so stop() never waits out a backoff. */
+  readonly #wake = new AbortController();
 
-  constructor(mapping: MskMapping, fn: LocalFunction, kafka: Kafka, sqs: SQSClient, log: LogSink) {
+  constructor(
+    mapping: MskMapping,
+    fn: LocalFunction,
+    kafka: Kafka,
+    sqs: SQSClient,
+    log: LogSink,
+    { backoff = DEFAULT_RETRY_BACKOFF }: { backoff?: RetryBackoff } = {},
+  ) {
     this.mapping = mapping;
     this.#fn = fn;
     this.#sqs = sqs;
     this.#log = log;
+    this.#backoff = backoff;
     this.#consumer = kafka.consumer({
       groupId: mapping.consumerGroupId,
       maxWaitTimeInMs: Math.max(mapping.batchingWindowMs, 10),
@@ -106,9 +149,12 @@ export class KafkaEventSourceMapping {
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: 8,
       eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
-        for (let i = 0; i < batch.messages.length && isRunning() && !isStale() && this.#running; i += this.mapping.batchSize) {
+        const current = () => isRunning() && !isStale() && this.#running;
+        for (let i = 0; i < batch.messages.length && current(); i += this.mapping.batchSize) {
           const messages = batch.messages.slice(i, i + this.mapping.batchSize);
-          await this.#deliver(batch.topic, batch.partition, messages, heartbeat);
+          // A batch abandoned unfinished (stopping, or the partition went to another member) is not
+          // committed: whoever reads the partition next starts again at its first record.
+          if (!(await this.#deliver(batch.topic, batch.partition, messages, heartbeat, current))) return;
           const last = messages.at(-1)?.offset ?? "0";
           // Resolve as well as commit: once kafkajs has resolved an offset itself (it does for a
           // fetch holding only transaction markers or aborted records), it fetches from its
@@ -120,7 +166,14 @@ export class KafkaEventSourceMapping {
     });
   }
 
-  async #deliver(topic: string, partition: number, messages: KafkaMessage[], heartbeat: () => Promise<void>): Promise<void> {
+  /** Resolves true once the batch may be committed (succeeded, sent to the destination, or dropped), false if abandoned. */
+  async #deliver(
+    topic: string,
+    partition: number,
+    messages: KafkaMessage[],
+    heartbeat: () => Promise<void>,
+    current: () => boolean,
+  ): Promise<boolean> {
     const event = {
       eventSource: "aws:kafka",
       eventSourceArn: this.mapping.clusterArn,
@@ -129,29 +182,55 @@ export class KafkaEventSourceMapping {
     };
     this.stats.batches++;
     this.stats.records += messages.length;
+    const range = `${topic}-${partition} offsets ${messages[0]?.offset}..${messages.at(-1)?.offset}`;
     let lastError = "";
-    for (let attempt = 0; attempt <= this.mapping.maxRetryAttempts && this.#running; attempt++) {
+    for (let attempt = 0; attempt <= this.mapping.maxRetryAttempts; attempt++) {
       // The real mapping's retry delay grows without jitter (one poller per partition, nothing to spread).
-      if (attempt > 0) await sleep(exponentialDelay(attempt, { baseMs: 200, capMs: 5000 }));
+      if (attempt > 0) await this.#pause(exponentialDelay(attempt, this.#backoff));
+      if (!current()) {
+        this.#log(
+          this.mapping.functionId,
+          `[esm] batch ${range} abandoned uncommitted after ${attempt} attempts (mapping stopped or partition reassigned)`,
+        );
+        return false;
+      }
       const outcome = await this.#fn.invoke(event);
-      if (outcome.ok) return;
+      if (outcome.ok) return true;
       this.stats.failedInvocations++;
+      // The error's type and message only: the records themselves never reach the log.
       lastError = `${outcome.error.errorType}: ${outcome.error.errorMessage}`;
-      this.#log(
-        this.mapping.functionId,
-        `[esm] batch ${topic}-${partition} offsets ${messages[0]?.offset}..${messages.at(-1)?.offset} failed (attempt ${attempt + 1}): ${lastError}`,
-      );
+      const limit = Number.isFinite(this.mapping.maxRetryAttempts)
+        ? ` of ${this.mapping.maxRetryAttempts + 1}`
+        : ", retrying until it succeeds";
+      this.#log(this.mapping.functionId, `[esm] batch ${range} failed (attempt ${attempt + 1}${limit}): ${lastError}`);
       await heartbeat().catch(() => undefined);
     }
-    if (!this.#running) throw new Error("mapping stopped while retrying");
     await this.#sendToDestination(topic, partition, messages, event, lastError);
+    return true;
+  }
+
+  /** Waits `ms`, or less when the mapping stops. */
+  async #pause(ms: number): Promise<void> {
+    if (this.#wake.signal.aborted) return;
+    const signal = this.#wake.signal;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      // Removed again after each pause: a partition retrying for hours adds no listeners.
+      function done() {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", done);
+        resolve();
+      }
+      signal.addEventListener("abort", done, { once: true });
+    });
   }
 
   async #sendToDestination(topic: string, partition: number, messages: KafkaMessage[], event: object, lastError: string): Promise<void> {
     if (this.mapping.onFailureQueue === undefined) {
+      this.stats.dropped++;
       this.#log(
         this.mapping.functionId,
-        `[esm] batch ${topic}-${partition} dropped after retries (no on-failure destination): ${lastError}`,
+        `[esm] batch ${topic}-${partition} offsets ${messages[0]?.offset}..${messages.at(-1)?.offset} dropped after ${this.mapping.maxRetryAttempts} retries (no on-failure destination): ${lastError}`,
       );
       return;
     }
@@ -190,6 +269,7 @@ export class KafkaEventSourceMapping {
 
   async stop(): Promise<void> {
     this.#running = false;
+    this.#wake.abort();
     await this.#consumer.disconnect();
   }
 }

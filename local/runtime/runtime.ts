@@ -7,7 +7,7 @@ import { type SamFunction, samFunctions } from "../template/functions.ts";
 import { DynamoDbStreamEventSourceMapping, dynamoDbStreamMappings } from "./dynamodb-stream.ts";
 import { FirehoseEmulator, firehoseStreams } from "./firehose.ts";
 import { type HttpRoute, httpRoutes, startHttpApi } from "./http-api.ts";
-import { KafkaEventSourceMapping, mskMappings } from "./kafka-esm.ts";
+import { KafkaEventSourceMapping, mskMappings, type RetryBackoff } from "./kafka-esm.ts";
 import { LocalFunction, type LogSink } from "./lambda.ts";
 
 export interface RuntimeOptions {
@@ -22,6 +22,11 @@ export interface RuntimeOptions {
    * stream instead of the template's (a test's private table, the one its env override names).
    */
   readonly streamTables?: Readonly<Record<string, string>>;
+  /**
+   * Delay between retries of a failing Kafka batch (default DEFAULT_RETRY_BACKOFF). A shorter one
+   * lets a test see many retries of an outage in little time; the retry count is the template's.
+   */
+  readonly mskRetryBackoff?: RetryBackoff;
 }
 
 /** Log lines of every function, prefixed with its name, on stdout. */
@@ -66,7 +71,9 @@ export class LocalRuntime {
       const clients = localClients();
       runtime.#clients = clients;
       for (const mapping of mskMappings(definitions)) {
-        const esm = new KafkaEventSourceMapping(mapping, runtime.fn(mapping.functionId), clients.kafka, clients.sqs, log);
+        const esm = new KafkaEventSourceMapping(mapping, runtime.fn(mapping.functionId), clients.kafka, clients.sqs, log, {
+          ...(options.mskRetryBackoff !== undefined && { backoff: options.mskRetryBackoff }),
+        });
         await esm.start();
         runtime.mappings.push(esm);
       }

@@ -8,6 +8,7 @@ import { localClients } from "#local/stack/clients";
 import { localStackContext } from "#local/stack/context";
 import type { TemporaryIdentity } from "#local/stack/identities";
 import { physicalName } from "#local/template/intrinsics";
+import { declaredTopics } from "#local/template/provision";
 import { centsOf, formatCents } from "#shared/money/cents";
 import { createPrivateAggregatesTable, kafkaEvent, localFunction, salesEncoders, tableFigures } from "#test/support/aggregates";
 import { identityWithQueue } from "#test/support/identities";
@@ -18,7 +19,13 @@ const clients = localClients();
 const ctx = localStackContext();
 const topic = `dlq-${randomUUID().slice(0, 8)}`;
 const bucket = physicalName(ctx, "LakeBucket");
-const poison = Buffer.concat([Buffer.from([0x00]), randomBytes(8 * 1024 * 1024 - 1)]); // Confluent framing: not ours
+// The sales topic's own configs: the largest record it takes is the largest a dead letter must carry.
+const salesConfig = declaredTopics(ctx).find((t) => t.name === "sales")?.config ?? {};
+const maxRecordBytes = Number(salesConfig["max.message.bytes"]);
+// The largest value a one-record batch with key "x" can carry (61 bytes of batch header and 16 of
+// record framing), and well over SQS's 256 KiB: only the S3 path can keep it.
+const poisonBytes = maxRecordBytes - 61 - 16 - 1;
+const poison = Buffer.concat([Buffer.from([0x00]), randomBytes(poisonBytes - 1)]); // Confluent framing: not ours
 const sales = sampleSales(20, { seed: 5, startMs: Date.UTC(2022, 7, 3, 9), meanGapMs: 30_000 });
 let table: { name: string; drop: () => Promise<void> };
 let queue: PrivateQueue;
@@ -35,7 +42,7 @@ beforeAll(async () => {
   const admin = clients.kafka.admin();
   await admin.connect();
   await admin.createTopics({
-    topics: [{ topic, numPartitions: 1, configEntries: [{ name: "max.message.bytes", value: String(16 * 1024 * 1024) }] }],
+    topics: [{ topic, numPartitions: 1, configEntries: Object.entries(salesConfig).map(([name, value]) => ({ name, value })) }],
     waitForLeaders: true,
   });
   await admin.disconnect();
@@ -54,12 +61,16 @@ afterAll(async () => {
 });
 
 describe("a record too large for SQS among good ones", () => {
-  it("counts the good records and keeps the 8 MiB poison retrievable from S3 by its dead letter", async () => {
+  it("counts the good records and keeps the largest poison the topic takes retrievable from S3 by its dead letter", async () => {
+    expect(poison.length).toBeGreaterThan(256 * 1024);
     const encode = await salesEncoders();
     const producer = clients.kafka.producer();
     await producer.connect();
     const messages = sales.map((sale, i) => ({ key: sale.country, value: encode(sale, i) }));
-    await producer.send({ topic, messages: [...messages.slice(0, 10), { key: "x", value: poison }, ...messages.slice(10)] });
+    // One send each: the poison alone fills a batch the topic's cap allows.
+    await producer.send({ topic, messages: messages.slice(0, 10) });
+    await producer.send({ topic, messages: [{ key: "x", value: poison }] });
+    await producer.send({ topic, messages: messages.slice(10) });
     await producer.disconnect();
     const read = await readTopic(
       clients.kafka,

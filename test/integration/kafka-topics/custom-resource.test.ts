@@ -53,7 +53,12 @@ afterAll(async () => {
 const sample = JSON.parse(readFileSync("events/cfn-kafka-topics-create.json", "utf8"));
 
 /** The sample event, answering to the local server, for this test's own topic. */
-function event(requestType: "Create" | "Update" | "Delete", partitions: number, physicalId?: string) {
+function event(
+  requestType: "Create" | "Update" | "Delete",
+  partitions: number,
+  physicalId?: string,
+  config: Record<string, string> = sample.ResourceProperties.Topics[0].Config,
+) {
   const requestId = randomUUID();
   return {
     ...sample,
@@ -61,7 +66,7 @@ function event(requestType: "Create" | "Update" | "Delete", partitions: number, 
     RequestId: requestId,
     ResponseURL: `${responseBase}/responses/${requestId}?X-Amz-Signature=local`,
     ...(physicalId !== undefined && { PhysicalResourceId: physicalId }),
-    ResourceProperties: { ...sample.ResourceProperties, Topics: [{ Name: topic, Partitions: String(partitions) }] },
+    ResourceProperties: { ...sample.ResourceProperties, Topics: [{ Name: topic, Partitions: String(partitions), Config: config }] },
   };
 }
 
@@ -78,13 +83,19 @@ async function invoke(payload: ReturnType<typeof event>): Promise<Received> {
   return answer;
 }
 
+/** The topic's configs as the broker reports them. */
+async function configsOnBroker(names: string[]): Promise<Record<string, string>> {
+  const described = await admin.describeConfigs({ resources: [{ type: 2, name: topic, configNames: names }], includeSynonyms: false });
+  return Object.fromEntries((described.resources[0]?.configEntries ?? []).map((e) => [e.configName, e.configValue]));
+}
+
 async function partitionsOnBroker(): Promise<number> {
   const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
   return metadata.topics[0]?.partitions.length ?? 0;
 }
 
 describe("Custom::KafkaTopics on the real broker, answering a stand-in ResponseURL", () => {
-  it("creates the topic, adds partitions on update, refuses to shrink, and keeps the topic on delete", async () => {
+  it("creates the topic with its configs, sets a changed config and adds partitions on update, refuses to shrink, and keeps the topic on delete", async () => {
     const created = await invoke(event("Create", 3));
     expect(created.body).toMatchObject({ Status: "SUCCESS", Data: { Created: `${topic}:3` } });
     expect(await partitionsOnBroker()).toBe(3);
@@ -93,6 +104,30 @@ describe("Custom::KafkaTopics on the real broker, answering a stand-in ResponseU
 
     const same = await invoke(event("Update", 3, physicalId));
     expect(same.body).toMatchObject({ Status: "SUCCESS", PhysicalResourceId: physicalId, Data: { Unchanged: `${topic}:3` } });
+
+    // The declared configs are set at creation; a changed one is set on update, the rest kept.
+    const declared = sample.ResourceProperties.Topics[0].Config as Record<string, string>;
+    expect(await configsOnBroker(Object.keys(declared))).toEqual(declared);
+    await admin.alterConfigs({
+      validateOnly: false,
+      resources: [
+        {
+          type: 2,
+          name: topic,
+          configEntries: [
+            ...Object.entries(declared).map(([name, value]) => ({ name, value })),
+            { name: "retention.ms", value: "86400000" },
+          ],
+        },
+      ],
+    });
+    const reconfigured = await invoke(event("Update", 3, physicalId, { ...declared, "max.message.bytes": "524288" }));
+    expect(reconfigured.body).toMatchObject({ Status: "SUCCESS", Data: { Reconfigured: `${topic}:max.message.bytes` } });
+    expect(await configsOnBroker(["max.message.bytes", "compression.type", "retention.ms"])).toEqual({
+      "max.message.bytes": "524288",
+      "compression.type": "uncompressed",
+      "retention.ms": "86400000",
+    });
 
     const grown = await invoke(event("Update", 5, physicalId));
     expect(grown.body).toMatchObject({ Status: "SUCCESS", PhysicalResourceId: physicalId, Data: { Grown: `${topic}:3->5` } });

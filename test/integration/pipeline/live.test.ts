@@ -211,4 +211,87 @@ describe("the event source mapping emulator", () => {
     await fn.stop();
     expect(delivered).toEqual([...committed, "end"]);
   });
+
+  it("with no destination and no limit, retries a failing batch past 10 retries without committing, then delivers it once", async () => {
+    const topic = await privateTopic("esm-forever");
+    const producer = clients.kafka.producer();
+    await producer.connect();
+    await producer.send({ topic, messages: ["body-1", "body-2", "body-3"].map((value) => ({ key: "k", value })) });
+    await producer.disconnect();
+    const fn = fixtureFunction("EchoFunction", "echo-handler");
+    // The function fails while its store is "down" (the real aggregator throws the same way on a
+    // DynamoDB outage); the mapping around it is the emulator, reading the real broker.
+    let down = true;
+    const delivered: string[] = [];
+    const invoke = fn.invoke.bind(fn);
+    fn.invoke = async (event: unknown) => {
+      if (down) return { ok: false, error: { errorType: "Error", errorMessage: "store unreachable" } };
+      const outcome = await invoke(event);
+      if (outcome.ok) delivered.push(...(outcome.result as { values: string[] }).values);
+      return outcome;
+    };
+    const mapping = testMapping("EchoFunction", topic, {
+      batchSize: 10,
+      batchingWindowMs: 50,
+      maxRetryAttempts: Number.POSITIVE_INFINITY,
+      onFailureQueue: undefined,
+    });
+    const logLines: string[] = [];
+    const esm = new KafkaEventSourceMapping(mapping, fn, clients.kafka, clients.sqs, (_, line) => logLines.push(line), {
+      backoff: { baseMs: 10, capMs: 50 },
+    });
+    await esm.start();
+    for (let i = 0; i < 600 && esm.stats.failedInvocations < 15; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    const admin = clients.kafka.admin();
+    await admin.connect();
+    const committed = async () =>
+      (await admin.fetchOffsets({ groupId: mapping.consumerGroupId, topics: [topic] }))[0]?.partitions[0]?.offset;
+    expect(esm.stats.failedInvocations).toBeGreaterThanOrEqual(15);
+    expect(await committed()).toBe("-1"); // nothing committed past the failing batch
+    expect(esm.stats).toMatchObject({ sentToDestination: 0, dropped: 0 });
+    // Each failure is logged with its offsets, and never with a record's value.
+    expect(logLines.some((line) => line.includes(`${topic}-0 offsets 0..2 failed (attempt 12, retrying until it succeeds)`))).toBe(true);
+    expect(logLines.join("\n")).not.toContain("body-");
+
+    down = false;
+    for (let i = 0; i < 300 && delivered.length < 3; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    for (let i = 0; i < 100 && (await committed()) !== "3"; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(delivered).toEqual(["body-1", "body-2", "body-3"]);
+    expect(await committed()).toBe("3");
+    await admin.disconnect();
+    await esm.stop();
+    await fn.stop();
+  });
+
+  it("stops promptly while a batch waits out a long retry backoff, and commits nothing of it", async () => {
+    const topic = await privateTopic("esm-stop");
+    const producer = clients.kafka.producer();
+    await producer.connect();
+    await producer.send({ topic, messages: [{ key: "k", value: "v" }] });
+    await producer.disconnect();
+    const fn = fixtureFunction("FailingFunction", "failing-handler");
+    const mapping = testMapping("FailingFunction", topic, {
+      batchSize: 10,
+      batchingWindowMs: 50,
+      maxRetryAttempts: Number.POSITIVE_INFINITY,
+      onFailureQueue: undefined,
+    });
+    const esm = new KafkaEventSourceMapping(mapping, fn, clients.kafka, clients.sqs, () => undefined, {
+      backoff: { baseMs: 60_000, capMs: 60_000 },
+    });
+    await esm.start();
+    for (let i = 0; i < 300 && esm.stats.failedInvocations < 1; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(esm.stats.failedInvocations).toBe(1);
+    const started = Date.now();
+    await esm.stop();
+    const stopMs = Date.now() - started;
+    await fn.stop();
+    console.log(`stop() during a 60 s backoff took ${stopMs} ms`);
+    expect(stopMs).toBeLessThan(30_000);
+    const admin = clients.kafka.admin();
+    await admin.connect();
+    const offsets = await admin.fetchOffsets({ groupId: mapping.consumerGroupId, topics: [topic] });
+    await admin.disconnect();
+    expect(offsets[0]?.partitions[0]?.offset).toBe("-1");
+  });
 });

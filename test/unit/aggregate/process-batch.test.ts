@@ -110,7 +110,7 @@ describe("processBatch", () => {
       record(1, 4, { ...sale("Japan", "1.00", 1), payment_date: 9e15 }),
     ];
     const summary = await processBatch(batch(records), deps(m.store, letters));
-    expect(summary).toMatchObject({ records: 5, applied: 2, poison: 3, partitions: 2, conflicts: 0 });
+    expect(summary).toMatchObject({ records: 5, applied: 2, poison: 3, partitions: 2, conflicts: 0, advanced: 2 });
     expect(letters.map((l) => [l.partition, l.offset, l.reason.code])).toEqual([
       [0, 6, "BAD_HEADER_VERSION"],
       [0, 7, "EMPTY_VALUE"],
@@ -124,10 +124,14 @@ describe("processBatch", () => {
 
     // Redelivered: nothing applied again, no dead letter sent or counted twice.
     const again = await processBatch(batch(records), deps(m.store, letters));
-    expect(again).toMatchObject({ records: 5, applied: 0, duplicates: 5, poison: 0 });
+    expect(again).toMatchObject({ records: 5, applied: 0, duplicates: 5, poison: 0, advanced: 0 });
     expect(letters).toHaveLength(3);
     expect(m.watermarks.get("sales-0")).toMatchObject({ deadLettered: 2 });
     expect(m.watermarks.get("sales-1")).toMatchObject({ deadLettered: 1 });
+
+    // A redelivery that reaches one new record on one partition moves that partition's watermark only.
+    const longer = await processBatch(batch([...records, record(1, 5, sale("Japan", "4.00", 1))]), deps(m.store, letters));
+    expect(longer).toMatchObject({ applied: 1, duplicates: 5, advanced: 1 });
   });
 
   it("never applies a dead-lettered record on a redelivery, even once it decodes: that is the redrive's, which marks it", async () => {

@@ -3,7 +3,8 @@ import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { localStackContext } from "#local/stack/context";
 import { paths } from "#local/stack/settings";
-import { resolveValue } from "#local/template/intrinsics";
+import { resolveValue, resourceEnabled } from "#local/template/intrinsics";
+import { LAMBDA_INVOCATION_PAYLOAD_BYTES, MAX_DELIVERABLE_RECORD_BYTES, worstCaseEventBytes } from "#shared/kafka/record-size";
 
 // What AWS would refuse or a reviewer would flag in template.yaml, checked on the template itself
 // (resolved as the local stack resolves it) rather than by deploying.
@@ -251,7 +252,7 @@ describe("template.yaml on AWS: private subnets reach the APIs they call", () =>
 
   it("offers, behind CreateVpcEndpoints, an endpoint for every service the VPC functions and the MSK mapping use", () => {
     expect(endpoints.every(([, resource]) => resource.Condition === "CreateVpcEndpoints")).toBe(true);
-    expect(endpoints.map(([id]) => service(id)).sort()).toEqual(["dynamodb", "glue", "kafka", "lambda", "s3", "sqs", "sts", "xray"]);
+    expect(endpoints.map(([id]) => service(id)).sort()).toEqual(["dynamodb", "glue", "kafka", "lambda", "s3", "sts", "xray"]);
     const gateways = endpoints.filter(([, resource]) => resource.Properties?.VpcEndpointType === "Gateway").map(([id]) => service(id));
     expect(gateways.sort()).toEqual(["dynamodb", "s3"]);
   });
@@ -312,5 +313,141 @@ describe("template.yaml on AWS: region and overall series come from the rollup, 
       for (const file of readdirSync(folder).filter((f) => f.endsWith(".ts")))
         expect(readFileSync(join(folder, file), "utf8"), `${id}: ${file}`).not.toMatch(/rollupKey|marshalRollup|series#/);
     }
+  });
+});
+
+describe("template.yaml on AWS: the aggregate mapping never skips a batch, and a waiting partition is noticed", () => {
+  const aggregateEvents = Object.values(
+    (resources.AggregateFunction?.Properties?.Events ?? {}) as Record<string, { Type: string; Properties: Record<string, unknown> }>,
+  ).filter((event) => event.Type === "MSK");
+  type AlarmProps = {
+    Namespace?: string;
+    MetricName?: string;
+    Dimensions?: { Name: string; Value: unknown }[];
+    Metrics?: {
+      Id: string;
+      Expression?: string;
+      ReturnData?: boolean;
+      MetricStat?: { Metric: { Namespace: string; MetricName: string; Dimensions: { Name: string; Value: unknown }[] } };
+    }[];
+    AlarmActions?: unknown[];
+    OKActions?: unknown[];
+    Threshold?: unknown;
+    ComparisonOperator?: string;
+    EvaluationPeriods?: unknown;
+  };
+  const alarms = Object.entries(resources)
+    .filter(([, resource]) => resource.Type === "AWS::CloudWatch::Alarm")
+    .map(([id, resource]) => ({ id, props: resource.Properties as AlarmProps }));
+  const metricsOf = (alarm: AlarmProps) => [
+    ...(alarm.MetricName === undefined ? [] : [{ Namespace: alarm.Namespace, MetricName: alarm.MetricName, Dimensions: alarm.Dimensions }]),
+    ...(alarm.Metrics ?? []).flatMap((m) => (m.MetricStat === undefined ? [] : [m.MetricStat.Metric])),
+  ];
+  const watching = (namespace: string, metric: string) =>
+    alarms.filter((alarm) => metricsOf(alarm.props).some((m) => m.Namespace === namespace && m.MetricName === metric));
+  const parameterDefault = (name: string) => (ctx.template.Parameters?.[name] as { Default?: unknown } | undefined)?.Default;
+
+  it("has one MSK event with no on-failure destination and no retry or age limit (Lambda's default: infinite)", () => {
+    expect(aggregateEvents).toHaveLength(1);
+    const [event] = aggregateEvents;
+    expect(event?.Properties.DestinationConfig).toBeUndefined();
+    for (const limit of ["MaximumRetryAttempts", "MaximumRecordAgeInSeconds"]) {
+      const value = event?.Properties[limit];
+      expect(value === undefined || Number(value) === -1, `${limit} is ${JSON.stringify(value)}`).toBe(true);
+    }
+    expect(event?.Properties.BisectBatchOnFunctionError).toBeUndefined();
+  });
+
+  it("caps the sales topic's records to what one 6 MB invocation delivers, compression included", () => {
+    const topics = resolveValue(ctx, resources.KafkaTopics?.Properties?.Topics, "KafkaTopics") as {
+      Name: string;
+      Config?: Record<string, string>;
+    }[];
+    const sales = topics.find((topic) => topic.Name === "sales");
+    const maxBytes = Number(sales?.Config?.["max.message.bytes"]);
+    expect(maxBytes).toBeGreaterThan(256 * 1024); // records larger than an SQS message still pass: the S3 dead-letter path matters
+    expect(maxBytes).toBeLessThanOrEqual(MAX_DELIVERABLE_RECORD_BYTES);
+    expect(worstCaseEventBytes(maxBytes)).toBeLessThanOrEqual(LAMBDA_INVOCATION_PAYLOAD_BYTES);
+    expect(sales?.Config?.["compression.type"]).toBe("uncompressed");
+    // The arithmetic the template's comment states.
+    expect(MAX_DELIVERABLE_RECORD_BYTES).toBe(997_269);
+    const topicsGrant = statementsOf("KafkaTopicsFunction").flatMap((s) => [s.Action].flat());
+    expect(topicsGrant).toEqual(
+      expect.arrayContaining(["kafka-cluster:DescribeTopicDynamicConfiguration", "kafka-cluster:AlterTopicDynamicConfiguration"]),
+    );
+  });
+
+  it("keeps the rollup mapping's destination (rollups are recomputable with npm run rollups)", () => {
+    const rollup = Object.values(
+      (resources.RollupFunction?.Properties?.Events ?? {}) as Record<string, { Properties: Record<string, unknown> }>,
+    );
+    expect(rollup[0]?.Properties.DestinationConfig).toBeDefined();
+  });
+
+  it("notifies an encrypted SNS topic, by email only when AlarmEmail is given", () => {
+    const topic = resources.AlarmTopic;
+    expect(topic?.Type).toBe("AWS::SNS::Topic");
+    // CloudWatch cannot use the AWS managed alias/aws/sns: a customer managed key that lets it.
+    expect(topic?.Properties?.KmsMasterKeyId).toEqual({ Ref: "AlarmTopicKey" });
+    const key = resources.AlarmTopicKey?.Properties as {
+      EnableKeyRotation: boolean;
+      KeyPolicy: { Statement: (Statement & { Principal: { Service?: string } })[] };
+    };
+    expect(key.EnableKeyRotation).toBe(true);
+    const cloudwatch = key.KeyPolicy.Statement.find((s) => s.Principal.Service === "cloudwatch.amazonaws.com");
+    expect([cloudwatch?.Action].flat()).toEqual(expect.arrayContaining(["kms:Decrypt", "kms:GenerateDataKey*"]));
+    expect(parameterDefault("AlarmEmail")).toBe("");
+    const subscription = resources.AlarmEmailSubscription;
+    expect(subscription).toMatchObject({ Type: "AWS::SNS::Subscription", Condition: "HasAlarmEmail" });
+    expect(subscription?.Properties).toMatchObject({ Protocol: "email", Endpoint: { Ref: "AlarmEmail" }, TopicArn: { Ref: "AlarmTopic" } });
+    expect(resourceEnabled(ctx, "AlarmEmailSubscription")).toBe(false);
+    expect(resourceEnabled({ ...ctx, parameterOverrides: { AlarmEmail: "ops@example.com" } }, "AlarmEmailSubscription")).toBe(true);
+  });
+
+  it("has every alarm notify the topic when it fires and when it clears", () => {
+    expect(alarms.length).toBeGreaterThanOrEqual(4);
+    for (const { id, props } of alarms) {
+      expect(props.AlarmActions, id).toEqual([{ Ref: "AlarmTopic" }]);
+      expect(props.OKActions, id).toEqual([{ Ref: "AlarmTopic" }]);
+    }
+  });
+
+  it("alarms on the aggregate mapping's OffsetLag above a threshold for a number of minutes, both parameters", () => {
+    const lag = watching("AWS/Lambda", "OffsetLag").filter((a) => a.props.MetricName === "OffsetLag");
+    expect(lag).toHaveLength(1);
+    expect(lag[0]?.props).toMatchObject({
+      Dimensions: [{ Name: "FunctionName", Value: { Ref: "AggregateFunction" } }],
+      Threshold: { Ref: "OffsetLagAlarmThreshold" },
+      EvaluationPeriods: { Ref: "OffsetLagAlarmMinutes" },
+      ComparisonOperator: "GreaterThanThreshold",
+    });
+    expect(Number(parameterDefault("OffsetLagAlarmThreshold"))).toBeGreaterThan(0);
+  });
+
+  it("alarms on any dead letter waiting, and on the oldest one aging past a parameter", () => {
+    const queue = { Name: "QueueName", Value: { "Fn::GetAtt": ["DeadLetterQueue", "QueueName"] } };
+    const depth = watching("AWS/SQS", "ApproximateNumberOfMessagesVisible");
+    expect(depth).toHaveLength(1);
+    expect(depth[0]?.props).toMatchObject({ Dimensions: [queue], Threshold: 0, ComparisonOperator: "GreaterThanThreshold" });
+    const age = watching("AWS/SQS", "ApproximateAgeOfOldestMessage");
+    expect(age).toHaveLength(1);
+    expect(age[0]?.props).toMatchObject({ Dimensions: [queue], Threshold: { Ref: "DeadLetterAgeAlarmSeconds" } });
+  });
+
+  it("alarms when records wait but no partition's watermark advances, from the metric the aggregator emits", () => {
+    const stalled = watching("SalesStreamAnalytics", "WatermarkAdvances");
+    expect(stalled).toHaveLength(1);
+    const metrics = stalled[0]?.props.Metrics ?? [];
+    const lag = metrics.find((m) => m.MetricStat?.Metric.MetricName === "OffsetLag");
+    const advances = metrics.find((m) => m.MetricStat?.Metric.MetricName === "WatermarkAdvances");
+    expect(lag?.MetricStat?.Metric.Dimensions).toEqual([{ Name: "FunctionName", Value: { Ref: "AggregateFunction" } }]);
+    // Powertools Metrics adds the service name as the `service` dimension.
+    expect(advances?.MetricStat?.Metric.Dimensions).toEqual([{ Name: "service", Value: "aggregate" }]);
+    const expression = metrics.find((m) => m.ReturnData === true)?.Expression ?? "";
+    expect(expression).toContain(`${lag?.Id}`);
+    expect(expression).toContain(`${advances?.Id}`);
+    expect(expression.replace(/\s+/g, "")).toContain(`FILL(${advances?.Id},0)==0`);
+    expect(stalled[0]?.props.EvaluationPeriods).toEqual({ Ref: "WatermarkStallMinutes" });
+    expect(handlerSource("AggregateFunction")).toContain('"WatermarkAdvances"');
   });
 });

@@ -40,6 +40,7 @@ const summary = (over: Partial<BatchSummary> = {}): BatchSummary =>
     itemsWritten: 4,
     conflicts: 0,
     partitions: 2,
+    advanced: 2,
     ...over,
   }) satisfies BatchSummary;
 const sqs: { sent: unknown[]; refuse: boolean } = { sent: [], refuse: false };
@@ -109,7 +110,14 @@ describe("aggregate handler (MSK event source mapping)", () => {
     const info = lines.find((line) => line.message === "batch aggregated");
     expect(info).toMatchObject({ records: 9, applied: 8, poison: 1, correlationIds: expect.arrayContaining([expect.any(String)]) });
     const metrics = lines.find((line) => line._aws !== undefined) as Record<string, unknown> | undefined;
-    expect(metrics).toMatchObject({ RecordsIn: 9, RecordsApplied: 8, PoisonRecords: 1, DynamoDBWrites: 0, SliceWriteConflicts: 0 });
+    expect(metrics).toMatchObject({
+      RecordsIn: 9,
+      RecordsApplied: 8,
+      PoisonRecords: 1,
+      DynamoDBWrites: 0,
+      SliceWriteConflicts: 0,
+      WatermarkAdvances: 2,
+    });
     const values = Object.values(eventFile<MSKEvent>("msk-sales-batch.json").records).flatMap((records) => records.map((r) => r.value));
     for (const value of values) expect(logs.lines.join("\n")).not.toContain(value);
   });

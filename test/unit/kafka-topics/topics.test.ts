@@ -7,9 +7,13 @@ import {
 } from "#functions/kafka-topics/custom-resource";
 import { ensureTopics, parseTopicSpecs, type TopicAdmin, TopicError } from "#shared/kafka/topics";
 
-/** An in-memory cluster: topic -> partition count, and every change made to it. */
-function fakeAdmin(initial: Record<string, number> = {}) {
+/**
+ * An in-memory cluster: topic -> partition count, its topic-level configs (as AlterConfigs sets
+ * them: the whole set at once), and every change made to it.
+ */
+function fakeAdmin(initial: Record<string, number> = {}, initialConfigs: Record<string, Record<string, string>> = {}) {
   const topics = new Map(Object.entries(initial));
+  const configs = new Map(Object.entries(initialConfigs));
   const changes: string[] = [];
   const admin: TopicAdmin = {
     listTopics: async () => [...topics.keys()],
@@ -29,9 +33,40 @@ function fakeAdmin(initial: Record<string, number> = {}) {
     createTopics: async ({ topics: specs }) => {
       for (const spec of specs) {
         topics.set(spec.topic, spec.numPartitions ?? 1);
+        if (spec.configEntries !== undefined) configs.set(spec.topic, Object.fromEntries(spec.configEntries.map((e) => [e.name, e.value])));
         changes.push(`create ${spec.topic}:${spec.numPartitions}`);
       }
       return true;
+    },
+    describeConfigs: async ({ resources }) => ({
+      throttleTime: 0,
+      resources: resources.map((resource) => ({
+        errorCode: 0,
+        errorMessage: "",
+        resourceType: resource.type,
+        resourceName: resource.name,
+        configEntries: [
+          // Kafka's default, inherited (config source 5, DEFAULT_CONFIG), unless set on the topic (1).
+          ...Object.entries({ "max.message.bytes": "1048588", "retention.ms": "604800000", ...configs.get(resource.name) }).map(
+            ([configName, configValue]) => ({
+              configName,
+              configValue,
+              isDefault: configs.get(resource.name)?.[configName] === undefined,
+              configSource: configs.get(resource.name)?.[configName] === undefined ? 5 : 1,
+              isSensitive: false,
+              readOnly: false,
+              configSynonyms: [],
+            }),
+          ),
+        ],
+      })),
+    }),
+    alterConfigs: async ({ resources }) => {
+      for (const resource of resources) {
+        configs.set(resource.name, Object.fromEntries(resource.configEntries.map((e) => [e.name, e.value])));
+        changes.push(`configure ${resource.name}:${resource.configEntries.map((e) => `${e.name}=${e.value}`).join(",")}`);
+      }
+      return { resources: [] };
     },
     createPartitions: async ({ topicPartitions }) => {
       for (const spec of topicPartitions) {
@@ -41,7 +76,7 @@ function fakeAdmin(initial: Record<string, number> = {}) {
       return true;
     },
   };
-  return { admin, topics, changes };
+  return { admin, topics, configs, changes };
 }
 
 describe("ensureTopics", () => {
@@ -60,7 +95,31 @@ describe("ensureTopics", () => {
       created: [{ name: "fresh", partitions: 6 }],
       grown: [{ name: "small", from: 2, to: 4 }],
       unchanged: [{ name: "same", partitions: 3 }],
+      reconfigured: [],
     });
+  });
+
+  it("creates a topic with its declared configs, and sets differing ones on an existing topic, keeping its other settings", async () => {
+    const cluster = fakeAdmin({ sales: 6 }, { sales: { "retention.ms": "86400000", "max.message.bytes": "16777216" } });
+    const config = { "max.message.bytes": "983040", "compression.type": "uncompressed" };
+    const report = await ensureTopics(
+      [
+        { name: "sales", partitions: 6, config },
+        { name: "fresh", partitions: 2, config },
+      ],
+      { admin: cluster.admin },
+    );
+    expect(cluster.configs.get("fresh")).toEqual(config);
+    // The operator's retention stays; the declared configs win.
+    expect(cluster.configs.get("sales")).toEqual({ "retention.ms": "86400000", ...config });
+    expect(report.reconfigured).toEqual([{ name: "sales", configs: ["max.message.bytes", "compression.type"] }]);
+    expect(report.unchanged).toEqual([]);
+
+    // Once they agree, nothing is sent again.
+    const before = cluster.changes.length;
+    const again = await ensureTopics([{ name: "sales", partitions: 6, config }], { admin: cluster.admin });
+    expect(cluster.changes).toHaveLength(before);
+    expect(again).toMatchObject({ reconfigured: [], unchanged: [{ name: "sales" }] });
   });
 
   it("is idempotent: a second run changes nothing", async () => {
@@ -94,6 +153,12 @@ describe("parseTopicSpecs", () => {
     expect(parseTopicSpecs([{ Name: "sales", Partitions: "6" }], "Topics")).toEqual([{ name: "sales", partitions: 6 }]);
   });
 
+  it("reads a topic's Config map, values as strings", () => {
+    expect(parseTopicSpecs([{ Name: "sales", Partitions: 6, Config: { "max.message.bytes": 983040 } }], "Topics")).toEqual([
+      { name: "sales", partitions: 6, config: { "max.message.bytes": "983040" } },
+    ]);
+  });
+
   it.each([
     [[{ Name: "sales", Partitions: "0" }], "Topics[0].Partitions must be an integer of at least 1"],
     [[{ Name: "sales", Partitions: "six" }], 'Topics[0].Partitions must be an integer of at least 1, got "six"'],
@@ -105,6 +170,9 @@ describe("parseTopicSpecs", () => {
       ],
       "Topics[1].Name: topic a is declared twice",
     ],
+    [[{ Name: "a", Partitions: 1, Config: ["max.message.bytes"] }], "Topics[0].Config must be a map of Kafka topic config names"],
+    [[{ Name: "a", Partitions: 1, Config: { "Max Bytes": "1" } }], 'Topics[0].Config: "Max Bytes" is not a Kafka config name'],
+    [[{ Name: "a", Partitions: 1, Config: { "retention.ms": null } }], "Topics[0].Config.retention.ms must be a string or a number"],
     [[], "Topics must be a non-empty list"],
     [undefined, "Topics must be a non-empty list"],
   ])("refuses %j naming the field", (raw, message) => {
@@ -154,7 +222,7 @@ describe("answerTopicsRequest (Custom::KafkaTopics)", () => {
       RequestId: "req-1",
       LogicalResourceId: "KafkaTopics",
       PhysicalResourceId: "kafka-topics-req-1",
-      Data: { Created: "sales:6", Grown: "", Unchanged: "" },
+      Data: { Created: "sales:6", Grown: "", Unchanged: "", Reconfigured: "" },
     });
   });
 

@@ -75,8 +75,10 @@ describe("template.yaml", () => {
     expect(template.Resources.SalesSchema?.Properties?.Registry).toEqual({ Arn: { "Fn::GetAtt": ["SchemaRegistry", "Arn"] } });
   });
 
-  it("declares the sales topic with its partitions", () => {
-    expect(declaredTopics(ctx)).toEqual([{ name: "sales", partitions: 6 }]);
+  it("declares the sales topic with its partitions and its record cap", () => {
+    expect(declaredTopics(ctx)).toEqual([
+      { name: "sales", partitions: 6, config: { "max.message.bytes": "983040", "compression.type": "uncompressed" } },
+    ]);
   });
 
   it("registers every schemas/sales-v*.json version, in order, and nothing else", () => {
