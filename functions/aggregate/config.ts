@@ -1,7 +1,7 @@
 import { integer, loadConfig, parsed, text } from "#shared/config/env";
 import { parseDuration, parseWindows } from "#shared/windows/windows";
 
-/** "1m=2d,10m/5m=7d" -> TTL seconds after the window ends, by window; windows not listed are kept. */
+/** "1m=2d,10m/5m=7d" -> TTL seconds after a slice's last write, by window; windows not listed are kept. Throws on a bad entry. */
 function parseTtls(text: string): ReadonlyMap<string, number> {
   return new Map(
     text.split(",").map((entry) => {
