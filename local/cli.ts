@@ -1,13 +1,16 @@
+import { relative } from "node:path";
 import { parseArgs } from "node:util";
 import { LocalRuntime } from "./runtime/runtime.ts";
-import { installSamCli, installStack } from "./stack/install.ts";
+import { developerEnvFile } from "./stack/identities.ts";
+import { installChromium, installSamCli, installStack } from "./stack/install.ts";
 import { assertPrerequisites } from "./stack/prerequisites.ts";
 import { localAws, paths } from "./stack/settings.ts";
 import { down, status, type UpResult, up } from "./stack/stack.ts";
 
 const usage = `Usage: tsx local/cli.ts <command>
 
-  setup                 download Kafka, DynamoDB Local (Maven Central), moto and the SAM CLI (PyPI) into ${paths.cacheRoot}
+  setup                 download Kafka, DynamoDB Local (Maven Central), moto and the SAM CLI (PyPI) into ${paths.cacheRoot};
+                        install Debian's chromium (apt-get, as root) for the dashboard's browser test
   start                 bring the stack up, stay in the foreground, stop it on Ctrl-C   (npm start)
   stack up [--keep-data]  bring the stack up in the background and return
   stack down            stop what the stack started (by pid)
@@ -25,6 +28,7 @@ async function printUp(result: UpResult): Promise<void> {
   console.log(`  resources: ${result.resources.created.length} created, ${result.resources.existing.length} already there`);
   for (const name of result.resources.created) console.log(`    + ${name}`);
   console.log(`  logs: ${paths.logs}`);
+  console.log(`  AWS CLI and SDK against moto (S3, SQS, Glue): . ${relative(process.cwd(), developerEnvFile)} (the stack's admin keys)`);
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -44,6 +48,9 @@ async function main(argv: string[]): Promise<void> {
       await installStack();
       // Setup (npm test, CI) also fetches the SAM CLI, so the sam build test never waits on pip.
       await installSamCli();
+      // The dashboard's browser test needs it; without root it cannot be installed from here,
+      // and that test alone fails, naming how to install it.
+      await installChromium().catch((error: Error) => console.error(`warning: ${error.message}`));
       console.error(`Local stack downloads are in ${paths.cacheRoot}`);
       return;
     case "stack":
