@@ -6,9 +6,9 @@ import { paths } from "./settings.ts";
 
 const doneMarker = ".complete";
 
-function run(command: string, args: readonly string[], cwd: string): Promise<void> {
+function run(command: string, args: readonly string[], cwd: string, env: NodeJS.ProcessEnv = process.env): Promise<void> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(command, args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(command, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     child.stdout.on("data", (chunk: Buffer) => {
       output += chunk.toString();
@@ -138,14 +138,21 @@ export async function installChromium(): Promise<string> {
   const command = chromiumCommand();
   if (browserVersion(command) !== undefined) return command;
   const root = process.getuid?.() === 0;
-  const apt = spawnSync("apt-get", ["--version"], { encoding: "utf8" });
-  if (process.env.CHROMIUM_PATH !== undefined || !root || apt.error !== undefined)
+  const aptGet = spawnSync("apt-get", ["--version"], { encoding: "utf8" });
+  if (process.env.CHROMIUM_PATH !== undefined || !root || aptGet.error !== undefined)
     throw new Error(`${command} is missing (the dashboard's browser test drives it headless). Install: ${chromiumInstall}`);
   const started = Date.now();
   process.stderr.write("  installing chromium (apt-get) ...\n");
   const lists = existsSync("/var/lib/apt/lists") ? readdirSync("/var/lib/apt/lists").filter((f) => f.includes("_Packages")) : [];
-  if (lists.length === 0) await run("apt-get", ["update"], paths.projectRoot);
-  await run("apt-get", ["install", "-y", "--no-install-recommends", "chromium"], paths.projectRoot);
+  // No questions: CI and npm test have no terminal for debconf to ask on.
+  const apt = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  const install = () => run("apt-get", ["install", "-y", "--no-install-recommends", "chromium"], paths.projectRoot, apt);
+  if (lists.length === 0) await run("apt-get", ["update"], paths.projectRoot, apt);
+  // Lists that are there may be stale (a package version the mirror no longer has): refresh once.
+  await install().catch(async () => {
+    await run("apt-get", ["update"], paths.projectRoot, apt);
+    await install();
+  });
   if (browserVersion(command) === undefined) throw new Error(`apt-get installed chromium, but "${command} --version" does not run`);
   process.stderr.write(`  installed chromium in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
   return command;
