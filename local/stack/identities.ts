@@ -113,13 +113,14 @@ async function enforceIam(): Promise<void> {
   if (!response.ok) throw new Error(`turning on moto's IAM enforcement failed: HTTP ${response.status} ${await response.text()}`);
 }
 
-// A function granted nothing (the dashboard's, which calls no AWS API) gets a policy that denies
-// everything: the same effect as no policy, and moto refuses a document without statements.
+/**
+ * The policy of a function granted nothing (the dashboard's, which calls no AWS API): denying
+ * everything has the effect of no policy, and moto refuses a document without statements.
+ */
+export const denyEverything: PolicyStatement = { Effect: "Deny", Action: ["*"], Resource: ["*"] };
+
 const policyDocument = (statements: readonly PolicyStatement[]) =>
-  JSON.stringify({
-    Version: "2012-10-17",
-    Statement: statements.length > 0 ? statements : [{ Effect: "Deny", Action: ["*"], Resource: ["*"] }],
-  });
+  JSON.stringify({ Version: "2012-10-17", Statement: statements.length > 0 ? statements : [denyEverything] });
 
 /** Whether moto still holds this user with this key (it forgets everything on a restart). */
 async function keyIsLive(iam: IAMClient, userName: string, keys: AccessKeys | undefined): Promise<boolean> {
