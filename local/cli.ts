@@ -102,6 +102,7 @@ async function startForeground(keepData: boolean): Promise<void> {
   }
   console.log(`HTTP API on ${runtime.apiUrl}`);
   for (const route of runtime.routes) console.log(`  ${route.method.padEnd(6)} ${runtime.apiUrl}${route.path}  -> ${route.functionId}`);
+  if (runtime.routes.some((route) => route.method === "GET" && route.path === "/")) console.log(`Dashboard: open ${runtime.apiUrl}/`);
   for (const { mapping } of runtime.mappings) {
     console.log(
       `MSK ${mapping.topics.join(",")} -> ${mapping.functionId} (group ${mapping.consumerGroupId}, batch ${mapping.batchSize}, window ${mapping.batchingWindowMs} ms)`,
