@@ -1,4 +1,6 @@
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import puppeteer, { type Browser } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -208,5 +210,74 @@ describe("the dashboard page", { timeout: 300_000 }, () => {
     expect(seen.error).toBeUndefined();
     expect(problems).toEqual([]);
     await page.close();
+  });
+
+  it("uses what the coming API adds when it is there: completeness, final=true, a series' range, window=all", async () => {
+    // A stand-in for the next query API (the page's files as they are, the answers made up), so
+    // the page's use of those fields is seen in a browser before the API has them.
+    const asked: string[] = [];
+    const window = (status: string) => ({ name: "10m/5m", start: "2026-12-01T22:00:00.000Z", end: "2026-12-01T22:10:00.000Z", status });
+    const answer = (url: URL): unknown => {
+      if (url.pathname.startsWith("/leaderboard/")) {
+        const final = url.searchParams.get("final") === "true";
+        return {
+          dimension: url.pathname.split("/")[2],
+          window: window(final ? "closed" : "open"),
+          completeness: { watermarkLagMs: 1500, idlePartitions: [2, 5], laggingPartitions: [] },
+          entries: [{ value: final ? "Japan" : "Europe", orders: 3, sales: final ? "12.34" : "1234567.89" }],
+        };
+      }
+      return {
+        window: url.searchParams.get("window"),
+        range: { from: "2026-12-01T21:00:00.000Z", to: "2026-12-01T22:00:00.000Z" },
+        windows: [{ start: "2026-12-01T21:59:00.000Z", end: "2026-12-01T22:00:00.000Z", orders: 3, sales: "1234567.89", status: "closed" }],
+        total: { orders: 3, sales: "1234567.89" },
+      };
+    };
+    const files: Record<string, string> = {
+      "/": "index.html",
+      "/dashboard/style.css": "style.css",
+      "/dashboard/dashboard.mjs": "dashboard.mjs",
+      "/dashboard/api.mjs": "api.mjs",
+    };
+    const types: Record<string, string> = { html: "text/html", css: "text/css", mjs: "text/javascript" };
+    const server: Server = createServer((req, res) => {
+      const url = new URL(req.url ?? "/", "http://localhost");
+      asked.push(`${url.pathname}?${url.searchParams}`);
+      const file = files[url.pathname];
+      if (file !== undefined) {
+        res.writeHead(200, { "content-type": types[file.split(".").pop() ?? ""] ?? "text/plain" });
+        res.end(readFileSync(join(paths.projectRoot, "functions", "dashboard", "page", file)));
+      } else if (url.pathname === "/dashboard/config.json") {
+        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ auth: "iam" }));
+      } else res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(answer(url)));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const page = await browser.newPage();
+    try {
+      await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`, { waitUntil: "load" });
+      await page.waitForFunction(`document.querySelectorAll("#windows button").length === 5`, { timeout: 30_000 });
+      const read = `({ completeness: document.getElementById("completeness").textContent, state: document.getElementById("state").textContent,
+        sales: [...document.querySelectorAll("#countries td.sales")].map((td) => td.textContent),
+        total: document.getElementById("series-total").textContent,
+        buttons: [...document.querySelectorAll("#windows button")].map((b) => b.textContent) })`;
+      const current = (await page.evaluate(read)) as Record<string, unknown>;
+      expect(current).toMatchObject({
+        completeness: "watermark lag 1.5 s · idle partitions: 2, 5 · lagging partitions: none",
+        state: "open · running",
+        sales: ["1234567.89"],
+        buttons: ["1m", "10m/5m", "1h", "1d", "all time"],
+      });
+      expect(current.total).toBe("Total 1234567.89 from 3 orders, 2026-12-01T21:00Z – 2026-12-01T22:00Z");
+      // The default (no at) is taken at its word: no fallback requests.
+      expect(asked.filter((line) => line.includes("at="))).toEqual([]);
+      await page.click("#final");
+      await page.waitForFunction(`document.getElementById("state").textContent === "closed · final"`, { timeout: 30_000 });
+      expect(await page.evaluate(`[...document.querySelectorAll("#countries td.sales")].map((td) => td.textContent)`)).toEqual(["12.34"]);
+      expect(asked).toContainEqual("/leaderboard/country?window=10m%2F5m&limit=10&final=true");
+    } finally {
+      await page.close();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
