@@ -16,7 +16,8 @@ const SERIES = {
 };
 
 const $ = (id) => document.getElementById(id);
-const state = { window: "10m/5m", final: false, region: null, updatedAt: null, busy: false };
+// The chart follows the top region until the reader picks one.
+const state = { window: "10m/5m", final: false, region: null, regionPicked: false, updatedAt: null, busy: false };
 let api;
 
 function element(tag, attributes = {}, text) {
@@ -113,6 +114,7 @@ function showFreshness() {
 
 function selectRegion(region) {
   state.region = region;
+  state.regionPicked = true;
   $("region").value = region;
   for (const row of $("regions").tBodies[0].rows) row.classList.toggle("selected", row.dataset.value === region);
   void refreshSeries();
@@ -120,8 +122,9 @@ function selectRegion(region) {
 
 function fillRegionChoice(regions) {
   const select = $("region");
+  const leader = regions.entries[0]?.value;
+  if (!state.regionPicked && leader !== undefined) state.region = leader;
   const names = [...new Set([...(state.region === null ? [] : [state.region]), ...regions.entries.map((e) => e.value)])];
-  if (state.region === null && names.length > 0) state.region = names[0];
   const current = [...select.options].map((o) => o.value).join("\n");
   if (current !== names.join("\n")) select.replaceChildren(...names.map((name) => element("option", { value: name }, name)));
   if (state.region !== null) select.value = state.region;
@@ -238,7 +241,10 @@ function windowButtons(windows) {
 async function start() {
   const params = new URLSearchParams(location.search);
   if (params.has("window")) state.window = params.get("window");
-  if (params.has("region")) state.region = params.get("region");
+  if (params.has("region")) {
+    state.region = params.get("region");
+    state.regionPicked = true;
+  }
   const config = await pageConfig();
   api = queryApi({ getToken: tokenSource(config) });
   windowButtons(WINDOWS);
