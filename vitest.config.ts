@@ -1,4 +1,25 @@
-import { defineConfig } from "vitest/config";
+import { readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { defineConfig, type Plugin } from "vitest/config";
+
+/**
+ * What DashboardFunction's esbuild Loader (.html/.css/.mjs=text) does, for tests that load its
+ * handler: the page files it imports become their text. Only that handler's imports: a test
+ * that imports a page module itself gets the module.
+ */
+const dashboardPageAsText: Plugin = {
+  name: "dashboard-page-as-text",
+  enforce: "pre",
+  resolveId(source, importer) {
+    if (importer?.endsWith("functions/dashboard/handler.ts") && source.startsWith("./page/"))
+      return `${resolve(dirname(importer), source)}?page-text`;
+    return null;
+  },
+  load(id) {
+    if (!id.endsWith("?page-text")) return null;
+    return `export default ${JSON.stringify(readFileSync(id.slice(0, -"?page-text".length), "utf8"))};`;
+  },
+};
 
 export default defineConfig({
   test: {
@@ -17,6 +38,7 @@ export default defineConfig({
     },
     projects: [
       {
+        plugins: [dashboardPageAsText],
         test: { name: "unit", include: ["test/unit/**/*.test.ts"], testTimeout: 20_000 },
       },
       {

@@ -1,13 +1,16 @@
+import { relative } from "node:path";
 import { parseArgs } from "node:util";
 import { LocalRuntime } from "./runtime/runtime.ts";
-import { installCheckov, installSamCli, installStack } from "./stack/install.ts";
+import { developerEnvFile } from "./stack/identities.ts";
+import { installCheckov, installChromium, installSamCli, installStack } from "./stack/install.ts";
 import { assertPrerequisites } from "./stack/prerequisites.ts";
 import { localAws, paths } from "./stack/settings.ts";
 import { down, status, type UpResult, up } from "./stack/stack.ts";
 
 const usage = `Usage: tsx local/cli.ts <command>
 
-  setup                 download Kafka, DynamoDB Local (Maven Central), moto, the SAM CLI and checkov (PyPI) into ${paths.cacheRoot}
+  setup                 download Kafka, DynamoDB Local (Maven Central), moto, the SAM CLI and checkov (PyPI) into ${paths.cacheRoot};
+                        install Debian's chromium (apt-get, as root) for the dashboard's browser test
   start                 bring the stack up, stay in the foreground, stop it on Ctrl-C   (npm start)
   stack up [--keep-data]  bring the stack up in the background and return
   stack down            stop what the stack started (by pid)
@@ -25,6 +28,7 @@ async function printUp(result: UpResult): Promise<void> {
   console.log(`  resources: ${result.resources.created.length} created, ${result.resources.existing.length} already there`);
   for (const name of result.resources.created) console.log(`    + ${name}`);
   console.log(`  logs: ${paths.logs}`);
+  console.log(`  AWS CLI and SDK against moto (S3, SQS, Glue): . ${relative(process.cwd(), developerEnvFile)} (the stack's admin keys)`);
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -45,6 +49,9 @@ async function main(argv: string[]): Promise<void> {
       // Setup (npm test, CI) also fetches the SAM CLI and checkov, so the sam build and template
       // scan tests never wait on pip (two pip runs at once: each is mostly network wait).
       await Promise.all([installSamCli(), installCheckov()]);
+      // The dashboard's browser test needs it; without root it cannot be installed from here,
+      // and that test alone fails, naming how to install it.
+      await installChromium().catch((error: Error) => console.error(`warning: ${error.message}`));
       console.error(`Local stack downloads are in ${paths.cacheRoot}`);
       return;
     case "stack":
@@ -96,6 +103,7 @@ async function startForeground(keepData: boolean): Promise<void> {
   }
   console.log(`HTTP API on ${runtime.apiUrl}`);
   for (const route of runtime.routes) console.log(`  ${route.method.padEnd(6)} ${runtime.apiUrl}${route.path}  -> ${route.functionId}`);
+  if (runtime.routes.some((route) => route.method === "GET" && route.path === "/")) console.log(`Dashboard: open ${runtime.apiUrl}/`);
   for (const { mapping } of runtime.mappings) {
     console.log(
       `MSK ${mapping.topics.join(",")} -> ${mapping.functionId} (group ${mapping.consumerGroupId}, batch ${mapping.batchSize}, window ${mapping.batchingWindowMs} ms)`,

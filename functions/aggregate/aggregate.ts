@@ -37,8 +37,14 @@ export interface Watermark {
 export interface AggregationSettings {
   readonly windows: readonly WindowSpec[];
   readonly allowedLatenessMs: number;
-  /** Seconds an item lives after its window ends (TTL), by window name; absent = kept. */
+  /**
+   * Seconds a slice lives after its last write (TTL), by window name; absent = kept. Counted from
+   * the write, not from event time, so backfilled or replayed history keeps its fine windows for
+   * the whole TTL (and a live window, written up to its end, lives TTL past its end as before).
+   */
   readonly ttlSeconds: ReadonlyMap<string, number>;
+  /** Wall clock (epoch ms) the expiry counts from; Date.now when absent. */
+  readonly now?: () => number;
   /**
    * Distinct countries one slice keeps by name; further ones count under OTHER_COUNTRIES.
    * Countries are free text, so without a bound a flood of invented names would grow an item
@@ -229,20 +235,22 @@ export function aggregate(
 
   const items: SliceItem[] = [];
   const folded = new Map<string, number>();
+  const nowSeconds = Math.ceil((settings.now ?? Date.now)() / 1000);
   slices.forEach((planned, w) => {
     if (touched[w] === 0) return;
-    const base = storedSlices[w] ?? newSlice(planned, settings);
+    const base = storedSlices[w] ?? emptySlice(planned.window, planned.start, planned.end, planned.topicPartition);
     const last = lastOffset.get(planned.topicPartition) ?? -1;
     const offset = Math.max(base.offset, last);
     const values = deltas[w] as (Delta | undefined)[];
     if (offset === base.offset && values.length === 0) return;
+    const expiresAt = expiryOf(planned, base.expiresAt, nowSeconds, settings);
     if (values.length === 0) {
-      items.push({ ...base, offset });
+      items.push({ ...base, offset, expiresAt });
       return;
     }
     const merged = mergeValues(base.values, values, keys.names, settings.maxCountriesPerWindow);
     if (merged.folded > 0) folded.set(planned.id, merged.folded);
-    items.push({ ...base, offset, values: merged.values });
+    items.push({ ...base, offset, values: merged.values, expiresAt });
   });
 
   const nextWatermarks = new Map<string, Watermark>();
@@ -256,12 +264,14 @@ export function aggregate(
   return { items, watermarks: nextWatermarks, applied, late, duplicates, folded };
 }
 
-function newSlice(planned: PlannedSlice, settings: AggregationSettings): SliceItem {
+/**
+ * When a slice written now expires: TTL after this write, or after the window's end if that is
+ * later (a window ahead of the clock), and never earlier than the expiry it already had.
+ */
+function expiryOf(planned: PlannedSlice, stored: number | undefined, nowSeconds: number, settings: AggregationSettings) {
   const ttl = settings.ttlSeconds.get(planned.window);
-  return {
-    ...emptySlice(planned.window, planned.start, planned.end, planned.topicPartition),
-    expiresAt: ttl === undefined ? undefined : Math.ceil(planned.end / 1000) + ttl,
-  };
+  if (ttl === undefined) return undefined;
+  return Math.max(stored ?? 0, Math.max(nowSeconds, Math.ceil(planned.end / 1000)) + ttl);
 }
 
 const COUNTRY_PREFIX = valueKey(Dimension.country, "");

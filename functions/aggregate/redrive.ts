@@ -137,7 +137,7 @@ export function planRedrive(
 ): RedrivePlan {
   const plan = planBatch([record], settings);
   const setAside = new Map([...stored].map(([id, item]) => [id, { ...item, offset: -1 }]));
-  const result = aggregate(plan, setAside, new Map(), settings);
+  const result = aggregate(plan, setAside, new Map(), { ...settings, now: () => nowMs });
   const nowSeconds = nowMs / 1000;
   const items: SliceItem[] = [];
   let expiredWindows = 0;
@@ -145,7 +145,13 @@ export function planRedrive(
   let folded = 0;
   for (const item of result.items) {
     const id = sliceId(item.window, item.start, item.topicPartition);
-    if (item.expiresAt !== undefined && item.expiresAt <= nowSeconds) {
+    // Slices expire WindowTtl after their last write, and a window written until its end lives at
+    // least that long past it. Past that, a window whose slice is gone (or expired) has lost its
+    // figures: a slice holding only this record would be a partial window, so it is skipped.
+    const kept = stored.get(id);
+    const gone = kept === undefined || (kept.expiresAt !== undefined && kept.expiresAt <= nowSeconds);
+    const ttl = settings.ttlSeconds.get(item.window);
+    if (gone && ttl !== undefined && item.end / 1000 + ttl <= nowSeconds) {
       expiredWindows++;
       continue;
     }

@@ -1,7 +1,7 @@
 import { ConfigError, integer, parsed } from "#shared/config/env";
 import { parseDuration, parseWindows } from "#shared/windows/windows";
 
-/** "1m=2d,10m/5m=7d" -> TTL seconds after the window ends, by window; windows not listed are kept. Throws on a malformed entry. */
+/** "1m=2d,10m/5m=7d" -> TTL seconds after a slice's last write, by window; windows not listed are kept. Throws ConfigError on a malformed entry. */
 export function parseTtls(text: string): ReadonlyMap<string, number> {
   return new Map(
     text.split(",").map((entry) => {

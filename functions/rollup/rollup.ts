@@ -87,7 +87,8 @@ export function rollupOf(ref: Pick<WindowRef, "window" | "start">, slices: reado
   for (const slice of slices) {
     for (const [key, metrics] of slice.values) addPartial(values, key, metrics);
     seen += slice.version;
-    // A window is kept while any slice of it is (1d windows carry no expiry at all).
+    // A window is kept while any slice of it is (1d windows carry no expiry at all); a slice's
+    // expiry counts from its last write, so the rollup's does too.
     expiresAt = expiresAt === undefined || slice.expiresAt === undefined ? undefined : Math.max(expiresAt, slice.expiresAt);
   }
   return { window: ref.window, start: ref.start, end: first.end, values, seen, slices: slices.length, partitions, expiresAt };

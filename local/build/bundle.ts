@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
-import { build, version as esbuildVersion } from "esbuild";
+import { build, version as esbuildVersion, type Loader } from "esbuild";
 import { paths } from "../stack/settings.ts";
 import type { SamFunction } from "../template/functions.ts";
 
@@ -30,6 +30,22 @@ const keptBuilds = 3;
 
 const sha256 = (data: string | Buffer) => createHash("sha256").update(data).digest("hex");
 
+const esbuildLoaders = ["base64", "binary", "copy", "css", "dataurl", "default", "empty", "file", "js", "json", "jsx", "text", "ts", "tsx"];
+
+/** SAM's `Loader: [".html=text"]` as esbuild's loader map; throws naming the function and the bad entry. */
+function loaders(logicalId: string, entries: readonly string[]): Record<string, Loader> {
+  const map: Record<string, Loader> = {};
+  for (const entry of entries) {
+    const [extension, loader] = entry.split("=");
+    if (extension === undefined || !extension.startsWith(".") || loader === undefined || !esbuildLoaders.includes(loader))
+      throw new Error(
+        `${logicalId}: BuildProperties.Loader entry "${entry}" must look like .html=text (loaders: ${esbuildLoaders.join(", ")})`,
+      );
+    map[extension] = loader as Loader;
+  }
+  return map;
+}
+
 /** esbuild options for a function, exactly as `sam build` derives them from Metadata.BuildProperties. */
 function esbuildOptions(fn: SamFunction) {
   const props = fn.buildProperties;
@@ -52,6 +68,7 @@ function esbuildOptions(fn: SamFunction) {
       sourcemap: props.Sourcemap ?? false,
       external: props.External ?? [],
       ...(props.MainFields !== undefined && { mainFields: props.MainFields.split(",") }),
+      ...(props.Loader !== undefined && { loader: loaders(fn.logicalId, props.Loader) }),
       outExtension: { ".js": outExtension },
       // ESM bundles that pull in CommonJS dependencies need a require().
       ...(format === "esm" && {

@@ -36,6 +36,8 @@ interface IdentityFile {
 }
 
 const identityFile = join(paths.run, "identities.json");
+/** The developer's keys for their own tools (aws CLI, SDK scripts) against moto, as shell exports. */
+export const developerEnvFile = join(paths.run, "aws.env");
 const adminUser = "local-stack-admin";
 const policyName = "template-policies";
 /** Fresh keys come from this seed of moto's generator, so a re-provisioned moto hands out the same keys. */
@@ -53,11 +55,28 @@ function readIdentities(): IdentityFile | undefined {
   return cache.value;
 }
 
-function writeIdentities(value: IdentityFile): void {
+function writeAtomically(file: string, text: string): void {
   mkdirSync(paths.run, { recursive: true });
-  const staging = `${identityFile}.${randomUUID()}`;
-  writeFileSync(staging, JSON.stringify(value, null, 2), { mode: 0o600 });
-  renameSync(staging, identityFile);
+  const staging = `${file}.${randomUUID()}`;
+  writeFileSync(staging, text, { mode: 0o600 });
+  renameSync(staging, file);
+}
+
+function writeIdentities(value: IdentityFile): void {
+  writeAtomically(identityFile, JSON.stringify(value, null, 2));
+  // The developer works as the stack's admin: on their own loopback stack they may do anything
+  // (the functions keep their narrow identities). `. .local/run/aws.env` before `aws --endpoint-url`.
+  writeAtomically(
+    developerEnvFile,
+    [
+      "# Keys of the local stack's admin in moto (rewritten at every start); source this file before aws --endpoint-url ...",
+      `export AWS_ACCESS_KEY_ID=${value.admin.accessKeyId}`,
+      `export AWS_SECRET_ACCESS_KEY=${value.admin.secretAccessKey}`,
+      `export AWS_DEFAULT_REGION=${localAws.region}`,
+      "unset AWS_SESSION_TOKEN AWS_PROFILE",
+      "",
+    ].join("\n"),
+  );
 }
 
 /**
@@ -94,7 +113,14 @@ async function enforceIam(): Promise<void> {
   if (!response.ok) throw new Error(`turning on moto's IAM enforcement failed: HTTP ${response.status} ${await response.text()}`);
 }
 
-const policyDocument = (statements: readonly PolicyStatement[]) => JSON.stringify({ Version: "2012-10-17", Statement: statements });
+/**
+ * The policy of a function granted nothing (the dashboard's, which calls no AWS API): denying
+ * everything has the effect of no policy, and moto refuses a document without statements.
+ */
+export const denyEverything: PolicyStatement = { Effect: "Deny", Action: ["*"], Resource: ["*"] };
+
+const policyDocument = (statements: readonly PolicyStatement[]) =>
+  JSON.stringify({ Version: "2012-10-17", Statement: statements.length > 0 ? statements : [denyEverything] });
 
 /** Whether moto still holds this user with this key (it forgets everything on a restart). */
 async function keyIsLive(iam: IAMClient, userName: string, keys: AccessKeys | undefined): Promise<boolean> {

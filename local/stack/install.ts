@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -6,9 +6,9 @@ import { paths } from "./settings.ts";
 
 const doneMarker = ".complete";
 
-function run(command: string, args: readonly string[], cwd: string): Promise<void> {
+function run(command: string, args: readonly string[], cwd: string, env: NodeJS.ProcessEnv = process.env): Promise<void> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(command, args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(command, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
     let output = "";
     child.stdout.on("data", (chunk: Buffer) => {
       output += chunk.toString();
@@ -126,4 +126,48 @@ export async function installCheckov(): Promise<string> {
 /** Downloads everything the stack runs (idempotent; cached under ~/.cache). Throws with the failing tool's output. */
 export async function installStack(): Promise<void> {
   await Promise.all([installKafka(), installDynamodbLocal(), installPythonTools()]);
+}
+
+/** The headless browser of the dashboard test: CHROMIUM_PATH, else Debian's /usr/bin/chromium. */
+export function chromiumCommand(): string {
+  return process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+}
+
+const chromiumInstall =
+  "as root: apt-get update && apt-get install -y chromium (Debian; Ubuntu: a chromium snap or Google Chrome), or point CHROMIUM_PATH at a Chromium or Chrome binary";
+
+/** The browser's version line, or undefined when `command` does not run. */
+function browserVersion(command: string): string | undefined {
+  const run = spawnSync(command, ["--version"], { encoding: "utf8" });
+  return run.error === undefined && run.status === 0 ? run.stdout.trim() : undefined;
+}
+
+/**
+ * Debian's headless-capable `chromium` for the dashboard's browser test, from the system's
+ * packages (never a browser download of npm's): installed with apt-get when missing and this
+ * process is root, after `apt-get update` if the package lists are missing. Returns the command.
+ * Throws naming how to install it when it is missing and cannot be installed from here.
+ */
+export async function installChromium(): Promise<string> {
+  const command = chromiumCommand();
+  if (browserVersion(command) !== undefined) return command;
+  const root = process.getuid?.() === 0;
+  const aptGet = spawnSync("apt-get", ["--version"], { encoding: "utf8" });
+  if (process.env.CHROMIUM_PATH !== undefined || !root || aptGet.error !== undefined)
+    throw new Error(`${command} is missing (the dashboard's browser test drives it headless). Install: ${chromiumInstall}`);
+  const started = Date.now();
+  process.stderr.write("  installing chromium (apt-get) ...\n");
+  const lists = existsSync("/var/lib/apt/lists") ? readdirSync("/var/lib/apt/lists").filter((f) => f.includes("_Packages")) : [];
+  // No questions: CI and npm test have no terminal for debconf to ask on.
+  const apt = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  const install = () => run("apt-get", ["install", "-y", "--no-install-recommends", "chromium"], paths.projectRoot, apt);
+  if (lists.length === 0) await run("apt-get", ["update"], paths.projectRoot, apt);
+  // Lists that are there may be stale (a package version the mirror no longer has): refresh once.
+  await install().catch(async () => {
+    await run("apt-get", ["update"], paths.projectRoot, apt);
+    await install();
+  });
+  if (browserVersion(command) === undefined) throw new Error(`apt-get installed chromium, but "${command} --version" does not run`);
+  process.stderr.write(`  installed chromium in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+  return command;
 }

@@ -10,6 +10,8 @@ export interface BuildProperties {
   readonly Target?: string;
   readonly MainFields?: string;
   readonly OutExtension?: string[];
+  /** `.ext=loader` pairs (`.html=text`), as SAM passes them to esbuild's --loader. */
+  readonly Loader?: string[];
 }
 
 /** A function of the template with SAM's Globals merged in, its intrinsics resolved. */

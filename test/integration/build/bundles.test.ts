@@ -39,6 +39,10 @@ const samples: Record<string, { event: string; prepare?: (event: Record<string, 
     event: "msk-sales-batch.json",
     check: (result) => expect(result).toMatchObject({ records: 9, applied: 8, poison: 1 }),
   },
+  DashboardFunction: {
+    event: "api-get-dashboard.json",
+    check: (result) => expect(result).toMatchObject({ statusCode: 200, headers: { "content-type": "text/html; charset=utf-8" } }),
+  },
   QueryFunction: {
     event: "api-get-series.json",
     check: (result) => expect(result).toMatchObject({ statusCode: 200 }),

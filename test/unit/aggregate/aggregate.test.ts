@@ -10,7 +10,10 @@ const settings: AggregationSettings = {
   allowedLatenessMs: 10 * 60_000,
   ttlSeconds: new Map([["1m", 172_800]]),
   maxCountriesPerWindow: 1000,
+  now: () => NOW,
 };
+/** The wall clock of the tests: years after the sales of T0, as for a backfill of history. */
+const NOW = Date.parse("2026-12-01T12:00:00.400Z");
 const T0 = Date.parse("2022-08-01T10:15:00Z");
 
 function sale(country: string, amount: string, minute: number, id = 1): Sale {
@@ -77,8 +80,27 @@ describe("aggregate", () => {
     expect(hour.get("region#Europe")).toEqual({ orders: 3n, sales: 529n, min: 10n, max: 499n, late: 0n });
     expect(hour.get("all#all")).toMatchObject({ orders: 4n, sales: 629n });
     expect(hour.get("region#Asia & Pacific")).toMatchObject({ orders: 1n, sales: 100n });
-    expect(stored.get(sliceId("1m", T0, "sales-0"))?.expiresAt).toBe((T0 + 60_000) / 1000 + 172_800);
     expect(stored.get(sliceId("1h", Date.parse("2022-08-01T10:00:00Z"), "sales-0"))?.expiresAt).toBeUndefined();
+  });
+
+  it("expires a slice TTL after its last write, not after its window's end: backfilled history stays visible", () => {
+    const { stored } = run([stream]);
+    // Written at NOW (rounded up to the second), not at the 2022 window end plus two days.
+    expect(stored.get(sliceId("1m", T0, "sales-0"))?.expiresAt).toBe(Math.ceil(NOW / 1000) + 172_800);
+    const later = { ...settings, now: () => NOW + 3_600_000 };
+    const again = aggregate(records("sales-0", [sale("France", "1.00", 0, 9)], 10), stored, new Map(), later);
+    expect(again.items.find((item) => item.window === "1m")?.expiresAt).toBe(Math.ceil(NOW / 1000) + 3_600 + 172_800);
+  });
+
+  it("keeps a live window TTL past its end, and never shortens an expiry already stored", () => {
+    const live = { ...settings, now: () => T0 + 30_000 };
+    const { stored } = run([records("sales-0", [sale("France", "1.00", 0)])], live);
+    const id = sliceId("1m", T0, "sales-0");
+    expect(stored.get(id)?.expiresAt).toBe((T0 + 60_000) / 1000 + 172_800);
+    const far = (stored.get(id)?.expiresAt ?? 0) + 1_000_000;
+    const slice = { ...(stored.get(id) as SliceItem), expiresAt: far };
+    const next = aggregate(records("sales-0", [sale("France", "2.00", 0, 2)], 5), new Map([[id, slice]]), new Map(), live);
+    expect(next.items.find((item) => item.window === "1m")?.expiresAt).toBe(far);
   });
 
   it("changes nothing when the same batch is delivered three times", () => {

@@ -33,7 +33,8 @@ function sale(country: string, amount: string, minute = 0): Sale {
 /** Slices as the aggregator leaves them after applying `sales` at offsets 10.. on sales-0 (stored: version 1). */
 function storedAfter(sales: Sale[]): Map<string, SliceItem> {
   const records: SaleRecord[] = sales.map((s, i) => ({ topicPartition: "sales-0", offset: 10 + i, sale: s }));
-  const result = aggregate(records, new Map(), new Map(), settings);
+  // Written as the sales happened: their slices expire WindowTtl after T0's windows.
+  const result = aggregate(records, new Map(), new Map(), { ...settings, now: () => T0 });
   return new Map(result.items.map((item) => [sliceId(item.window, item.start, item.topicPartition), { ...item, version: 1 }]));
 }
 

@@ -3,7 +3,7 @@ import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { localStackContext } from "#local/stack/context";
 import { paths } from "#local/stack/settings";
-import { resolveValue, resourceEnabled } from "#local/template/intrinsics";
+import { resolveValue, resourceEnabled, type StackContext } from "#local/template/intrinsics";
 import { LAMBDA_INVOCATION_PAYLOAD_BYTES, MAX_DELIVERABLE_RECORD_BYTES, worstCaseEventBytes } from "#shared/kafka/record-size";
 
 // What AWS would refuse or a reviewer would flag in template.yaml, checked on the template itself
@@ -449,5 +449,121 @@ describe("template.yaml on AWS: the aggregate mapping never skips a batch, and a
     expect(expression.replace(/\s+/g, "")).toContain(`FILL(${advances?.Id},0)==0`);
     expect(stalled[0]?.props.EvaluationPeriods).toEqual({ Ref: "WatermarkStallMinutes" });
     expect(handlerSource("AggregateFunction")).toContain('"WatermarkAdvances"');
+  });
+});
+
+describe("template.yaml on AWS: who may read the dashboard (DashboardAuth)", () => {
+  const jwt: StackContext = {
+    ...ctx,
+    parameterOverrides: {
+      DashboardAuth: "jwt",
+      DashboardJwtIssuer: "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example",
+      DashboardJwtAudience: "example-client-id",
+      DashboardAuthorizeUrl: "https://example.auth.us-east-1.amazoncognito.com/oauth2/authorize",
+      DashboardTokenUrl: "https://example.auth.us-east-1.amazoncognito.com/oauth2/token",
+    },
+  };
+  const ofType = (type: string) => Object.keys(resources).filter((id) => resources[id]?.Type === type);
+  const dashboardApiResources = Object.keys(resources).filter((id) =>
+    JSON.stringify(resources[id]?.Properties ?? {}).includes('"Ref":"DashboardApi"'),
+  );
+  const routes = (within: StackContext) =>
+    ofType("AWS::ApiGatewayV2::Route")
+      .filter((id) => resourceEnabled(within, id))
+      .map(
+        (id) =>
+          resolveValue(within, resources[id]?.Properties, id) as { RouteKey: string; AuthorizationType: string; AuthorizerId?: unknown },
+      );
+  const httpApiRoutes = () =>
+    functionIds().flatMap((fn) =>
+      Object.values((resources[fn]?.Properties?.Events ?? {}) as Record<string, { Type: string; Properties: Record<string, unknown> }>)
+        .filter((event) => event.Type === "HttpApi")
+        .map((event) => ({ fn, route: `${event.Properties.Method} ${event.Properties.Path}`, auth: event.Properties.Auth })),
+    );
+
+  it("serves the page from the template's HttpApi, under its default IAM authorizer like every route", () => {
+    const api = resources.HttpApi?.Properties?.Auth as { DefaultAuthorizer?: string; EnableIamAuthorizer?: boolean };
+    expect(api).toMatchObject({ DefaultAuthorizer: "AWS_IAM", EnableIamAuthorizer: true });
+    expect(httpApiRoutes()).toEqual(
+      expect.arrayContaining([
+        { fn: "DashboardFunction", route: "GET /", auth: undefined },
+        { fn: "DashboardFunction", route: "GET /dashboard/{asset}", auth: undefined },
+      ]),
+    );
+    // No route opts out of the default: IAM everywhere on ApiUrl, POST /sales included.
+    for (const route of httpApiRoutes()) expect(route.auth, route.route).toBeUndefined();
+  });
+
+  it("defaults to iam, which creates nothing else: no second API, no JWT authorizer", () => {
+    expect((ctx.template.Parameters?.DashboardAuth as { Default?: string } | undefined)?.Default).toBe("iam");
+    expect(dashboardApiResources.length).toBeGreaterThanOrEqual(8);
+    for (const id of ["DashboardApi", ...dashboardApiResources]) {
+      expect(resources[id]?.Condition, id).toBe("DashboardJwt");
+      expect(resourceEnabled(ctx, id), id).toBe(false);
+    }
+    expect(routes(ctx)).toEqual([]);
+    expect((ctx.template.Outputs?.DashboardUrl as { Condition?: string } | undefined)?.Condition).toBe("DashboardJwt");
+  });
+
+  it("with jwt: the page is public, the read routes need a JWT of the configured issuer and audience, and nothing writes", () => {
+    for (const id of ["DashboardApi", ...dashboardApiResources]) expect(resourceEnabled(jwt, id), id).toBe(true);
+    const byKey = Object.fromEntries(routes(jwt).map((route) => [route.RouteKey, route]));
+    expect(Object.keys(byKey).sort()).toEqual([
+      "GET /",
+      "GET /dashboard/{asset}",
+      "GET /leaderboard/{dimension}",
+      "GET /series/{dimension}/{value}",
+    ]);
+    expect(byKey["GET /"]?.AuthorizationType).toBe("NONE");
+    expect(byKey["GET /dashboard/{asset}"]?.AuthorizationType).toBe("NONE");
+    for (const key of ["GET /leaderboard/{dimension}", "GET /series/{dimension}/{value}"]) {
+      expect(byKey[key]?.AuthorizationType, key).toBe("JWT");
+      expect(
+        resources[ofType("AWS::ApiGatewayV2::Route").find((id) => resources[id]?.Properties?.RouteKey === key) ?? ""]?.Properties
+          ?.AuthorizerId,
+      ).toEqual({
+        Ref: "DashboardApiAuthorizer",
+      });
+    }
+    const authorizer = resolveValue(jwt, resources.DashboardApiAuthorizer?.Properties, "DashboardApiAuthorizer") as Record<string, unknown>;
+    expect(authorizer).toMatchObject({
+      AuthorizerType: "JWT",
+      IdentitySource: ["$request.header.Authorization"],
+      JwtConfiguration: { Issuer: "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Example", Audience: ["example-client-id"] },
+    });
+  });
+
+  it("with jwt: the page and read routes reach the dashboard and query functions only, each allowed for this API alone", () => {
+    const integrations = ofType("AWS::ApiGatewayV2::Integration").map((id) => resources[id]?.Properties?.IntegrationUri);
+    expect(integrations).toEqual(
+      expect.arrayContaining([{ "Fn::GetAtt": ["DashboardFunction", "Arn"] }, { "Fn::GetAtt": ["QueryFunction", "Arn"] }]),
+    );
+    expect(integrations).toHaveLength(2);
+    const permissions = ofType("AWS::Lambda::Permission").filter((id) => resources[id]?.Condition === "DashboardJwt");
+    expect(
+      permissions.map((id) => resources[id]?.Properties?.FunctionName).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
+    ).toEqual([{ Ref: "DashboardFunction" }, { Ref: "QueryFunction" }]);
+    for (const id of permissions) expect(JSON.stringify(resources[id]?.Properties?.SourceArn)).toContain("${DashboardApi}/*/*");
+  });
+
+  it("refuses a jwt deployment that does not name its issuer, audience and sign-in endpoints", () => {
+    const { Rules } = ctx.template as unknown as { Rules: Record<string, { RuleCondition: unknown; Assertions: { Assert: unknown }[] }> };
+    const rule = Rules.DashboardJwtNeedsItsProvider as { RuleCondition: unknown; Assertions: { Assert: unknown }[] };
+    expect(rule.RuleCondition).toEqual({ "Fn::Equals": [{ Ref: "DashboardAuth" }, "jwt"] });
+    const asserted = JSON.stringify(rule.Assertions.map((a) => a.Assert));
+    for (const parameter of ["DashboardJwtIssuer", "DashboardJwtAudience", "DashboardAuthorizeUrl", "DashboardTokenUrl"])
+      expect(asserted).toContain(`{"Ref":"${parameter}"}`);
+  });
+
+  it("hands the page its sign-in settings and no secret", () => {
+    const variables = resources.DashboardFunction?.Properties?.Environment as { Variables: Record<string, unknown> };
+    expect(Object.keys(variables.Variables).sort()).toEqual([
+      "DASHBOARD_AUTH",
+      "DASHBOARD_AUTHORIZE_URL",
+      "DASHBOARD_CLIENT_ID",
+      "DASHBOARD_SCOPES",
+      "DASHBOARD_TOKEN_URL",
+    ]);
+    expect(resources.DashboardFunction?.Properties?.Policies).toBeUndefined();
   });
 });
