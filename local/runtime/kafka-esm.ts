@@ -82,13 +82,17 @@ export class KafkaEventSourceMapping {
   readonly #log: LogSink;
   #running = false;
 
-  constructor(mapping: MskMapping, fn: LocalFunction, kafka: Kafka, sqs: SQSClient, log: LogSink) {
+  /** `readUncommitted` (default true, Kafka's default) is the isolation level it reads with. */
+  constructor(mapping: MskMapping, fn: LocalFunction, kafka: Kafka, sqs: SQSClient, log: LogSink, { readUncommitted = true } = {}) {
     this.mapping = mapping;
     this.#fn = fn;
     this.#sqs = sqs;
     this.#log = log;
     this.#consumer = kafka.consumer({
       groupId: mapping.consumerGroupId,
+      // Kafka's default isolation level: AWS documents none for the MSK mapping, so the emulator
+      // assumes the worst (it also sees records of aborted transactions).
+      readUncommitted,
       maxWaitTimeInMs: Math.max(mapping.batchingWindowMs, 10),
       minBytes: 1024 * 1024,
       maxBytes: 6 * 1024 * 1024,
