@@ -84,9 +84,10 @@ export async function ingestSales(request: IngestRequest, context: IngestContext
   /** Ends this attempt's hold on its key after it wrote nothing: a retry starts afresh, or recovers if an earlier attempt may have written. */
   const wroteNothing = async () => {
     if (key === undefined || attempt === undefined) return;
-    await (attempt.kind === "fresh" ? deps.ledger.forget(key, attempt.attempt) : deps.ledger.release(key, attempt.attempt, Date.now())).catch(
-      (error: unknown) => deps.warn("ledger not updated after a 503", { error: String(error) }),
-    );
+    await (attempt.kind === "fresh"
+      ? deps.ledger.forget(key, attempt.attempt)
+      : deps.ledger.release(key, attempt.attempt, Date.now())
+    ).catch((error: unknown) => deps.warn("ledger not updated after a 503", { error: String(error) }));
   };
 
   let encoder: GlueAvroEncoder<Sale>;
@@ -120,7 +121,12 @@ export async function ingestSales(request: IngestRequest, context: IngestContext
       });
     } catch (error) {
       await wroteNothing();
-      throw unavailable("KAFKA_UNAVAILABLE", "Kafka cannot be read to find what an earlier attempt wrote; this attempt wrote nothing", deps, error);
+      throw unavailable(
+        "KAFKA_UNAVAILABLE",
+        "Kafka cannot be read to find what an earlier attempt wrote; this attempt wrote nothing",
+        deps,
+        error,
+      );
     }
     for (const record of scanned.found) if (record.index < outgoing.length) known.set(record.index, record);
     if (scanned.duplicates > 0) deps.warn("records of one request found more than once", { requestId, duplicates: scanned.duplicates });
@@ -165,7 +171,12 @@ export async function ingestSales(request: IngestRequest, context: IngestContext
           key === undefined
             ? "Kafka gave no definite answer; records marked unknown may or may not be written, and without an Idempotency-Key a retry may write them twice"
             : "Kafka gave no definite answer; records marked unknown may or may not be written. Retry with the same Idempotency-Key to settle them",
-          { details: { records: outcomes }, headers: { "retry-after": String(deps.retryAfterSeconds) }, cause: outcome.error, retriable: true },
+          {
+            details: { records: outcomes },
+            headers: { "retry-after": String(deps.retryAfterSeconds) },
+            cause: outcome.error,
+            retriable: true,
+          },
         );
       }
     }
@@ -200,9 +211,14 @@ async function claimKey(key: string, request: IngestRequest, context: IngestCont
   if (claim.kind === "mismatch") throw new HttpError(422, "IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key was used with a different body");
   if (claim.kind === "busy") {
     const seconds = Math.max(1, Math.ceil((claim.leaseUntil - context.now) / 1000));
-    throw new HttpError(409, "IDEMPOTENCY_IN_PROGRESS", "a request with this Idempotency-Key is still in progress; retry after Retry-After", {
-      headers: { "retry-after": String(seconds) },
-    });
+    throw new HttpError(
+      409,
+      "IDEMPOTENCY_IN_PROGRESS",
+      "a request with this Idempotency-Key is still in progress; retry after Retry-After",
+      {
+        headers: { "retry-after": String(seconds) },
+      },
+    );
   }
   return claim;
 }

@@ -91,7 +91,14 @@ function deps(producer: IdempotentProducer, change: Partial<IngestDeps> = {}): I
 }
 const context = (idempotencyKey: string | undefined, deadlineMs = 20_000) => {
   const now = Date.now();
-  return { correlationId: "it", traceHeader: undefined, idempotencyKey, now, deadline: now + deadlineMs, leaseUntil: now + deadlineMs + 3000 };
+  return {
+    correlationId: "it",
+    traceHeader: undefined,
+    idempotencyKey,
+    now,
+    deadline: now + deadlineMs,
+    leaseUntil: now + deadlineMs + 3000,
+  };
 };
 /** What the request id of the records given to produce is (the ledger chose it). */
 function spy(inner: IngestDeps) {
@@ -151,9 +158,7 @@ describe("idempotent produce and recovery on the real broker", () => {
     // Each record once, where the 202 says, read as read_uncommitted.
     const read = await recordsOf(requestId, 9);
     expect(read).toHaveLength(9);
-    expect(places(read.map((r) => ({ ...r, index: r.message.headers?.[HEADER_RECORD_INDEX]?.toString() })))).toEqual(
-      places(retry.records),
-    );
+    expect(places(read.map((r) => ({ ...r, index: r.message.headers?.[HEADER_RECORD_INDEX]?.toString() })))).toEqual(places(retry.records));
 
     // A third attempt gets the stored 202 and writes nothing.
     seen.produced.length = 0;
