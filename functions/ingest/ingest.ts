@@ -75,11 +75,19 @@ export async function ingestSales(request: IngestRequest, context: IngestContext
   }
 
   const key = context.idempotencyKey;
-  let claim: Claim | undefined;
-  if (key !== undefined) {
-    claim = await claimKey(key, request, context, deps);
-    if (claim.kind === "completed") return JSON.parse(claim.response) as IngestAccepted;
+  // The ledger's round trip runs while the records are encoded (CPU): a request pays the longer of the two, not both.
+  const claiming = key === undefined ? undefined : claimKey(key, request, context, deps);
+  claiming?.catch(() => undefined);
+  let values: Buffer[] | undefined;
+  let encoderError: unknown;
+  try {
+    const encoder = await deps.encoder();
+    values = sales.map((sale) => encoder.encode(sale));
+  } catch (error) {
+    encoderError = error;
   }
+  const claim: Claim | undefined = await claiming;
+  if (claim?.kind === "completed") return JSON.parse(claim.response) as IngestAccepted;
   const attempt = claim?.kind === "fresh" || claim?.kind === "recover" ? claim : undefined;
   /** Ends this attempt's hold on its key after it wrote nothing: a retry starts afresh, or recovers if an earlier attempt may have written. */
   const wroteNothing = async () => {
@@ -90,17 +98,15 @@ export async function ingestSales(request: IngestRequest, context: IngestContext
     ).catch((error: unknown) => deps.warn("ledger not updated after a 503", { error: String(error) }));
   };
 
-  let encoder: GlueAvroEncoder<Sale>;
-  try {
-    encoder = await deps.encoder();
-  } catch (error) {
+  if (values === undefined) {
     await wroteNothing();
-    throw unavailable("SCHEMA_REGISTRY_UNAVAILABLE", "the schema registry cannot be reached; nothing was produced", deps, error);
+    throw unavailable("SCHEMA_REGISTRY_UNAVAILABLE", "the schema registry cannot be reached; nothing was produced", deps, encoderError);
   }
+  const encoded = values;
   const requestId = attempt?.requestId ?? deps.newRequestId();
   const outgoing: OutgoingRecord[] = sales.map((sale, index) => ({
     key: sale.country,
-    value: encoder.encode(sale),
+    value: encoded[index] as Buffer,
     headers: {
       [HEADER_CORRELATION_ID]: context.correlationId,
       ...(context.traceHeader !== undefined && { [HEADER_TRACE]: context.traceHeader }),
