@@ -161,6 +161,26 @@ describe("ingest: written = accepted", () => {
     expect(w.produced).toHaveLength(2);
   });
 
+  it("a recovery whose own produce gets no answer answers 504 naming the records it found as written", async () => {
+    const w = world();
+    w.stage((records) => {
+      w.append(records.slice(0, 1));
+      return { status: "unknown", partitions: records.map(() => 0), error: new Error("cut") };
+    });
+    const body = [sale(1), sale(2, "France")];
+    await failure(ingestSales(request(body), context("k"), w.deps));
+    w.stage((records) => ({ status: "unknown", partitions: records.map(() => 1), error: new Error("cut again") }));
+    const again = await failure(ingestSales(request(body), context("k", NOW + 1000), w.deps));
+    expect(again.status).toBe(504);
+    expect(again.details).toEqual({
+      records: [
+        { index: 0, status: "written", partition: 0, offset: "0" },
+        { index: 1, status: "unknown", partition: 1 },
+      ],
+    });
+    expect(w.ledger.entries.get("k")?.state).toBe("UNKNOWN");
+  });
+
   it("a recovery that finds every record writes nothing and answers 202", async () => {
     const w = world();
     w.stage((records) => {
