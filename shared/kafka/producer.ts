@@ -41,6 +41,9 @@ export const SEND_RETRY = { retries: 5, initialRetryTime: 50, maxRetryTime: 1000
 /** Refusals the broker makes for a whole topic before appending anything to any partition. */
 const WHOLE_REQUEST_REFUSALS = new Set(["TOPIC_AUTHORIZATION_FAILED", "CLUSTER_AUTHORIZATION_FAILED"]);
 
+/** How long a reset waits for kafkajs to close the session (its sockets are cut before). */
+const DISCONNECT_WAIT_MS = 200;
+
 /** Kafka's API key of Produce: the int16 after a request's int32 size. */
 const PRODUCE_API_KEY = 0;
 
@@ -159,7 +162,9 @@ export class IdempotentProducer {
     if (session === undefined) return;
     session.retired = true;
     for (const socket of session.sockets) cut(socket);
-    await session.producer.disconnect().catch(() => undefined);
+    // kafkajs' disconnect waits for requests in flight (seconds, to a frozen broker): the sockets
+    // are already cut, so it is not waited for past a moment, or the caller's answer would be late.
+    await before(session.producer.disconnect(), Date.now() + DISCONNECT_WAIT_MS, "disconnecting").catch(() => undefined);
   }
 
   async close(): Promise<void> {
