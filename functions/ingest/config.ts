@@ -16,8 +16,8 @@ export const config = loadConfig({
   },
   retryAfterSeconds: integer("RETRY_AFTER_SECONDS", 5, { min: 1, max: 3600 }),
   kafka: kafkaSettingsSpec("sales-ingest"),
-  /** Each container's producer uses `<prefix>-<uuid>`; IAM grants the prefix. */
-  transactionalIdPrefix: text("KAFKA_TRANSACTIONAL_ID_PREFIX", "sales-ingest"),
-  /** An open transaction left by a frozen or killed container is aborted after this; until then it holds back read_committed consumers of its partitions. */
-  transactionTimeoutMs: integer("KAFKA_TRANSACTION_TIMEOUT_MS", 10_000, { min: 1000, max: 900_000 }),
+  /** Recovery scans use throwaway consumer groups `<prefix>-<uuid>`; IAM grants the prefix. */
+  recoveryGroupPrefix: text("KAFKA_RECOVERY_GROUP_PREFIX", "sales-ingest-recovery"),
+  /** A recovery scan starts this long before the first attempt began: producers' clocks may differ by up to this. */
+  recoverySkewMs: integer("RECOVERY_SKEW_MS", 30_000, { min: 0, max: 600_000 }),
 });

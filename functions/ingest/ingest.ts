@@ -1,23 +1,43 @@
+import { createHash } from "node:crypto";
 import type { GlueAvroEncoder } from "#shared/avro/codec";
 import { AppError } from "#shared/errors/app-error";
 import { HttpError } from "#shared/http/errors";
-import { HEADER_CORRELATION_ID, HEADER_TRACE } from "#shared/kafka/headers";
+import { HEADER_CORRELATION_ID, HEADER_RECORD_INDEX, HEADER_REQUEST_ID, HEADER_TRACE } from "#shared/kafka/headers";
 import type { Acknowledged, OutgoingRecord, ProduceOutcome } from "#shared/kafka/producer";
+import type { ScanQuery, ScanResult } from "#shared/kafka/request-scan";
 import type { Sale } from "#shared/sales/schema";
+import type { Claim, RequestLedger } from "./ledger.ts";
 import { type IngestRequest, type RequestLimits, readRecords } from "./parse.ts";
 import { validateSales } from "./validate.ts";
 
 export interface IngestDeps {
   /** The encoder for the current schema version; resolves the version id once per container. */
   readonly encoder: () => Promise<GlueAvroEncoder<Sale>>;
-  readonly produce: (records: readonly OutgoingRecord[]) => Promise<ProduceOutcome>;
+  /** Produces records; `deadline` is epoch ms. */
+  readonly produce: (records: readonly OutgoingRecord[], deadline: number) => Promise<ProduceOutcome>;
+  /** Finds the records an earlier attempt of a request wrote (read_uncommitted); throws when Kafka cannot answer. */
+  readonly scan: (query: ScanQuery) => Promise<ScanResult>;
+  readonly ledger: RequestLedger;
+  /** A new request id for a request without an Idempotency-Key. */
+  readonly newRequestId: () => string;
+  /** Reports what the client need not see but an operator should (no record content). */
+  readonly warn: (message: string, fields: Record<string, unknown>) => void;
   readonly limits: RequestLimits;
   readonly retryAfterSeconds: number;
+  /** How far before the first attempt's start a recovery scan begins: producers' clocks may differ by this much. */
+  readonly recoverySkewMs: number;
 }
 
 export interface IngestContext {
   readonly correlationId: string;
   readonly traceHeader: string | undefined;
+  readonly idempotencyKey: string | undefined;
+  /** Epoch ms when the invocation began. */
+  readonly now: number;
+  /** Epoch ms by which Kafka must have answered (what is left to answer and record the answer comes after). */
+  readonly deadline: number;
+  /** Epoch ms when the invocation ends: the lease this attempt holds on its Idempotency-Key. */
+  readonly leaseUntil: number;
 }
 
 export interface IngestAccepted {
@@ -26,13 +46,23 @@ export interface IngestAccepted {
   readonly records: readonly Acknowledged[];
 }
 
+/** What a 504 says of each record. */
+export type RecordOutcome =
+  | { readonly index: number; readonly status: "written"; readonly partition: number; readonly offset: string }
+  | { readonly index: number; readonly status: "unknown"; readonly partition: number };
+
 /**
- * Validates posted sales and produces every one of them to Kafka as a Glue-framed Avro record
- * keyed by country, in one Kafka transaction. All or nothing twice over: one invalid record
- * rejects the request (400, every issue listed) and nothing is produced; and a request Kafka
- * does not commit is aborted whole. Throws HttpError 415/413/400 for bad requests, 503 with
- * Retry-After when Kafka or the registry cannot take the records (none written), and 504 in the
- * one case nobody can know: the commit was sent and its answer never came.
+ * Validates posted sales and produces each as a Glue-framed Avro record keyed by country, with
+ * headers naming the request and the record's index. There are no Kafka transactions: a record
+ * in the topic is counted by every reader, so a record is written only when it is accepted, and
+ * once. Answers (resolves) 202 with every record's partition and offset, also when a retry with
+ * the same Idempotency-Key finds earlier attempts' records (it scans, then writes only the
+ * missing ones) or the key already completed (the stored 202; nothing written).
+ * Throws HttpError: 415/413/400 bad request (nothing written); 422 key reused with another body;
+ * 409 + Retry-After another attempt with the key is in progress; 503 + Retry-After this attempt
+ * wrote nothing (registry, ledger or Kafka unavailable before any record was sent, or refused);
+ * 504 + Retry-After a produce request got no definite answer: its records may be in the topic
+ * (the body lists each record's status); retry with the same key to settle it.
  */
 export async function ingestSales(request: IngestRequest, context: IngestContext, deps: IngestDeps): Promise<IngestAccepted> {
   const records = readRecords(request, deps.limits);
@@ -44,37 +74,159 @@ export async function ingestSales(request: IngestRequest, context: IngestContext
     });
   }
 
-  let encoder: GlueAvroEncoder<Sale>;
+  const key = context.idempotencyKey;
+  // The ledger's round trip runs while the records are encoded (CPU): a request pays the longer of the two, not both.
+  const claiming = key === undefined ? undefined : claimKey(key, request, context, deps);
+  claiming?.catch(() => undefined);
+  let values: Buffer[] | undefined;
+  let encoderError: unknown;
   try {
-    encoder = await deps.encoder();
+    const encoder = await deps.encoder();
+    values = sales.map((sale) => encoder.encode(sale));
   } catch (error) {
-    throw unavailable("SCHEMA_REGISTRY_UNAVAILABLE", "the schema registry cannot be reached; nothing was produced", deps, error);
+    encoderError = error;
   }
-  const headers = {
-    [HEADER_CORRELATION_ID]: context.correlationId,
-    ...(context.traceHeader !== undefined && { [HEADER_TRACE]: context.traceHeader }),
+  const claim: Claim | undefined = await claiming;
+  if (claim?.kind === "completed") return JSON.parse(claim.response) as IngestAccepted;
+  const attempt = claim?.kind === "fresh" || claim?.kind === "recover" ? claim : undefined;
+  /** Ends this attempt's hold on its key after it wrote nothing: a retry starts afresh, or recovers if an earlier attempt may have written. */
+  const wroteNothing = async () => {
+    if (key === undefined || attempt === undefined) return;
+    await (attempt.kind === "fresh"
+      ? deps.ledger.forget(key, attempt.attempt)
+      : deps.ledger.release(key, attempt.attempt, Date.now())
+    ).catch((error: unknown) => deps.warn("ledger not updated after a 503", { error: String(error) }));
   };
-  const outgoing = sales.map((sale) => ({ key: sale.country, value: encoder.encode(sale), headers }));
 
-  const outcome = await deps.produce(outgoing);
-  switch (outcome.status) {
-    case "committed":
-      return { accepted: outcome.records.length, correlationId: context.correlationId, records: outcome.records };
-    case "aborted":
+  if (values === undefined) {
+    await wroteNothing();
+    throw unavailable("SCHEMA_REGISTRY_UNAVAILABLE", "the schema registry cannot be reached; nothing was produced", deps, encoderError);
+  }
+  const encoded = values;
+  const requestId = attempt?.requestId ?? deps.newRequestId();
+  const outgoing: OutgoingRecord[] = sales.map((sale, index) => ({
+    key: sale.country,
+    value: encoded[index] as Buffer,
+    headers: {
+      [HEADER_CORRELATION_ID]: context.correlationId,
+      ...(context.traceHeader !== undefined && { [HEADER_TRACE]: context.traceHeader }),
+      [HEADER_REQUEST_ID]: requestId,
+      [HEADER_RECORD_INDEX]: String(index),
+    },
+  }));
+
+  const known = new Map<number, Acknowledged>();
+  if (attempt?.kind === "recover") {
+    let scanned: ScanResult;
+    try {
+      scanned = await deps.scan({
+        requestId,
+        sinceMs: attempt.firstStartedAt - deps.recoverySkewMs,
+        keys: outgoing.map((record) => record.key),
+        deadline: context.deadline,
+      });
+    } catch (error) {
+      await wroteNothing();
       throw unavailable(
         "KAFKA_UNAVAILABLE",
-        "Kafka could not take the records; none was written, retry the whole request",
+        "Kafka cannot be read to find what an earlier attempt wrote; this attempt wrote nothing",
         deps,
-        outcome.error,
+        error,
       );
-    case "unknown":
-      throw new HttpError(
-        504,
-        "KAFKA_OUTCOME_UNKNOWN",
-        "Kafka neither confirmed nor refused the commit in time; the records may or may not be written",
-        { cause: outcome.error, retriable: true },
-      );
+    }
+    for (const record of scanned.found) if (record.index < outgoing.length) known.set(record.index, record);
+    if (scanned.duplicates > 0) deps.warn("records of one request found more than once", { requestId, duplicates: scanned.duplicates });
   }
+
+  const missing = outgoing.map((_, index) => index).filter((index) => !known.has(index));
+  if (missing.length > 0) {
+    const outcome = await deps.produce(
+      missing.map((index) => outgoing[index] as OutgoingRecord),
+      context.deadline,
+    );
+    switch (outcome.status) {
+      case "written":
+        for (const record of outcome.records) {
+          const index = missing[record.index] as number;
+          known.set(index, { index, partition: record.partition, offset: record.offset });
+        }
+        break;
+      case "not-written":
+        await wroteNothing();
+        throw unavailable(
+          "KAFKA_UNAVAILABLE",
+          known.size > 0
+            ? "Kafka could not take the records; this attempt wrote none of them. Retry with the same Idempotency-Key"
+            : "Kafka could not take the records; none was written. Retry the whole request",
+          deps,
+          outcome.error,
+        );
+      case "unknown": {
+        if (key !== undefined && attempt !== undefined)
+          await deps.ledger
+            .release(key, attempt.attempt, Date.now())
+            .catch((error: unknown) => deps.warn("ledger not updated after a 504", { error: String(error) }));
+        const outcomes: RecordOutcome[] = outgoing.map((_, index) => {
+          const written = known.get(index);
+          if (written !== undefined) return { index, status: "written", partition: written.partition, offset: written.offset };
+          return { index, status: "unknown", partition: outcome.partitions[missing.indexOf(index)] as number };
+        });
+        throw new HttpError(
+          504,
+          "KAFKA_OUTCOME_UNKNOWN",
+          key === undefined
+            ? "Kafka gave no definite answer; records marked unknown may or may not be written, and without an Idempotency-Key a retry may write them twice"
+            : "Kafka gave no definite answer; records marked unknown may or may not be written. Retry with the same Idempotency-Key to settle them",
+          {
+            details: { records: outcomes },
+            headers: { "retry-after": String(deps.retryAfterSeconds) },
+            cause: outcome.error,
+            retriable: true,
+          },
+        );
+      }
+    }
+  }
+
+  const accepted: IngestAccepted = {
+    accepted: outgoing.length,
+    correlationId: context.correlationId,
+    records: [...known.values()].sort((a, b) => a.index - b.index),
+  };
+  if (key !== undefined && attempt !== undefined) {
+    // Not stored: a retry recovers instead (it scans, finds every record, writes nothing) and answers the same.
+    const stored = await deps.ledger
+      .complete(key, attempt.attempt, JSON.stringify(accepted))
+      .catch((error: unknown) => deps.warn("ledger not updated after a 202", { error: String(error) }));
+    if (stored === false) deps.warn("another attempt took the Idempotency-Key over before this one answered", { requestId });
+  }
+  return accepted;
+}
+
+/** Claims the key in the ledger; throws HttpError 503 (ledger down), 422 (another body) or 409 (in progress). */
+async function claimKey(key: string, request: IngestRequest, context: IngestContext, deps: IngestDeps): Promise<Claim> {
+  const bodyHash = createHash("sha256")
+    .update(request.body ?? "", request.isBase64Encoded ? "base64" : "utf8")
+    .digest("hex");
+  let claim: Claim;
+  try {
+    claim = await deps.ledger.claim(key, { bodyHash, now: context.now, leaseUntil: context.leaseUntil });
+  } catch (error) {
+    throw unavailable("LEDGER_UNAVAILABLE", "the request ledger cannot be reached; nothing was produced", deps, error);
+  }
+  if (claim.kind === "mismatch") throw new HttpError(422, "IDEMPOTENCY_KEY_REUSED", "this Idempotency-Key was used with a different body");
+  if (claim.kind === "busy") {
+    const seconds = Math.max(1, Math.ceil((claim.leaseUntil - context.now) / 1000));
+    throw new HttpError(
+      409,
+      "IDEMPOTENCY_IN_PROGRESS",
+      "a request with this Idempotency-Key is still in progress; retry after Retry-After",
+      {
+        headers: { "retry-after": String(seconds) },
+      },
+    );
+  }
+  return claim;
 }
 
 function unavailable(code: string, message: string, deps: IngestDeps, cause: unknown): HttpError {

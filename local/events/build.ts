@@ -48,7 +48,12 @@ function frameOf(sale: Sale, index: number): Buffer {
   return index % 3 === 1 ? v2.encode(sale) : v2zlib.encode(sale);
 }
 
-const headers = (correlationId: string) => [{ "correlation-id": [...Buffer.from(correlationId)] }];
+/** The headers ingest writes: the correlation id, the request id and the record's index in its request. */
+const headers = (correlationId: string, index: number) => [
+  { "correlation-id": [...Buffer.from(correlationId)] },
+  { "ingest-request-id": [...Buffer.from("0b7e3c52-9a41-4d8e-b1f6-5c2d7e8a9f10")] },
+  { "ingest-record-index": [...Buffer.from(String(index))] },
+];
 const topic = String(resolveValue(ctx, { Ref: "SalesTopicName" }, "SalesTopicName"));
 const clusterArn = String(resolveValue(ctx, { Ref: "KafkaCluster" }, "KafkaCluster"));
 const records = eventSales.map((sale, index) => ({
@@ -59,7 +64,7 @@ const records = eventSales.map((sale, index) => ({
   timestampType: "CREATE_TIME",
   key: Buffer.from(sale.country).toString("base64"),
   value: frameOf(sale, index).toString("base64"),
-  headers: headers("7d1e0c55-events-msk"),
+  headers: headers("7d1e0c55-events-msk", index),
 }));
 // A poison record: a Glue header naming a schema version no registry has.
 records.push({
@@ -72,7 +77,7 @@ records.push({
   value: Buffer.concat([Buffer.from([3, 0]), Buffer.from("00000000000040008000000000000bad", "hex"), Buffer.from([2, 4, 6])]).toString(
     "base64",
   ),
-  headers: headers("7d1e0c55-events-msk"),
+  headers: headers("7d1e0c55-events-msk", records.length),
 });
 
 const mskEvent = {

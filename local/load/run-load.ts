@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import type { Sale } from "#shared/sales/schema";
 import { type GeneratorOptions, generateSales } from "../sales/generator.ts";
 
@@ -9,6 +10,13 @@ export interface LoadOptions {
   readonly batchSize: number;
   readonly concurrency: number;
   readonly generator: GeneratorOptions;
+  /**
+   * Post as POST /sales' contract asks of a client that must not lose or double a sale: every
+   * request carries an Idempotency-Key, and a 409, 503, 504, other 5xx or a lost answer is
+   * retried with the same key (after Retry-After, at most `retryForMs` after the first attempt)
+   * until a definite answer. Without it each request is posted once, with no key.
+   */
+  readonly retry?: { readonly retryForMs: number };
   /** Called about once a second while the load runs. */
   readonly onProgress?: (summary: LoadSummary) => void;
 }
@@ -21,7 +29,10 @@ export interface LoadSummary {
   readonly seconds: number;
   readonly recordsPerSecond: number;
   readonly requests: number;
+  /** Every answer of every attempt, by status ("0": no answer). */
   readonly statuses: Record<string, number>;
+  /** Attempts after the first (retries with the same key). */
+  readonly retries: number;
   readonly latencyMs: { readonly p50: number; readonly p90: number; readonly p99: number; readonly max: number };
 }
 
@@ -61,6 +72,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const outcomes = { accepted, rejected, unknown };
   let sent = 0;
   let inFlight = 0;
+  let retries = 0;
   const started = performance.now();
 
   const summarize = (): LoadSummary => {
@@ -76,26 +88,50 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       recordsPerSecond: Math.round(accepted.length / Math.max(seconds, 0.001)),
       requests: latencies.length,
       statuses: { ...statuses },
+      retries,
       latencyMs: { p50: pct(50), p90: pct(90), p99: pct(99), max: Number((sorted.at(-1) ?? 0).toFixed(1)) },
     };
   };
 
-  async function post(batch: Sale[]): Promise<void> {
-    const begin = performance.now();
-    inFlight++;
+  /** One attempt: its status, 0 when no answer came, and the Retry-After it named (seconds). */
+  async function attempt(batch: Sale[], key: string | undefined): Promise<{ status: number; retryAfter: number }> {
     try {
       const response = await fetch(url, {
         method: "POST",
-        headers: { "content-type": "application/json" },
+        headers: { "content-type": "application/json", ...(key !== undefined && { "idempotency-key": key }) },
         body: JSON.stringify(batch),
         signal: AbortSignal.timeout(30_000),
       });
       await response.arrayBuffer();
       statuses[response.status] = (statuses[response.status] ?? 0) + 1;
-      outcomes[outcomeOf(response.status)].push(...batch);
+      return { status: response.status, retryAfter: Number(response.headers.get("retry-after") ?? 1) || 1 };
     } catch {
       statuses["0"] = (statuses["0"] ?? 0) + 1;
-      unknown.push(...batch);
+      return { status: 0, retryAfter: 1 };
+    }
+  }
+
+  async function post(batch: Sale[]): Promise<void> {
+    const begin = performance.now();
+    inFlight++;
+    try {
+      if (options.retry === undefined) {
+        const { status } = await attempt(batch, undefined);
+        outcomes[status === 0 ? "unknown" : outcomeOf(status)].push(...batch);
+        return;
+      }
+      const key = randomUUID();
+      const giveUpAt = Date.now() + options.retry.retryForMs;
+      for (;;) {
+        const { status, retryAfter } = await attempt(batch, key);
+        const definite = status === 202 || (status >= 400 && status < 500 && status !== 409);
+        if (definite || Date.now() >= giveUpAt) {
+          outcomes[status === 0 ? "unknown" : status === 503 ? "unknown" : outcomeOf(status)].push(...batch);
+          return;
+        }
+        retries++;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(retryAfter, 5) * 1000));
+      }
     } finally {
       inFlight--;
       latencies.push(performance.now() - begin);

@@ -234,13 +234,22 @@ export class FirehoseEmulator {
   #timer: NodeJS.Timeout | undefined;
   #busy: Promise<void> = Promise.resolve();
 
-  constructor(stream: FirehoseStream, fn: LocalFunction | undefined, kafka: Kafka, s3: S3Client, log: LogSink) {
+  /** `readUncommitted` (default true, Kafka's default) is the isolation level it reads with. */
+  constructor(
+    stream: FirehoseStream,
+    fn: LocalFunction | undefined,
+    kafka: Kafka,
+    s3: S3Client,
+    log: LogSink,
+    { readUncommitted = true } = {},
+  ) {
     this.stream = stream;
     this.#fn = fn;
     this.#s3 = s3;
     this.#log = log;
     this.#decimalColumns = stream.columns.filter((c) => c.type.startsWith("decimal")).map((c) => c.name);
-    this.#consumer = kafka.consumer({ groupId: `firehose-${stream.name}`, maxWaitTimeInMs: 500 });
+    // read_uncommitted, Kafka's default: AWS documents no isolation level for Firehose's MSK source.
+    this.#consumer = kafka.consumer({ groupId: `firehose-${stream.name}`, maxWaitTimeInMs: 500, readUncommitted });
   }
 
   async start(): Promise<void> {

@@ -117,13 +117,14 @@ export class KafkaEventSourceMapping {
   /** Wakes every retry pause at once when the mapping stops, so stop() never waits out a backoff. */
   readonly #wake = new AbortController();
 
+  /** `readUncommitted` (default true, Kafka's default) is the isolation level it reads with. */
   constructor(
     mapping: MskMapping,
     fn: LocalFunction,
     kafka: Kafka,
     sqs: SQSClient,
     log: LogSink,
-    { backoff = DEFAULT_RETRY_BACKOFF }: { backoff?: RetryBackoff } = {},
+    { backoff = DEFAULT_RETRY_BACKOFF, readUncommitted = true }: { backoff?: RetryBackoff; readUncommitted?: boolean } = {},
   ) {
     this.mapping = mapping;
     this.#fn = fn;
@@ -132,6 +133,9 @@ export class KafkaEventSourceMapping {
     this.#backoff = backoff;
     this.#consumer = kafka.consumer({
       groupId: mapping.consumerGroupId,
+      // Kafka's default isolation level: AWS documents none for the MSK mapping, so the emulator
+      // assumes the worst (it also sees records of aborted transactions).
+      readUncommitted,
       maxWaitTimeInMs: Math.max(mapping.batchingWindowMs, 10),
       minBytes: 1024 * 1024,
       maxBytes: 6 * 1024 * 1024,

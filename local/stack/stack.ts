@@ -136,7 +136,8 @@ export async function up(options: UpOptions = {}): Promise<UpResult> {
 /**
  * A fresh broker creates its transaction log (__transaction_state) on the first transactional
  * producer, and answers COORDINATOR_NOT_AVAILABLE for seconds meanwhile: make that happen here,
- * so "ready" means a POST's first transaction does not meet it.
+ * so "ready" means the first transactional producer does not meet it (ingest uses none; the
+ * tests of the emulators' isolation level do).
  */
 async function warmTransactionCoordinator(kafka: Kafka): Promise<void> {
   const deadline = Date.now() + 60_000;

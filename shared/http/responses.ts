@@ -15,28 +15,12 @@ export function json(statusCode: number, body: unknown, headers: Record<string, 
   return { statusCode, headers: { ...jsonHeaders, ...headers }, body: JSON.stringify(body) };
 }
 
-/** Errors that middlewares of other libraries throw, and what they mean to a client. */
-const libraryErrors: Readonly<Record<string, { status: number; code: string; message: string }>> = {
-  IdempotencyValidationError: {
-    status: 422,
-    code: "IDEMPOTENCY_KEY_REUSED",
-    message: "this Idempotency-Key was used with a different body",
-  },
-  IdempotencyAlreadyInProgressError: {
-    status: 409,
-    code: "IDEMPOTENCY_IN_PROGRESS",
-    message: "a request with this Idempotency-Key is still in progress; retry shortly",
-  },
-};
-
 /**
  * The one mapper from errors to HTTP responses. Exposed errors (4xx, and 503 that tells a
  * client when to retry) carry their code, message and details; anything else becomes a
  * generic 500 whose detail only the logs see.
  */
 export function errorResponse(error: unknown, requestId: string): HttpResponse {
-  const known = libraryErrors[(error as Error | undefined)?.name ?? ""];
-  if (known !== undefined) return json(known.status, { error: { code: known.code, message: known.message, requestId } });
   if (error instanceof AppError && error.expose) {
     const extra = error.details === undefined ? {} : (error.details as object);
     const headers = error instanceof HttpError ? error.headers : {};

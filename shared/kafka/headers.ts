@@ -1,6 +1,13 @@
 /** Kafka header names every produced sale carries, so consumers can log and trace across the hop. */
 export const HEADER_CORRELATION_ID = "correlation-id";
 export const HEADER_TRACE = "x-amzn-trace-id";
+/**
+ * The ingest request a record belongs to (an id the request ledger keeps per Idempotency-Key, or
+ * a fresh one for a request without a key) and the record's index in that request's body: a
+ * retry finds what an earlier attempt wrote by these. They name no customer data.
+ */
+export const HEADER_REQUEST_ID = "ingest-request-id";
+export const HEADER_RECORD_INDEX = "ingest-record-index";
 
 /** Headers of an aws:kafka event record: a list of {name: [byte, ...]}. */
 type EventHeaders = readonly Record<string, readonly number[]>[] | undefined;

@@ -1,5 +1,8 @@
-import * as kafkajs from "kafkajs";
-import { type Admin, type IHeaders, type Kafka, Partitioners, type PartitionMetadata, type Producer, type ProducerConfig } from "kafkajs";
+import { isIP, Socket, connect as tcpConnect } from "node:net";
+import { connect as tlsConnect } from "node:tls";
+import type { IHeaders, ISocketFactory, Kafka, KafkaConfig, Producer } from "kafkajs";
+import { DependencyError, DependencyErrorCode } from "../errors/internal-errors.ts";
+import { partitionOfKey } from "./partitioner.ts";
 
 /** One record to produce. */
 export interface OutgoingRecord {
@@ -8,7 +11,7 @@ export interface OutgoingRecord {
   readonly headers?: IHeaders;
 }
 
-/** Where Kafka put a record. */
+/** Where Kafka put a record; `index` is its place in the batch given to `send`. */
 export interface Acknowledged {
   readonly index: number;
   readonly partition: number;
@@ -16,85 +19,70 @@ export interface Acknowledged {
 }
 
 /**
- * The outcome of producing a batch in one Kafka transaction. There is no partial outcome:
- * - `committed`: every record is written and visible to read_committed consumers;
- * - `aborted`: no record will ever be visible to them (the commit was never sent, or Kafka refused it);
- * - `unknown`: the commit was sent but Kafka gave no definite answer before the retries ran out.
- *   Kafka decides on its own: a commit that reached the coordinator completes, otherwise the
- *   transaction is aborted when it times out or when this transactional id is next initialised.
+ * What producing a batch did. Every record in the topic is seen by every reader whatever its
+ * isolation level (there are no transactions), so the outcome says what is in the log:
+ * - `written`: every record is in the log (acks=all), with its partition and offset;
+ * - `not-written`: none is, and none will be: no produce request left this process, or the
+ *   broker refused the whole request (authorization);
+ * - `unknown`: a produce request was sent and no definite answer came. Any of the records may
+ *   be in the log; the producer's connections are already cut (reset), so no retry of it can
+ *   still be sent. `partitions` gives each record's partition.
  */
 export type ProduceOutcome =
-  | { readonly status: "committed"; readonly records: readonly Acknowledged[] }
-  | { readonly status: "aborted" | "unknown"; readonly error: Error };
+  | { readonly status: "written"; readonly records: readonly Acknowledged[] }
+  | { readonly status: "not-written"; readonly error: Error }
+  | { readonly status: "unknown"; readonly partitions: readonly number[]; readonly error: Error };
 
-export interface TransactionalProducerOptions {
-  /** Unique per producer instance (one Lambda container): Kafka fences an older producer with the same id. */
-  readonly transactionalId: string;
-  /** How long an open transaction may last before Kafka aborts it (a container frozen or killed mid-request). */
-  readonly transactionTimeoutMs: number;
-  /** How a commit keeps asking when the coordinator is unreachable or busy. */
-  readonly commitRetry: NonNullable<ProducerConfig["retry"]>;
-  /** After this long without a definite answer to the commit, the outcome is `unknown`. */
-  readonly commitDeadlineMs: number;
+/** Makes the Kafka client of one producer session; `overrides` carries the session's socket factory. */
+export type KafkaFactory = (overrides: Partial<KafkaConfig>) => Kafka;
+
+/** Retries of one send inside kafkajs (the caller's deadline bounds them too). */
+export const SEND_RETRY = { retries: 5, initialRetryTime: 50, maxRetryTime: 1000 } as const;
+
+/** Refusals the broker makes for a whole topic before appending anything to any partition. */
+const WHOLE_REQUEST_REFUSALS = new Set(["TOPIC_AUTHORIZATION_FAILED", "CLUSTER_AUTHORIZATION_FAILED"]);
+
+/** How long a reset waits for kafkajs to close the session (its sockets are cut before). */
+const DISCONNECT_WAIT_MS = 200;
+
+/** Kafka's API key of Produce: the int16 after a request's int32 size. */
+const PRODUCE_API_KEY = 0;
+
+/** One connection's worth of producer: replaced whole after any failure. */
+interface Session {
+  readonly producer: Producer;
+  readonly sockets: Set<Socket>;
+  /** Set once the session is given up: its socket factory refuses to connect again. */
+  retired: boolean;
+  /** Set when a Produce request's bytes are handed to a socket during the current send. */
+  produceSent: boolean;
+  partitions: number;
 }
-
-/** Kafka's definite refusals of EndTxn(commit): the transaction did not and will not commit. */
-const REFUSED = new Set([
-  "INVALID_PRODUCER_EPOCH",
-  "INVALID_TXN_STATE",
-  "INVALID_PRODUCER_ID_MAPPING",
-  "TRANSACTIONAL_ID_AUTHORIZATION_FAILED",
-]);
-
-const partitionFor = Partitioners.DefaultPartitioner();
-
-/** patches/kafkajs+2.2.4.patch marks the module; without it commits are sent once and `endTransactionRetry` is ignored. */
-function kafkajsIsPatched(): boolean {
-  type Marked = { endTransactionRetrySupported?: boolean };
-  const module = kafkajs as Marked & { default?: Marked };
-  return (module.default ?? module).endTransactionRetrySupported === true;
-}
-
-/** How long an abort after a failed send may hold the answer up. */
-const ABORT_WAIT_MS = 1000;
-
-/** Retries of a transaction's sends: about 0.8 s in all before the request is answered 503. */
-export const TRANSACTIONAL_SEND_RETRY = { retries: 5, initialRetryTime: 25, maxRetryTime: 1000 } as const;
 
 /**
- * A transactional (hence idempotent, acks=all) producer, created once per container and reused
- * while warm. Each `send` is one Kafka transaction, so a batch is written whole or not at all
- * for read_committed consumers: a failure before the commit aborts it, and only a commit whose
- * answer never comes leaves the outcome to Kafka. Records get their partition here (murmur2 of
- * the key, as Java's default partitioner), so each record's offset is known from its partition's
- * base offset. Sends are serialised (Kafka allows one open transaction per transactional id). A
- * failure drops the connection; the next send reconnects and re-initialises the same
- * transactional id, which makes Kafka finish whatever the failed transaction left open.
+ * An idempotent (acks=all, one request in flight per connection) producer, created once per
+ * container and reused while warm. Records get their partition here (murmur2 of the key, as
+ * Java's default partitioner), so each record's offset follows from its partition's base offset.
+ * The producer owns its sockets: it sees whether a Produce request was written (so a failure
+ * before that is a definite "not written"), and after an unknown outcome it resets them and
+ * refuses new ones, because kafkajs would otherwise reconnect and re-send the batch behind the
+ * caller's back after the caller had answered. Sends are serialised (one request per container).
  */
-export class TransactionalProducer {
-  readonly #kafka: Kafka;
+export class IdempotentProducer {
+  readonly #kafkaFor: KafkaFactory;
   readonly #topic: string;
-  readonly #options: TransactionalProducerOptions;
-  #producer: Producer | undefined;
-  #admin: Admin | undefined;
-  /** What the partitioner needs to know of the topic: only how many partitions it has. */
-  #partitionMetadata: PartitionMetadata[] = [];
+  #session: Session | undefined;
   #queue: Promise<unknown> = Promise.resolve();
-  /** Bumped by every reset: a connect begun before it must not install its producer after it. */
-  #generation = 0;
 
-  constructor(kafka: Kafka, topic: string, options: TransactionalProducerOptions) {
-    if (!kafkajsIsPatched())
-      throw new Error("kafkajs is not patched: install with npm so that postinstall applies patches/kafkajs+2.2.4.patch");
-    this.#kafka = kafka;
+  constructor(kafkaFor: KafkaFactory, topic: string) {
+    this.#kafkaFor = kafkaFor;
     this.#topic = topic;
-    this.#options = options;
   }
 
   /**
-   * Produces the records in one transaction; never throws for Kafka failures (they are in the
-   * outcome). `deadline` (epoch ms) bounds the whole call: past it before the commit is sent,
-   * the transaction is given up (aborted); past it during the commit, the outcome is unknown.
+   * Produces the records (each to the partition of its key); never throws for Kafka failures,
+   * they are in the outcome. `deadline` (epoch ms) bounds the call: past it before any produce
+   * request was sent, the outcome is `not-written`; after, `unknown`.
    */
   send(records: readonly OutgoingRecord[], deadline = Number.POSITIVE_INFINITY): Promise<ProduceOutcome> {
     const result = this.#queue.then(() => this.#send(records, deadline));
@@ -103,23 +91,18 @@ export class TransactionalProducer {
   }
 
   async #send(records: readonly OutgoingRecord[], deadline: number): Promise<ProduceOutcome> {
-    let transaction: Awaited<ReturnType<Producer["transaction"]>>;
+    let session: Session;
     try {
-      transaction = await before(
-        this.#connect().then((producer) => producer.transaction()),
-        deadline,
-        "connecting and starting the transaction",
-      );
+      session = await before(this.#connect(), deadline, "connecting the producer");
     } catch (error) {
       await this.reset();
-      return { status: "aborted", error: error as Error };
+      return { status: "not-written", error: error as Error };
     }
-
-    const partitionOf = this.#partitionsOf(records);
-    let written: Awaited<ReturnType<Producer["sendBatch"]>>;
+    const partitionOf = records.map((record) => partitionOfKey(record.key, session.partitions));
+    session.produceSent = false;
     try {
-      written = await before(
-        transaction.sendBatch({
+      const written = await before(
+        session.producer.sendBatch({
           acks: -1,
           topicMessages: [
             {
@@ -136,85 +119,57 @@ export class TransactionalProducer {
         deadline,
         "producing",
       );
-      // Every partition written to must report where its records went, or no offset can be answered.
       const acknowledged = new Set(written.filter((meta) => meta.baseOffset !== undefined).map((meta) => meta.partition));
       const missing = [...new Set(partitionOf)].filter((partition) => !acknowledged.has(partition));
-      if (missing.length > 0) throw new Error(`no acknowledgement for partition(s) ${missing.join(", ")} of ${this.#topic}`);
+      if (missing.length > 0)
+        throw new DependencyError(
+          DependencyErrorCode.unreachable,
+          `no acknowledgement for partition(s) ${missing.join(", ")} of ${this.#topic}`,
+        );
+      return { status: "written", records: offsetsOf(partitionOf, written) };
     } catch (error) {
-      // The commit was never sent, so nothing will ever be visible. Abort now (briefly) so
-      // read_committed readers move on at once; otherwise the next send's re-initialisation of
-      // this transactional id, or the transaction timeout, aborts it.
-      await before(transaction.abort(), Math.min(deadline, Date.now() + ABORT_WAIT_MS), "aborting").catch(() => undefined);
+      const sent = session.produceSent;
       await this.reset();
-      return { status: "aborted", error: error as Error };
+      if (!sent || WHOLE_REQUEST_REFUSALS.has(kafkaErrorType(error) ?? "")) return { status: "not-written", error: error as Error };
+      return { status: "unknown", partitions: partitionOf, error: error as Error };
     }
-
-    try {
-      await before(transaction.commit(), Math.min(deadline, Date.now() + this.#options.commitDeadlineMs), "committing");
-    } catch (error) {
-      await this.reset();
-      const refused = REFUSED.has((error as { type?: string }).type ?? "");
-      return { status: refused ? "aborted" : "unknown", error: error as Error };
-    }
-    return { status: "committed", records: offsetsOf(partitionOf, written) };
   }
 
-  async #connect(): Promise<Producer> {
-    if (this.#producer !== undefined) return this.#producer;
-    const generation = this.#generation;
-    const producer = this.#kafka.producer({
-      transactionalId: this.#options.transactionalId,
-      transactionTimeout: this.#options.transactionTimeoutMs,
-      idempotent: true,
-      maxInFlightRequests: 1,
-      allowAutoTopicCreation: false,
-      // A transaction's first send meets CONCURRENT_TRANSACTIONS while Kafka still writes the
-      // previous one's markers (a few ms): retry soon, as Java's producer does, not after 300 ms.
-      retry: TRANSACTIONAL_SEND_RETRY,
-      // Read by patches/kafkajs+2.2.4.patch: kafkajs sends EndTxn once; the patch repeats it.
-      endTransactionRetry: this.#options.commitRetry,
-    } as ProducerConfig);
-    const admin = this.#kafka.admin({ retry: { retries: 1 } });
+  async #connect(): Promise<Session> {
+    if (this.#session !== undefined) return this.#session;
+    const sockets = new Set<Socket>();
+    const session: Session = { producer: undefined as unknown as Producer, sockets, retired: false, produceSent: false, partitions: 0 };
+    const kafka = this.#kafkaFor({ socketFactory: ownedSockets(session) });
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, retry: SEND_RETRY });
+    (session as { producer: Producer }).producer = producer;
+    this.#session = session;
+    const admin = kafka.admin({ retry: { retries: 1 } });
     try {
       await Promise.all([producer.connect(), admin.connect()]);
       const metadata = await admin.fetchTopicMetadata({ topics: [this.#topic] });
-      const partitions = metadata.topics[0]?.partitions.length ?? 0;
-      if (partitions === 0) throw new Error(`topic ${this.#topic} has no partitions`);
-      // The send that started this connect gave up (its deadline passed) and reset: installing
-      // this producer now would let the transaction it was about to begin stay open, and the
-      // next send would meet "already an ongoing transaction". Close it instead.
-      if (generation !== this.#generation) throw new Error("connected after the send that asked for it had given up");
-      this.#producer = producer;
-      this.#admin = admin;
-      this.#partitionMetadata = Array.from({ length: partitions }, (_, partitionId) => ({
-        partitionId,
-        partitionErrorCode: 0,
-        leader: 0,
-        replicas: [0],
-        isr: [0],
-      }));
-      return producer;
-    } catch (error) {
-      await Promise.allSettled([producer.disconnect(), admin.disconnect()]);
-      throw error;
+      session.partitions = metadata.topics[0]?.partitions.length ?? 0;
+      if (session.partitions === 0) throw new DependencyError(DependencyErrorCode.unreachable, `topic ${this.#topic} has no partitions`);
+      if (session.retired) throw new DependencyError(DependencyErrorCode.unreachable, "the producer was reset while it connected");
+      return session;
+    } finally {
+      await admin.disconnect().catch(() => undefined);
     }
   }
 
-  #partitionsOf(records: readonly OutgoingRecord[]): number[] {
-    const partitionMetadata = this.#partitionMetadata;
-    return records.map((record) =>
-      partitionFor({ topic: this.#topic, partitionMetadata, message: { key: record.key, value: record.value } }),
-    );
-  }
-
-  /** Forgets the connection so the next send starts afresh. */
+  /**
+   * Cuts the current session: its sockets are reset (RST, so bytes not yet delivered are
+   * dropped rather than retransmitted later), it may open no new ones, and the next send starts a
+   * new session (a new producer id). Never throws.
+   */
   async reset(): Promise<void> {
-    this.#generation++;
-    const producer = this.#producer;
-    const admin = this.#admin;
-    this.#producer = undefined;
-    this.#admin = undefined;
-    await Promise.allSettled([producer?.disconnect(), admin?.disconnect()]);
+    const session = this.#session;
+    this.#session = undefined;
+    if (session === undefined) return;
+    session.retired = true;
+    for (const socket of session.sockets) cut(socket);
+    // kafkajs' disconnect waits for requests in flight (seconds, to a frozen broker): the sockets
+    // are already cut, so it is not waited for past a moment, or the caller's answer would be late.
+    await before(session.producer.disconnect(), Date.now() + DISCONNECT_WAIT_MS, "disconnecting").catch(() => undefined);
   }
 
   async close(): Promise<void> {
@@ -223,13 +178,63 @@ export class TransactionalProducer {
   }
 }
 
+/** The session's socket factory (kafkajs' own, plus ownership): it notes Produce requests, and refuses to connect once retired. */
+function ownedSockets(session: Session): ISocketFactory {
+  return ({ host, port, ssl, onConnect }) => {
+    if (session.retired) {
+      const refused = new Socket();
+      process.nextTick(() =>
+        refused.destroy(
+          new DependencyError(DependencyErrorCode.unreachable, "this producer session was reset; it opens no new connections"),
+        ),
+      );
+      return refused;
+    }
+    const socket: Socket = ssl
+      ? tlsConnect({ host, port, ...(isIP(host) ? {} : { servername: host }), ...(typeof ssl === "object" ? ssl : {}) }, onConnect)
+      : tcpConnect({ host, port }, onConnect);
+    socket.setKeepAlive(true, 60_000);
+    session.sockets.add(socket);
+    socket.once("close", () => session.sockets.delete(socket));
+    const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
+    (socket as unknown as { write: (...args: unknown[]) => boolean }).write = (chunk: unknown, ...rest: unknown[]) => {
+      // kafkajs writes each request whole: int32 size, int16 API key, ...
+      if (Buffer.isBuffer(chunk) && chunk.length >= 6 && chunk.readInt16BE(4) === PRODUCE_API_KEY) session.produceSent = true;
+      return write(chunk, ...rest);
+    };
+    return socket;
+  };
+}
+
+/** Resets a connection (RST) where the socket allows it, else closes it. */
+function cut(socket: Socket): void {
+  try {
+    socket.resetAndDestroy();
+  } catch {
+    socket.destroy();
+  }
+}
+
+/** The Kafka error code name of a kafkajs error, looking through its retry wrappers. */
+function kafkaErrorType(error: unknown): string | undefined {
+  let current = error as { type?: string; cause?: unknown; originalError?: unknown } | undefined;
+  for (let depth = 0; current !== undefined && depth < 5; depth++) {
+    if (typeof current.type === "string") return current.type;
+    current = (current.originalError ?? current.cause) as typeof current;
+  }
+  return undefined;
+}
+
 /** `work`, or an error once `deadline` (epoch ms) passes; `work` itself is left to finish or fail unobserved. */
-async function before<T>(work: Promise<T>, deadline: number, what: string): Promise<T> {
+export async function before<T>(work: Promise<T>, deadline: number, what: string): Promise<T> {
   work.catch(() => undefined);
   if (deadline === Number.POSITIVE_INFINITY) return work;
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer before the deadline`)), Math.max(0, deadline - Date.now()));
+    timer = setTimeout(
+      () => reject(new DependencyError(DependencyErrorCode.unreachable, `${what}: no answer before the deadline`)),
+      Math.max(0, deadline - Date.now()),
+    );
   });
   try {
     return await Promise.race([work, expired]);

@@ -166,7 +166,10 @@ describe("the event source mapping emulator", () => {
     });
   });
 
-  it("delivers every committed record of a transactional producer once, and no aborted one", async () => {
+  it.each([
+    ["by default (read_uncommitted, Kafka's default), every record once, aborted ones too", undefined],
+    ["with readUncommitted: false, every committed record once and no aborted one", false],
+  ])("delivers a transactional producer's records %s", async (_, readUncommitted) => {
     const topic = await privateTopic("esm-txn");
     const fn = fixtureFunction("EchoFunction", "echo-handler");
     const delivered: string[] = [];
@@ -182,17 +185,26 @@ describe("the event source mapping emulator", () => {
       maxRetryAttempts: 0,
       onFailureQueue: undefined,
     });
-    const esm = new KafkaEventSourceMapping(mapping, fn, clients.kafka, clients.sqs, () => undefined);
+    const esm = new KafkaEventSourceMapping(
+      mapping,
+      fn,
+      clients.kafka,
+      clients.sqs,
+      () => undefined,
+      readUncommitted === undefined ? {} : { readUncommitted },
+    );
     await esm.start();
     // Rounds of small transactions while the mapping reads: every commit and abort leaves a
     // marker the consumer must step over, sometimes in a fetch of its own.
     const producer = clients.kafka.producer({ transactionalId: `esm-test-${topic}`, idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
     const committed: string[] = [];
+    const all: string[] = [];
     for (let round = 0; round < 20; round++) {
       const transaction = await producer.transaction();
       const values = [0, 1, 2].map((i) => `r${round}-${i}`);
       await transaction.send({ topic, acks: -1, messages: values.map((value) => ({ key: "k", value })) });
+      all.push(...values);
       if (round % 4 === 3) await transaction.abort();
       else {
         await transaction.commit();
@@ -209,7 +221,7 @@ describe("the event source mapping emulator", () => {
     for (let i = 0; i < 300 && !delivered.includes("end"); i++) await new Promise((resolve) => setTimeout(resolve, 100));
     await esm.stop();
     await fn.stop();
-    expect(delivered).toEqual([...committed, "end"]);
+    expect(delivered).toEqual([...(readUncommitted === false ? committed : all), "end"]);
   });
 
   it("with no destination and no limit, retries a failing batch past 10 retries without committing, then delivers it once", async () => {

@@ -1,23 +1,27 @@
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { GlueClient } from "@aws-sdk/client-glue";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import type { RequestLedger } from "#functions/ingest/ledger";
 import type { HttpResponse } from "#shared/http/responses";
 import type { OutgoingRecord, ProduceOutcome } from "#shared/kafka/producer";
 import { salesSchemaVersions } from "#shared/sales/schema";
-import { captureLogs, EVENT_SCHEMA_VERSIONS, eventFile, idempotencyTable, lambdaContext, schemaRegistry } from "#test/support/lambda";
+import { captureLogs, EVENT_SCHEMA_VERSIONS, eventFile, lambdaContext, schemaRegistry } from "#test/support/lambda";
+import { memoryLedger } from "#test/support/ledger";
 
-// The Kafka producer is unit-tested on its own (test/unit/kafka); here it is a fake whose outcome
-// each test chooses, so the handler's mapping of every outcome is what is tested.
+// The producer, the scanner and the ledger store are tested on their own (test/unit/kafka,
+// test/integration/kafka); here they are fakes whose outcome each test chooses, so the handler's
+// wiring and its mapping of every outcome is what is tested.
 const kafka = vi.hoisted(() => ({
-  options: [] as unknown[],
+  producers: 0,
   sends: [] as { records: readonly OutgoingRecord[]; deadline: number }[],
-  outcome: (() => ({ status: "aborted", error: new Error("not set") })) as (records: readonly OutgoingRecord[]) => ProduceOutcome,
+  scans: [] as unknown[],
+  outcome: (() => ({ status: "not-written", error: new Error("not set") })) as (records: readonly OutgoingRecord[]) => ProduceOutcome,
 }));
+const ledgers = vi.hoisted(() => ({ current: undefined as unknown as ReturnType<typeof memoryLedger> }));
 vi.mock("#shared/kafka/producer", () => ({
-  TransactionalProducer: class {
-    constructor(_kafka: unknown, _topic: string, options: unknown) {
-      kafka.options.push(options);
+  IdempotentProducer: class {
+    constructor() {
+      kafka.producers++;
     }
     async send(records: readonly OutgoingRecord[], deadline: number): Promise<ProduceOutcome> {
       kafka.sends.push({ records, deadline });
@@ -25,17 +29,39 @@ vi.mock("#shared/kafka/producer", () => ({
     }
   },
 }));
+vi.mock("#shared/kafka/request-scan", () => ({
+  RequestScanner: class {
+    async scan(query: unknown) {
+      kafka.scans.push(query);
+      return { found: [], duplicates: 0 };
+    }
+  },
+}));
+vi.mock("#functions/ingest/ledger-dynamodb", () => ({
+  DynamoDbRequestLedger: class {
+    claim(...args: Parameters<RequestLedger["claim"]>) {
+      return ledgers.current.claim(...args);
+    }
+    complete(...args: Parameters<RequestLedger["complete"]>) {
+      return ledgers.current.complete(...args);
+    }
+    forget(...args: Parameters<RequestLedger["forget"]>) {
+      return ledgers.current.forget(...args);
+    }
+    release(...args: Parameters<RequestLedger["release"]>) {
+      return ledgers.current.release(...args);
+    }
+  },
+}));
 
 const v2Id = Object.keys(EVENT_SCHEMA_VERSIONS)[1] as string;
 const glue = schemaRegistry({ [v2Id]: salesSchemaVersions[1] });
-const table = idempotencyTable();
 type Handler = (event: APIGatewayProxyEventV2, context: ReturnType<typeof lambdaContext>) => Promise<HttpResponse>;
 let handler: Handler;
 let logs: ReturnType<typeof captureLogs>;
 
 beforeAll(async () => {
   vi.spyOn(GlueClient.prototype, "send").mockImplementation(glue.send as never);
-  vi.spyOn(DynamoDBClient.prototype, "send").mockImplementation(table.send as never);
   for (const [name, value] of Object.entries({
     SALES_TOPIC: "sales",
     SCHEMA_REGISTRY_NAME: "registry",
@@ -54,14 +80,14 @@ afterAll(() => {
 });
 beforeEach(() => {
   kafka.sends.length = 0;
+  kafka.scans.length = 0;
+  ledgers.current = memoryLedger();
   kafka.outcome = (records) => ({
-    status: "committed",
+    status: "written",
     records: records.map((_, index) => ({ index, partition: index % 2, offset: String(100 + index) })),
   });
   glue.state.down = false;
   glue.state.calls.length = 0;
-  table.items.clear();
-  table.calls.length = 0;
   logs = captureLogs();
   return () => logs.stop();
 });
@@ -83,16 +109,12 @@ const body = (response: HttpResponse) =>
   JSON.parse(response.body) as { accepted: number; correlationId: string; error: { code: string; message: string; invalid?: unknown[] } };
 
 describe("ingest handler (POST /sales)", () => {
-  it("creates one transactional producer per container, each with its own transactional id under the configured prefix", async () => {
-    const before = kafka.options.length;
+  it("creates one producer per container, reused by its requests", async () => {
+    const before = kafka.producers;
     const cold = await coldHandler();
     await cold(post(), lambdaContext());
     await cold(post(), lambdaContext());
-    const created = kafka.options.slice(before) as { transactionalId: string }[];
-    expect(created).toHaveLength(1);
-    expect(created[0]?.transactionalId).toMatch(/^sales-ingest-[0-9a-f-]{36}$/);
-    const ids = (kafka.options as { transactionalId: string }[]).map((o) => o.transactionalId);
-    expect(new Set(ids).size).toBe(ids.length);
+    expect(kafka.producers - before).toBe(1);
   });
 
   it("answers 202 with every record's place, and gives Kafka the correlation id and what is left of the invocation", async () => {
@@ -108,8 +130,8 @@ describe("ingest handler (POST /sales)", () => {
     const [send] = kafka.sends;
     expect(send?.records).toHaveLength(4);
     expect(send?.records.map((r) => r.key)).toEqual(["Japan", "France", "India", "United States"]);
-    expect(send?.records[0]?.headers).toMatchObject({ "correlation-id": "till-7/42" });
-    // 20 s left, less the 3 s kept back to record and send the answer.
+    expect(send?.records[0]?.headers).toMatchObject({ "correlation-id": "till-7/42", "ingest-record-index": "0" });
+    // 20 s left, less the 3 s kept back to record and send the answer; the lease is the invocation's end.
     expect(send?.deadline).toBeGreaterThanOrEqual(before + 17_000 - 50);
     expect(send?.deadline).toBeLessThanOrEqual(Date.now() + 17_000);
   });
@@ -138,7 +160,7 @@ describe("ingest handler (POST /sales)", () => {
     expect(response.statusCode).toBe(400);
     expect(body(response).error).toMatchObject({ code: "INVALID_HEADER", message: expect.stringContaining(header) });
     expect(response.body).not.toContain(value || "\u0000");
-    expect(table.calls).toEqual([]);
+    expect(ledgers.current.entries.size).toBe(0);
     expect(kafka.sends).toEqual([]);
   });
 
@@ -167,29 +189,54 @@ describe("ingest handler (POST /sales)", () => {
     expect((await cold(post(), lambdaContext())).statusCode).toBe(202);
   }, 20_000);
 
-  it("answers 503 with Retry-After when Kafka aborts the transaction (a throttled or unreachable broker)", async () => {
-    kafka.outcome = () => ({ status: "aborted", error: Object.assign(new Error("quota"), { type: "THROTTLING_QUOTA_EXCEEDED" }) });
+  it("answers 503 with Retry-After when Kafka took nothing (a throttled or unreachable broker)", async () => {
+    kafka.outcome = () => ({ status: "not-written", error: Object.assign(new Error("quota"), { type: "THROTTLING_QUOTA_EXCEEDED" }) });
     const response = await handler(post(), lambdaContext());
     expect(response.statusCode).toBe(503);
     expect(response.headers["retry-after"]).toBe("7");
     expect(body(response).error.code).toBe("KAFKA_UNAVAILABLE");
   });
 
-  it("answers 504 when the commit's outcome is unknown (deadline), and a retry with the same key gets that 504 without producing", async () => {
-    kafka.outcome = () => ({ status: "unknown", error: new Error("committing: no answer before the deadline") });
-    const keyed = post((e) => (e.headers["idempotency-key"] = "key-504"));
-    const first = await handler(keyed, lambdaContext(5_000));
+  it("answers 504 when a produce request got no answer, and a same-key retry recovers (scans) and answers 202", async () => {
+    kafka.outcome = (records) => ({
+      status: "unknown",
+      partitions: records.map(() => 1),
+      error: new Error("producing: no answer before the deadline"),
+    });
+    const keyed = () => post((e) => (e.headers["idempotency-key"] = "key-504"));
+    const first = await handler(keyed(), lambdaContext(5_000));
     expect(first.statusCode).toBe(504);
     expect(body(first).error.code).toBe("KAFKA_OUTCOME_UNKNOWN");
-    kafka.outcome = () => ({ status: "committed", records: [] });
-    const again = await handler(
-      post((e) => (e.headers["idempotency-key"] = "key-504")),
-      lambdaContext(),
-    );
-    expect(again.statusCode).toBe(504);
-    expect(again.body).toBe(first.body);
-    expect(kafka.sends).toHaveLength(1);
-    expect(logs.lines.some((line) => line.includes("commit outcome unknown"))).toBe(true);
+    expect(first.headers["retry-after"]).toBe("7");
+    kafka.outcome = (records) => ({
+      status: "written",
+      records: records.map((_, index) => ({ index, partition: 1, offset: String(index) })),
+    });
+    const again = await handler(keyed(), lambdaContext());
+    expect(again.statusCode).toBe(202);
+    expect(kafka.scans).toHaveLength(1);
+    expect(kafka.sends).toHaveLength(2);
+  });
+
+  it("answers 409 with Retry-After while another attempt with the key is in progress", async () => {
+    let release: () => void = () => undefined;
+    kafka.outcome = () => ({ status: "not-written", error: new Error("x") });
+    const hold = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const inner = ledgers.current.forget.bind(ledgers.current);
+    ledgers.current.forget = async (...args) => {
+      await hold;
+      return inner(...args);
+    };
+    const keyed = () => post((e) => (e.headers["idempotency-key"] = "key-409"));
+    const first = handler(keyed(), lambdaContext(10_000));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const busy = await handler(keyed(), lambdaContext());
+    expect(busy.statusCode).toBe(409);
+    expect(Number(busy.headers["retry-after"])).toBeGreaterThan(0);
+    release();
+    expect((await first).statusCode).toBe(503);
   });
 
   it("answers a same-key retry with the first 202 and 422 when the key comes back with another body", async () => {

@@ -46,13 +46,6 @@ describe("HTTP responses", () => {
       });
     }
   });
-
-  it("maps the idempotency library's errors to 422 and 409", () => {
-    const reused = Object.assign(new Error("payload mismatch"), { name: "IdempotencyValidationError" });
-    const busy = Object.assign(new Error("in progress"), { name: "IdempotencyAlreadyInProgressError" });
-    expect(errorResponse(reused, "r")).toMatchObject({ statusCode: 422, body: expect.stringContaining("IDEMPOTENCY_KEY_REUSED") });
-    expect(errorResponse(busy, "r")).toMatchObject({ statusCode: 409, body: expect.stringContaining("IDEMPOTENCY_IN_PROGRESS") });
-  });
 });
 
 describe("httpErrors middleware", () => {
