@@ -330,7 +330,7 @@ describe("npm run redrive", () => {
           AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
         },
       });
-      expect(stderr).toContain(`redriving ${queue.url} into ${table.name} (windows 1m,10m/5m,1h,1d, allowed lateness 420 s)`);
+      expect(stderr).toContain(`redriving ${queue.url} into ${table.name} (windows 1m,10m/5m,1h,1d,all, allowed lateness 420 s)`);
       expect(JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}")).toMatchObject({
         messages: 2,
         applied: 0,
