@@ -85,6 +85,9 @@ export function firehoseStreams(ctx: StackContext): FirehoseStream[] {
     });
 }
 
+/** The Kafka consumer group the emulator reads a stream's topic with. Never throws. */
+export const firehoseGroupId = (stream: FirehoseStream): string => `firehose-${stream.name}`;
+
 /**
  * Firehose reads from the time the stream becomes active unless ReadFromTimestamp says otherwise;
  * the epoch means the earliest record. Other instants are not emulated: throws naming the stream.
@@ -240,7 +243,7 @@ export class FirehoseEmulator {
     this.#s3 = s3;
     this.#log = log;
     this.#decimalColumns = stream.columns.filter((c) => c.type.startsWith("decimal")).map((c) => c.name);
-    this.#consumer = kafka.consumer({ groupId: `firehose-${stream.name}`, maxWaitTimeInMs: 500 });
+    this.#consumer = kafka.consumer({ groupId: firehoseGroupId(stream), maxWaitTimeInMs: 500 });
   }
 
   async start(): Promise<void> {
