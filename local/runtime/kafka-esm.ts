@@ -54,6 +54,21 @@ export interface MappingStats {
   sentToDestination: number;
 }
 
+/**
+ * One batch's way through the mapping, in ms since the epoch: when its fetch returned (the
+ * batching window and poll are behind it), when the function was first invoked with it, and when
+ * the mapping was done with it (the invocation that succeeded, or the hand-over to the destination).
+ */
+export interface KafkaBatchTiming {
+  readonly topic: string;
+  readonly partition: number;
+  readonly firstOffset: string;
+  readonly lastOffset: string;
+  readonly fetchedAt: number;
+  readonly invokedAt: number;
+  readonly doneAt: number;
+}
+
 const toEventRecord = (topic: string, partition: number, message: KafkaMessage) => ({
   topic,
   partition,
@@ -76,6 +91,8 @@ const toEventRecord = (topic: string, partition: number, message: KafkaMessage) 
 export class KafkaEventSourceMapping {
   readonly mapping: MskMapping;
   readonly stats: MappingStats = { batches: 0, records: 0, failedInvocations: 0, sentToDestination: 0 };
+  /** Told of every batch once it is done (benchmarks break a record's delay down with it); must not throw. */
+  onBatch: ((timing: KafkaBatchTiming) => void) | undefined;
   readonly #consumer: Consumer;
   readonly #fn: LocalFunction;
   readonly #sqs: SQSClient;
@@ -106,9 +123,20 @@ export class KafkaEventSourceMapping {
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: 8,
       eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
+        const fetchedAt = Date.now();
         for (let i = 0; i < batch.messages.length && isRunning() && !isStale() && this.#running; i += this.mapping.batchSize) {
           const messages = batch.messages.slice(i, i + this.mapping.batchSize);
+          const invokedAt = Date.now();
           await this.#deliver(batch.topic, batch.partition, messages, heartbeat);
+          this.onBatch?.({
+            topic: batch.topic,
+            partition: batch.partition,
+            firstOffset: messages[0]?.offset ?? "0",
+            lastOffset: messages.at(-1)?.offset ?? "0",
+            fetchedAt,
+            invokedAt,
+            doneAt: Date.now(),
+          });
           const last = messages.at(-1)?.offset ?? "0";
           // Resolve as well as commit: once kafkajs has resolved an offset itself (it does for a
           // fetch holding only transaction markers or aborted records), it fetches from its
