@@ -5,7 +5,6 @@ import { localClients } from "#local/stack/clients";
 import { localStackContext } from "#local/stack/context";
 import { up } from "#local/stack/stack";
 import { samFunctions } from "#local/template/functions";
-import { physicalName } from "#local/template/intrinsics";
 import { GlueAvroEncoder } from "#shared/avro/codec";
 import { GlueSchemaRegistry } from "#shared/avro/registry";
 import { TRANSACTIONAL_SEND_RETRY } from "#shared/kafka/producer";
@@ -24,7 +23,8 @@ const concurrency = 4;
 await up();
 const clients = localClients();
 const ctx = localStackContext();
-const runtime = await LocalRuntime.start({ apiPort: 0, log: () => undefined });
+// A namespace of its own: the bench's sales never reach the topic `npm start` serves.
+const runtime = await LocalRuntime.start({ namespace: `bench-${Date.now().toString(36)}`, apiPort: 0, log: () => undefined });
 
 const sales = sampleSales(count, { seed: 9 });
 const batches: Sale[][] = [];
@@ -33,8 +33,8 @@ const bodies = batches.map((batch) => JSON.stringify(batch));
 
 const registry = new GlueSchemaRegistry(clients.glue);
 const id = await registry.getVersionIdForDefinition({
-  registryName: physicalName(ctx, "SchemaRegistry"),
-  schemaName: physicalName(ctx, "SalesSchema"),
+  registryName: runtime.resourceName("SchemaRegistry"),
+  schemaName: runtime.resourceName("SalesSchema"),
   definition: JSON.stringify(currentSalesSchema),
 });
 const encoder = new GlueAvroEncoder<Sale>(currentSalesSchema, id);
@@ -68,7 +68,7 @@ const rows = [
     count,
     () =>
       inParallel(encoded, async (messages) => {
-        await producer.send({ topic: "sales", acks: -1, messages });
+        await producer.send({ topic: runtime.salesTopic, acks: -1, messages });
       }),
     { rounds: 5, note: "baseline" },
   ),
@@ -80,7 +80,7 @@ const rows = [
         const owner = idle.pop() as (typeof transactional)[number];
         try {
           const transaction = await owner.transaction();
-          await transaction.send({ topic: "sales", acks: -1, messages });
+          await transaction.send({ topic: runtime.salesTopic, acks: -1, messages });
           await transaction.commit();
         } finally {
           idle.push(owner);
