@@ -111,6 +111,10 @@ export class KafkaEventSourceMapping {
       maxBytes: 6 * 1024 * 1024,
       sessionTimeout: 30_000,
       heartbeatInterval: 3000,
+      // kafkajs restarts a crashed consumer (a broker restart) on a timer it sets after its own
+      // disconnect, which a stop() racing the crash shares: without this, a stopped mapping comes
+      // back as a member nobody stops, and its group can never be deleted.
+      retry: { restartOnFailure: async () => this.#running },
     });
   }
 

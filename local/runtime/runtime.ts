@@ -1,5 +1,6 @@
 import type { Server } from "node:http";
 import { join } from "node:path";
+import type { Admin } from "kafkajs";
 import { localClients } from "../stack/clients.ts";
 import { localStackContext, namespacedStackContext } from "../stack/context.ts";
 import { type TemporaryIdentity, temporaryIdentity } from "../stack/identities.ts";
@@ -212,6 +213,31 @@ async function provisionNamespace(
   }
 }
 
+/**
+ * Deletes those of `groups` that exist. A group is refused while it still has members: a consumer
+ * stopped while it was rejoining after a broker restart stays a member until its session (30 s)
+ * or rebalance (60 s) times out. Retried for up to 100 s; throws naming the groups still there.
+ */
+async function deleteGroups(admin: Admin, groups: readonly string[]): Promise<void> {
+  const deadline = Date.now() + 100_000;
+  for (;;) {
+    const existing = new Set((await admin.listGroups()).groups.map((group) => group.groupId));
+    const left = groups.filter((group) => existing.has(group));
+    if (left.length === 0) return;
+    try {
+      await admin.deleteGroups(left);
+      return;
+    } catch (error) {
+      const reasons = ((error as { groups?: { groupId: string; error?: { type?: string } }[] }).groups ?? [])
+        .map((group) => `${group.groupId} ${group.error?.type ?? "?"}`)
+        .join(", ");
+      if (Date.now() > deadline)
+        throw new Error(`consumer groups ${left.join(", ")}: ${(error as Error).message} (${reasons})`, { cause: error });
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
+}
+
 /** Deletes a namespace's consumer groups, resources and identities; throws naming what it could not delete, after trying everything. */
 async function removeNamespace(
   ctx: StackContext,
@@ -224,10 +250,7 @@ async function removeNamespace(
   await admin.connect();
   try {
     const groups = [...mskMappings(definitions).map((m) => m.consumerGroupId), ...firehoseStreams(ctx).map(firehoseGroupId)];
-    const existing = new Set((await admin.listGroups()).groups.map((group) => group.groupId));
-    const ours = groups.filter((group) => existing.has(group));
-    if (ours.length > 0)
-      await admin.deleteGroups(ours).catch((error: Error) => failures.push(`consumer groups ${ours.join(", ")}: ${error.message}`));
+    await deleteGroups(admin, groups).catch((error: Error) => failures.push(error.message));
     await unprovision(ctx, { kafkaAdmin: admin, ...clients }).catch((error: Error) => failures.push(error.message));
   } finally {
     await admin.disconnect();
