@@ -93,6 +93,8 @@ await eventually(
 );
 kafkaBatches.length = 0;
 streamBatches.length = 0;
+const functionIds = ["IngestFunction", "AggregateFunction", "RollupFunction", "QueryFunction"];
+const statsAtStart = new Map(functionIds.map((id) => [id, { ...runtime.fn(id).stats }]));
 
 interface Probe {
   readonly partition: number;
@@ -180,6 +182,17 @@ await firehose?.flush();
 const lake = await lakeFigures(clients.s3, firehose?.stream.bucket ?? "", countries);
 const landed = (performance.now() - started) / 1000;
 const salesTopic = runtime.salesTopic;
+// Per invocation during the run: waiting for a free container (LocalFunction's maxConcurrency) and running.
+const functionLines = functionIds.map((id) => {
+  const now = runtime.fn(id).stats;
+  const was = statsAtStart.get(id) ?? now;
+  const n = now.invocations - was.invocations;
+  return `${id} ${n} invocations, queued ${((now.queuedMs - was.queuedMs) / Math.max(n, 1)).toFixed(0)} ms, ran ${((now.runMs - was.runMs) / Math.max(n, 1)).toFixed(0)} ms, ${now.coldStarts - was.coldStarts} cold starts`;
+});
+const batchSizes = (sizes: number[]) =>
+  `${sizes.length} batches, mean ${(sizes.reduce((a, b) => a + b, 0) / Math.max(sizes.length, 1)).toFixed(0)} records`;
+const kafkaSizes = kafkaBatches.map((b) => Number(BigInt(b.lastOffset) - BigInt(b.firstOffset)) + 1);
+const streamSizes = streamBatches.map((b) => b.keys.length);
 await runtime.stop();
 
 const quantile = (values: readonly number[], p: number) => {
@@ -247,6 +260,8 @@ for (const path of paths) {
   );
   console.log(`  stages (mean of ${breakdowns.length}): ${shares}`);
 }
+console.log(`per invocation (mean): ${functionLines.join("; ")}`);
+console.log(`aggregate mapping: ${batchSizes(kafkaSizes)}; rollup stream mapping: ${batchSizes(streamSizes)}`);
 console.log(`rejected ${result.rejected.length}, lake duplicates ${lake.duplicates}`);
 for (const client of [clients.glue, clients.dynamodb, clients.s3, clients.sqs, clients.iam]) client.destroy();
 process.exit(0);

@@ -506,8 +506,17 @@ export class DynamoDbStreamEventSourceMapping {
         for (const drain of settled) drain.resolve();
       }
       // Keep reading while records flow; wait a poll interval when nothing new came (idle, or a batch waiting on its window).
-      if (!read) await this.#pause(pollIntervalMs);
+      if (!read) await this.#pause(this.#nextPollMs());
     }
+  }
+
+  /** A poll interval, or less when a buffered batch's window ends sooner (Lambda invokes when it ends, not at the next poll). */
+  #nextPollMs(): number {
+    let next = pollIntervalMs;
+    for (const shard of this.#shards.values()) {
+      if (shard.buffer.length > 0) next = Math.min(next, shard.firstBufferedAt + this.mapping.batchingWindowMs - Date.now());
+    }
+    return Math.max(next, 5);
   }
 
   #waitingOnWindow(): boolean {

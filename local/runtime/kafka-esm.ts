@@ -106,8 +106,11 @@ export class KafkaEventSourceMapping {
     this.#log = log;
     this.#consumer = kafka.consumer({
       groupId: mapping.consumerGroupId,
+      // Fetches return as soon as records are there; the batching window is kept per batch below,
+      // from its oldest record, as Lambda's does (not from the fetch, which would make records
+      // that arrived during the last invocation wait a whole window more).
       maxWaitTimeInMs: Math.max(mapping.batchingWindowMs, 10),
-      minBytes: 1024 * 1024,
+      minBytes: 1,
       maxBytes: 6 * 1024 * 1024,
       sessionTimeout: 30_000,
       heartbeatInterval: 3000,
@@ -130,6 +133,11 @@ export class KafkaEventSourceMapping {
         const fetchedAt = Date.now();
         for (let i = 0; i < batch.messages.length && isRunning() && !isStale() && this.#running; i += this.mapping.batchSize) {
           const messages = batch.messages.slice(i, i + this.mapping.batchSize);
+          // A batch short of BatchSize goes once the window has passed since its oldest record arrived.
+          const due = Number(messages[0]?.timestamp) + this.mapping.batchingWindowMs;
+          const wait = Math.min(due - Date.now(), this.mapping.batchingWindowMs);
+          if (messages.length < this.mapping.batchSize && wait > 0) await sleep(wait);
+          if (!this.#running || isStale()) break;
           const invokedAt = Date.now();
           await this.#deliver(batch.topic, batch.partition, messages, heartbeat);
           this.onBatch?.({
