@@ -261,7 +261,10 @@ for (const path of paths) {
   console.log(`  stages (mean of ${breakdowns.length}): ${shares}`);
 }
 console.log(`per invocation (mean): ${functionLines.join("; ")}`);
-console.log(`aggregate mapping: ${batchSizes(kafkaSizes)}; rollup stream mapping: ${batchSizes(streamSizes)}`);
+const streamWindow = mean(streamBatches.map((b) => b.invokedAt - b.readAt));
+console.log(
+  `aggregate mapping: ${batchSizes(kafkaSizes)}; rollup stream mapping: ${batchSizes(streamSizes)}, first record read to invocation ${streamWindow.toFixed(0)} ms (the batching window)`,
+);
 console.log(`rejected ${result.rejected.length}, lake duplicates ${lake.duplicates}`);
 for (const client of [clients.glue, clients.dynamodb, clients.s3, clients.sqs, clients.iam]) client.destroy();
 process.exit(0);

@@ -505,8 +505,10 @@ export class DynamoDbStreamEventSourceMapping {
         this.#drains = this.#drains.filter((drain) => drain.after >= cycle);
         for (const drain of settled) drain.resolve();
       }
-      // Keep reading while records flow; wait a poll interval when nothing new came (idle, or a batch waiting on its window).
-      if (!read) await this.#pause(this.#nextPollMs());
+      // Keep reading while full batches flow; otherwise poll four times a second as Lambda does
+      // (sooner when a waiting batch's window ends first): a batch waiting on its window gains
+      // nothing from a tight loop of reads, which only loads DynamoDB Local.
+      if (!read || this.#waitingOnWindow()) await this.#pause(this.#nextPollMs());
     }
   }
 

@@ -8,7 +8,7 @@ import { paths, ports } from "../stack/settings.ts";
 import { type SamFunction, samFunctions } from "../template/functions.ts";
 import { functionPolicyStatements, motoEnforceable } from "../template/iam.ts";
 import { physicalName, resolveValue, type StackContext } from "../template/intrinsics.ts";
-import { provision, unprovision } from "../template/provision.ts";
+import { declaredTopics, provision, unprovision } from "../template/provision.ts";
 import { DynamoDbStreamEventSourceMapping, dynamoDbStreamMappings } from "./dynamodb-stream.ts";
 import { FirehoseEmulator, firehoseGroupId, firehoseStreams } from "./firehose.ts";
 import { type HttpRoute, httpRoutes, startHttpApi } from "./http-api.ts";
@@ -98,11 +98,16 @@ export class LocalRuntime {
     const log = options.log ?? prefixedLog;
     const clients = localClients();
     const identities = namespace === undefined ? new Map<string, TemporaryIdentity>() : await provisionNamespace(ctx, definitions, clients);
+    // Lambda's MSK mapping invokes up to one batch per partition at once: a mapped function gets
+    // that many containers (4 otherwise), so partitions do not queue for one.
+    const partitions = Math.max(4, ...declaredTopics(ctx).map((topic) => topic.partitions));
+    const mapped = new Set(mskMappings(definitions).map((mapping) => mapping.functionId));
     const functions = new Map(
       definitions.map((fn) => [
         fn.logicalId,
         new LocalFunction(fn, log, {
           extraEnv: { ...options.env?.[fn.logicalId] },
+          ...(mapped.has(fn.logicalId) && { maxConcurrency: partitions }),
           ...(identities.has(fn.logicalId) && { credentials: identities.get(fn.logicalId) }),
         }),
       ]),
