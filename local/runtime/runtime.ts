@@ -97,7 +97,14 @@ export class LocalRuntime {
     const definitions: SamFunction[] = samFunctions(ctx);
     const log = options.log ?? prefixedLog;
     const clients = localClients();
-    const identities = namespace === undefined ? new Map<string, TemporaryIdentity>() : await provisionNamespace(ctx, definitions, clients);
+    const identities =
+      namespace === undefined
+        ? new Map<string, TemporaryIdentity>()
+        : await provisionNamespace(ctx, definitions, clients).catch((error: unknown) => {
+            for (const client of [clients.sqs, clients.s3, clients.dynamodb, clients.dynamodbStreams, clients.glue, clients.iam])
+              client.destroy();
+            throw error;
+          });
     // Lambda's MSK mapping invokes up to one batch per partition at once: a mapped function gets
     // that many containers (4 otherwise), so partitions do not queue for one.
     const partitions = Math.max(4, ...declaredTopics(ctx).map((topic) => topic.partitions));
