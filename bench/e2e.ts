@@ -141,15 +141,16 @@ const probeLoop = async (label: string, backMs: number) => {
     if (posted.status !== 202 || record === undefined) continue;
     const probe: Probe = { partition: record.partition, offset: BigInt(record.offset), windowStart: from, acked, seen: {} };
     const deadline = acked + 60_000;
+    // The probes' queries load the same DynamoDB Local the pipeline writes to: the region and
+    // overall series are polled only once the country series (which they follow) shows the probe.
     while (Date.now() < deadline && paths.some((path) => probe.seen[path] === undefined)) {
+      const due = probe.seen.country === undefined ? (["country"] as const) : paths.filter((path) => probe.seen[path] === undefined);
       await Promise.all(
-        paths
-          .filter((path) => probe.seen[path] === undefined)
-          .map(async (path) => {
-            if ((await orders(urls[path])) > before[path]) probe.seen[path] = Date.now();
-          }),
+        due.map(async (path) => {
+          if ((await orders(urls[path])) > before[path]) probe.seen[path] = Date.now();
+        }),
       );
-      await new Promise((resolve) => setTimeout(resolve, 40));
+      await new Promise((resolve) => setTimeout(resolve, 50));
     }
     probes.push(probe);
     await new Promise((resolve) => setTimeout(resolve, 100));
