@@ -7,7 +7,6 @@ import { localClients } from "#local/stack/clients";
 import { localStackContext } from "#local/stack/context";
 import { up } from "#local/stack/stack";
 import { samFunctions } from "#local/template/functions";
-import { physicalName } from "#local/template/intrinsics";
 import { GlueAvroEncoder } from "#shared/avro/codec";
 import { GlueSchemaRegistry } from "#shared/avro/registry";
 import { HEADER_CORRELATION_ID, HEADER_RECORD_INDEX, HEADER_REQUEST_ID } from "#shared/kafka/headers";
@@ -31,19 +30,17 @@ const containers = 4;
 await up();
 const clients = localClients();
 const ctx = localStackContext();
-const admin = clients.kafka.admin();
-await admin.connect();
-const salesTopic = (await admin.fetchTopicMetadata({ topics: ["sales"] })).topics[0];
-const partitions = salesTopic?.partitions.length ?? 6;
-const topic = `bench-ingest-${randomUUID().slice(0, 8)}`;
-await admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true });
-
+// A namespace of its own (topic, ledger table...): the bench's sales never reach what `npm start` serves.
 const runtime = await LocalRuntime.start({
+  namespace: `bench-${Date.now().toString(36)}`,
   apiPort: 0,
   log: () => undefined,
   eventSources: false,
-  env: { IngestFunction: { SALES_TOPIC: topic } },
 });
+const topic = runtime.salesTopic;
+const admin = clients.kafka.admin();
+await admin.connect();
+const partitions = (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0]?.partitions.length ?? 6;
 
 const sales = sampleSales(count, { seed: 9 });
 const batches: Sale[][] = [];
@@ -52,8 +49,8 @@ const bodies = batches.map((batch) => JSON.stringify(batch));
 
 const registry = new GlueSchemaRegistry(clients.glue);
 const id = await registry.getVersionIdForDefinition({
-  registryName: physicalName(ctx, "SchemaRegistry"),
-  schemaName: physicalName(ctx, "SalesSchema"),
+  registryName: runtime.resourceName("SchemaRegistry"),
+  schemaName: runtime.resourceName("SalesSchema"),
   definition: JSON.stringify(currentSalesSchema),
 });
 const encoder = new GlueAvroEncoder<Sale>(currentSalesSchema, id);
@@ -126,9 +123,8 @@ const post = (withKey: boolean) => async (item: number) => {
 const unkeyed = await run("POST /sales -> 202 without a key (no ledger)", bodies.length, containers, post(false));
 const keyed = await run("POST /sales -> 202 with Idempotency-Key (ledger claim + complete)", bodies.length, containers, post(true));
 
-await runtime.stop();
-await admin.deleteTopics({ topics: [topic] });
 await admin.disconnect();
+await runtime.stop();
 
 const rows = [baseline, keyed, unkeyed];
 const width = Math.max(...rows.map((row) => row.name.length));

@@ -23,7 +23,12 @@ const deps = {
   onError: "null" as const,
   logBadRow: () => undefined,
 };
-const runtime = await LocalRuntime.start({ apiPort: 0, eventSources: false, log: () => undefined });
+const runtime = await LocalRuntime.start({
+  namespace: `bench-${Date.now().toString(36)}`,
+  apiPort: 0,
+  eventSources: false,
+  log: () => undefined,
+});
 const fn = runtime.fn("RedshiftUdfFunction");
 const rows = [
   await measure("UDF core, v1/v2 frames", sales.length, () => decodeRows({ arguments: plainRows }, deps)),

@@ -85,6 +85,9 @@ export function firehoseStreams(ctx: StackContext): FirehoseStream[] {
     });
 }
 
+/** The Kafka consumer group the emulator reads a stream's topic with. Never throws. */
+export const firehoseGroupId = (stream: FirehoseStream): string => `firehose-${stream.name}`;
+
 /**
  * Firehose reads from the time the stream becomes active unless ReadFromTimestamp says otherwise;
  * the epoch means the earliest record. Other instants are not emulated: throws naming the stream.
@@ -233,6 +236,7 @@ export class FirehoseEmulator {
   #buffered = new Map<number, bigint>();
   #timer: NodeJS.Timeout | undefined;
   #busy: Promise<void> = Promise.resolve();
+  #running = false;
 
   /** `readUncommitted` (default true, Kafka's default) is the isolation level it reads with. */
   constructor(
@@ -249,10 +253,17 @@ export class FirehoseEmulator {
     this.#log = log;
     this.#decimalColumns = stream.columns.filter((c) => c.type.startsWith("decimal")).map((c) => c.name);
     // read_uncommitted, Kafka's default: AWS documents no isolation level for Firehose's MSK source.
-    this.#consumer = kafka.consumer({ groupId: `firehose-${stream.name}`, maxWaitTimeInMs: 500, readUncommitted });
+    // Restarted after a crash only while running (see KafkaEventSourceMapping: a stop racing a crash).
+    this.#consumer = kafka.consumer({
+      groupId: firehoseGroupId(stream),
+      maxWaitTimeInMs: 500,
+      readUncommitted,
+      retry: { restartOnFailure: async () => this.#running },
+    });
   }
 
   async start(): Promise<void> {
+    this.#running = true;
     await this.#consumer.connect();
     await this.#consumer.subscribe({ topic: this.stream.topic, fromBeginning: this.stream.fromBeginning });
     await this.#consumer.run({
@@ -408,6 +419,7 @@ export class FirehoseEmulator {
   }
 
   async stop(): Promise<void> {
+    this.#running = false;
     clearInterval(this.#timer);
     await this.flush();
     await this.#consumer.disconnect();

@@ -85,6 +85,21 @@ export interface MappingStats {
   dropped: number;
 }
 
+/**
+ * One batch's way through the mapping, in ms since the epoch: when its fetch returned (the
+ * batching window and poll are behind it), when the function was first invoked with it, and when
+ * the mapping was done with it (the invocation that succeeded, or the hand-over to the destination).
+ */
+export interface KafkaBatchTiming {
+  readonly topic: string;
+  readonly partition: number;
+  readonly firstOffset: string;
+  readonly lastOffset: string;
+  readonly fetchedAt: number;
+  readonly invokedAt: number;
+  readonly doneAt: number;
+}
+
 const toEventRecord = (topic: string, partition: number, message: KafkaMessage) => ({
   topic,
   partition,
@@ -108,6 +123,8 @@ const toEventRecord = (topic: string, partition: number, message: KafkaMessage) 
 export class KafkaEventSourceMapping {
   readonly mapping: MskMapping;
   readonly stats: MappingStats = { batches: 0, records: 0, failedInvocations: 0, sentToDestination: 0, dropped: 0 };
+  /** Told of every batch once it is done (benchmarks break a record's delay down with it); must not throw. */
+  onBatch: ((timing: KafkaBatchTiming) => void) | undefined;
   readonly #consumer: Consumer;
   readonly #fn: LocalFunction;
   readonly #sqs: SQSClient;
@@ -136,11 +153,18 @@ export class KafkaEventSourceMapping {
       // Kafka's default isolation level: AWS documents none for the MSK mapping, so the emulator
       // assumes the worst (it also sees records of aborted transactions).
       readUncommitted,
+      // Fetches return as soon as records are there; the batching window is kept per batch below,
+      // from its oldest record, as Lambda's does (not from the fetch, which would make records
+      // that arrived during the last invocation wait a whole window more).
       maxWaitTimeInMs: Math.max(mapping.batchingWindowMs, 10),
-      minBytes: 1024 * 1024,
+      minBytes: 1,
       maxBytes: 6 * 1024 * 1024,
       sessionTimeout: 30_000,
       heartbeatInterval: 3000,
+      // kafkajs restarts a crashed consumer (a broker restart) on a timer it sets after its own
+      // disconnect, which a stop() racing the crash shares: without this, a stopped mapping comes
+      // back as a member nobody stops, and its group can never be deleted.
+      retry: { restartOnFailure: async () => this.#running },
     });
   }
 
@@ -154,11 +178,27 @@ export class KafkaEventSourceMapping {
       partitionsConsumedConcurrently: 8,
       eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
         const current = () => isRunning() && !isStale() && this.#running;
+        const fetchedAt = Date.now();
         for (let i = 0; i < batch.messages.length && current(); i += this.mapping.batchSize) {
           const messages = batch.messages.slice(i, i + this.mapping.batchSize);
+          // A batch short of BatchSize goes once the window has passed since its oldest record arrived.
+          const due = Number(messages[0]?.timestamp) + this.mapping.batchingWindowMs;
+          const wait = Math.min(due - Date.now(), this.mapping.batchingWindowMs);
+          if (messages.length < this.mapping.batchSize && wait > 0) await this.#pause(wait);
+          if (!current()) return;
+          const invokedAt = Date.now();
           // A batch abandoned unfinished (stopping, or the partition went to another member) is not
           // committed: whoever reads the partition next starts again at its first record.
           if (!(await this.#deliver(batch.topic, batch.partition, messages, heartbeat, current))) return;
+          this.onBatch?.({
+            topic: batch.topic,
+            partition: batch.partition,
+            firstOffset: messages[0]?.offset ?? "0",
+            lastOffset: messages.at(-1)?.offset ?? "0",
+            fetchedAt,
+            invokedAt,
+            doneAt: Date.now(),
+          });
           const last = messages.at(-1)?.offset ?? "0";
           // Resolve as well as commit: once kafkajs has resolved an offset itself (it does for a
           // fetch holding only transaction markers or aborted records), it fetches from its

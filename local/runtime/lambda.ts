@@ -53,6 +53,16 @@ class Container {
 
 let nextInvocationId = 1;
 
+/** Where a function's invocations spent their time, summed (ms): waiting for a free container, cold starts, running. */
+export interface FunctionStats {
+  invocations: number;
+  coldStarts: number;
+  /** Waiting for a container while `maxConcurrency` were busy, cold starts included. */
+  queuedMs: number;
+  /** The handler's run, from the event posted to its answer. */
+  runMs: number;
+}
+
 /**
  * A function of template.yaml running locally like Lambda: each concurrent invocation gets its
  * own warm container (a worker thread with the function's environment), up to `maxConcurrency`
@@ -61,6 +71,7 @@ let nextInvocationId = 1;
  */
 export class LocalFunction {
   readonly fn: SamFunction;
+  readonly stats: FunctionStats = { invocations: 0, coldStarts: 0, queuedMs: 0, runMs: 0 };
   readonly #log: LogSink;
   readonly #extraEnv: Record<string, string>;
   readonly #credentials: AccessKeys | undefined;
@@ -118,6 +129,7 @@ export class LocalFunction {
           // The cold start runs what `sam build` would deploy: the bundle, built once per content.
           const [bundle, workerFile] = await Promise.all([bundleOf(this.fn), workerScript()]);
           const container = new Container(this.fn, bundle, workerFile, this.#log, this.#environment());
+          this.stats.coldStarts++;
           container.busy = true;
           this.#containers.push(container);
           return container;
@@ -137,8 +149,11 @@ export class LocalFunction {
   /** Invokes the handler with `event`; resolves with its result or the error it threw (never rejects). */
   async invoke(event: unknown): Promise<InvokeResult> {
     let container: Container;
+    const asked = performance.now();
+    this.stats.invocations++;
     try {
       container = await this.#acquire();
+      this.stats.queuedMs += performance.now() - asked;
     } catch (error) {
       this.#waiting.shift()?.();
       const err = error as Error;
@@ -147,9 +162,11 @@ export class LocalFunction {
         error: { errorType: "Runtime.BuildError", errorMessage: err.message, ...(err.stack !== undefined && { stack: err.stack }) },
       };
     }
+    const running = performance.now();
     try {
       return await this.#run(container, event);
     } finally {
+      this.stats.runMs += performance.now() - running;
       this.#release(container);
     }
   }

@@ -15,3 +15,32 @@ export function localStackContext(): StackContext {
     queueUrl: localQueueUrl,
   };
 }
+
+/**
+ * Lowercase letters, digits and hyphens, starting with a letter, at most 19 characters: the
+ * namespace goes into the stack name, and the lake bucket's name
+ * (`<stack>-<namespace>-lake-<account>-<region>`) must stay within S3's 63 characters.
+ */
+const namespacePattern = /^[a-z][a-z0-9-]{0,18}$/;
+
+/**
+ * template.yaml resolved as a second, private copy of the local stack: the stack name becomes
+ * `<stack>-<namespace>` (every table, queue, bucket, registry, Glue database, delivery stream and
+ * consumer group derives from it) and the sales topic (also the Glue schema's name) becomes
+ * `<namespace>-<topic>`. Nothing of it names a resource `npm start` serves. Throws naming the
+ * namespace when it does not match the pattern above.
+ */
+export function namespacedStackContext(namespace: string): StackContext {
+  if (!namespacePattern.test(namespace)) {
+    throw new Error(
+      `namespace "${namespace}" must be 1-19 lowercase letters, digits or hyphens, starting with a letter (it goes into the lake bucket's name)`,
+    );
+  }
+  const base = localStackContext();
+  const topicDefault = String(base.template.Parameters?.SalesTopicName?.Default ?? "sales");
+  return {
+    ...base,
+    stackName: `${base.stackName}-${namespace}`,
+    parameterOverrides: { ...base.parameterOverrides, SalesTopicName: `${namespace}-${topicDefault}` },
+  };
+}

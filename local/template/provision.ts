@@ -1,6 +1,7 @@
 import {
   CreateTableCommand,
   type CreateTableCommandInput,
+  DeleteTableCommand,
   DescribeTableCommand,
   DescribeTimeToLiveCommand,
   type DynamoDBClient,
@@ -15,13 +16,24 @@ import {
   CreateRegistryCommand,
   CreateSchemaCommand,
   type DatabaseInput,
+  DeleteDatabaseCommand,
+  DeleteTableCommand as DeleteGlueTableCommand,
+  DeleteRegistryCommand,
+  DeleteSchemaCommand,
   GetSchemaByDefinitionCommand,
   type GlueClient,
   RegisterSchemaVersionCommand,
   type TableInput,
 } from "@aws-sdk/client-glue";
-import { CreateBucketCommand, HeadBucketCommand, type S3Client } from "@aws-sdk/client-s3";
-import { CreateQueueCommand, GetQueueUrlCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import {
+  CreateBucketCommand,
+  DeleteBucketCommand,
+  DeleteObjectsCommand,
+  HeadBucketCommand,
+  ListObjectVersionsCommand,
+  type S3Client,
+} from "@aws-sdk/client-s3";
+import { CreateQueueCommand, DeleteQueueCommand, GetQueueUrlCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { Admin } from "kafkajs";
 import { ensureTopics, parseTopicSpecs, type TopicSpec } from "#shared/kafka/topics";
 import { physicalName, registryNameOfSchema, resolveValue, resourceEnabled, type StackContext } from "./intrinsics.ts";
@@ -228,6 +240,98 @@ export async function provision(ctx: StackContext, clients: ProvisionClients): P
   }
 
   return report;
+}
+
+/**
+ * Deletes every Kafka topic, DynamoDB table, S3 bucket (with every object version in it), SQS
+ * queue, Glue table, database, schema and registry the template declares under `ctx`'s names: the
+ * undoing of provision() for a private copy of the stack (a namespaced runtime). Resources already
+ * gone are skipped. Resolves with what it deleted; throws naming every resource it could not
+ * delete, after trying them all.
+ */
+export async function unprovision(ctx: StackContext, clients: Omit<ProvisionClients, "seedIds">): Promise<string[]> {
+  const deleted: string[] = [];
+  const failures: string[] = [];
+  const attempt = async (label: string, remove: () => Promise<unknown>, gone: (error: unknown) => boolean) => {
+    try {
+      await remove();
+      deleted.push(label);
+    } catch (error) {
+      if (!gone(error)) failures.push(`deleting ${label} failed: ${(error as Error).message}`);
+    }
+  };
+  const notFound = (error: unknown) =>
+    /NotFound|NoSuch|does not exist|UNKNOWN_TOPIC/i.test(`${(error as Error).name} ${(error as Error).message}`);
+
+  const listed = new Set(await clients.kafkaAdmin.listTopics());
+  const topics = declaredTopics(ctx)
+    .map((topic) => topic.name)
+    .filter((name) => listed.has(name));
+  if (topics.length > 0)
+    await attempt(`topics ${topics.join(", ")}`, () => clients.kafkaAdmin.deleteTopics({ topics, timeout: 30_000 }), notFound);
+
+  for (const [id] of resourcesOfType(ctx, "AWS::DynamoDB::Table")) {
+    const name = physicalName(ctx, id);
+    await attempt(`table ${name}`, () => clients.dynamodb.send(new DeleteTableCommand({ TableName: name })), notFound);
+  }
+
+  for (const [id] of resourcesOfType(ctx, "AWS::S3::Bucket")) {
+    const name = physicalName(ctx, id);
+    await attempt(
+      `bucket ${name}`,
+      async () => {
+        // A bucket must be empty to go: every version and delete marker, a page (1,000) at a time.
+        for (;;) {
+          const page = await clients.s3.send(new ListObjectVersionsCommand({ Bucket: name }));
+          const objects = [...(page.Versions ?? []), ...(page.DeleteMarkers ?? [])].map((v) => ({ Key: v.Key, VersionId: v.VersionId }));
+          if (objects.length === 0) break;
+          await clients.s3.send(new DeleteObjectsCommand({ Bucket: name, Delete: { Objects: objects, Quiet: true } }));
+        }
+        await clients.s3.send(new DeleteBucketCommand({ Bucket: name }));
+      },
+      notFound,
+    );
+  }
+
+  for (const [id] of resourcesOfType(ctx, "AWS::SQS::Queue")) {
+    const name = physicalName(ctx, id);
+    await attempt(
+      `queue ${name}`,
+      async () => {
+        const { QueueUrl } = await clients.sqs.send(new GetQueueUrlCommand({ QueueName: name }));
+        await clients.sqs.send(new DeleteQueueCommand({ QueueUrl }));
+      },
+      notFound,
+    );
+  }
+
+  for (const [id, props] of resourcesOfType(ctx, "AWS::Glue::Table")) {
+    const name = physicalName(ctx, id);
+    await attempt(
+      `glue table ${props.DatabaseName}.${name}`,
+      () => clients.glue.send(new DeleteGlueTableCommand({ DatabaseName: props.DatabaseName as string, Name: name })),
+      notFound,
+    );
+  }
+  for (const [id] of resourcesOfType(ctx, "AWS::Glue::Database")) {
+    const name = physicalName(ctx, id);
+    await attempt(`glue database ${name}`, () => clients.glue.send(new DeleteDatabaseCommand({ Name: name })), notFound);
+  }
+  for (const [id] of resourcesOfType(ctx, "AWS::Glue::Schema")) {
+    const name = physicalName(ctx, id);
+    const registry = registryNameOfSchema(ctx, id);
+    await attempt(
+      `schema ${registry}/${name}`,
+      () => clients.glue.send(new DeleteSchemaCommand({ SchemaId: { RegistryName: registry, SchemaName: name } })),
+      notFound,
+    );
+  }
+  for (const [id] of resourcesOfType(ctx, "AWS::Glue::Registry")) {
+    const name = physicalName(ctx, id);
+    await attempt(`registry ${name}`, () => clients.glue.send(new DeleteRegistryCommand({ RegistryId: { RegistryName: name } })), notFound);
+  }
+  if (failures.length > 0) throw new Error(failures.join("; "));
+  return deleted;
 }
 
 /**

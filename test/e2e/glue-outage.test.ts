@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { GetSchemaVersionCommand } from "@aws-sdk/client-glue";
 import { afterAll, describe, expect, it } from "vitest";
@@ -38,11 +39,17 @@ describe("Glue down at a cold start", { timeout: 300_000 }, () => {
     // Its poison record goes to the template's dead-letter queue (nothing here reads it back): a
     // test identity granted a private queue would not outlive moto's restart, the template's does.
     const table = await createPrivateAggregatesTable(clients.dynamodb);
+    // Its sales go to a topic of its own (not a namespace: moto's restart would take a namespace's
+    // registry with it, and only the served stack is re-provisioned).
+    const topic = `glue-outage-${randomUUID().slice(0, 8)}`;
+    const admin = clients.kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic, numPartitions: 6 }], waitForLeaders: true });
     const cold = await LocalRuntime.start({
       apiPort: 0,
       eventSources: false,
       log: () => undefined,
-      env: { AggregateFunction: { AGGREGATES_TABLE: table.name } },
+      env: { AggregateFunction: { AGGREGATES_TABLE: table.name }, IngestFunction: { SALES_TOPIC: topic } },
     });
     const batch = JSON.parse(readFileSync("events/msk-sales-batch.json", "utf8"));
     try {
@@ -105,6 +112,8 @@ describe("Glue down at a cold start", { timeout: 300_000 }, () => {
       await up({ keepData: true });
       await cold.stop();
       await table.drop();
+      await admin.deleteTopics({ topics: [topic] });
+      await admin.disconnect();
     }
   });
 });

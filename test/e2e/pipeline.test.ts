@@ -1,13 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runLoad } from "#local/load/run-load";
-import { KafkaEventSourceMapping, mskMappings } from "#local/runtime/kafka-esm";
+import { KafkaEventSourceMapping } from "#local/runtime/kafka-esm";
 import { LocalRuntime } from "#local/runtime/runtime";
 import { localClients } from "#local/stack/clients";
-import { localStackContext } from "#local/stack/context";
 import { runningPid, stopProcess } from "#local/stack/processes";
 import { componentNamed, startComponent } from "#local/stack/stack";
-import { samFunctions } from "#local/template/functions";
 import { parseSchema } from "#shared/avro/codec";
 import { currentSalesSchema, type Sale } from "#shared/sales/schema";
 import { request } from "#test/support/http";
@@ -27,7 +25,7 @@ let runtime: LocalRuntime;
 const logs: string[] = [];
 
 beforeAll(async () => {
-  runtime = await LocalRuntime.start({ apiPort: 0, log: (_, line) => logs.push(line) });
+  runtime = await LocalRuntime.start({ namespace: `e2e-${randomUUID().slice(0, 6)}`, apiPort: 0, log: (_, line) => logs.push(line) });
 }, 120_000);
 afterAll(async () => {
   const kafkaPid = runningPid("kafka");
@@ -148,7 +146,7 @@ describe("end to end on the local stack", { timeout: 300_000 }, () => {
     const countries = new Set(result.countries);
     const inTopic = await readTopic(
       clients.kafka,
-      "sales",
+      runtime.salesTopic,
       (message) => countries.has(message.key?.toString() ?? ""),
       (got) => got.length > acceptedIds.length,
       30_000,
@@ -202,7 +200,7 @@ describe("end to end on the local stack", { timeout: 300_000 }, () => {
   it("leaves every aggregate unchanged when the whole topic is replayed into a fresh consumer group", async () => {
     const result = await load("replay");
     const { api: before } = await settle(result);
-    const mapping = mskMappings(samFunctions(localStackContext())).find((m) => m.functionId === "AggregateFunction");
+    const mapping = runtime.mappings.find((m) => m.mapping.functionId === "AggregateFunction")?.mapping;
     if (mapping === undefined) throw new Error("no MSK event on AggregateFunction");
     const replay = new KafkaEventSourceMapping(
       { ...mapping, consumerGroupId: `replay-${randomUUID()}` },
@@ -217,7 +215,10 @@ describe("end to end on the local stack", { timeout: 300_000 }, () => {
     await admin.connect();
     const committed = async (groupId: string) =>
       new Map(
-        ((await admin.fetchOffsets({ groupId, topics: ["sales"] }))[0]?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]),
+        ((await admin.fetchOffsets({ groupId, topics: [runtime.salesTopic] }))[0]?.partitions ?? []).map((p) => [
+          p.partition,
+          BigInt(p.offset),
+        ]),
       );
     const live = await committed(mapping.consumerGroupId);
     await replay.start();

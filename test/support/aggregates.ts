@@ -55,15 +55,23 @@ export async function tableFigures(dynamodb: DynamoDBClient, table: string): Pro
   return figures;
 }
 
-/** Encoders for every registered sales schema version, ids looked up from the local registry. */
-export async function salesEncoders(v2Compression: "none" | "zlib" = "zlib") {
+/**
+ * Encoders for every registered sales schema version, ids looked up from the local registry (the
+ * served stack's, or a namespaced runtime's when named). Rejects when a version is not registered.
+ */
+export async function salesEncoders(
+  v2Compression: "none" | "zlib" = "zlib",
+  names: { registryName: string; schemaName: string } = {
+    registryName: physicalName(ctx, "SchemaRegistry"),
+    schemaName: physicalName(ctx, "SalesSchema"),
+  },
+) {
   const { glue } = localClients();
   const registry = new GlueSchemaRegistry(glue);
   const ids = await Promise.all(
     salesSchemaVersions.map((schema) =>
       registry.getVersionIdForDefinition({
-        registryName: physicalName(ctx, "SchemaRegistry"),
-        schemaName: physicalName(ctx, "SalesSchema"),
+        ...names,
         definition: JSON.stringify(schema),
       }),
     ),

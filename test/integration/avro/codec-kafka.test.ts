@@ -30,10 +30,15 @@ describe("the codec on the real broker and registry", () => {
     ];
     const sales = sampleSales(400, { seed: 21 });
     const runId = randomUUID();
+    // A topic of its own, deleted at the end: nothing reaches the topic `npm start` serves.
+    const topic = `codec-test-${runId.slice(0, 8)}`;
+    const admin = clients.kafka.admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true });
     const producer = clients.kafka.producer({ idempotent: true });
     await producer.connect();
     await producer.send({
-      topic: "sales",
+      topic,
       acks: -1,
       messages: sales.map((sale, i) => {
         const { channel: _channel, ...v1 } = sale;
@@ -48,7 +53,7 @@ describe("the codec on the real broker and registry", () => {
 
     const consumer = clients.kafka.consumer({ groupId: `codec-test-${runId}` });
     await consumer.connect();
-    await consumer.subscribe({ topic: "sales", fromBeginning: true });
+    await consumer.subscribe({ topic, fromBeginning: true });
     const frames = new Map<number, Buffer>();
     await new Promise<void>((resolve) => {
       void consumer.run({
@@ -60,6 +65,9 @@ describe("the codec on the real broker and registry", () => {
       });
     });
     await consumer.disconnect();
+    await admin.deleteGroups([`codec-test-${runId}`]);
+    await admin.deleteTopics({ topics: [topic] });
+    await admin.disconnect();
 
     const consumerRegistry = new GlueSchemaRegistry(clients.glue);
     const decoder = new GlueAvroDecoder<Sale>(consumerRegistry, currentSalesSchema);

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalRuntime } from "#local/runtime/runtime";
 import { stopProcess } from "#local/stack/processes";
@@ -7,7 +8,7 @@ import { request } from "#test/support/http";
 let runtime: LocalRuntime;
 
 beforeAll(async () => {
-  runtime = await LocalRuntime.start({ apiPort: 0, log: () => undefined });
+  runtime = await LocalRuntime.start({ namespace: `outage-${randomUUID().slice(0, 6)}`, apiPort: 0, log: () => undefined });
 });
 afterAll(async () => {
   await startComponent(componentNamed("kafka"));

@@ -15,7 +15,7 @@ let runtime: LocalRuntime;
 const logs: string[] = [];
 
 beforeAll(async () => {
-  runtime = await LocalRuntime.start({ apiPort: 0, log: (_, line) => logs.push(line) });
+  runtime = await LocalRuntime.start({ namespace: `ingest-${randomUUID().slice(0, 6)}`, apiPort: 0, log: (_, line) => logs.push(line) });
 });
 afterAll(async () => {
   await runtime.stop();
@@ -31,7 +31,7 @@ const eventBody = (file: string) => JSON.parse(readFileSync(`events/${file}`, "u
 async function producedWith(correlationId: string, count: number) {
   const records = await readTopic(
     clients.kafka,
-    "sales",
+    runtime.salesTopic,
     (message) => String(message.headers?.["correlation-id"]) === correlationId,
     (read) => read.length >= count,
   );
@@ -85,7 +85,7 @@ describe("POST /sales through the local HTTP API", () => {
   });
 
   it("rejects invalid records with every index and field path, and produces nothing of the request", async () => {
-    const before = await topicEndOffset(clients.kafka, "sales");
+    const before = await topicEndOffset(clients.kafka, runtime.salesTopic);
     const response = await post(eventBody("api-post-sales-invalid.json"));
     expect(response.status).toBe(400);
     const { error } = (await response.json()) as {
@@ -97,7 +97,7 @@ describe("POST /sales through the local HTTP API", () => {
     expect(where).toEqual(expect.arrayContaining(["1:payment_id", "1:amount", "1:payment_date", "1:country", "2:ammount"]));
     expect(where.some((w) => w.startsWith("0:"))).toBe(false);
     expect(error.invalid.find((i) => i.path === "amount")?.message).toMatch(/at most 2 places/);
-    expect(await topicEndOffset(clients.kafka, "sales")).toBe(before);
+    expect(await topicEndOffset(clients.kafka, runtime.salesTopic)).toBe(before);
   });
 
   it("gives the parser's position for malformed JSON", async () => {
@@ -129,11 +129,11 @@ describe("POST /sales through the local HTTP API", () => {
     const first = await post(body, { "idempotency-key": key });
     expect(first.status).toBe(202);
     const firstBody = await first.text();
-    const afterFirst = await topicEndOffset(clients.kafka, "sales");
+    const afterFirst = await topicEndOffset(clients.kafka, runtime.salesTopic);
     const second = await post(body, { "idempotency-key": key });
     expect(second.status).toBe(202);
     expect(await second.text()).toBe(firstBody);
-    expect(await topicEndOffset(clients.kafka, "sales")).toBe(afterFirst);
+    expect(await topicEndOffset(clients.kafka, runtime.salesTopic)).toBe(afterFirst);
     const reused = await post(body.replace("3.50", "9.99"), { "idempotency-key": key });
     expect(reused.status).toBe(422);
   });

@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalRuntime } from "#local/runtime/runtime";
@@ -15,7 +16,7 @@ const clients = localClients();
 let runtime: LocalRuntime;
 
 beforeAll(async () => {
-  runtime = await LocalRuntime.start({ apiPort: 0, log: () => undefined });
+  runtime = await LocalRuntime.start({ namespace: `lake-${randomUUID().slice(0, 6)}`, apiPort: 0, log: () => undefined });
 });
 afterAll(async () => {
   await runtime.stop();
@@ -46,7 +47,10 @@ describe("the Parquet lake through the local Firehose", () => {
     // A poison record from a producer that does not use the registry.
     const producer = clients.kafka.producer();
     await producer.connect();
-    await producer.send({ topic: "sales", messages: [{ key: "x", value: Buffer.from(`plain JSON from an old producer ${Date.now()}`) }] });
+    await producer.send({
+      topic: runtime.salesTopic,
+      messages: [{ key: "x", value: Buffer.from(`plain JSON from an old producer ${Date.now()}`) }],
+    });
     await producer.disconnect();
 
     const expectedDays = new Set(posted.map((s) => new Date(s.payment_date).toISOString().slice(0, 10)));

@@ -13,7 +13,7 @@ const clients = localClients();
 let runtime: LocalRuntime;
 
 beforeAll(async () => {
-  runtime = await LocalRuntime.start({ apiPort: 0, log: () => undefined });
+  runtime = await LocalRuntime.start({ namespace: `live-${randomUUID().slice(0, 6)}`, apiPort: 0, log: () => undefined });
 });
 afterAll(async () => {
   await runtime.stop();

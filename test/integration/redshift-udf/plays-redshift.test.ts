@@ -13,7 +13,12 @@ const clients = localClients();
 let runtime: LocalRuntime;
 
 beforeAll(async () => {
-  runtime = await LocalRuntime.start({ apiPort: 0, eventSources: false, log: () => undefined });
+  runtime = await LocalRuntime.start({
+    namespace: `udf-${randomUUID().slice(0, 6)}`,
+    apiPort: 0,
+    eventSources: false,
+    log: () => undefined,
+  });
 });
 afterAll(async () => {
   await runtime.stop();
@@ -32,19 +37,22 @@ describe("f_sales_avro_to_json as Redshift calls it, on records from the real to
       expect(response.status).toBe(202);
     }
     // Another producer writes the older v1 schema and zlib frames to the same topic.
-    const encode = await salesEncoders("zlib");
+    const encode = await salesEncoders("zlib", {
+      registryName: runtime.resourceName("SchemaRegistry"),
+      schemaName: runtime.resourceName("SalesSchema"),
+    });
     const others = sampleSales(60, { seed: 78, startMs: Date.UTC(2022, 7, 4), firstPaymentId: 700_000 });
     const producer = clients.kafka.producer();
     await producer.connect();
     await producer.send({
-      topic: "sales",
+      topic: runtime.salesTopic,
       messages: others.map((sale, i) => ({ key: sale.country, value: encode(sale, i), headers: { "correlation-id": correlationId } })),
     });
     await producer.disconnect();
 
     const landed = await readTopic(
       clients.kafka,
-      "sales",
+      runtime.salesTopic,
       (m) => String(m.headers?.["correlation-id"]) === correlationId,
       (read) => read.length >= posted.length + others.length,
     );

@@ -169,7 +169,7 @@ describe("the template's DynamoDB stream events", () => {
       tableName: "sales-analytics-aggregates",
       startingPosition: "TRIM_HORIZON",
       batchSize: 1000,
-      batchingWindowMs: 1000,
+      batchingWindowMs: 0,
       reportBatchItemFailures: true,
       bisectBatchOnFunctionError: true,
       maxRetryAttempts: 10,
