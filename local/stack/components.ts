@@ -21,8 +21,6 @@ export interface Component {
   healthy(): Promise<boolean>;
 }
 
-const dataDir = (name: string) => join(paths.data, name);
-
 function kafkaClasspath(): string {
   return `${paths.kafkaLib}/*`;
 }
@@ -32,7 +30,7 @@ const kafka: Component = {
   port: ports.kafka,
   endpoint: endpoints.kafkaBrokers,
   prepare() {
-    const logs = dataDir("kafka");
+    const logs = paths.kafkaData;
     const config = join(paths.run, "kafka.properties");
     mkdirSync(logs, { recursive: true });
     mkdirSync(paths.run, { recursive: true });

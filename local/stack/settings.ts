@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { homedir } from "node:os";
+import { homedir, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -66,6 +66,17 @@ function dynamodbDataDir(stateData: string): string {
   return join(shm, `sales-stream-analytics-${createHash("sha256").update(stateData).digest("hex").slice(0, 12)}`, "dynamodb");
 }
 
+/**
+ * Kafka's log directories, outside the checkout: `sam build` copies the project folder
+ * (`CodeUri: .`), and Kafka removes a deleted topic's folder a minute after the deletion, so a
+ * copy running then failed on a vanished file. On /dev/shm when there is one (no syncs), one
+ * folder per checkout, beside DynamoDB Local's.
+ */
+function kafkaDataDir(stateData: string): string {
+  const id = createHash("sha256").update(stateData).digest("hex").slice(0, 12);
+  return join(existsSync("/dev/shm") ? "/dev/shm" : tmpdir(), `sales-stream-analytics-${id}`, "kafka");
+}
+
 export const paths = Object.freeze({
   projectRoot,
   template: join(projectRoot, "template.yaml"),
@@ -83,6 +94,7 @@ export const paths = Object.freeze({
   stateRoot,
   data: join(stateRoot, "data"),
   dynamodbData: dynamodbDataDir(join(stateRoot, "data")),
+  kafkaData: kafkaDataDir(join(stateRoot, "data")),
   run: join(stateRoot, "run"),
   logs: join(stateRoot, "logs"),
 });

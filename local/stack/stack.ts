@@ -87,6 +87,7 @@ export async function up(options: UpOptions = {}): Promise<UpResult> {
     // that no longer exist: a cold start begins with every component empty, consistently.
     rmSync(paths.data, { recursive: true, force: true });
     rmSync(paths.dynamodbData, { recursive: true, force: true });
+    rmSync(paths.kafkaData, { recursive: true, force: true });
   }
   const outcomes = await Promise.allSettled(
     components.map(async (component) => [component.name, await startComponent(component)] as const),
