@@ -34,5 +34,6 @@ export function lambdaHandler<TEvent, TResult, TContext extends Context = Contex
  * shared/http/responses.ts (4xx precise, 5xx generic and logged), so the handler never throws.
  */
 export function httpLambdaHandler<TEvent, TResult>(instruments: Instruments): MiddyfiedHandler<TEvent, TResult, Error, Context> {
+  // httpErrors reads only the request id of any event; middy types a middleware by the exact event.
   return lambdaHandler<TEvent, TResult>(instruments).use(httpErrors(instruments.logger) as never);
 }

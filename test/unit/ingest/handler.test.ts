@@ -98,7 +98,7 @@ const body = (response: HttpResponse) =>
   JSON.parse(response.body) as { accepted: number; correlationId: string; error: { code: string; message: string; invalid?: unknown[] } };
 
 describe("ingest handler (POST /sales)", () => {
-  it("creates one producer and one scanner per container, reused by its requests, and connects neither before a request", () => {
+  it("creates one producer and one scanner per container, reused by its requests", () => {
     const deps = productionDeps(settings);
     expect(deps.producer()).toBe(deps.producer());
     expect(deps.scanner()).toBe(deps.scanner());
