@@ -1,17 +1,12 @@
-import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
-import middy from "@middy/core";
-import type { APIGatewayProxyEventV2 } from "aws-lambda";
-import { httpErrors } from "#shared/http/middleware";
-import type { HttpResponse } from "#shared/http/responses";
-import { observability } from "#shared/observability/powertools";
 import { config } from "./config.ts";
 import api from "./page/api.mjs";
 import dashboard from "./page/dashboard.mjs";
 import index from "./page/index.html";
 import style from "./page/style.css";
-import { type PageAssets, pageResponse } from "./page.ts";
+import type { PageAssets } from "./page.ts";
+import { createHandler, productionDeps } from "./wiring.ts";
 
-const { logger } = observability("dashboard");
+// The page's files, bundled as text by the template's esbuild Loader.
 const script = "text/javascript; charset=utf-8";
 const assets: PageAssets = new Map([
   ["index.html", { body: index, contentType: "text/html; charset=utf-8" }],
@@ -21,7 +16,4 @@ const assets: PageAssets = new Map([
 ]);
 
 /** GET / and GET /dashboard/{asset}: the live dashboard's static page, which reads the query API. */
-export const handler = middy<APIGatewayProxyEventV2, HttpResponse>()
-  .use(injectLambdaContext(logger, { resetKeys: true }))
-  .use(httpErrors(logger))
-  .handler(async (event) => pageResponse(event.pathParameters?.asset ?? "index.html", assets, config));
+export const handler = createHandler(productionDeps(config, assets));

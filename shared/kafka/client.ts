@@ -2,6 +2,7 @@ import { GetBootstrapBrokersCommand, KafkaClient } from "@aws-sdk/client-kafka";
 import { generateAuthToken } from "aws-msk-iam-sasl-signer-js";
 import { Kafka, type KafkaConfig, logLevel } from "kafkajs";
 import { ConfigError, list, oneOf, optionalText, text } from "../config/env.ts";
+import { lazy } from "../lambda/lazy.ts";
 
 /** How a function reaches Kafka: MSK Serverless with IAM (TLS, SASL/OAUTHBEARER, port 9098) or a plaintext local broker. */
 export interface KafkaSettings {
@@ -22,15 +23,20 @@ export const kafkaSettingsSpec = (clientId: string) => ({
   clientId: () => clientId,
 });
 
+/** Throws ConfigError when the settings name no way to the brokers (neither servers nor a cluster). */
+export function checkKafkaSettings(settings: KafkaSettings): void {
+  if (settings.brokers.length === 0 && settings.clusterArn === undefined) {
+    throw new ConfigError("no Kafka bootstrap servers configured: set KAFKA_BOOTSTRAP_SERVERS or KAFKA_CLUSTER_ARN");
+  }
+}
+
 /**
  * A kafkajs client with timeouts that fit inside API Gateway's 29 s. With IAM, every
  * (re)authentication signs a fresh token (valid 15 min), so idle disconnects and token
  * expiry cost one reconnect, never a restart.
  */
 export function createKafka(settings: KafkaSettings, overrides: Partial<KafkaConfig> = {}): Kafka {
-  if (settings.brokers.length === 0 && settings.clusterArn === undefined) {
-    throw new ConfigError("no Kafka bootstrap servers configured: set KAFKA_BOOTSTRAP_SERVERS or KAFKA_CLUSTER_ARN");
-  }
+  checkKafkaSettings(settings);
   const iam: Partial<KafkaConfig> =
     settings.auth === "iam"
       ? {
@@ -60,20 +66,11 @@ export function createKafka(settings: KafkaSettings, overrides: Partial<KafkaCon
  * looked up once (kafkajs calls this on every (re)connect) and cached while it works.
  */
 function bootstrapFromCluster(clusterArn: string, region: string): () => Promise<string[]> {
-  let cached: Promise<string[]> | undefined;
   const client = new KafkaClient({ region });
-  return () => {
-    cached ??= client.send(new GetBootstrapBrokersCommand({ ClusterArn: clusterArn })).then(
-      (response) => {
-        const brokers = response.BootstrapBrokerStringSaslIam?.split(",") ?? [];
-        if (brokers.length === 0) throw new ConfigError(`cluster ${clusterArn} has no IAM bootstrap brokers`);
-        return brokers;
-      },
-      (error: unknown) => {
-        cached = undefined;
-        throw error;
-      },
-    );
-    return cached;
-  };
+  return lazy(async () => {
+    const response = await client.send(new GetBootstrapBrokersCommand({ ClusterArn: clusterArn }));
+    const brokers = response.BootstrapBrokerStringSaslIam?.split(",") ?? [];
+    if (brokers.length === 0) throw new ConfigError(`cluster ${clusterArn} has no IAM bootstrap brokers`);
+    return brokers;
+  });
 }

@@ -1,6 +1,8 @@
 import { readFileSync } from "node:fs";
 import type { Context } from "aws-lambda";
 import { vi } from "vitest";
+import { metricsFor } from "#shared/observability/metrics";
+import { observability } from "#shared/observability/powertools";
 
 /** A Lambda context whose remaining time the test chooses. */
 export function lambdaContext(remainingMs = 30_000): Context {
@@ -87,4 +89,12 @@ export function schemaRegistry(versions: Readonly<Record<string, unknown>>) {
     throw new Error(`the registry fake does not do ${name}`);
   }
   return { state, send };
+}
+
+/**
+ * A function's logger, tracer (disabled outside Lambda) and metrics, as its handler.ts makes
+ * them: what a test hands to a createHandler so that logs and metrics are the real ones.
+ */
+export function instruments(serviceName: string) {
+  return { ...observability(serviceName), metrics: metricsFor(serviceName) };
 }

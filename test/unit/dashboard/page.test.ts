@@ -1,5 +1,6 @@
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { describe, expect, it } from "vitest";
+import { handler } from "#functions/dashboard/handler";
 import { type PageAssets, pageResponse } from "#functions/dashboard/page";
 import { HttpError } from "#shared/http/errors";
 import { eventFile, lambdaContext } from "#test/support/lambda";
@@ -43,14 +44,12 @@ describe("the dashboard's page files", () => {
 
 describe("the dashboard handler", () => {
   it("answers its sample event (GET /) with the page the template bundles", async () => {
-    const { handler } = await import("#functions/dashboard/handler");
     const response = await handler(eventFile<APIGatewayProxyEventV2>("api-get-dashboard.json"), lambdaContext());
     expect(response).toMatchObject({ statusCode: 200, headers: { "content-type": "text/html; charset=utf-8" } });
     expect(response.body).toContain('<script type="module" src="/dashboard/dashboard.mjs"></script>');
   });
 
   it("serves every file the page links, and 404 for others", async () => {
-    const { handler } = await import("#functions/dashboard/handler");
     const event = eventFile<APIGatewayProxyEventV2>("api-get-dashboard.json");
     const get = (asset: string) => handler({ ...event, routeKey: "GET /dashboard/{asset}", pathParameters: { asset } }, lambdaContext());
     for (const asset of ["style.css", "dashboard.mjs", "api.mjs"]) expect((await get(asset)).statusCode, asset).toBe(200);

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { localStackContext } from "#local/stack/context";
@@ -32,14 +32,16 @@ function grants(statement: Statement, action: string): boolean {
   return statement.Effect === "Allow" && [statement.Action].flat().includes(action);
 }
 
+/** A function's composition root: its entry point and, beside it, the wiring.ts that builds its deps. */
 function handlerSource(functionId: string): string {
   const entry = (resources[functionId]?.Metadata?.BuildProperties as { EntryPoints?: string[] } | undefined)?.EntryPoints?.[0];
   if (entry === undefined) throw new Error(`${functionId} has no EntryPoints`);
-  return readFileSync(join(paths.projectRoot, entry), "utf8");
+  const wiring = join(paths.projectRoot, dirname(entry), "wiring.ts");
+  return [readFileSync(join(paths.projectRoot, entry), "utf8"), existsSync(wiring) ? readFileSync(wiring, "utf8") : ""].join("\n");
 }
 
 describe("template.yaml on AWS: schema registry access", () => {
-  const registryUsers = functionIds().filter((id) => handlerSource(id).includes("GlueSchemaRegistry"));
+  const registryUsers = functionIds().filter((id) => /GlueSchemaRegistry|#shared\/clients\/schema-registry/.test(handlerSource(id)));
 
   it("finds the functions that talk to the schema registry", () => {
     expect(registryUsers.length).toBeGreaterThanOrEqual(3);
@@ -151,10 +153,14 @@ describe("template.yaml on AWS: operations defaults", () => {
     expect(raw(id).UpdateReplacePolicy).toBe("Retain");
   });
 
-  const traced = functionIds().filter((id) => handlerSource(id).includes("captureLambdaHandler("));
-  it.each(traced)("%s never records its response in X-Ray", (id) => {
+  it("traces every function's handler through the one middy chain, which never records a response", () => {
+    const chain = readFileSync(join(paths.projectRoot, "shared/lambda/handler.ts"), "utf8");
+    expect(chain).toMatch(/captureLambdaHandler\(instruments\.tracer, \{ captureResponse: false \}\)/);
+  });
+
+  it.each(functionIds())("%s never records a response in X-Ray of its own", (id) => {
     const source = handlerSource(id);
-    expect(source).toMatch(/captureLambdaHandler\(tracer, \{ captureResponse: false \}\)/);
+    expect(source).not.toContain("captureLambdaHandler(");
     expect(source).not.toMatch(/captureMethod\((?![^)]*captureResponse: false)/);
   });
 

@@ -1,43 +1,36 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { Logger } from "@aws-lambda-powertools/logger";
 import type { Context } from "aws-lambda";
+import type { Kafka } from "kafkajs";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { createHandler, productionDeps } from "#functions/kafka-topics/wiring";
 import { captureLogs, eventFile, lambdaContext } from "#test/support/lambda";
 
-// kafkajs stands in as an in-memory admin; the configuration, the core and the PUT to the
-// ResponseURL are the real ones (a local HTTP server plays CloudFormation's S3 URL).
-const broker = vi.hoisted(() => ({
-  topics: new Map<string, number>(),
-  connected: 0,
-  disconnected: 0,
-  kafkaSettings: [] as unknown[],
-}));
-vi.mock("#shared/kafka/client", async (importOriginal) => ({
-  ...(await importOriginal<typeof import("#shared/kafka/client")>()),
-  createKafka: (settings: unknown) => {
-    broker.kafkaSettings.push(settings);
-    return {
-      admin: () => ({
-        connect: async () => void broker.connected++,
-        disconnect: async () => void broker.disconnected++,
-        listTopics: async () => [...broker.topics.keys()],
-        fetchTopicMetadata: async ({ topics }: { topics: string[] }) => ({
-          topics: topics.map((name) => ({
-            name,
-            partitions: Array.from({ length: broker.topics.get(name) ?? 0 }, (_, i) => ({ partitionId: i })),
-          })),
-        }),
-        createTopics: async ({ topics }: { topics: { topic: string; numPartitions: number }[] }) => {
-          for (const t of topics) broker.topics.set(t.topic, t.numPartitions);
-          return true;
-        },
-        createPartitions: async ({ topicPartitions }: { topicPartitions: { topic: string; count: number }[] }) => {
-          for (const t of topicPartitions) broker.topics.set(t.topic, t.count);
-        },
-      }),
-    };
-  },
-}));
+// An in-memory admin stands in for Kafka; the core and the PUT to the ResponseURL are the real
+// ones (a local HTTP server plays CloudFormation's S3 URL).
+const broker = { topics: new Map<string, number>(), connected: 0, disconnected: 0 };
+const memoryKafka = {
+  admin: () => ({
+    connect: async () => void broker.connected++,
+    disconnect: async () => void broker.disconnected++,
+    listTopics: async () => [...broker.topics.keys()],
+    fetchTopicMetadata: async ({ topics }: { topics: string[] }) => ({
+      topics: topics.map((name) => ({
+        name,
+        partitions: Array.from({ length: broker.topics.get(name) ?? 0 }, (_, i) => ({ partitionId: i })),
+      })),
+    }),
+    createTopics: async ({ topics }: { topics: { topic: string; numPartitions: number }[] }) => {
+      for (const t of topics) broker.topics.set(t.topic, t.numPartitions);
+      return true;
+    },
+    createPartitions: async ({ topicPartitions }: { topicPartitions: { topic: string; count: number }[] }) => {
+      for (const t of topicPartitions) broker.topics.set(t.topic, t.count);
+    },
+  }),
+} as unknown as Pick<Kafka, "admin">;
+const logger = new Logger({ serviceName: "kafka-topics" });
 
 type Handler = (event: unknown, context: Context) => Promise<{ Status: string; Reason?: string }>;
 let server: Server;
@@ -46,12 +39,7 @@ let received: { method: string; contentType: string | undefined; body: Record<st
 let answerStatus = 200;
 let logs: ReturnType<typeof captureLogs>;
 
-async function loadHandler(env: Record<string, string>): Promise<Handler> {
-  vi.resetModules();
-  vi.unstubAllEnvs();
-  for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
-  return ((await import("#functions/kafka-topics/handler")) as unknown as { handler: Handler }).handler;
-}
+const handler: Handler = createHandler({ logger, kafka: () => memoryKafka });
 
 const readBody = (req: IncomingMessage) =>
   new Promise<string>((resolve) => {
@@ -84,6 +72,7 @@ afterAll(async () => {
   await new Promise((resolve) => server.close(resolve));
 });
 beforeEach(() => {
+  vi.unstubAllEnvs();
   broker.topics.clear();
   broker.connected = 0;
   broker.disconnected = 0;
@@ -95,7 +84,6 @@ beforeEach(() => {
 
 describe("kafka-topics handler (Custom::KafkaTopics)", () => {
   it("creates the declared topic, PUTs SUCCESS to the ResponseURL with an empty content type, and disconnects", async () => {
-    const handler = await loadHandler({ KAFKA_BOOTSTRAP_SERVERS: "127.0.0.1:1", KAFKA_AUTH: "none" });
     const response = await handler(event("Create"), lambdaContext(60_000));
     expect(response.Status).toBe("SUCCESS");
     expect(broker.topics.get("sales")).toBe(6);
@@ -112,8 +100,10 @@ describe("kafka-topics handler (Custom::KafkaTopics)", () => {
   });
 
   it("answers FAILED naming the setting when the function's configuration is wrong, instead of leaving the stack waiting", async () => {
-    const handler = await loadHandler({ KAFKA_AUTH: "kerberos" });
-    const response = await handler(event("Create"), lambdaContext(60_000));
+    // The real deps, which read the settings on first use: a bad one must become FAILED, not an init error.
+    vi.stubEnv("KAFKA_AUTH", "kerberos");
+    const misconfigured: Handler = createHandler({ logger, kafka: productionDeps().kafka });
+    const response = await misconfigured(event("Create"), lambdaContext(60_000));
     expect(response.Status).toBe("FAILED");
     expect(response.Reason).toMatch(/KAFKA_AUTH/);
     expect(received[0]?.body).toMatchObject({ Status: "FAILED" });
@@ -121,7 +111,6 @@ describe("kafka-topics handler (Custom::KafkaTopics)", () => {
   });
 
   it("fails the invocation when CloudFormation's URL refuses the answer, without putting the signed URL in the error", async () => {
-    const handler = await loadHandler({ KAFKA_BOOTSTRAP_SERVERS: "127.0.0.1:1", KAFKA_AUTH: "none" });
     answerStatus = 403;
     const failure = await handler(event("Delete"), lambdaContext(60_000)).then(
       () => undefined,

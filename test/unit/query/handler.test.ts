@@ -1,24 +1,19 @@
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import type { PartitionMark, QueryStore } from "#functions/query/query";
+import { createHandler, productionDeps } from "#functions/query/wiring";
 import { emptySlice, type SliceItem } from "#shared/aggregates/model";
 import type { HttpResponse } from "#shared/http/responses";
-import { captureLogs, eventFile, lambdaContext } from "#test/support/lambda";
+import { parseWindows } from "#shared/windows/windows";
+import { captureLogs, eventFile, instruments, lambdaContext } from "#test/support/lambda";
 
-// The handler builds its DynamoDB store at module scope; the fake below stands in for the table.
-const state = vi.hoisted(() => ({ store: undefined as unknown, tables: [] as string[] }));
-vi.mock("#functions/query/store", () => ({
-  dynamoQueryStore: (_client: unknown, table: string) => {
-    state.tables.push(table);
-    return state.store;
-  },
-}));
+// The fake below stands in for the table (the DynamoDB store has a test of its own).
 
 const T0 = Date.parse("2022-08-01T10:15:00Z");
 let items: SliceItem[] = [];
 let watermarks = new Map<number, PartitionMark>();
 let failWith: Error | undefined;
-state.store = {
+const store = {
   windowValues: async (window, start, dimension) => {
     if (failWith !== undefined) throw failWith;
     return items
@@ -38,17 +33,20 @@ state.store = {
   watermarks: async () => watermarks,
 } satisfies QueryStore;
 
-type Handler = (event: APIGatewayProxyEventV2, context: ReturnType<typeof lambdaContext>) => Promise<HttpResponse>;
-let handler: Handler;
+// The function's defaults (functions/query/config.ts), on a one-partition topic.
+const settings = {
+  table: "unit-aggregates",
+  topic: "sales",
+  partitions: 1,
+  windows: parseWindows("1m,10m/5m,1h,1d,all"),
+  allowedLatenessMs: 600_000,
+  idleTimeoutMs: 300_000,
+  maxSeriesWindows: 1500,
+};
+const { logger, tracer } = instruments("query");
+const handler = createHandler({ logger, tracer, query: { ...productionDeps(settings).query, store } });
 let logs: ReturnType<typeof captureLogs>;
 
-beforeAll(async () => {
-  vi.stubEnv("AGGREGATES_TABLE", "unit-aggregates");
-  vi.stubEnv("SALES_TOPIC", "sales");
-  vi.stubEnv("SALES_TOPIC_PARTITIONS", "1");
-  ({ handler } = (await import("#functions/query/handler")) as unknown as { handler: Handler });
-});
-afterAll(() => vi.unstubAllEnvs());
 beforeEach(() => {
   items = [];
   watermarks = new Map();
@@ -67,8 +65,10 @@ const body = (response: HttpResponse) =>
   JSON.parse(response.body) as Record<string, unknown> & { error: { code: string; message: string } };
 
 describe("query handler (GET /leaderboard, GET /series)", () => {
-  it("reads the table named by its environment", () => {
-    expect(state.tables).toEqual(["unit-aggregates"]);
+  it("builds its production deps from the function's settings without touching DynamoDB", () => {
+    const deps = productionDeps(settings);
+    expect(deps.query).toMatchObject({ partitions: 1, allowedLatenessMs: 600_000, maxSeriesWindows: 1500, now: Date.now });
+    expect(Object.keys(deps.query.store).sort()).toEqual(["counts", "valueSeries", "watermarks", "windowValues"]);
   });
 
   it("answers a series from the store, path parameters deciding dimension and value", async () => {

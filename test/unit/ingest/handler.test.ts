@@ -1,87 +1,82 @@
-import { GlueClient } from "@aws-sdk/client-glue";
+import type { GlueClient } from "@aws-sdk/client-glue";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import type { RequestLedger } from "#functions/ingest/ledger";
+import { beforeEach, describe, expect, it } from "vitest";
+import { createHandler, type IngestHandlerDeps, productionDeps } from "#functions/ingest/wiring";
+import { GlueSchemaRegistry } from "#shared/avro/registry";
 import type { HttpResponse } from "#shared/http/responses";
 import type { OutgoingRecord, ProduceOutcome } from "#shared/kafka/producer";
 import { salesSchemaVersions } from "#shared/sales/schema";
-import { captureLogs, EVENT_SCHEMA_VERSIONS, eventFile, lambdaContext, schemaRegistry } from "#test/support/lambda";
+import { captureLogs, EVENT_SCHEMA_VERSIONS, eventFile, instruments, lambdaContext, schemaRegistry } from "#test/support/lambda";
 import { memoryLedger } from "#test/support/ledger";
 
 // The producer, the scanner and the ledger store are tested on their own (test/unit/kafka,
 // test/integration/kafka); here they are fakes whose outcome each test chooses, so the handler's
 // wiring and its mapping of every outcome is what is tested.
-const kafka = vi.hoisted(() => ({
-  producers: 0,
+const kafka = {
   sends: [] as { records: readonly OutgoingRecord[]; deadline: number }[],
   scans: [] as unknown[],
   outcome: (() => ({ status: "not-written", error: new Error("not set") })) as (records: readonly OutgoingRecord[]) => ProduceOutcome,
-}));
-const ledgers = vi.hoisted(() => ({ current: undefined as unknown as ReturnType<typeof memoryLedger> }));
-vi.mock("#shared/kafka/producer", () => ({
-  IdempotentProducer: class {
-    constructor() {
-      kafka.producers++;
-    }
-    async send(records: readonly OutgoingRecord[], deadline: number): Promise<ProduceOutcome> {
-      kafka.sends.push({ records, deadline });
-      return kafka.outcome(records);
-    }
+};
+const producer = {
+  async send(records: readonly OutgoingRecord[], deadline: number): Promise<ProduceOutcome> {
+    kafka.sends.push({ records, deadline });
+    return kafka.outcome(records);
   },
-}));
-vi.mock("#shared/kafka/request-scan", () => ({
-  RequestScanner: class {
-    async scan(query: unknown) {
-      kafka.scans.push(query);
-      return { found: [], duplicates: 0 };
-    }
+};
+const scanner = {
+  async scan(query: unknown) {
+    kafka.scans.push(query);
+    return { found: [], duplicates: 0 };
   },
-}));
-vi.mock("#functions/ingest/ledger-dynamodb", () => ({
-  DynamoDbRequestLedger: class {
-    claim(...args: Parameters<RequestLedger["claim"]>) {
-      return ledgers.current.claim(...args);
-    }
-    complete(...args: Parameters<RequestLedger["complete"]>) {
-      return ledgers.current.complete(...args);
-    }
-    forget(...args: Parameters<RequestLedger["forget"]>) {
-      return ledgers.current.forget(...args);
-    }
-    release(...args: Parameters<RequestLedger["release"]>) {
-      return ledgers.current.release(...args);
-    }
-  },
-}));
+};
+
+/** The function's settings as its defaults give them (functions/ingest/config.ts), Retry-After 7 s. */
+const settings = {
+  topic: "sales",
+  registryName: "registry",
+  schemaName: "sales",
+  compression: "none" as const,
+  autoRegisterSchema: false,
+  idempotencyTable: "idempotency",
+  idempotencyTtlSeconds: 3600,
+  limits: { maxRecords: 500, maxBodyBytes: 1_048_576 },
+  retryAfterSeconds: 7,
+  kafka: { brokers: ["127.0.0.1:1"], clusterArn: undefined, auth: "none" as const, region: "us-east-1", clientId: "sales-ingest" },
+  recoveryGroupPrefix: "sales-ingest-recovery",
+  recoverySkewMs: 30_000,
+};
 
 const v2Id = Object.keys(EVENT_SCHEMA_VERSIONS)[1] as string;
 const glue = schemaRegistry({ [v2Id]: salesSchemaVersions[1] });
-type Handler = (event: APIGatewayProxyEventV2, context: ReturnType<typeof lambdaContext>) => Promise<HttpResponse>;
-let handler: Handler;
+let ledger: ReturnType<typeof memoryLedger>;
 let logs: ReturnType<typeof captureLogs>;
 
-beforeAll(async () => {
-  vi.spyOn(GlueClient.prototype, "send").mockImplementation(glue.send as never);
-  for (const [name, value] of Object.entries({
-    SALES_TOPIC: "sales",
-    SCHEMA_REGISTRY_NAME: "registry",
-    SALES_SCHEMA_NAME: "sales",
-    IDEMPOTENCY_TABLE: "idempotency",
-    KAFKA_BOOTSTRAP_SERVERS: "127.0.0.1:1",
-    KAFKA_AUTH: "none",
-    RETRY_AFTER_SECONDS: "7",
-  }))
-    vi.stubEnv(name, value);
-  ({ handler } = (await import("#functions/ingest/handler")) as unknown as { handler: Handler });
-});
-afterAll(() => {
-  vi.unstubAllEnvs();
-  vi.restoreAllMocks();
-});
+/** The handler as a new container makes it: a registry with an empty cache, over the fake Glue. */
+function coldHandler() {
+  const { logger, tracer } = instruments("ingest");
+  const deps: IngestHandlerDeps = {
+    logger,
+    tracer,
+    registry: new GlueSchemaRegistry({ send: glue.send } as unknown as GlueClient),
+    producer: () => producer,
+    scanner: () => scanner,
+    // Each test's own ledger, read when a request comes.
+    ledger: {
+      claim: (...args) => ledger.claim(...args),
+      complete: (...args) => ledger.complete(...args),
+      forget: (...args) => ledger.forget(...args),
+      release: (...args) => ledger.release(...args),
+    },
+    settings,
+  };
+  return createHandler(deps);
+}
+const handler = coldHandler();
+
 beforeEach(() => {
   kafka.sends.length = 0;
   kafka.scans.length = 0;
-  ledgers.current = memoryLedger();
+  ledger = memoryLedger();
   kafka.outcome = (records) => ({
     status: "written",
     records: records.map((_, index) => ({ index, partition: index % 2, offset: String(100 + index) })),
@@ -91,12 +86,6 @@ beforeEach(() => {
   logs = captureLogs();
   return () => logs.stop();
 });
-
-/** The handler as a new container loads it (module-scope state afresh). */
-async function coldHandler(): Promise<Handler> {
-  vi.resetModules();
-  return ((await import("#functions/ingest/handler")) as unknown as { handler: Handler }).handler;
-}
 
 function post(change: (event: APIGatewayProxyEventV2) => void = () => undefined): APIGatewayProxyEventV2 {
   const event = eventFile<APIGatewayProxyEventV2>("api-post-sales-batch.json");
@@ -109,12 +98,17 @@ const body = (response: HttpResponse) =>
   JSON.parse(response.body) as { accepted: number; correlationId: string; error: { code: string; message: string; invalid?: unknown[] } };
 
 describe("ingest handler (POST /sales)", () => {
-  it("creates one producer per container, reused by its requests", async () => {
-    const before = kafka.producers;
-    const cold = await coldHandler();
-    await cold(post(), lambdaContext());
-    await cold(post(), lambdaContext());
-    expect(kafka.producers - before).toBe(1);
+  it("creates one producer and one scanner per container, reused by its requests", () => {
+    const deps = productionDeps(settings);
+    expect(deps.producer()).toBe(deps.producer());
+    expect(deps.scanner()).toBe(deps.scanner());
+    expect(deps.settings.retryAfterSeconds).toBe(7);
+  });
+
+  it("refuses, at cold start, settings that name no Kafka broker", () => {
+    expect(() => productionDeps({ ...settings, kafka: { ...settings.kafka, brokers: [] } })).toThrow(
+      /KAFKA_BOOTSTRAP_SERVERS or KAFKA_CLUSTER_ARN/,
+    );
   });
 
   it("answers 202 with every record's place, and gives Kafka the correlation id and what is left of the invocation", async () => {
@@ -137,7 +131,7 @@ describe("ingest handler (POST /sales)", () => {
   });
 
   it("looks the schema version up once per container, not per request", async () => {
-    const cold = await coldHandler();
+    const cold = coldHandler();
     for (let i = 0; i < 3; i++) expect((await cold(post(), lambdaContext())).statusCode).toBe(202);
     expect(glue.state.calls).toEqual(["GetSchemaByDefinition"]);
   });
@@ -160,7 +154,7 @@ describe("ingest handler (POST /sales)", () => {
     expect(response.statusCode).toBe(400);
     expect(body(response).error).toMatchObject({ code: "INVALID_HEADER", message: expect.stringContaining(header) });
     expect(response.body).not.toContain(value || "\u0000");
-    expect(ledgers.current.entries.size).toBe(0);
+    expect(ledger.entries.size).toBe(0);
     expect(kafka.sends).toEqual([]);
   });
 
@@ -178,7 +172,7 @@ describe("ingest handler (POST /sales)", () => {
   it("answers 503 with Retry-After when the schema registry is down (throttled past its retries), producing nothing", async () => {
     glue.state.down = true;
     // A cold container, whose first request needs the schema lookup.
-    const cold = await coldHandler();
+    const cold = coldHandler();
     const response = await cold(post(), lambdaContext());
     expect(response.statusCode).toBe(503);
     expect(response.headers["retry-after"]).toBe("7");
@@ -224,8 +218,8 @@ describe("ingest handler (POST /sales)", () => {
     const hold = new Promise<void>((resolve) => {
       release = resolve;
     });
-    const inner = ledgers.current.forget.bind(ledgers.current);
-    ledgers.current.forget = async (...args) => {
+    const inner = ledger.forget.bind(ledger);
+    ledger.forget = async (...args) => {
       await hold;
       return inner(...args);
     };

@@ -1,23 +1,15 @@
 import type { DynamoDBStreamEvent } from "aws-lambda";
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import type { RollupStore, WindowRef } from "#functions/rollup/rollup";
-import { captureLogs, eventFile, lambdaContext } from "#test/support/lambda";
+import { createHandler, productionDeps } from "#functions/rollup/wiring";
+import { captureLogs, eventFile, instruments, lambdaContext } from "#test/support/lambda";
 
 // The store is a fake here (it has a test of its own): what is tested is the wiring from the
 // stream event to the core and from its result to Lambda's partial-batch answer.
-const state = vi.hoisted(() => ({ store: undefined as unknown, tables: [] as string[], partitions: [] as number[] }));
-vi.mock("#functions/rollup/store", () => ({
-  dynamoRollupStore: (_client: unknown, table: string, partitions: number) => {
-    state.tables.push(table);
-    state.partitions.push(partitions);
-    return state.store;
-  },
-}));
-
 let reads: WindowRef[] = [];
 let readGroups: number[] = [];
 let failing: string | undefined;
-state.store = {
+const store = {
   slices: async (refs) => {
     readGroups.push(refs.length);
     reads.push(...refs);
@@ -30,19 +22,9 @@ state.store = {
   put: async () => "written",
 } satisfies RollupStore;
 
-type Handler = (
-  event: DynamoDBStreamEvent,
-  context: ReturnType<typeof lambdaContext>,
-) => Promise<{ batchItemFailures: { itemIdentifier: string }[] }>;
-let handler: Handler;
+const handler = createHandler({ ...instruments("rollup"), store, partitions: 12, concurrency: 8 });
 let logs: ReturnType<typeof captureLogs>;
 
-beforeAll(async () => {
-  vi.stubEnv("AGGREGATES_TABLE", "unit-aggregates");
-  vi.stubEnv("SALES_TOPIC_PARTITIONS", "12");
-  ({ handler } = (await import("#functions/rollup/handler")) as unknown as { handler: Handler });
-});
-afterAll(() => vi.unstubAllEnvs());
 beforeEach(() => {
   reads = [];
   readGroups = [];
@@ -52,11 +34,14 @@ beforeEach(() => {
 });
 
 describe("the rollup handler", () => {
-  it("rolls up each window instance of the sample event once, on the configured table and partition count", async () => {
+  it("builds its production deps from the function's settings without touching DynamoDB", () => {
+    const deps = productionDeps({ table: "unit-aggregates", partitions: 12, concurrency: 4 });
+    expect(deps).toMatchObject({ partitions: 12, concurrency: 4, store: { counts: { reads: 0, writes: 0 } } });
+  });
+
+  it("rolls up each window instance of the sample event once, reading as many windows at once as the partition count allows", async () => {
     const answer = await handler(eventFile<DynamoDBStreamEvent>("ddb-stream-slice-changes.json"), lambdaContext());
     expect(answer).toEqual({ batchItemFailures: [] });
-    expect(state.tables).toEqual(["unit-aggregates"]);
-    expect(state.partitions).toEqual([12]);
     // 12 partitions: 8 windows' slices fill a BatchGetItem, so the sample's 3 windows are one read.
     expect(readGroups).toEqual([3]);
     expect(reads.map((r) => `${r.window} ${new Date(r.start).toISOString()} ${r.topic}`).sort()).toEqual([

@@ -1,24 +1,25 @@
-import { GlueClient } from "@aws-sdk/client-glue";
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import type { FirehoseMskRecord, TransformedRecord } from "#functions/firehose-transform/transform";
+import type { GlueClient } from "@aws-sdk/client-glue";
+import { beforeEach, describe, expect, it } from "vitest";
+import type { FirehoseMskRecord } from "#functions/firehose-transform/transform";
+import { createHandler, productionDeps } from "#functions/firehose-transform/wiring";
+import { RegistryUnavailableError } from "#shared/avro/errors";
+import { GlueSchemaRegistry } from "#shared/avro/registry";
 import { salesSchemaVersions } from "#shared/sales/schema";
-import { captureLogs, EVENT_SCHEMA_VERSIONS, eventFile, lambdaContext, schemaRegistry } from "#test/support/lambda";
+import { captureLogs, EVENT_SCHEMA_VERSIONS, eventFile, instruments, lambdaContext, schemaRegistry } from "#test/support/lambda";
 
 const [v1Id, v2Id] = Object.keys(EVENT_SCHEMA_VERSIONS) as [string, string];
 const glue = schemaRegistry({ [v1Id]: salesSchemaVersions[0], [v2Id]: salesSchemaVersions[1] });
 interface FirehoseEvent {
   invocationId: string;
+  deliveryStreamArn: string;
   records: FirehoseMskRecord[];
 }
-type Handler = (event: FirehoseEvent, context: ReturnType<typeof lambdaContext>) => Promise<{ records: TransformedRecord[] }>;
-let handler: Handler;
+/** The handler as a new container makes it: a registry with an empty cache, over the fake Glue. */
+const coldHandler = () =>
+  createHandler({ ...instruments("firehose-transform"), registry: new GlueSchemaRegistry({ send: glue.send } as unknown as GlueClient) });
+const handler = coldHandler();
 let logs: ReturnType<typeof captureLogs>;
 
-beforeAll(async () => {
-  vi.spyOn(GlueClient.prototype, "send").mockImplementation(glue.send as never);
-  ({ handler } = (await import("#functions/firehose-transform/handler")) as unknown as { handler: Handler });
-});
-afterAll(() => vi.restoreAllMocks());
 beforeEach(() => {
   glue.state.down = false;
   logs = captureLogs();
@@ -26,6 +27,12 @@ beforeEach(() => {
 });
 
 describe("firehose-transform handler", () => {
+  it("builds its production deps without calling Glue", () => {
+    const calls = glue.state.calls.length;
+    expect(productionDeps().registry).toBeInstanceOf(GlueSchemaRegistry);
+    expect(glue.state.calls).toHaveLength(calls);
+  });
+
   it("answers every record: Ok with a dt key for v1, v2 and zlib records, ProcessingFailed with its bytes for the unknown version", async () => {
     const event = eventFile<FirehoseEvent>("firehose-msk-records.json");
     const { records } = await handler(event, lambdaContext());
@@ -43,12 +50,10 @@ describe("firehose-transform handler", () => {
   });
 
   it("throws when the registry is down (throttled past its retries), so Firehose retries the invocation", async () => {
-    vi.resetModules();
-    const { handler: cold } = (await import("#functions/firehose-transform/handler")) as unknown as { handler: Handler };
+    const cold = coldHandler();
     glue.state.down = true;
-    await expect(cold(eventFile<FirehoseEvent>("firehose-msk-records.json"), lambdaContext())).rejects.toMatchObject({
-      code: "SCHEMA_REGISTRY_UNAVAILABLE",
-      retriable: true,
-    });
+    const failure = cold(eventFile<FirehoseEvent>("firehose-msk-records.json"), lambdaContext());
+    await expect(failure).rejects.toBeInstanceOf(RegistryUnavailableError);
+    await expect(failure).rejects.toMatchObject({ code: "SCHEMA_REGISTRY_UNAVAILABLE", retriable: true });
   }, 20_000);
 });

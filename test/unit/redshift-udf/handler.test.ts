@@ -1,28 +1,23 @@
-import { GlueClient } from "@aws-sdk/client-glue";
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
-import type { UdfRequest, UdfResponse } from "#functions/redshift-udf/udf";
+import type { GlueClient } from "@aws-sdk/client-glue";
+import { afterAll, beforeEach, describe, expect, it, vi } from "vitest";
+import type { UdfRequest } from "#functions/redshift-udf/udf";
+import { createHandler, productionDeps } from "#functions/redshift-udf/wiring";
 import { RegistryUnavailableError } from "#shared/avro/errors";
+import { GlueSchemaRegistry } from "#shared/avro/registry";
 import { salesSchemaVersions } from "#shared/sales/schema";
-import { captureLogs, EVENT_SCHEMA_VERSIONS, eventFile, lambdaContext, schemaRegistry } from "#test/support/lambda";
+import { captureLogs, EVENT_SCHEMA_VERSIONS, eventFile, instruments, lambdaContext, schemaRegistry } from "#test/support/lambda";
 
 const [v1Id, v2Id] = Object.keys(EVENT_SCHEMA_VERSIONS) as [string, string];
 const glue = schemaRegistry({ [v1Id]: salesSchemaVersions[0], [v2Id]: salesSchemaVersions[1] });
-type Handler = (request: UdfRequest, context: ReturnType<typeof lambdaContext>) => Promise<UdfResponse>;
 let logs: ReturnType<typeof captureLogs>;
 
-async function coldHandler(env: Record<string, string>): Promise<Handler> {
-  vi.resetModules();
-  for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
-  return ((await import("#functions/redshift-udf/handler")) as unknown as { handler: Handler }).handler;
+/** The handler as a new container makes it: a registry with an empty cache, over the fake Glue. */
+function coldHandler(onError: "null" | "fail") {
+  const registry = new GlueSchemaRegistry({ send: glue.send } as unknown as GlueClient);
+  return createHandler({ ...instruments("redshift-udf"), registry, registryName: "registry", onError });
 }
 
-beforeAll(() => {
-  vi.spyOn(GlueClient.prototype, "send").mockImplementation(glue.send as never);
-});
-afterAll(() => {
-  vi.unstubAllEnvs();
-  vi.restoreAllMocks();
-});
+afterAll(() => vi.unstubAllEnvs());
 beforeEach(() => {
   glue.state.down = false;
   glue.state.calls.length = 0;
@@ -32,7 +27,7 @@ beforeEach(() => {
 
 describe("redshift-udf handler (f_sales_avro_to_json)", () => {
   it("answers one JSON text per row in order, NULL for NULL and for the undecodable and NULL rows, and logs which row", async () => {
-    const handler = await coldHandler({ SCHEMA_REGISTRY_NAME: "registry", UDF_ON_ERROR: "null" });
+    const handler = coldHandler("null");
     const request = eventFile<UdfRequest>("redshift-udf-request.json");
     const response = await handler(request, lambdaContext());
     expect(response.success).toBe(true);
@@ -56,13 +51,13 @@ describe("redshift-udf handler (f_sales_avro_to_json)", () => {
   });
 
   it("fails the query naming the row when UDF_ON_ERROR=fail", async () => {
-    const handler = await coldHandler({ SCHEMA_REGISTRY_NAME: "registry", UDF_ON_ERROR: "fail" });
+    const handler = coldHandler("fail");
     const response = await handler(eventFile<UdfRequest>("redshift-udf-request.json"), lambdaContext());
     expect(response).toEqual({ success: false, error_msg: expect.stringMatching(/^row 9: UNKNOWN_SCHEMA_VERSION/) });
   });
 
   it("reads unframed values with the latest version of the named schema", async () => {
-    const handler = await coldHandler({ SCHEMA_REGISTRY_NAME: "registry", UDF_ON_ERROR: "null" });
+    const handler = coldHandler("null");
     const framed = eventFile<UdfRequest>("redshift-udf-request.json").arguments[1]?.[0] as string;
     const response = await handler(
       { ...eventFile<UdfRequest>("redshift-udf-request.json"), num_records: 1, arguments: [["sales", framed.slice(36)]] },
@@ -72,17 +67,23 @@ describe("redshift-udf handler (f_sales_avro_to_json)", () => {
   });
 
   it("throws when the registry is down (throttled past its retries), so Redshift retries the query", async () => {
-    const handler = await coldHandler({ SCHEMA_REGISTRY_NAME: "registry", UDF_ON_ERROR: "null" });
+    const handler = coldHandler("null");
     glue.state.down = true;
-    // (A class check would fail: the cold import has its own copy of the module.)
-    await expect(handler(eventFile<UdfRequest>("redshift-udf-request.json"), lambdaContext())).rejects.toMatchObject({
-      name: RegistryUnavailableError.name,
-      code: "SCHEMA_REGISTRY_UNAVAILABLE",
-      retriable: true,
-    });
+    const failure = handler(eventFile<UdfRequest>("redshift-udf-request.json"), lambdaContext());
+    await expect(failure).rejects.toBeInstanceOf(RegistryUnavailableError);
+    await expect(failure).rejects.toMatchObject({ code: "SCHEMA_REGISTRY_UNAVAILABLE", retriable: true });
   }, 20_000);
 
+  it("builds its production deps from the function's settings without calling Glue", () => {
+    const calls = glue.state.calls.length;
+    expect(productionDeps({ registryName: "registry", onError: "fail" })).toMatchObject({ registryName: "registry", onError: "fail" });
+    expect(glue.state.calls).toHaveLength(calls);
+  });
+
   it("refuses a configuration it cannot use at cold start, naming the variable", async () => {
-    await expect(coldHandler({ SCHEMA_REGISTRY_NAME: "registry", UDF_ON_ERROR: "ignore" })).rejects.toThrow(/UDF_ON_ERROR/);
+    // The function's settings are read where its handler.ts loads them: functions/redshift-udf/config.ts.
+    vi.stubEnv("SCHEMA_REGISTRY_NAME", "registry");
+    vi.stubEnv("UDF_ON_ERROR", "ignore");
+    await expect(import("#functions/redshift-udf/config")).rejects.toThrow(/UDF_ON_ERROR/);
   });
 });

@@ -1,0 +1,88 @@
+import { MetricUnit } from "@aws-lambda-powertools/metrics";
+import type { MSKEvent } from "aws-lambda";
+import { GlueAvroDecoder } from "#shared/avro/codec";
+import { dynamoDbClient } from "#shared/clients/dynamodb";
+import { s3Client } from "#shared/clients/s3";
+import { schemaRegistry } from "#shared/clients/schema-registry";
+import { sqsClient } from "#shared/clients/sqs";
+import { correlationIdsOf } from "#shared/kafka/headers";
+import { type Instruments, lambdaHandler } from "#shared/lambda/handler";
+import { lazy } from "#shared/lambda/lazy";
+import { metricsFor } from "#shared/observability/metrics";
+import { observability } from "#shared/observability/powertools";
+import { currentSalesSchema, type Sale } from "#shared/sales/schema";
+import type { config } from "./config.ts";
+import type { DeadLetter } from "./dead-letters.ts";
+import { type BatchDeps, type BatchSummary, type KafkaEventRecord, processBatch } from "./process-batch.ts";
+import { AggregateStore } from "./store.ts";
+
+/** What the aggregate handler runs on; tests hand in fakes, handler.ts the real ones. */
+export interface AggregateDeps extends Required<Instruments> {
+  readonly batch: BatchDeps & { readonly store: BatchDeps["store"] & Pick<AggregateStore, "counts"> };
+}
+
+/**
+ * The MSK event source mapping's handler over `deps`: the batch goes to processBatch, its
+ * summary is logged (counts and correlation ids, never a record) and measured. Every failure
+ * (registry down, DynamoDB throttled past its retries, dead letters refused) is rethrown, so
+ * Lambda retries the batch.
+ */
+export function createHandler(deps: AggregateDeps) {
+  const { logger, tracer, metrics, batch } = deps;
+  return lambdaHandler<MSKEvent, BatchSummary>(deps).handler(async (event) => {
+    const records = event.records as unknown as Record<string, KafkaEventRecord[]>;
+    logger.appendKeys({ correlationIds: correlationIdsOf(Object.values(records).flat()) });
+    const writesBefore = batch.store.counts.writes;
+    const summary = await processBatch(records, batch);
+    tracer.putAnnotation("records", summary.records);
+    tracer.putAnnotation("poison", summary.poison);
+    metrics.addMetric("RecordsIn", MetricUnit.Count, summary.records);
+    metrics.addMetric("RecordsApplied", MetricUnit.Count, summary.applied);
+    metrics.addMetric("LateWindowRecords", MetricUnit.Count, summary.late);
+    metrics.addMetric("DuplicateRecords", MetricUnit.Count, summary.duplicates);
+    metrics.addMetric("FoldedCountryRecords", MetricUnit.Count, summary.folded);
+    metrics.addMetric("PoisonRecords", MetricUnit.Count, summary.poison);
+    metrics.addMetric("DynamoDBWrites", MetricUnit.Count, batch.store.counts.writes - writesBefore);
+    metrics.addMetric("SliceWriteConflicts", MetricUnit.Count, summary.conflicts);
+    // With OffsetLag, the stalled-partition alarm's input (template.yaml AggregateWatermarkStalledAlarm).
+    metrics.addMetric("WatermarkAdvances", MetricUnit.Count, summary.advanced);
+    logger.info("batch aggregated", { ...summary });
+    return summary;
+  });
+}
+
+/** The real deps for `settings` (the function's config): DynamoDB, Glue, and SQS/S3 for dead letters. Cannot fail. */
+export function productionDeps(settings: typeof config): AggregateDeps {
+  const { logger, tracer } = observability("aggregate");
+  const sqs = sqsClient(tracer);
+  const s3 = s3Client(tracer);
+  // SQS, S3 and the sender load only for a batch with poison records, once per container.
+  const sender = lazy(async () => {
+    const [sqsClient, s3Client, { sendDeadLetters }] = await Promise.all([sqs(), s3(), import("./dead-letters.ts")]);
+    const sink = {
+      sqs: sqsClient,
+      queueUrl: settings.deadLetterQueueUrl,
+      s3: s3Client,
+      bucket: settings.deadLetterBucket,
+      prefix: settings.deadLetterPrefix,
+    };
+    return (letters: readonly DeadLetter[]) => sendDeadLetters(sink, letters);
+  });
+  return {
+    logger,
+    tracer,
+    metrics: metricsFor("aggregate"),
+    batch: {
+      decoder: new GlueAvroDecoder<Sale>(schemaRegistry(tracer)(), currentSalesSchema),
+      store: new AggregateStore(dynamoDbClient(tracer, { maxAttempts: 6 })(), settings.table),
+      deadLetter: async (letters) => (await sender())(letters),
+      settings: {
+        windows: settings.windows,
+        allowedLatenessMs: settings.allowedLatenessMs,
+        ttlSeconds: settings.ttlSeconds,
+        maxCountriesPerWindow: settings.maxCountriesPerWindow,
+      },
+      maxConflictRetries: settings.maxConflictRetries,
+    },
+  };
+}

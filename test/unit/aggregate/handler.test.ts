@@ -1,0 +1,183 @@
+import type { GlueClient } from "@aws-sdk/client-glue";
+import { S3Client } from "@aws-sdk/client-s3";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import type { MSKEvent } from "aws-lambda";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import type { Watermark } from "#functions/aggregate/aggregate";
+import type { DeadLetter } from "#functions/aggregate/dead-letters";
+import type { SliceRef } from "#functions/aggregate/store";
+import { type AggregateDeps, createHandler, productionDeps } from "#functions/aggregate/wiring";
+import { type SliceItem, sliceId } from "#shared/aggregates/model";
+import { GlueAvroDecoder } from "#shared/avro/codec";
+import { GlueSchemaRegistry } from "#shared/avro/registry";
+import { currentSalesSchema, type Sale, salesSchemaVersions } from "#shared/sales/schema";
+import { parseWindows } from "#shared/windows/windows";
+import { captureLogs, EVENT_SCHEMA_VERSIONS, eventFile, instruments, lambdaContext, schemaRegistry } from "#test/support/lambda";
+
+// The aggregation core runs for real on the sample batch; the table is an in-memory store and
+// Glue a fake (both have tests of their own), so what is tested is the handler's wiring: what
+// is logged and measured, where dead letters go, and that every failure reaches Lambda.
+const [v1Id, v2Id] = Object.keys(EVENT_SCHEMA_VERSIONS) as [string, string];
+const glue = schemaRegistry({ [v1Id]: salesSchemaVersions[0], [v2Id]: salesSchemaVersions[1] });
+
+/** The function's settings as its defaults give them (functions/aggregate/config.ts). */
+const settings = {
+  table: "unit-aggregates",
+  deadLetterQueueUrl: "http://127.0.0.1:1/123456789012/dead-letters",
+  deadLetterBucket: "unit-lake",
+  deadLetterPrefix: "dead-letters/aggregate/",
+  windows: parseWindows("1m,10m/5m,1h,1d,all"),
+  ttlSeconds: new Map([["1m", 172_800]]),
+  allowedLatenessMs: 600_000,
+  maxCountriesPerWindow: 500,
+  maxConflictRetries: 10,
+};
+
+function memoryStore(trouble: { failWrites?: Error } = {}) {
+  const slices = new Map<string, SliceItem>();
+  const watermarks = new Map<string, Watermark>();
+  return {
+    counts: { writes: 0, reads: 0, conflicts: 0, largestItemBytes: 0 },
+    async readSlices(refs: readonly SliceRef[]) {
+      const ids = refs.map((r) => sliceId(r.window, r.start, r.topicPartition));
+      return new Map(ids.flatMap((id) => (slices.has(id) ? [[id, slices.get(id) as SliceItem]] : [])));
+    },
+    async writeSlice(item: SliceItem): Promise<"written" | "conflict"> {
+      if (trouble.failWrites !== undefined) throw trouble.failWrites;
+      this.counts.writes++;
+      slices.set(sliceId(item.window, item.start, item.topicPartition), { ...item, version: item.version + 1 });
+      return "written";
+    },
+    async readWatermarks(topicPartitions: readonly string[]) {
+      return new Map(topicPartitions.flatMap((tp) => (watermarks.has(tp) ? [[tp, watermarks.get(tp) as Watermark]] : [])));
+    },
+    async writeWatermark(topicPartition: string, watermark: Watermark) {
+      this.counts.writes++;
+      watermarks.set(topicPartition, watermark);
+    },
+  };
+}
+
+let letters: DeadLetter[] = [];
+function deps(over: Partial<AggregateDeps["batch"]> = {}): AggregateDeps {
+  const production = productionDeps(settings);
+  return {
+    ...instruments("aggregate"),
+    batch: {
+      ...production.batch,
+      decoder: new GlueAvroDecoder<Sale>(new GlueSchemaRegistry({ send: glue.send } as unknown as GlueClient), currentSalesSchema),
+      store: memoryStore(),
+      deadLetter: async (sent) => {
+        letters.push(...sent);
+        return sent.length;
+      },
+      ...over,
+    },
+  };
+}
+
+const sample = () => eventFile<MSKEvent>("msk-sales-batch.json");
+let logs: ReturnType<typeof captureLogs>;
+
+beforeEach(() => {
+  letters = [];
+  glue.state.down = false;
+  logs = captureLogs();
+  return () => logs.stop();
+});
+
+const letter = (offset: number): DeadLetter => ({
+  topic: "sales",
+  partition: 0,
+  offset,
+  timestamp: 0,
+  key: undefined,
+  value: "AAAA",
+  reason: { code: "BAD_HEADER_VERSION", message: "header version byte is 0" },
+  source: "aggregate",
+});
+
+describe("aggregate handler (MSK event source mapping)", () => {
+  it("aggregates the sample batch with the configured settings, dead-letters its poison record, and returns the summary", async () => {
+    const handler = createHandler(deps());
+    const result = await handler(sample(), lambdaContext());
+    expect(result).toMatchObject({ records: 9, applied: 8, poison: 1 });
+    expect(letters).toEqual([expect.objectContaining({ topic: "sales", source: "aggregate", reason: expect.any(Object) })]);
+    expect(productionDeps(settings).batch).toMatchObject({
+      settings: { maxCountriesPerWindow: 500, allowedLatenessMs: 600_000 },
+      maxConflictRetries: 10,
+    });
+  });
+
+  it("logs counts and the batch's correlation ids, never a record, and emits the counts as metrics", async () => {
+    const store = memoryStore();
+    await createHandler(deps({ store }))(sample(), lambdaContext());
+    const lines = logs.lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+    const info = lines.find((line) => line.message === "batch aggregated");
+    expect(info).toMatchObject({ records: 9, applied: 8, poison: 1, correlationIds: expect.arrayContaining([expect.any(String)]) });
+    const metrics = lines.find((line) => line._aws !== undefined) as Record<string, unknown> | undefined;
+    expect(metrics).toMatchObject({ RecordsIn: 9, RecordsApplied: 8, PoisonRecords: 1, DynamoDBWrites: store.counts.writes });
+    expect(store.counts.writes).toBeGreaterThan(0);
+    const values = Object.values(sample().records).flatMap((records) => records.map((r) => r.value));
+    for (const value of values) expect(logs.lines.join("\n")).not.toContain(value);
+  });
+
+  it("fails the invocation when dead letters are refused, so the batch is retried and no record is lost", async () => {
+    const handler = createHandler(deps({ deadLetter: async () => Promise.reject(new Error("SQS refused 1 dead letters")) }));
+    await expect(handler(sample(), lambdaContext())).rejects.toThrow(/SQS refused 1 dead letters/);
+    expect(logs.lines.some((line) => line.includes("batch aggregated"))).toBe(false);
+  });
+
+  it("fails the invocation when the registry is down or DynamoDB throttles past its retries", async () => {
+    glue.state.down = true;
+    await expect(createHandler(deps())(sample(), lambdaContext())).rejects.toMatchObject({ code: "SCHEMA_REGISTRY_UNAVAILABLE" });
+    glue.state.down = false;
+    const throttled = Object.assign(new Error("Throughput exceeds the current capacity"), {
+      name: "ProvisionedThroughputExceededException",
+    });
+    await expect(createHandler(deps({ store: memoryStore({ failWrites: throttled }) }))(sample(), lambdaContext())).rejects.toBe(throttled);
+  }, 20_000);
+});
+
+// The production dead-letter path: the SDK clients are real, their send is answered in-process.
+describe("aggregate handler's dead letters (production deps)", () => {
+  const sqs: { sent: { QueueUrl: string; Entries: { MessageBody: string }[] }[]; refuse: boolean } = { sent: [], refuse: false };
+  const s3: { put: { Bucket: string; Key: string }[] } = { put: [] };
+  beforeAll(() => {
+    vi.spyOn(SQSClient.prototype, "send").mockImplementation((async (command: {
+      input: { QueueUrl: string; Entries: { Id: string; MessageBody: string }[] };
+    }) => {
+      sqs.sent.push(command.input);
+      return sqs.refuse
+        ? { Successful: [], Failed: command.input.Entries.map((e) => ({ Id: e.Id, Code: "KMS.ThrottlingException", SenderFault: false })) }
+        : { Successful: command.input.Entries.map((e) => ({ Id: e.Id })), Failed: [] };
+    }) as never);
+    vi.spyOn(S3Client.prototype, "send").mockImplementation((async (command: { input: { Bucket: string; Key: string } }) => {
+      s3.put.push(command.input);
+      return {};
+    }) as never);
+  });
+  afterAll(() => vi.restoreAllMocks());
+  beforeEach(() => {
+    sqs.sent.length = 0;
+    sqs.refuse = false;
+    s3.put.length = 0;
+  });
+
+  it("sends dead letters to the configured queue, ten per request", async () => {
+    await productionDeps(settings).batch.deadLetter(Array.from({ length: 12 }, (_, i) => letter(i)));
+    expect(sqs.sent).toHaveLength(2);
+    expect(sqs.sent[0]).toMatchObject({ QueueUrl: "http://127.0.0.1:1/123456789012/dead-letters" });
+  });
+
+  it("stores a value too large for SQS in the configured bucket under the dead-letter prefix", async () => {
+    await productionDeps(settings).batch.deadLetter([{ ...letter(3), value: Buffer.alloc(300_000).toString("base64") }]);
+    expect(s3.put).toMatchObject([{ Bucket: "unit-lake", Key: "dead-letters/aggregate/sales/0/3/value" }]);
+    expect(sqs.sent).toMatchObject([{ Entries: [{ MessageBody: expect.stringContaining('"valueRef"') }] }]);
+  });
+
+  it("rejects when SQS refuses dead letters", async () => {
+    sqs.refuse = true;
+    await expect(productionDeps(settings).batch.deadLetter([letter(7)])).rejects.toThrow(/SQS refused 1 dead letters/);
+  });
+});
