@@ -205,7 +205,8 @@ describe("the dashboard page", { timeout: 300_000 }, () => {
     expect(seen.seriesTotal.startsWith(expected.seriesTotal)).toBe(true);
     expect(seen.bars).toBe(60);
     expect(seen.state).toMatch(/^open/);
-    expect(seen.range).toMatch(/^10m\/5m · \d{4}-\d{2}-\d{2} \d{2}:\d{2}–\d{2}:\d{2} UTC$/);
+    // A window that crosses midnight names its end's date too (23:55–2026-12-02 00:05).
+    expect(seen.range).toMatch(/^10m\/5m · \d{4}-\d{2}-\d{2} \d{2}:\d{2}–(\d{4}-\d{2}-\d{2} )?\d{2}:\d{2} UTC$/);
     expect(seen.freshness).toMatch(/^updated \d{2}:\d{2}:\d{2} UTC \(\d+ s ago\)$/);
     expect(seen.error).toBeUndefined();
     expect(problems).toEqual([]);
