@@ -21,6 +21,9 @@ export interface Sale {
   readonly channel: string;
 }
 
+/** The value of each field with an Avro default: code that builds a Sale starts from these, as Avro fills them on read. */
+export const saleDefaults = { city: null, district: null, channel: "store" } as const;
+
 /** Every version of the sales schema, oldest first; the last is the current reader and writer schema. */
 export const salesSchemaVersions = [v1, v2] as unknown as readonly [avro.Schema, avro.Schema];
 export const currentSalesSchema = v2 as unknown as avro.Schema;

@@ -188,6 +188,12 @@ function schemaModule(versions: readonly SchemaVersion[], fields: readonly Contr
     ...members,
     "}",
     "",
+    "/** The value of each field with an Avro default: code that builds a Sale starts from these, as Avro fills them on read. */",
+    `export const saleDefaults = { ${fields
+      .filter((f) => !f.required)
+      .map((f) => `${f.avro.name}: ${JSON.stringify(f.avro.default)}`)
+      .join(", ")} } as const;`,
+    "",
     "/** Every version of the sales schema, oldest first; the last is the current reader and writer schema. */",
     `export const salesSchemaVersions = [${versions.map((v) => `v${v.version}`).join(", ")}] as unknown as readonly [${tuple}];`,
     `export const currentSalesSchema = v${current.version} as unknown as avro.Schema;`,
