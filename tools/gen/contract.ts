@@ -362,6 +362,8 @@ function templateRegions(text: string, versions: readonly SchemaVersion[], colum
       ...(i > 0 ? [""] : []),
       `SalesSchemaV${v.version}:`,
       "  Type: AWS::Glue::SchemaVersion",
+      // Versions register one after another, so each is checked for compatibility against the one before.
+      ...(i > 0 ? [`  DependsOn: SalesSchemaV${v.version - 1}`] : []),
       "  Properties:",
       "    Schema:",
       "      SchemaArn: !Ref SalesSchema",

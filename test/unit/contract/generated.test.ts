@@ -82,7 +82,7 @@ describe("the generator", () => {
     expect(out.get("shared/sales/schema.ts")).toContain("export const currentSalesSchema = v3 as unknown as avro.Schema;");
     expect(out.get("shared/sales/input-fields.ts")).toContain('note: optionalTextField("note", 50),');
     expect(out.get("test/support/lake-columns.ts")).toContain('{ name: "note", type: "string" },');
-    expect(out.get("template.yaml")).toMatch(/SalesSchemaV3:\n {4}Type: AWS::Glue::SchemaVersion/);
+    expect(out.get("template.yaml")).toMatch(/SalesSchemaV3:\n {4}Type: AWS::Glue::SchemaVersion\n {4}DependsOn: SalesSchemaV2\n/);
     expect(out.get("template.yaml")).toContain("            - Name: note\n              Type: string\n            - Name: kafka_partition");
     expect(out.get("docs/openapi.yaml")).toContain("        note: { type: string, nullable: true, maxLength: 50 }");
     writeFileSync(join(scratch, "schemas", "sales-v5.json"), JSON.stringify(v3));
