@@ -1,5 +1,5 @@
 import { knownCountries } from "#shared/sales/regions";
-import { CHANNELS, type Sale } from "#shared/sales/schema";
+import { CHANNELS, type Sale, saleDefaults } from "#shared/sales/schema";
 
 /** Mulberry32: a tiny seeded PRNG, so a seed always yields the same stream of sales. */
 export function seededRandom(seed: number): () => number {
@@ -42,7 +42,9 @@ export function* generateSales(options: GeneratorOptions = {}): Generator<Sale> 
   for (;;) {
     const withAddress = random() > 0.05;
     time += Math.floor(random() * 2 * meanGap);
+    // Fields added to the schema later start at their default, as a decoded sale has them.
     yield {
+      ...saleDefaults,
       payment_id: paymentId++,
       customer_id: 1 + Math.floor(random() * 599),
       amount: pick(amounts),

@@ -8,7 +8,7 @@ import { unmarshalSlice } from "#shared/aggregates/model";
 import { GlueAvroDecoder, GlueAvroEncoder } from "#shared/avro/codec";
 import { RegistryUnavailableError } from "#shared/avro/errors";
 import type { SchemaSource } from "#shared/avro/registry";
-import { currentSalesSchema, type Sale } from "#shared/sales/schema";
+import { currentSalesSchema, type Sale, salesSchemaVersions } from "#shared/sales/schema";
 import { parseWindows } from "#shared/windows/windows";
 import { MemorySchemaSource, V2_ID } from "#test/support/schemas";
 
@@ -19,7 +19,8 @@ const settings: AggregationSettings = {
   maxCountriesPerWindow: 100,
 };
 const T0 = Date.parse("2031-03-01T10:00:00Z");
-const encoder = new GlueAvroEncoder<Sale>(currentSalesSchema, V2_ID);
+// V2_ID names v2 in MemorySchemaSource, so the records are v2 frames whatever the current reader is.
+const encoder = new GlueAvroEncoder<Sale>(salesSchemaVersions[1], V2_ID);
 const sale = (amount: string, country = "France"): Sale => ({
   payment_id: 1,
   customer_id: 7,

@@ -6,8 +6,9 @@ import { localStackContext } from "#local/stack/context";
 import { resolveValue } from "#local/template/intrinsics";
 import { GlueAvroDecoder, GlueAvroEncoder } from "#shared/avro/codec";
 import { currentSalesSchema, type Sale, salesSchemaVersions } from "#shared/sales/schema";
-import { lakeColumns } from "#test/support/lake-columns";
+import { lakeColumns, partitionColumn } from "#test/support/lake-columns";
 import { MemorySchemaSource, V1_ID, V2_ID } from "#test/support/schemas";
+import { lakeColumnsOf } from "../../../tools/gen/contract.ts";
 
 const sale: Sale = {
   payment_id: 7,
@@ -26,16 +27,16 @@ describe("the lake's Glue table", () => {
     const table = resolveValue(ctx, ctx.template.Resources.SalesTable?.Properties, "SalesTable") as {
       TableInput: { StorageDescriptor: { Columns: { Name: string; Type: string }[] }; PartitionKeys: { Name: string; Type: string }[] };
     };
-    expect(table.TableInput.StorageDescriptor.Columns.map((c) => ({ name: c.Name, type: c.Type }))).toEqual(
-      lakeColumns(currentSalesSchema),
-    );
-    expect(table.TableInput.PartitionKeys).toEqual([{ Name: "dt", Type: "string" }]);
-    expect(lakeColumns(currentSalesSchema).find((c) => c.name === "amount")?.type).toBe("decimal(10,2)");
+    expect(table.TableInput.StorageDescriptor.Columns.map((c) => ({ name: c.Name, type: c.Type }))).toEqual(lakeColumns);
+    expect(lakeColumns).toEqual(lakeColumnsOf(currentSalesSchema as Parameters<typeof lakeColumnsOf>[0]));
+    expect(table.TableInput.PartitionKeys).toEqual([{ Name: partitionColumn.name, Type: partitionColumn.type }]);
+    expect(partitionColumn).toEqual({ name: "dt", type: "string" });
+    expect(lakeColumns.find((c) => c.name === "amount")?.type).toBe("decimal(10,2)");
   });
 
   it("is what the template's delivery stream converts to, under a dt prefix from the transform", () => {
     const [stream] = firehoseStreams(localStackContext());
-    expect(stream?.columns.map((c) => c.name)).toEqual(lakeColumns(currentSalesSchema).map((c) => c.name));
+    expect(stream?.columns.map((c) => c.name)).toEqual(lakeColumns.map((c) => c.name));
     expect(stream?.transformFunctionId).toBe("FirehoseTransformFunction");
     // Like the aggregate mapping's TRIM_HORIZON: the lake starts at the topic's earliest record.
     expect(stream?.fromBeginning).toBe(true);
