@@ -13,6 +13,7 @@ import { knownCountries, regionOf } from "#shared/sales/regions";
 import { currentSalesSchema, type Sale } from "#shared/sales/schema";
 import { parseWindows, windowStarts } from "#shared/windows/windows";
 import { createPrivateAggregatesTable, kafkaEvent, salesEncoders } from "#test/support/aggregates";
+import { benchReport } from "./report.ts";
 import { measure, printTable } from "./support.ts";
 
 /**
@@ -21,6 +22,7 @@ import { measure, printTable } from "./support.ts";
  * 2) Cost of the aggregation core (decode + windows + merge, no I/O) against JSON.parse of the
  *    same records.
  */
+const report = benchReport("aggregate");
 await up();
 const clients = localClients();
 const settings: AggregationSettings = {
@@ -75,18 +77,18 @@ started = performance.now();
 for (let i = 0; i < updates.length; i += 64) await Promise.all(updates.slice(i, i + 64).map((run) => run()));
 const perRecordMs = performance.now() - started;
 
-console.log(
+report.print(
   `\nDynamoDB writes for one ${sales.length}-record batch, ${new Set(sales.map((s) => s.country)).size} countries, windows 1m,10m/5m,1h,1d`,
 );
-console.log("| writer | write requests | per record | wall ms |");
-console.log("| --- | --- | --- | --- |");
-console.log(
+report.print("| writer | write requests | per record | wall ms |");
+report.print("| --- | --- | --- | --- |");
+report.print(
   `| per-record UpdateItem (record x window x dimension) | ${perRecordWrites} | ${(perRecordWrites / sales.length).toFixed(3)} | ${perRecordMs.toFixed(0)} |`,
 );
-console.log(
+report.print(
   `| this aggregator (one conditional PutItem per slice touched + watermarks) | ${store.counts.writes} | ${(store.counts.writes / sales.length).toFixed(3)} | ${batchedMs.toFixed(0)} |`,
 );
-console.log(
+report.print(
   `(${summary.itemsWritten} slices, ${summary.partitions} watermarks, ${store.counts.reads} BatchGetItem requests; ratio ${(perRecordWrites / store.counts.writes).toFixed(0)}x fewer writes)`,
 );
 await Promise.all([batched.drop(), perRecord.drop()]);
@@ -117,8 +119,9 @@ const rows = [
     aggregate(planBatch(decoded, settings), new Map(), new Map(), settings);
   }),
 ];
-printTable(`Aggregation core cost, ${big.length.toLocaleString("en-US")} records (Node ${process.version})`, rows);
+printTable(report.print, `Aggregation core cost, ${big.length.toLocaleString("en-US")} records (Node ${process.version})`, rows);
 const [json0, core] = rows;
-if (json0 !== undefined && core !== undefined) console.log(`core time / JSON.parse time = ${(core.seconds / json0.seconds).toFixed(2)}x`);
+if (json0 !== undefined && core !== undefined) report.print(`core time / JSON.parse time = ${(core.seconds / json0.seconds).toFixed(2)}x`);
 for (const client of [clients.glue, clients.dynamodb, clients.s3, clients.sqs]) client.destroy();
+report.save();
 process.exit(0);

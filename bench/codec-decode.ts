@@ -12,6 +12,7 @@ import { GlueAvroDecoder, GlueAvroEncoder } from "#shared/avro/codec";
 import { GlueSchemaRegistry } from "#shared/avro/registry";
 import { HEADER_LENGTH } from "#shared/avro/wire-format";
 import { currentSalesSchema, type Sale, salesSchemaVersions } from "#shared/sales/schema";
+import { benchReport } from "./report.ts";
 import { measure, printTable } from "./support.ts";
 
 /**
@@ -19,6 +20,7 @@ import { measure, printTable } from "./support.ts";
  * bytes in the same run: raw avsc with a cached type (the practical limit), JSON.parse of the
  * same records as JSON, @meinestadt.de/glue-schema-registry and @aws-lambda-powertools/kafka.
  */
+const report = benchReport("codec-decode");
 const count = Number(process.env.BENCH_RECORDS ?? 100_000);
 await up();
 const { glue } = localClients();
@@ -35,7 +37,7 @@ const frames = sales.map((sale) => encoder.encode(sale));
 const bodies = frames.map((frame) => frame.subarray(HEADER_LENGTH));
 const json = sales.map((sale) => JSON.stringify(sale));
 const bytes = frames.reduce((sum, frame) => sum + frame.length, 0);
-console.log(
+report.print(
   `${count.toLocaleString("en-US")} sales, ${(bytes / count).toFixed(1)} bytes per Glue frame, ${(json.reduce((s, j) => s + j.length, 0) / count).toFixed(1)} bytes per JSON record`,
 );
 
@@ -115,6 +117,7 @@ rows.push(
   }),
 );
 
-printTable(`Decode throughput, v1 writer -> v2 reader (Node ${process.version})`, rows);
+printTable(report.print, `Decode throughput, v1 writer -> v2 reader (Node ${process.version})`, rows);
 glue.destroy();
+report.save();
 process.exit(0);

@@ -6,6 +6,7 @@ import { localEnvironment } from "#local/runtime/environment";
 import { localStackContext } from "#local/stack/context";
 import { paths } from "#local/stack/settings";
 import { type SamFunction, samFunctions } from "#local/template/functions";
+import { benchReport } from "./report.ts";
 
 /**
  * `npm run bench -- coldstart`: each function bundled as `sam build` does (local/build/bundle.ts), then
@@ -13,6 +14,7 @@ import { type SamFunction, samFunctions } from "#local/template/functions";
  * the function's environment, beside a minimal Powertools handler bundled the same way. No
  * network at init: the handlers only build clients there. Prints medians; never fails on speed.
  */
+const report = benchReport("coldstart");
 const runs = Number(process.env.COLDSTART_RUNS ?? 11);
 const node = join(paths.projectRoot, "node_modules", "node", "bin", "node");
 if (!existsSync(node)) throw new Error(`${node} is missing: npm install provides Node 22 as the "node" dev dependency`);
@@ -74,18 +76,19 @@ const median = (values: number[]) => {
 };
 const version = spawnSync(node, ["--version"], { encoding: "utf8" }).stdout.trim();
 const base = median(times.get(baseline.logicalId) ?? []);
-console.log(`\nModule init in a fresh Node ${version} process, median of ${runs} (bundles as sam build makes them)`);
+report.print(`\nModule init in a fresh Node ${version} process, median of ${runs} (bundles as sam build makes them)`);
 const width = Math.max(...subjects.map((s) => s.label.length));
-console.log(`| ${"function".padEnd(width)} | bundle KiB | init ms | vs baseline | goal`);
-console.log(`| ${"-".repeat(width)} | ---------- | ------- | ----------- | ----`);
+report.print(`| ${"function".padEnd(width)} | bundle KiB | init ms | vs baseline | goal`);
+report.print(`| ${"-".repeat(width)} | ---------- | ------- | ----------- | ----`);
 for (const subject of subjects) {
   const ms = median(times.get(subject.label) ?? []);
   const ratio = ms / base;
   const kib = subject.bytes / 1024;
   const goals = subject.fn === baseline ? ["baseline"] : [ratio <= 1.5 ? "init <= 1.5x: met" : "init <= 1.5x: missed"];
   if (subject.fn.logicalId.startsWith("IngestFunction")) goals.push(kib <= 400 ? "<= 400 KiB: met" : "<= 400 KiB: missed");
-  console.log(
+  report.print(
     `| ${subject.label.padEnd(width)} | ${kib.toFixed(1).padStart(10)} | ${ms.toFixed(1).padStart(7)} | ${`${ratio.toFixed(2)}x`.padStart(11)} | ${goals.join(", ")}`,
   );
 }
-console.log("(init: require() of the bundle until evaluated; on Lambda the first invocation adds its own connections and lookups)");
+report.print("(init: require() of the bundle until evaluated; on Lambda the first invocation adds its own connections and lookups)");
+report.save();

@@ -10,6 +10,7 @@ import { up } from "#local/stack/stack";
 import { regionOf } from "#shared/sales/regions";
 import { salesEncoders } from "#test/support/aggregates";
 import { apiFigures, eventually, lakeFigures, ordersOf } from "#test/support/pipeline";
+import { benchReport } from "./report.ts";
 
 /**
  * End to end on the local stack, on a namespaced runtime (private topic, tables, bucket: nothing
@@ -19,6 +20,7 @@ import { apiFigures, eventually, lakeFigures, ordersOf } from "#test/support/pip
  * (aggregator) and on the region and overall series (aggregator, table stream, rollup), each
  * broken down into the stages the runtime's mappings report (onBatch timings).
  */
+const report = benchReport("e2e");
 const RATE = Number(process.env.BENCH_RATE ?? 600);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const total = RATE * SECONDS;
@@ -223,25 +225,25 @@ const stagesOf = (probe: Probe, path: Path): Partial<Record<Stage, number>> | un
   return { ...aggregate, stream: stream.invokedAt - kafka.doneAt, rollup: stream.doneAt - stream.invokedAt, query: seen - stream.doneAt };
 };
 
-console.log(
+report.print(
   `\nEnd to end, ${total.toLocaleString("en-US")} sales offered at ${RATE}/s (Node ${process.version}, ${availableParallelism()} CPUs)`,
 );
-console.log(`load average (1/5/15 min): before ${loadBefore}, at the end of the load ${loadDuring}, after ${load()}`);
-console.log("| path | records | seconds | records/s |");
-console.log("| --- | --- | --- | --- |");
-console.log(
+report.print(`load average (1/5/15 min): before ${loadBefore}, at the end of the load ${loadDuring}, after ${load()}`);
+report.print("| path | records | seconds | records/s |");
+report.print("| --- | --- | --- | --- |");
+report.print(
   `| raw Kafka produce (idempotent, acks=all) + consume, same encoded records | ${total} | ${rawSeconds.toFixed(1)} | ${(total / rawSeconds).toFixed(0)} |`,
 );
-console.log(
+report.print(
   `| POST /sales accepted (load generator) | ${result.accepted.length} | ${posted.toFixed(1)} | ${(result.accepted.length / posted).toFixed(0)} |`,
 );
-console.log(
+report.print(
   `| POST -> visible in the aggregates (query API) | ${result.accepted.length} | ${aggregated.toFixed(1)} | ${(result.accepted.length / aggregated).toFixed(0)} |`,
 );
-console.log(
+report.print(
   `| POST -> landed in the lake (after a flush) | ${ordersOf(lake.figures)} | ${landed.toFixed(1)} | ${(ordersOf(lake.figures) / landed).toFixed(0)} |`,
 );
-console.log(`aggregation / accepted rate: ${(posted / aggregated).toFixed(2)}x`);
+report.print(`aggregation / accepted rate: ${(posted / aggregated).toFixed(2)}x`);
 for (const path of paths) {
   const fresh = probes.flatMap((probe) => (probe.seen[path] === undefined ? [] : [(probe.seen[path] as number) - probe.acked]));
   const missed = probes.length - fresh.length;
@@ -256,16 +258,17 @@ for (const path of paths) {
       return `${stage} ${mean(values).toFixed(0)} ms (${((100 * mean(values)) / whole).toFixed(0)} %, p99 ${quantile(values, 99).toFixed(0)})`;
     })
     .join(", ");
-  console.log(
+  report.print(
     `freshness ${path.padEnd(7)} (202 -> visible in /series), ${fresh.length} probes${missed > 0 ? ` (${missed} never seen in 60 s)` : ""}: p50 ${quantile(fresh, 50).toFixed(0)} ms, p99 ${quantile(fresh, 99).toFixed(0)} ms`,
   );
-  console.log(`  stages (mean of ${breakdowns.length}): ${shares}`);
+  report.print(`  stages (mean of ${breakdowns.length}): ${shares}`);
 }
-console.log(`per invocation (mean): ${functionLines.join("; ")}`);
+report.print(`per invocation (mean): ${functionLines.join("; ")}`);
 const streamWindow = mean(streamBatches.map((b) => b.invokedAt - b.readAt));
-console.log(
+report.print(
   `aggregate mapping: ${batchSizes(kafkaSizes)}; rollup stream mapping: ${batchSizes(streamSizes)}, first record read to invocation ${streamWindow.toFixed(0)} ms (the batching window)`,
 );
-console.log(`rejected ${result.rejected.length}, lake duplicates ${lake.duplicates}`);
+report.print(`rejected ${result.rejected.length}, lake duplicates ${lake.duplicates}`);
 for (const client of [clients.glue, clients.dynamodb, clients.s3, clients.sqs, clients.iam]) client.destroy();
+report.save();
 process.exit(0);

@@ -13,6 +13,7 @@ import { HEADER_CORRELATION_ID, HEADER_RECORD_INDEX, HEADER_REQUEST_ID } from "#
 import { partitionOfKey } from "#shared/kafka/partitioner";
 import { SEND_RETRY } from "#shared/kafka/producer";
 import { currentSalesSchema, type Sale } from "#shared/sales/schema";
+import { benchReport } from "./report.ts";
 
 /**
  * POST /sales -> 202 (local HTTP API, payload 2.0 event, validation, Avro, request ledger in
@@ -22,6 +23,7 @@ import { currentSalesSchema, type Sale } from "#shared/sales/schema";
  * the same batches, concurrently. Records/s over the whole run, and p50/p99 per request (POST
  * -> 202) or per send. On a topic of its own, deleted after. Then the bundle's size.
  */
+const report = benchReport("ingest");
 const count = Number(process.env.BENCH_RECORDS ?? 20_000);
 const batchSize = Number(process.env.BENCH_BATCH ?? 500);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -129,21 +131,22 @@ await runtime.stop();
 const rows = [baseline, keyed, unkeyed];
 const width = Math.max(...rows.map((row) => row.name.length));
 const ms = (value: number) => value.toFixed(1).padStart(8);
-console.log(
+report.print(
   `\nIngest, ${count.toLocaleString("en-US")} records in batches of ${batchSize}, ${containers} in flight, ${partitions} partitions, best of ${rounds} rounds (Node ${process.version})`,
 );
-console.log(`| ${"".padEnd(width)} | records/s | vs base | p50 ms   | p99 ms   | p99 vs base |`);
-console.log(`| ${"-".repeat(width)} | --------- | ------- | -------- | -------- | ----------- |`);
+report.print(`| ${"".padEnd(width)} | records/s | vs base | p50 ms   | p99 ms   | p99 vs base |`);
+report.print(`| ${"-".repeat(width)} | --------- | ------- | -------- | -------- | ----------- |`);
 for (const row of rows) {
-  console.log(
+  report.print(
     `| ${row.name.padEnd(width)} | ${Math.round(row.recordsPerSecond).toLocaleString("en-US").padStart(9)} | ${(row.recordsPerSecond / baseline.recordsPerSecond).toFixed(2).padStart(6)}x | ${ms(row.p50)} | ${ms(row.p99)} | ${(row.p99 / baseline.p99).toFixed(2).padStart(10)}x |`,
   );
 }
-console.log("Goal: POST >= 0.8x the baseline's records/s and p99 <= 1.5x its p99.");
+report.print("Goal: POST >= 0.8x the baseline's records/s and p99 <= 1.5x its p99.");
 
 const fn = samFunctions(ctx).find((f) => f.logicalId === "IngestFunction");
 if (fn === undefined) throw new Error("template.yaml has no IngestFunction");
 const bundle = await bundleOf(fn);
-console.log(`\nIngestFunction bundle (the template's BuildProperties, as deployed): ${(bundle.bytes / 1024).toFixed(1)} KiB`);
+report.print(`\nIngestFunction bundle (the template's BuildProperties, as deployed): ${(bundle.bytes / 1024).toFixed(1)} KiB`);
 for (const client of [clients.glue, clients.dynamodb, clients.s3, clients.sqs]) client.destroy();
+report.save();
 process.exit(0);

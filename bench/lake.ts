@@ -6,6 +6,7 @@ import { sampleSales } from "#local/sales/generator";
 import { localClients } from "#local/stack/clients";
 import { up } from "#local/stack/stack";
 import { salesEncoders } from "#test/support/aggregates";
+import { benchReport } from "./report.ts";
 
 /**
  * Rows/s from the topic to Parquet in S3 for 100k records: the template's delivery stream
@@ -13,6 +14,7 @@ import { salesEncoders } from "#test/support/aggregates";
  * transform function in a local container, moto's S3. On a namespaced runtime's private topic and
  * bucket (removed at the end). Then the transform's bundle size.
  */
+const report = benchReport("lake");
 const count = Number(process.env.BENCH_RECORDS ?? 100_000);
 await up();
 const clients = localClients();
@@ -45,13 +47,14 @@ await firehose.flush();
 const seconds = (performance.now() - started) / 1000;
 await firehose.stop();
 await runtime.stop();
-console.log(`\nTopic -> transform -> Parquet in S3, ${count.toLocaleString("en-US")} records (Node ${process.version})`);
-console.log(
+report.print(`\nTopic -> transform -> Parquet in S3, ${count.toLocaleString("en-US")} records (Node ${process.version})`);
+report.print(
   `rows written ${firehose.stats.rowsWritten}, failed ${firehose.stats.failedRecords}, transform invocations ${firehose.stats.invocations}, objects ${firehose.stats.objects}`,
 );
-console.log(`${(firehose.stats.rowsWritten / seconds).toFixed(0)} rows/s (${seconds.toFixed(1)} s)`);
+report.print(`${(firehose.stats.rowsWritten / seconds).toFixed(0)} rows/s (${seconds.toFixed(1)} s)`);
 
 const bundle = await bundleOf(transform.fn);
-console.log(`FirehoseTransformFunction bundle (the template's BuildProperties, as deployed): ${(bundle.bytes / 1024).toFixed(1)} KiB`);
+report.print(`FirehoseTransformFunction bundle (the template's BuildProperties, as deployed): ${(bundle.bytes / 1024).toFixed(1)} KiB`);
 for (const client of [clients.glue, clients.dynamodb, clients.s3, clients.sqs]) client.destroy();
+report.save();
 process.exit(0);

@@ -7,9 +7,11 @@ import { GlueAvroDecoder } from "#shared/avro/codec";
 import { GlueSchemaRegistry } from "#shared/avro/registry";
 import { currentSalesSchema, type Sale } from "#shared/sales/schema";
 import { salesEncoders } from "#test/support/aggregates";
+import { benchReport } from "./report.ts";
 import { measure, printTable } from "./support.ts";
 
 /** Rows/s of f_sales_avro_to_json for 10,000-row batches as Redshift sends them (hex in, JSON out). */
+const report = benchReport("redshift-udf");
 await up();
 const { glue } = localClients();
 const encodePlain = await salesEncoders("none");
@@ -38,8 +40,9 @@ const rows = [
     if (!outcome.ok) throw new Error(outcome.error.errorMessage);
   }),
 ];
-printTable(`f_sales_avro_to_json, batches of ${sales.length.toLocaleString("en-US")} rows (Node ${process.version})`, rows);
-for (const row of rows) console.log(`${row.name}: ${(row.seconds * 1000).toFixed(0)} ms per 10,000-row batch`);
+printTable(report.print, `f_sales_avro_to_json, batches of ${sales.length.toLocaleString("en-US")} rows (Node ${process.version})`, rows);
+for (const row of rows) report.print(`${row.name}: ${(row.seconds * 1000).toFixed(0)} ms per 10,000-row batch`);
 await runtime.stop();
 glue.destroy();
+report.save();
 process.exit(0);

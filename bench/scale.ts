@@ -14,6 +14,7 @@ import { knownCountries } from "#shared/sales/regions";
 import { currentSalesSchema, type Sale } from "#shared/sales/schema";
 import { parseWindows } from "#shared/windows/windows";
 import { createPrivateAggregatesTable, kafkaEvent, salesEncoders } from "#test/support/aggregates";
+import { benchReport } from "./report.ts";
 
 /**
  * How aggregation scales with partitions. For P = 1..64 concurrent partition workers, each
@@ -27,6 +28,7 @@ import { createPrivateAggregatesTable, kafkaEvent, salesEncoders } from "#test/s
  *
  * BATCHES (default 4) and BATCH_SIZE (default 1000) per worker; PARTITIONS="1,2,4" to choose P.
  */
+const report = benchReport("scale");
 const batches = Number(process.env.BATCHES ?? 4);
 const batchSize = Number(process.env.BATCH_SIZE ?? 1000);
 const counts = (process.env.PARTITIONS ?? "1,2,4,8,16,32,64").split(",").map(Number);
@@ -178,13 +180,14 @@ for (const [pass, partitions] of [counts[0] as number, ...counts].entries()) {
 }
 
 const plan = planBatch([], settings);
-console.log(
+report.print(
   `\nAggregation with P concurrent partition workers, ${batches} batches of ${batchSize} records each (~100 s of event time per batch), windows 1m,10m/5m,1h,1d, ${plan.perRecord} windows per record, Node ${process.version}`,
 );
-console.log(
+report.print(
   "| P | records/s | vs P x (P=1 rate) | conflicts per batch | writes per record | largest item KB | busiest key writes/s / WCU/s / KB/s | busiest key writes per partition batch | busiest key | query requests: leaderboard / country series / region series | rollup writes / reads per window per stream batch |",
 );
-console.log("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
-for (const row of rows) console.log(`| ${row} |`);
+report.print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+for (const row of rows) report.print(`| ${row} |`);
 for (const client of [clients.glue, clients.dynamodb, clients.s3, clients.sqs]) client.destroy();
+report.save();
 process.exit(0);

@@ -24,17 +24,17 @@ export async function measure(
   return { name, records, seconds: best, ...(note !== undefined && { note }) };
 }
 
-/** Prints records/s of each measurement and its ratio to the baseline (the first row unless named). */
-export function printTable(title: string, rows: readonly Measurement[], baselineName = rows[0]?.name): void {
+/** Prints records/s of each measurement and its ratio to the baseline (the first row unless named) through `print` (a bench's report). Never throws. */
+export function printTable(print: (line: string) => void, title: string, rows: readonly Measurement[], baselineName = rows[0]?.name): void {
   const baseline = rows.find((row) => row.name === baselineName);
   const rate = (row: Measurement) => row.records / row.seconds;
   const label = (row: Measurement) => `${row.name}${row.note ? ` (${row.note})` : ""}`;
   const width = Math.max(...rows.map((row) => label(row).length));
-  console.log(`\n${title}`);
-  console.log(`| ${"".padEnd(width)} | ${"records/s".padStart(12)} | ${"vs baseline".padStart(11)} |`);
-  console.log(`| ${"-".repeat(width)} | ${"-".repeat(12)} | ${"-".repeat(11)} |`);
+  print(`\n${title}`);
+  print(`| ${"".padEnd(width)} | ${"records/s".padStart(12)} | ${"vs baseline".padStart(11)} |`);
+  print(`| ${"-".repeat(width)} | ${"-".repeat(12)} | ${"-".repeat(11)} |`);
   for (const row of rows) {
     const ratio = baseline === undefined ? "" : `${(rate(row) / rate(baseline)).toFixed(3)}x`;
-    console.log(`| ${label(row).padEnd(width)} | ${Math.round(rate(row)).toLocaleString("en-US").padStart(12)} | ${ratio.padStart(11)} |`);
+    print(`| ${label(row).padEnd(width)} | ${Math.round(rate(row)).toLocaleString("en-US").padStart(12)} | ${ratio.padStart(11)} |`);
   }
 }

@@ -16,19 +16,25 @@ import { eventually } from "#test/support/pipeline";
 import { type PrivatePipeline, startPrivatePipeline } from "#test/support/private-pipeline";
 
 /**
- * The README's examples as written: its marked blocks are read from README.md (no copy here),
- * run by bash against the local runtime (only the README's default ports swapped for this
- * stack's), and every answer must hold the figures of the README's own sample sales.
+ * The docs' examples as written: their marked blocks are read from docs/api.md (sales, queries)
+ * and docs/lake.md (lake), no copy here, run by bash against the local runtime (only the docs'
+ * default ports swapped for this stack's), and every answer must hold the figures of the docs'
+ * own sample sales. The markers keep their historical name, `readme-examples`.
  */
-const readme = readFileSync(join(paths.projectRoot, "README.md"), "utf8");
+const exampleDocs = ["docs/api.md", "docs/lake.md"].map((file) => ({ file, text: readFileSync(join(paths.projectRoot, file), "utf8") }));
 
-/** The bash block after `<!-- readme-examples:<name> -->`. Throws when the README has none. */
+/** The bash block after `<!-- readme-examples:<name> -->`. Throws when no doc, or more than one, has it. */
 function block(name: string): string {
   const marker = `<!-- readme-examples:${name} -->\n\`\`\`bash\n`;
-  const start = readme.indexOf(marker);
-  if (start < 0) throw new Error(`README.md has no block marked readme-examples:${name}`);
-  const body = start + marker.length;
-  return readme.slice(body, readme.indexOf("\n```", body));
+  const holders = exampleDocs.filter(({ text }) => text.includes(marker));
+  if (holders.length !== 1) {
+    throw new Error(
+      `expected one of ${exampleDocs.map(({ file }) => file).join(", ")} to hold a block marked readme-examples:${name}, found ${holders.length}`,
+    );
+  }
+  const { text } = holders[0] as { text: string };
+  const body = text.indexOf(marker) + marker.length;
+  return text.slice(body, text.indexOf("\n```", body));
 }
 
 /** A block's commands: each starts at a line beginning with `curl` and runs to the next one (or a comment). */
@@ -66,16 +72,16 @@ interface PostedSale {
   readonly country: string;
 }
 
-/** The sales the README posts: the JSON after -d in its sales block. */
-function readmeSales(): PostedSale[] {
+/** The sales the docs post: the JSON after -d in the sales block. */
+function sampleSales(): PostedSale[] {
   const body = /-d '(\[[\s\S]*\])'/.exec(block("sales"))?.[1];
-  if (body === undefined) throw new Error("the README's sales block posts no -d '[...]' body");
+  if (body === undefined) throw new Error("docs/api.md: the sales block posts no -d '[...]' body");
   return JSON.parse(body) as PostedSale[];
 }
 
-/** Orders and exact sales of the README's sales matching `keep`, with event time in [from, to). */
+/** Orders and exact sales of the sample sales matching `keep`, with event time in [from, to). */
 function tally(keep: (sale: PostedSale) => boolean, from: number, to: number) {
-  const within = readmeSales().filter((sale) => {
+  const within = sampleSales().filter((sale) => {
     const at = Date.parse(sale.payment_date);
     return keep(sale) && at >= from && at < to;
   });
@@ -84,7 +90,7 @@ function tally(keep: (sale: PostedSale) => boolean, from: number, to: number) {
 
 const WINDOW_MS: Record<string, number> = { "1m": 60_000, "10m/5m": 600_000, "1h": 3_600_000, "1d": 86_400_000 };
 
-/** What an answer to a README query must hold, computed from the README's sales alone. */
+/** What an answer to a docs query must hold, computed from the sample sales alone. */
 function expectedFor(command: string) {
   const url = new URL(/'(http[^']+)'/.exec(command)?.[1] ?? "");
   const window = url.searchParams.get("window") ?? "";
@@ -94,12 +100,12 @@ function expectedFor(command: string) {
   if (kind === "leaderboard") {
     // The latest window starting at or before `at` (10m/5m: starts every 5 minutes); without `at`,
     // the one holding the latest sale (the greatest watermark); `all`: every sale.
-    const latestSale = Math.max(...readmeSales().map((sale) => Date.parse(sale.payment_date)));
+    const latestSale = Math.max(...sampleSales().map((sale) => Date.parse(sale.payment_date)));
     const at = url.searchParams.has("at") ? Date.parse(url.searchParams.get("at") ?? "") : latestSale;
     const advance = window === "10m/5m" ? 300_000 : (WINDOW_MS[window] ?? 0);
     const start = window === "all" ? Number.NEGATIVE_INFINITY : Math.floor(at / advance) * advance;
     const end = window === "all" ? Number.POSITIVE_INFINITY : start + (WINDOW_MS[window] ?? 0);
-    const names = [...new Set(readmeSales().map((sale) => (dimension === "country" ? sale.country : regionOf(sale.country))))];
+    const names = [...new Set(sampleSales().map((sale) => (dimension === "country" ? sale.country : regionOf(sale.country))))];
     return {
       kind,
       entries: names
@@ -122,12 +128,12 @@ afterAll(async () => {
   await pipeline?.stop();
 });
 
-describe("the README's examples, as written", { timeout: 300_000 }, () => {
+describe("the docs' examples, as written", { timeout: 300_000 }, () => {
   it("post the sample sales, then every query answers with their figures (fine windows of 2022 included)", async () => {
     const [post, ...extra] = curlCommands(block("sales"));
     expect(extra).toEqual([]);
     const posted = await curlJson(post as string);
-    expect(posted).toMatchObject({ accepted: readmeSales().length });
+    expect(posted).toMatchObject({ accepted: sampleSales().length });
 
     const queries = curlCommands(block("queries"));
     expect(queries.length).toBeGreaterThanOrEqual(5);
@@ -158,7 +164,7 @@ describe("the README's examples, as written", { timeout: 300_000 }, () => {
           expect.arrayContaining((result.expected.entries ?? []).map((entry) => expect.objectContaining(entry))),
         );
       } else {
-        expect(result.expected.total?.orders, `${result.command}: the README's sales hold none of this range`).toBeGreaterThan(0);
+        expect(result.expected.total?.orders, `${result.command}: the sample sales hold none of this range`).toBeGreaterThan(0);
         expect(result.answer.total, result.command).toMatchObject(result.expected.total ?? {});
       }
     }
@@ -181,8 +187,8 @@ describe("the README's examples, as written", { timeout: 300_000 }, () => {
     expect(text).toContain(`s3://${bucket}/sales`);
     expect(readFileSync(developerEnvFile, "utf8")).toMatch(/^export AWS_ACCESS_KEY_ID=\S+$/m);
     const { s3 } = localClients();
-    const dt = `dt=readme-${randomUUID().slice(0, 8)}`;
-    const body = Buffer.from(`PAR1 readme example ${dt}`);
+    const dt = `dt=docs-example-${randomUUID().slice(0, 8)}`;
+    const body = Buffer.from(`PAR1 docs example ${dt}`);
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: `sales/${dt}/part-0.parquet`, Body: body }));
     const target = join(paths.projectRoot, ".local", "lake", dt);
     try {
