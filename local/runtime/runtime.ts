@@ -62,6 +62,7 @@ export class LocalRuntime {
   #server: Server | undefined;
   #clients: ReturnType<typeof localClients> | undefined;
   #identities: TemporaryIdentity[] = [];
+  #log: LogSink = prefixedLog;
 
   private constructor(
     functions: ReadonlyMap<string, LocalFunction>,
@@ -127,6 +128,7 @@ export class LocalRuntime {
     const routes = httpRoutes(definitions);
     const runtime = new LocalRuntime(functions, routes, ctx, namespace);
     runtime.#clients = clients;
+    runtime.#log = log;
     runtime.#identities = [...identities.values()];
     try {
       await runtime.#startParts(definitions, options, log);
@@ -179,29 +181,49 @@ export class LocalRuntime {
     return fn;
   }
 
-  /** Stops everything it started; a namespaced runtime then deletes its resources, consumer groups and identities (throws naming what it could not delete). */
+  /**
+   * Stops everything it started; a namespaced runtime then deletes its resources, consumer groups
+   * and identities (throws naming what it could not delete). Logs how long each step took.
+   */
   async stop(): Promise<void> {
+    // Each step's duration goes to the log: a slow teardown (a consumer group that stays
+    // non-empty until its session times out) then says which step it waited on.
+    const started = Date.now();
+    const step = async (name: string, work: () => Promise<unknown>) => {
+      const from = Date.now();
+      try {
+        await work();
+      } finally {
+        this.#log("runtime", `stop: ${name} took ${((Date.now() - from) / 1000).toFixed(1)} s`);
+      }
+    };
     const server = this.#server;
     this.#server = undefined;
     if (server !== undefined) {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
-    await Promise.all([
-      ...this.mappings.splice(0).map((mapping) => mapping.stop()),
-      ...this.streamMappings.splice(0).map((mapping) => mapping.stop()),
-      ...this.firehoses.splice(0).map((firehose) => firehose.stop()),
-    ]);
-    await Promise.all([...this.functions.values()].map((fn) => fn.stop()));
+    await step("mappings and firehoses", () =>
+      Promise.all([
+        ...this.mappings.splice(0).map((mapping) => mapping.stop()),
+        ...this.streamMappings.splice(0).map((mapping) => mapping.stop()),
+        ...this.firehoses.splice(0).map((firehose) => firehose.stop()),
+      ]),
+    );
+    await step("functions", () => Promise.all([...this.functions.values()].map((fn) => fn.stop())));
     const clients = this.#clients;
     this.#clients = undefined;
     if (clients === undefined) return;
     try {
-      if (this.namespace !== undefined)
-        await removeNamespace(this.context, samFunctions(this.context), clients, this.#identities.splice(0));
+      const namespace = this.namespace;
+      if (namespace !== undefined)
+        await step(`namespace ${namespace}`, () =>
+          removeNamespace(this.context, samFunctions(this.context), clients, this.#identities.splice(0)),
+        );
     } finally {
       for (const client of [clients.sqs, clients.s3, clients.dynamodb, clients.dynamodbStreams, clients.glue, clients.iam])
         client.destroy();
+      this.#log("runtime", `stopped in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     }
   }
 }

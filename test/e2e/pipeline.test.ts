@@ -27,11 +27,23 @@ const logs: string[] = [];
 beforeAll(async () => {
   runtime = await LocalRuntime.start({ namespace: `e2e-${randomUUID().slice(0, 6)}`, apiPort: 0, log: (_, line) => logs.push(line) });
 }, 120_000);
+// The teardown waits for the consumer groups to empty, which after a broker kill can take until
+// their members' sessions time out; it prints each step's duration so a slow one says why.
 afterAll(async () => {
   const kafkaPid = runningPid("kafka");
   if (kafkaPid !== undefined) process.kill(kafkaPid, "SIGCONT");
-  await runtime.stop();
-});
+  const from = logs.length;
+  try {
+    await runtime.stop();
+  } finally {
+    console.log(
+      logs
+        .slice(from)
+        .filter((line) => line.startsWith("stop"))
+        .join("\n"),
+    );
+  }
+}, 300_000);
 
 /** Runs a load for countries of its own (so nothing else touches its figures) with event times in the last minutes. */
 async function load(label: string, during?: () => Promise<void>, seconds = SECONDS, retry?: { retryForMs: number }) {
