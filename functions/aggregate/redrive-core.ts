@@ -1,7 +1,6 @@
 import { createHash } from "node:crypto";
 import * as v from "valibot";
-import type { SliceItem } from "#shared/aggregates/slices";
-import { sliceId } from "#shared/aggregates/slices";
+import { type SliceItem, sliceId } from "#shared/aggregates/slices";
 import type { GlueAvroDecoder } from "#shared/avro/codec";
 import { CodecError, RegistryUnavailableError } from "#shared/avro/errors";
 import { InvariantError } from "#shared/errors/internal-errors";

@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from "node:fs";
-import { join, relative } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
 
 /**
@@ -56,6 +56,36 @@ const attributeName =
 const dynamoCommand =
   /new\s+(?:PutItem|GetItem|DeleteItem|UpdateItem|BatchGetItem|BatchWriteItem|TransactWriteItems|TransactGetItems|Query|Scan)Command\(/;
 
+/** The files a file imports at run time (`import type` is erased; only this repository's modules are followed). */
+function runtimeImports(file: string): { local: string[]; packages: string[] } {
+  const text = readFileSync(join(root, file), "utf8");
+  const local: string[] = [];
+  const packages: string[] = [];
+  for (const [, typeOnly, specifier = ""] of text.matchAll(/^import\s+(type\s)?[^;]*?from\s+["']([^"']+)["'];/gms)) {
+    if (typeOnly !== undefined) continue;
+    if (specifier.startsWith("#shared/")) local.push(`shared/${specifier.slice(8)}.ts`);
+    else if (specifier.startsWith("#functions/")) local.push(`functions/${specifier.slice(11)}.ts`);
+    else if (specifier.startsWith(".")) local.push(relative(root, join(root, dirname(file), specifier)));
+    else packages.push(specifier);
+  }
+  return { local, packages };
+}
+
+/** Every package a file pulls in at run time, through this repository's modules, with the path that reaches it. */
+function reachedPackages(file: string): Map<string, string> {
+  const reached = new Map<string, string>();
+  const seen = new Set<string>();
+  const visit = (current: string, path: string) => {
+    if (seen.has(current)) return;
+    seen.add(current);
+    const { local, packages } = runtimeImports(current);
+    for (const name of packages) if (!reached.has(name)) reached.set(name, path);
+    for (const next of local) visit(next, `${path} -> ${next}`);
+  };
+  visit(file, file);
+  return reached;
+}
+
 function offending(files: readonly string[], pattern: RegExp): string[] {
   return files.flatMap((file) =>
     codeLines(file)
@@ -74,6 +104,13 @@ describe("the domain apart from storage", () => {
 
   it("has cores that import neither the AWS SDK nor the table layout", () => {
     expect(offending(cores, storageImport)).toEqual([]);
+  });
+
+  it("has cores that pull in no AWS SDK at run time, through any module they import", () => {
+    const found = cores.flatMap((core) =>
+      [...reachedPackages(core)].filter(([name]) => name.startsWith("@aws-sdk/")).map(([name, path]) => `${name} via ${path}`),
+    );
+    expect(found).toEqual([]);
   });
 
   it("touches DynamoDB attribute values only in the table modules", () => {
@@ -114,5 +151,7 @@ describe("the domain apart from storage", () => {
     expect(attributeName.test('kind: "written"')).toBe(false);
     expect(dynamoCommand.test("await client.send(new PutItemCommand(put));")).toBe(true);
     expect(dynamoCommand.test("new SendMessageBatchCommand({")).toBe(false);
+    // The import walk sees an SDK pulled in by a module a core imports (the adapter here).
+    expect([...reachedPackages("functions/rollup/wiring.ts").keys()]).toContain("@aws-sdk/client-dynamodb");
   });
 });
