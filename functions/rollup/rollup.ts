@@ -33,7 +33,7 @@ export interface RollupStore {
 
 export interface RollupSummary {
   readonly records: number;
-  /** Records that are not a slice's insert or update (expiries, other items): nothing to do. */
+  /** Changes that are not a slice's insert or update (expiries, other items): nothing to do. */
   readonly skipped: number;
   readonly windows: number;
   readonly written: number;
@@ -89,23 +89,22 @@ export async function rollUp(
 ): Promise<RollupResult> {
   const windows = new Map<string, { ref: { -readonly [K in keyof WindowRef]: WindowRef[K] }; firstSequence: string }>();
   let skipped = 0;
-  for (const record of changes) {
-    if (record.kind !== "written") {
+  for (const change of changes) {
+    if (change.kind !== "written") {
       skipped++;
       continue;
     }
-    const id = record;
-    const { topic, partition } = splitTopicPartition(id.topicPartition);
-    const key = `${id.window}#${id.start}#${topic}`;
+    const { topic, partition } = splitTopicPartition(change.topicPartition);
+    const key = `${change.window}#${change.start}#${topic}`;
     const known = windows.get(key);
     if (known === undefined)
       windows.set(key, {
-        ref: { window: id.window, start: id.start, topic, partitionsSeen: partition + 1 },
-        firstSequence: record.sequenceNumber,
+        ref: { window: change.window, start: change.start, topic, partitionsSeen: partition + 1 },
+        firstSequence: change.sequenceNumber,
       });
     else {
       known.ref.partitionsSeen = Math.max(known.ref.partitionsSeen, partition + 1);
-      if (compareSequence(record.sequenceNumber, known.firstSequence) < 0) known.firstSequence = record.sequenceNumber;
+      if (compareSequence(change.sequenceNumber, known.firstSequence) < 0) known.firstSequence = change.sequenceNumber;
     }
   }
 
