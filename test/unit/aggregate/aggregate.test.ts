@@ -1,8 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { type AggregationSettings, aggregate, type SaleRecord } from "#functions/aggregate/aggregate";
 import { addPartial, type Metrics } from "#shared/aggregates/metrics";
-import type { Watermark } from "#shared/aggregates/slices";
-import { type SliceItem, sliceId } from "#shared/aggregates/slices";
+import { type SliceItem, sliceId, type Watermark } from "#shared/aggregates/slices";
 import { itemBytes, marshalSlice } from "#shared/aggregates/table";
 import type { Sale } from "#shared/sales/schema";
 import { parseWindows } from "#shared/windows/windows";
