@@ -1,11 +1,11 @@
 import { UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { type AggregationSettings, aggregate, planBatch } from "#functions/aggregate/aggregate";
+import { createAggregateStore } from "#functions/aggregate/dynamodb-store";
 import { processBatch } from "#functions/aggregate/process-batch";
-import { AggregateStore } from "#functions/aggregate/store";
 import { sampleSales } from "#local/sales/generator";
 import { localClients } from "#local/stack/clients";
 import { up } from "#local/stack/stack";
-import { valueKey } from "#shared/aggregates/model";
+import { valueKey } from "#shared/aggregates/metrics";
 import { GlueAvroDecoder } from "#shared/avro/codec";
 import { GlueSchemaRegistry } from "#shared/avro/registry";
 import { partitionOfKey } from "#shared/kafka/partitioner";
@@ -45,7 +45,7 @@ const records = sales.map((sale, i) => {
 const event = kafkaEvent("sales", records);
 
 const batched = await createPrivateAggregatesTable(clients.dynamodb);
-const store = new AggregateStore(clients.dynamodb, batched.name);
+const store = createAggregateStore(clients.dynamodb, batched.name);
 const decoder = new GlueAvroDecoder<Sale>(new GlueSchemaRegistry(clients.glue), currentSalesSchema);
 let started = performance.now();
 const summary = await processBatch(event.records as never, { decoder, store, deadLetter: async () => undefined, settings });

@@ -1,12 +1,13 @@
 import { type AggregationSettings, planBatch } from "#functions/aggregate/aggregate";
+import { createAggregateStore } from "#functions/aggregate/dynamodb-store";
 import { type KafkaEventRecord, processBatch } from "#functions/aggregate/process-batch";
-import { AggregateStore } from "#functions/aggregate/store";
-import { dynamoQueryStore } from "#functions/query/store";
-import { rollUp, type StreamRecord, windowsPerRead } from "#functions/rollup/rollup";
-import { dynamoRollupStore } from "#functions/rollup/store";
+import { createQueryStore } from "#functions/query/dynamodb-store";
+import { createRollupStore } from "#functions/rollup/dynamodb-store";
+import { rollUp, windowsPerRead } from "#functions/rollup/rollup";
 import { seededRandom } from "#local/sales/generator";
 import { localClients } from "#local/stack/clients";
 import { up } from "#local/stack/stack";
+import { parseSliceId, type TableChange } from "#shared/aggregates/slices";
 import { GlueAvroDecoder } from "#shared/avro/codec";
 import { GlueSchemaRegistry } from "#shared/avro/registry";
 import { partitionOfKey } from "#shared/kafka/partitioner";
@@ -105,13 +106,14 @@ for (const [pass, partitions] of [counts[0] as number, ...counts].entries()) {
     keys.set(key, load);
   };
   // Slice writes by round (every partition's b-th batch): what the table's stream hands the rollup.
-  const rounds: StreamRecord[][] = Array.from({ length: batches }, () => []);
+  const rounds: TableChange[][] = Array.from({ length: batches }, () => []);
   const stores = work.map((_, p) => {
     const current = { round: 0 };
-    const store = new AggregateStore(clients.dynamodb, table.name, (key, bytes) => {
+    const store = createAggregateStore(clients.dynamodb, table.name, (key, bytes) => {
       observe(key, bytes);
-      if (!key.startsWith("watermark#"))
-        rounds[current.round]?.push({ eventName: "MODIFY", sequenceNumber: "0", keys: { pk: { S: key }, sk: { S: "slice" } } });
+      // Every write names its partition key; a slice's is its id (watermarks' are not ids).
+      const slice = parseSliceId(key);
+      if (slice !== undefined) rounds[current.round]?.push({ kind: "written", ...slice, sequenceNumber: "0" });
     });
     return { store, current, p };
   });
@@ -135,7 +137,7 @@ for (const [pass, partitions] of [counts[0] as number, ...counts].entries()) {
 
   // The rollup, one stream batch per round: each window instance's rollup is written once per
   // batch, whatever P is; its reads grow with P (a BatchGetItem reads 100 slices).
-  const rollups = dynamoRollupStore(clients.dynamodb, table.name, partitions);
+  const rollups = createRollupStore(clients.dynamodb, table.name, partitions);
   let rollupWindows = 0;
   for (const round of rounds)
     rollupWindows += (await rollUp(round, rollups, { windowsPerRead: windowsPerRead(partitions) })).summary.windows;
@@ -143,7 +145,7 @@ for (const [pass, partitions] of [counts[0] as number, ...counts].entries()) {
   const [busiestKey, busiest] = [...keys].sort((a, b) => b[1].wcu - a[1].wcu)[0] ?? ["", { writes: 0, bytes: 0, wcu: 0 }];
 
   // What the query API reads at this P: a leaderboard, a 1,500-window country series, a region series.
-  const reads = dynamoQueryStore(clients.dynamodb, table.name, topic, partitions);
+  const reads = createQueryStore(clients.dynamodb, table.name, topic, partitions);
   const before = () => reads.counts.requests;
   let mark = before();
   await reads.windowValues("10m/5m", T0, "country");

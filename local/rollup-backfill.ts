@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { backfillRollups } from "#functions/rollup/backfill";
-import { dynamoRollupStore } from "#functions/rollup/store";
+import { createRollupStore } from "#functions/rollup/dynamodb-store";
 import { localClients } from "./stack/clients.ts";
 import { up } from "./stack/stack.ts";
 
@@ -29,7 +29,7 @@ if (values.local) {
   client = localClients().dynamodb;
 } else client = new DynamoDBClient({});
 const started = Date.now();
-const summary = await backfillRollups(client, values.table, dynamoRollupStore(client, values.table, partitions), {
+const summary = await backfillRollups(createRollupStore(client, values.table, partitions), {
   partitions,
   onPage: (progress) => console.error(`${progress.slices} slices scanned, ${progress.written} rollups written`),
 });

@@ -1,14 +1,5 @@
-import {
-  ALL_VALUE,
-  addPartial,
-  Dimension,
-  emptySlice,
-  type Metrics,
-  OTHER_COUNTRIES,
-  type SliceItem,
-  sliceId,
-  valueKey,
-} from "#shared/aggregates/model";
+import { ALL_VALUE, addPartial, Dimension, type Metrics, OTHER_COUNTRIES, valueKey } from "#shared/aggregates/metrics";
+import { emptySlice, type SliceItem, sliceId, type Watermark } from "#shared/aggregates/slices";
 import { addCents, centsOf } from "#shared/money/cents";
 import { regionOf } from "#shared/sales/regions";
 import type { Sale } from "#shared/sales/schema";
@@ -20,18 +11,6 @@ export interface SaleRecord {
   readonly topicPartition: string;
   readonly offset: number;
   readonly sale: Sale;
-}
-
-/** What a partition's watermark item remembers: the max event time seen and the last offset it covers. */
-export interface Watermark {
-  readonly eventTime: number;
-  readonly offset: number;
-  /**
-   * Records of the partition dead-lettered so far (cumulative; a redelivered batch does not count
-   * its letters again). `npm run redrive` counts what it applied apart (redriveCountKey), so
-   * pending = deadLettered - redriven says whether the partition's figures may be incomplete.
-   */
-  readonly deadLettered?: number;
 }
 
 export interface AggregationSettings {

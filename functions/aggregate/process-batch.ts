@@ -1,4 +1,4 @@
-import { type SliceItem, sliceId } from "#shared/aggregates/model";
+import { type SliceItem, type SliceRef, sliceId, type Watermark } from "#shared/aggregates/slices";
 import type { GlueAvroDecoder } from "#shared/avro/codec";
 import { deadLetterOrThrow } from "#shared/errors/disposition";
 import { DependencyError, DependencyErrorCode } from "#shared/errors/internal-errors";
@@ -10,9 +10,20 @@ import type { Sale } from "#shared/sales/schema";
 /** The largest epoch milliseconds a JavaScript Date (and so a window's ISO key) can hold. */
 const MAX_DATE_MS = 8.64e15;
 
-import { type AggregationSettings, aggregate, planBatch, type SaleRecord, type Watermark } from "./aggregate.ts";
+import { type AggregationSettings, aggregate, planBatch, type SaleRecord } from "./aggregate.ts";
 import type { DeadLetter } from "./dead-letters.ts";
-import type { AggregateStore } from "./store.ts";
+
+/** What the aggregate function needs of its table (functions/aggregate/dynamodb-store.ts in the function). Every method throws when the table cannot be reached. */
+export interface AggregateStore {
+  /** The stored slices among `slices`, by slice id, read strongly consistent. */
+  readSlices(slices: readonly SliceRef[]): Promise<Map<string, SliceItem>>;
+  /** Writes a merged slice if nobody wrote it since it was read; "conflict" means re-read and merge again. */
+  writeSlice(item: SliceItem): Promise<"written" | "conflict">;
+  /** Watermarks of the given partitions ("topic-partition"). */
+  readWatermarks(topicPartitions: readonly string[]): Promise<Map<string, Watermark>>;
+  /** Moves a partition's watermark forward (never back: a stale retry cannot undo a newer batch). */
+  writeWatermark(topicPartition: string, watermark: Watermark): Promise<void>;
+}
 
 /** One record of the aws:kafka event (values base64, headers as byte arrays). */
 export interface KafkaEventRecord {
@@ -27,7 +38,7 @@ export interface KafkaEventRecord {
 
 export interface BatchDeps {
   readonly decoder: Pick<GlueAvroDecoder<Sale>, "load" | "decode">;
-  readonly store: Pick<AggregateStore, "readSlices" | "writeSlice" | "readWatermarks" | "writeWatermark">;
+  readonly store: AggregateStore;
   readonly deadLetter: (letters: readonly DeadLetter[]) => Promise<unknown>;
   readonly settings: AggregationSettings;
   /** Write attempts per item when other writers keep changing it. */

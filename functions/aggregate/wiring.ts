@@ -13,12 +13,12 @@ import { observability } from "#shared/observability/powertools";
 import { currentSalesSchema, type Sale } from "#shared/sales/schema";
 import type { config } from "./config.ts";
 import type { DeadLetter } from "./dead-letters.ts";
+import { createAggregateStore, type RequestCounts } from "./dynamodb-store.ts";
 import { type BatchDeps, type BatchSummary, type KafkaEventRecord, processBatch } from "./process-batch.ts";
-import { AggregateStore } from "./store.ts";
 
 /** What the aggregate handler runs on; tests hand in fakes, handler.ts the real ones. */
 export interface AggregateDeps extends Required<Instruments> {
-  readonly batch: BatchDeps & { readonly store: BatchDeps["store"] & Pick<AggregateStore, "counts"> };
+  readonly batch: BatchDeps & { readonly store: BatchDeps["store"] & { readonly counts: RequestCounts } };
 }
 
 /**
@@ -74,7 +74,7 @@ export function productionDeps(settings: typeof config): AggregateDeps {
     metrics: metricsFor("aggregate"),
     batch: {
       decoder: new GlueAvroDecoder<Sale>(schemaRegistry(tracer)(), currentSalesSchema),
-      store: new AggregateStore(dynamoDbClient(tracer, { maxAttempts: 6 })(), settings.table),
+      store: createAggregateStore(dynamoDbClient(tracer, { maxAttempts: 6 })(), settings.table),
       deadLetter: async (letters) => (await sender())(letters),
       settings: {
         windows: settings.windows,

@@ -15,9 +15,9 @@ import { lazy } from "#shared/lambda/lazy";
 import { observability } from "#shared/observability/powertools";
 import { currentSalesSchema, type Sale } from "#shared/sales/schema";
 import type { config } from "./config.ts";
+import { createRequestLedger } from "./dynamodb-store.ts";
 import { type IngestDeps, ingestSales } from "./ingest.ts";
 import type { RequestLedger } from "./ledger.ts";
-import { DynamoDbRequestLedger } from "./ledger-dynamodb.ts";
 import { checkHeaders } from "./parse.ts";
 
 type IngestConfig = typeof config;
@@ -112,11 +112,7 @@ export function productionDeps(settings: IngestConfig): IngestHandlerDeps {
     registry: schemaRegistry(tracer)(),
     producer: kafka.producer(settings.topic),
     scanner: lazy(() => new RequestScanner(kafka.kafka(), settings.topic, settings.recoveryGroupPrefix)),
-    ledger: new DynamoDbRequestLedger(
-      dynamoDbClient(tracer, { maxAttempts: 2 })(),
-      settings.idempotencyTable,
-      settings.idempotencyTtlSeconds,
-    ),
+    ledger: createRequestLedger(dynamoDbClient(tracer, { maxAttempts: 2 })(), settings.idempotencyTable, settings.idempotencyTtlSeconds),
     settings,
   };
 }

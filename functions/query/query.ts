@@ -1,4 +1,4 @@
-import { addPartial, type Dimension, dimensions, type Metrics, mergeMetrics } from "#shared/aggregates/model";
+import { addPartial, type Dimension, dimensions, type Metrics, mergeMetrics } from "#shared/aggregates/metrics";
 import { badRequest, HttpError } from "#shared/http/errors";
 import { formatCents } from "#shared/money/cents";
 import { MAX_INSTANT_MS, parseIsoInstant } from "#shared/time/instant";

@@ -6,8 +6,8 @@ import { type HttpResponse, json } from "#shared/http/responses";
 import { httpLambdaHandler, type Instruments } from "#shared/lambda/handler";
 import { observability } from "#shared/observability/powertools";
 import type { config } from "./config.ts";
+import { createQueryStore } from "./dynamodb-store.ts";
 import { knownParameters, leaderboard, type QueryDeps, queryParameters, series } from "./query.ts";
-import { dynamoQueryStore } from "./store.ts";
 
 /** What the query handler runs on; tests hand in fakes, handler.ts the real ones. */
 export interface QueryHandlerDeps extends Instruments {
@@ -68,7 +68,7 @@ export function productionDeps(settings: typeof config): QueryHandlerDeps {
     logger,
     tracer,
     query: {
-      store: dynamoQueryStore(dynamoDbClient(tracer)(), settings.table, settings.topic, settings.partitions),
+      store: createQueryStore(dynamoDbClient(tracer)(), settings.table, settings.topic, settings.partitions),
       windows: settings.windows,
       allowedLatenessMs: settings.allowedLatenessMs,
       partitions: settings.partitions,

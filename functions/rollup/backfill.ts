@@ -1,5 +1,5 @@
-import { type AttributeValue, type DynamoDBClient, ScanCommand, type ScanCommandOutput } from "@aws-sdk/client-dynamodb";
-import { type RollupStore, rollUp, type StreamRecord, windowsPerRead } from "./rollup.ts";
+import type { SliceRef } from "#shared/aggregates/slices";
+import { type RollupStore, rollUp, windowsPerRead } from "./rollup.ts";
 
 export interface BackfillSummary {
   /** Slices scanned. */
@@ -11,40 +11,41 @@ export interface BackfillSummary {
   failedWindows: number;
 }
 
+/** A page of the table's slice keys, and where the next page starts (undefined after the last). */
+export interface SlicePage {
+  readonly slices: readonly SliceRef[];
+  readonly next: unknown;
+}
+
+/** What the backfill needs of the aggregates table besides the rollup store: its slices, a page at a time. */
+export interface SliceLister {
+  /** Up to about `pageSize` slices from `after` (undefined: the first page); throws when the table cannot be reached. */
+  listSlices(pageSize: number, after: unknown): Promise<SlicePage>;
+}
+
 /**
  * Rolls up every window instance that has slices in the table, as the stream would have: for a
  * stack deployed before the rollup, or windows whose stream batch went to the dead-letter queue.
- * Scans slice keys only (`sk = "slice"`), `pageSize` at a time, and rolls each page's windows up
- * with the rollup's own core, so it may run while the stream mapping runs: the rollup read last
- * wins either way. Throws on DynamoDB errors of the scan; a window that fails is counted.
+ * Lists slices `pageSize` at a time and rolls each page's windows up with the rollup's own core,
+ * so it may run while the stream mapping runs: the rollup read last wins either way. Throws when
+ * listing fails; a window that fails is counted.
  */
 export async function backfillRollups(
-  client: Pick<DynamoDBClient, "send">,
-  table: string,
-  store: RollupStore,
+  store: RollupStore & SliceLister,
   { partitions, pageSize = 1000, onPage }: { partitions: number; pageSize?: number; onPage?: (summary: BackfillSummary) => void },
 ): Promise<BackfillSummary> {
   const summary: BackfillSummary = { slices: 0, written: 0, stale: 0, failedWindows: 0 };
-  let startKey: Record<string, AttributeValue> | undefined;
+  let after: unknown;
   do {
-    const page: ScanCommandOutput = await client.send(
-      new ScanCommand({
-        TableName: table,
-        FilterExpression: "sk = :slice",
-        ProjectionExpression: "pk, sk",
-        ExpressionAttributeValues: { ":slice": { S: "slice" } },
-        Limit: pageSize,
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    const records: StreamRecord[] = (page.Items ?? []).map((keys, i) => ({ eventName: "MODIFY", sequenceNumber: String(i), keys }));
-    summary.slices += records.length;
-    const { summary: rolled } = await rollUp(records, store, { windowsPerRead: windowsPerRead(partitions) });
+    const page = await store.listSlices(pageSize, after);
+    const changes = page.slices.map((ref, i) => ({ kind: "written" as const, ...ref, sequenceNumber: String(i) }));
+    summary.slices += changes.length;
+    const { summary: rolled } = await rollUp(changes, store, { windowsPerRead: windowsPerRead(partitions) });
     summary.written += rolled.written;
     summary.stale += rolled.stale;
     summary.failedWindows += rolled.failedWindows;
     onPage?.({ ...summary });
-    startKey = page.LastEvaluatedKey;
-  } while (startKey !== undefined);
+    after = page.next;
+  } while (after !== undefined);
   return summary;
 }

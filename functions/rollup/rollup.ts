@@ -1,22 +1,6 @@
-import type { AttributeValue } from "@aws-sdk/client-dynamodb";
-import {
-  addPartial,
-  Dimension,
-  dimensionValues,
-  type Metrics,
-  parseSliceId,
-  type RollupItem,
-  splitTopicPartition,
-  valueKey,
-} from "#shared/aggregates/model";
+import { addPartial, type Metrics } from "#shared/aggregates/metrics";
+import { type RollupItem, type SliceTotals, splitTopicPartition, type TableChange } from "#shared/aggregates/slices";
 import { InvariantError } from "#shared/errors/internal-errors";
-
-/** One record of the aggregates table's stream, as the rollup needs it. */
-export interface StreamRecord {
-  readonly eventName?: string;
-  readonly sequenceNumber: string;
-  readonly keys: Record<string, AttributeValue>;
-}
 
 /** A window instance of one topic whose region and overall figures are to be added up again. */
 export interface WindowRef {
@@ -27,37 +11,29 @@ export interface WindowRef {
   readonly partitionsSeen: number;
 }
 
-/** A partition's slice of a window instance, projected to what a rollup needs. */
-export interface SliceTotals {
-  readonly end: number;
-  readonly version: bigint;
-  /** Region and overall figures: "region#Europe", "all#all" -> metrics. */
-  readonly values: ReadonlyMap<string, Metrics>;
-  readonly expiresAt: number | undefined;
-}
-
 /** A window's slices as read, and how many partitions the read covered. */
 export interface WindowSlices {
   readonly slices: SliceTotals[];
   readonly partitions: number;
 }
 
+/** What the rollup needs of the aggregates table (functions/rollup/dynamodb-store.ts in the function). */
 export interface RollupStore {
   /**
    * Every partition's slice of each window instance that exists, read strongly consistent, in the
-   * order of `refs`, over at least the partitions the stored rollup covered. Throws on DynamoDB errors.
+   * order of `refs`, over at least the partitions the stored rollup covered. Throws when the table cannot be reached.
    */
   slices(refs: readonly WindowRef[]): Promise<WindowSlices[]>;
   /**
    * Stores the rollup unless one with an equal or larger `seen`, or over more partitions, is
-   * stored: "stale" then. Throws on DynamoDB errors.
+   * stored: "stale" then. Throws when the table cannot be reached.
    */
   put(rollup: RollupItem): Promise<"written" | "stale">;
 }
 
 export interface RollupSummary {
   readonly records: number;
-  /** Records that are not a slice's insert or update (expiries, other items): nothing to do. */
+  /** Changes that are not a slice's insert or update (expiries, other items): nothing to do. */
   readonly skipped: number;
   readonly windows: number;
   readonly written: number;
@@ -94,19 +70,6 @@ export function rollupOf(ref: Pick<WindowRef, "window" | "start">, slices: reado
   return { window: ref.window, start: ref.start, end: first.end, values, seen, slices: slices.length, partitions, expiresAt };
 }
 
-/** Region and overall figures of a projected slice as rollup values. */
-export function sliceTotals(attributes: Record<string, AttributeValue>): SliceTotals {
-  const values = new Map<string, Metrics>();
-  for (const dimension of [Dimension.region, Dimension.all])
-    for (const [value, metrics] of dimensionValues(attributes, dimension)) values.set(valueKey(dimension, value), metrics);
-  return {
-    end: Number(attributes.we?.N),
-    version: BigInt(attributes.ver?.N ?? "0"),
-    values,
-    expiresAt: attributes.expiresAt?.N === undefined ? undefined : Number(attributes.expiresAt.N),
-  };
-}
-
 /**
  * Re-adds every window instance that a batch of slice writes touched, from the slices as they are
  * now. A rollup depends only on what it reads, so redelivered, reordered or concurrent batches
@@ -116,7 +79,7 @@ export function sliceTotals(attributes: Record<string, AttributeValue>): SliceTo
  * from when any failed, so the records before it are not sent again.
  */
 export async function rollUp(
-  records: readonly StreamRecord[],
+  changes: readonly TableChange[],
   store: RollupStore,
   {
     concurrency = 8,
@@ -126,23 +89,22 @@ export async function rollUp(
 ): Promise<RollupResult> {
   const windows = new Map<string, { ref: { -readonly [K in keyof WindowRef]: WindowRef[K] }; firstSequence: string }>();
   let skipped = 0;
-  for (const record of records) {
-    const id = record.keys.sk?.S === "slice" ? parseSliceId(record.keys.pk?.S ?? "") : undefined;
-    if (id === undefined || record.eventName === "REMOVE") {
+  for (const change of changes) {
+    if (change.kind !== "written") {
       skipped++;
       continue;
     }
-    const { topic, partition } = splitTopicPartition(id.topicPartition);
-    const key = `${id.window}#${id.start}#${topic}`;
+    const { topic, partition } = splitTopicPartition(change.topicPartition);
+    const key = `${change.window}#${change.start}#${topic}`;
     const known = windows.get(key);
     if (known === undefined)
       windows.set(key, {
-        ref: { window: id.window, start: id.start, topic, partitionsSeen: partition + 1 },
-        firstSequence: record.sequenceNumber,
+        ref: { window: change.window, start: change.start, topic, partitionsSeen: partition + 1 },
+        firstSequence: change.sequenceNumber,
       });
     else {
       known.ref.partitionsSeen = Math.max(known.ref.partitionsSeen, partition + 1);
-      if (compareSequence(record.sequenceNumber, known.firstSequence) < 0) known.firstSequence = record.sequenceNumber;
+      if (compareSequence(change.sequenceNumber, known.firstSequence) < 0) known.firstSequence = change.sequenceNumber;
     }
   }
 
@@ -181,7 +143,7 @@ export async function rollUp(
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, groups.length) }, worker));
   return {
-    summary: { records: records.length, skipped, windows: windows.size, written, stale, failedWindows: failed.length },
+    summary: { records: changes.length, skipped, windows: windows.size, written, stale, failedWindows: failed.length },
     retryFrom: failed.sort(compareSequence)[0],
   };
 }

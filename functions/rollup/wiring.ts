@@ -1,13 +1,13 @@
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
-import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from "aws-lambda";
+import { type Item, tableChangeOf } from "#shared/aggregates/table";
 import { dynamoDbClient } from "#shared/clients/dynamodb";
 import { type Instruments, lambdaHandler } from "#shared/lambda/handler";
 import { metricsFor } from "#shared/observability/metrics";
 import { observability } from "#shared/observability/powertools";
 import type { config } from "./config.ts";
-import { type RollupStore, rollUp, type StreamRecord, windowsPerRead } from "./rollup.ts";
-import { dynamoRollupStore } from "./store.ts";
+import { createRollupStore } from "./dynamodb-store.ts";
+import { type RollupStore, rollUp, windowsPerRead } from "./rollup.ts";
 
 /** What the rollup handler runs on; tests hand in fakes, handler.ts the real ones. */
 export interface RollupDeps extends Required<Instruments> {
@@ -25,12 +25,15 @@ export interface RollupDeps extends Required<Instruments> {
 export function createHandler(deps: RollupDeps) {
   const { logger, metrics, store } = deps;
   return lambdaHandler<DynamoDBStreamEvent, DynamoDBBatchResponse>(deps).handler(async (event) => {
-    const records: StreamRecord[] = event.Records.map((record) => ({
-      eventName: record.eventName,
-      sequenceNumber: record.dynamodb?.SequenceNumber ?? "",
-      keys: (record.dynamodb?.Keys ?? {}) as Record<string, AttributeValue>,
-    }));
-    const { summary, retryFrom } = await rollUp(records, store, {
+    // The stream's keys are the SDK's attribute values; the table module turns them into domain changes.
+    const changes = event.Records.map((record) =>
+      tableChangeOf({
+        ...(record.eventName !== undefined && { eventName: record.eventName }),
+        sequenceNumber: record.dynamodb?.SequenceNumber ?? "",
+        keys: (record.dynamodb?.Keys ?? {}) as Item,
+      }),
+    );
+    const { summary, retryFrom } = await rollUp(changes, store, {
       concurrency: deps.concurrency,
       windowsPerRead: windowsPerRead(deps.partitions),
       // Window and start only: slices hold no sale or customer data in their keys.
@@ -52,7 +55,7 @@ export function productionDeps(settings: typeof config): RollupDeps {
     logger,
     tracer,
     metrics: metricsFor("rollup"),
-    store: dynamoRollupStore(dynamoDbClient(tracer, { maxAttempts: 6 })(), settings.table, settings.partitions),
+    store: createRollupStore(dynamoDbClient(tracer, { maxAttempts: 6 })(), settings.table, settings.partitions),
     partitions: settings.partitions,
     concurrency: settings.concurrency,
   };

@@ -1,5 +1,5 @@
 import * as v from "valibot";
-import { OTHER_COUNTRIES } from "../aggregates/model.ts";
+import { OTHER_COUNTRIES } from "../aggregates/metrics.ts";
 import { saleInputFields } from "./input-fields.ts";
 import type { Sale } from "./schema.ts";
 

@@ -1,5 +1,5 @@
 import { type AttributeValue, type DynamoDBClient, QueryCommand } from "@aws-sdk/client-dynamodb";
-import { dimensionValues } from "#shared/aggregates/model";
+import { dimensionValues } from "#shared/aggregates/table";
 import { tableFigures } from "#test/support/aggregates";
 
 /** Region and overall figures of every rollup in the table: "<window>@<start>" -> value key -> "orders/sales/min/max/late". */

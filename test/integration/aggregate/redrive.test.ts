@@ -19,7 +19,8 @@ import { adminCredentialProvider, adminCredentials, type TemporaryIdentity } fro
 import { endpoints, localAws } from "#local/stack/settings";
 import { samFunctions } from "#local/template/functions";
 import { physicalName } from "#local/template/intrinsics";
-import { addPartial, type Metrics, redriveCountKey, watermarkKey } from "#shared/aggregates/model";
+import { addPartial, type Metrics } from "#shared/aggregates/metrics";
+import { redriveCountKey, watermarkKey } from "#shared/aggregates/table";
 import { GlueAvroDecoder, GlueAvroEncoder } from "#shared/avro/codec";
 import { GlueSchemaRegistry } from "#shared/avro/registry";
 import { loadConfig } from "#shared/config/env";

@@ -2,8 +2,8 @@ import { randomUUID } from "node:crypto";
 import { CreateTableCommand, DeleteTableCommand } from "@aws-sdk/client-dynamodb";
 import type { Kafka, KafkaConfig } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createRequestLedger } from "#functions/ingest/dynamodb-store";
 import { type IngestDeps, ingestSales } from "#functions/ingest/ingest";
-import { DynamoDbRequestLedger } from "#functions/ingest/ledger-dynamodb";
 import { localClients } from "#local/stack/clients";
 import { runningPid, stopProcess } from "#local/stack/processes";
 import { endpoints } from "#local/stack/settings";
@@ -80,7 +80,7 @@ function deps(producer: IdempotentProducer, change: Partial<IngestDeps> = {}): I
     encoder: async () => encoder,
     produce: (records, deadline) => producer.send(records, deadline),
     scan: (query) => scanner.scan(query),
-    ledger: new DynamoDbRequestLedger(clients.dynamodb, table, 3600),
+    ledger: createRequestLedger(clients.dynamodb, table, 3600),
     newRequestId: randomUUID,
     warn: () => undefined,
     limits: { maxRecords: 500, maxBodyBytes: 1_000_000 },

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { backfillRollups } from "#functions/rollup/backfill";
-import { dynamoRollupStore } from "#functions/rollup/store";
+import { createRollupStore } from "#functions/rollup/dynamodb-store";
 import type { LocalFunction } from "#local/runtime/lambda";
 import { sampleSales } from "#local/sales/generator";
 import { localClients } from "#local/stack/clients";
@@ -81,7 +81,7 @@ beforeAll(async () => {
     const outcome = await aggregateFn.invoke(kafkaEvent(topic, batch ?? []));
     if (!outcome.ok) throw new Error(outcome.error.errorMessage);
   }
-  const rolled = await backfillRollups(clients.dynamodb, table.name, dynamoRollupStore(clients.dynamodb, table.name, PARTITIONS), {
+  const rolled = await backfillRollups(createRollupStore(clients.dynamodb, table.name, PARTITIONS), {
     partitions: PARTITIONS,
   });
   if (rolled.failedWindows > 0) throw new Error(`${rolled.failedWindows} windows failed to roll up`);

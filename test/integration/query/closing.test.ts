@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createQueryStore } from "#functions/query/dynamodb-store";
 import { leaderboard, type QueryDeps } from "#functions/query/query";
-import { dynamoQueryStore } from "#functions/query/store";
 import type { LocalFunction } from "#local/runtime/lambda";
 import { localClients } from "#local/stack/clients";
 import { partitionOfKey } from "#shared/kafka/partitioner";
@@ -52,7 +52,7 @@ const sale = (country: string, time: number, id: number): Sale => ({
 
 function deps(now: number): QueryDeps {
   return {
-    store: dynamoQueryStore(clients.dynamodb, table.name, topic, PARTITIONS),
+    store: createQueryStore(clients.dynamodb, table.name, topic, PARTITIONS),
     windows: parseWindows("1m,10m/5m,1h,1d,all"),
     allowedLatenessMs: 10 * M,
     idleTimeoutMs: 5 * M,
@@ -83,7 +83,7 @@ beforeAll(async () => {
   }));
   const outcome = await aggregateFn.invoke(kafkaEvent(topic, records));
   if (!outcome.ok) throw new Error(outcome.error.errorMessage);
-  const marks = await dynamoQueryStore(clients.dynamodb, table.name, topic, PARTITIONS).watermarks();
+  const marks = await createQueryStore(clients.dynamodb, table.name, topic, PARTITIONS).watermarks();
   batchTimes = [0, 1].map((p) => {
     const batchAt = marks.get(p)?.lastBatchAt;
     if (batchAt === undefined) throw new Error(`partition ${p}'s watermark item carries no batch time`);

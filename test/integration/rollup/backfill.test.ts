@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { backfillRollups } from "#functions/rollup/backfill";
-import { dynamoRollupStore } from "#functions/rollup/store";
+import { createRollupStore } from "#functions/rollup/dynamodb-store";
 import type { LocalFunction } from "#local/runtime/lambda";
 import { sampleSales } from "#local/sales/generator";
 import { localClients } from "#local/stack/clients";
@@ -42,14 +42,14 @@ afterAll(async () => {
 describe("backfilling rollups (npm run rollups)", () => {
   it("writes every window instance's rollup from its slices, and nothing more when run again", async () => {
     expect(await rollupFigures(clients.dynamodb, table.name)).toEqual({});
-    const store = dynamoRollupStore(clients.dynamodb, table.name, PARTITIONS);
-    const first = await backfillRollups(clients.dynamodb, table.name, store, { partitions: PARTITIONS, pageSize: 100 });
+    const store = createRollupStore(clients.dynamodb, table.name, PARTITIONS);
+    const first = await backfillRollups(store, { partitions: PARTITIONS, pageSize: 100 });
     const expected = await expectedFromSlices(clients.dynamodb, table.name);
     expect(Object.keys(expected).length).toBeGreaterThan(50);
     expect(await rollupFigures(clients.dynamodb, table.name)).toEqual(expected);
     expect(first).toMatchObject({ failedWindows: 0, written: Object.keys(expected).length });
 
-    const again = await backfillRollups(clients.dynamodb, table.name, store, { partitions: PARTITIONS });
+    const again = await backfillRollups(store, { partitions: PARTITIONS });
     expect(again).toMatchObject({ slices: first.slices, written: 0, failedWindows: 0 });
     expect(again.stale).toBe(Object.keys(expected).length);
   });

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createRollupStore } from "#functions/rollup/dynamodb-store";
 import { rollupOf } from "#functions/rollup/rollup";
-import { dynamoRollupStore } from "#functions/rollup/store";
 import type { DynamoDbStreamEventSourceMapping } from "#local/runtime/dynamodb-stream";
 import type { LocalFunction } from "#local/runtime/lambda";
 import { sampleSales } from "#local/sales/generator";
@@ -129,7 +129,7 @@ describe("RollupFunction on the aggregates table's stream", () => {
   });
 
   it("never lets a rollup over fewer partitions replace one over more, whatever its sum of versions (DynamoDB's condition)", async () => {
-    const store = dynamoRollupStore(clients.dynamodb, table.name, 2);
+    const store = createRollupStore(clients.dynamodb, table.name, 2);
     const ref = { window: "1d", start: Date.UTC(2022, 7, 1), topic, partitionsSeen: 1 };
     // The configured 2 partitions are not trusted: the stored rollup covered 4.
     const [read] = await store.slices([ref]);

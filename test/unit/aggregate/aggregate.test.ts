@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { type AggregationSettings, aggregate, type SaleRecord, type Watermark } from "#functions/aggregate/aggregate";
-import { itemBytes } from "#functions/aggregate/store";
-import { addPartial, type Metrics, marshalSlice, type SliceItem, sliceId } from "#shared/aggregates/model";
+import { type AggregationSettings, aggregate, type SaleRecord } from "#functions/aggregate/aggregate";
+import { addPartial, type Metrics } from "#shared/aggregates/metrics";
+import { type SliceItem, sliceId, type Watermark } from "#shared/aggregates/slices";
+import { itemBytes, marshalSlice } from "#shared/aggregates/table";
 import type { Sale } from "#shared/sales/schema";
 import { parseWindows } from "#shared/windows/windows";
 

@@ -1,9 +1,8 @@
 import { describe, expect, it } from "vitest";
-import type { AggregationSettings, Watermark } from "#functions/aggregate/aggregate";
+import type { AggregationSettings } from "#functions/aggregate/aggregate";
 import type { DeadLetter } from "#functions/aggregate/dead-letters";
 import { type BatchDeps, type KafkaEventRecord, processBatch } from "#functions/aggregate/process-batch";
-import type { SliceRef } from "#functions/aggregate/store";
-import { type SliceItem, sliceId } from "#shared/aggregates/model";
+import { type SliceItem, type SliceRef, sliceId, type Watermark } from "#shared/aggregates/slices";
 import { CodecError, RegistryUnavailableError } from "#shared/avro/errors";
 import type { Sale } from "#shared/sales/schema";
 import { parseWindows } from "#shared/windows/windows";

@@ -4,7 +4,7 @@ import { NoSuchKey } from "@aws-sdk/client-s3";
 import { describe, expect, it } from "vitest";
 import type { AggregationSettings } from "#functions/aggregate/aggregate";
 import { redrive } from "#functions/aggregate/redrive";
-import { unmarshalSlice } from "#shared/aggregates/model";
+import { unmarshalSlice } from "#shared/aggregates/table";
 import { GlueAvroDecoder, GlueAvroEncoder } from "#shared/avro/codec";
 import { RegistryUnavailableError } from "#shared/avro/errors";
 import type { SchemaSource } from "#shared/avro/registry";

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { type AggregationSettings, aggregate, type SaleRecord } from "#functions/aggregate/aggregate";
-import { describeSummary, emptySummary, parseQueueMessage, planRedrive, progressLine } from "#functions/aggregate/redrive";
-import { OTHER_COUNTRIES, type SliceItem, sliceId } from "#shared/aggregates/model";
+import { describeSummary, emptySummary, parseQueueMessage, planRedrive, progressLine } from "#functions/aggregate/redrive-core";
+import { OTHER_COUNTRIES } from "#shared/aggregates/metrics";
+import { type SliceItem, sliceId } from "#shared/aggregates/slices";
 import type { Sale } from "#shared/sales/schema";
 import { parseWindows } from "#shared/windows/windows";
 

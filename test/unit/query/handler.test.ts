@@ -2,7 +2,7 @@ import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { beforeEach, describe, expect, it } from "vitest";
 import type { PartitionMark, QueryStore } from "#functions/query/query";
 import { createHandler, productionDeps } from "#functions/query/wiring";
-import { emptySlice, type SliceItem } from "#shared/aggregates/model";
+import { emptySlice, type SliceItem } from "#shared/aggregates/slices";
 import type { HttpResponse } from "#shared/http/responses";
 import { parseWindows } from "#shared/windows/windows";
 import { captureLogs, eventFile, instruments, lambdaContext } from "#test/support/lambda";

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { leaderboard, type PartitionMark, type QueryDeps, type QueryStore, series } from "#functions/query/query";
-import { addPartial, emptySlice, type Metrics, type SliceItem } from "#shared/aggregates/model";
+import { addPartial, type Metrics } from "#shared/aggregates/metrics";
+import { emptySlice, type SliceItem } from "#shared/aggregates/slices";
 import { HttpError } from "#shared/http/errors";
 import { parseWindows } from "#shared/windows/windows";
 

@@ -1,29 +1,29 @@
-import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { describe, expect, it } from "vitest";
-import { backfillRollups } from "#functions/rollup/backfill";
+import { backfillRollups, type SlicePage } from "#functions/rollup/backfill";
 import type { RollupStore, WindowRef } from "#functions/rollup/rollup";
-import { sliceKey } from "#shared/aggregates/model";
 
 const T0 = Date.parse("2022-08-01T10:00:00Z");
 
 describe("backfillRollups", () => {
-  it("scans slice keys page by page and rolls up each page's windows once", async () => {
-    const pages = [
+  it("lists slices page by page and rolls up each page's windows once", async () => {
+    const pages: SlicePage[] = [
       {
-        Items: [sliceKey("1m", T0, "sales-0"), sliceKey("1m", T0, "sales-1"), sliceKey("1h", T0, "sales-0")],
-        LastEvaluatedKey: { pk: { S: "x" } },
+        slices: [
+          { window: "1m", start: T0, topicPartition: "sales-0" },
+          { window: "1m", start: T0, topicPartition: "sales-1" },
+          { window: "1h", start: T0, topicPartition: "sales-0" },
+        ],
+        next: "page 2",
       },
-      { Items: [sliceKey("1m", T0 + 60_000, "sales-2")] },
+      { slices: [{ window: "1m", start: T0 + 60_000, topicPartition: "sales-2" }], next: undefined },
     ];
-    const scans: Record<string, unknown>[] = [];
-    const client = {
-      send: async (command: { input: Record<string, unknown> }) => {
-        scans.push(command.input);
-        return pages[scans.length - 1];
-      },
-    } as unknown as DynamoDBClient;
+    const listed: unknown[] = [];
     const reads: WindowRef[][] = [];
-    const store: RollupStore = {
+    const store: RollupStore & { listSlices: (pageSize: number, after: unknown) => Promise<SlicePage> } = {
+      listSlices: async (pageSize, after) => {
+        listed.push([pageSize, after]);
+        return pages[listed.length - 1] as SlicePage;
+      },
       slices: async (refs) => {
         reads.push([...refs]);
         return refs.map((ref) => ({
@@ -34,11 +34,13 @@ describe("backfillRollups", () => {
       put: async (rollup) => (rollup.window === "1h" ? "stale" : "written"),
     };
     const progress: number[] = [];
-    const summary = await backfillRollups(client, "t", store, { partitions: 3, pageSize: 3, onPage: (s) => progress.push(s.slices) });
+    const summary = await backfillRollups(store, { partitions: 3, pageSize: 3, onPage: (s) => progress.push(s.slices) });
     expect(summary).toEqual({ slices: 4, written: 2, stale: 1, failedWindows: 0 });
     expect(progress).toEqual([3, 4]);
-    expect(scans[0]).toMatchObject({ TableName: "t", FilterExpression: "sk = :slice", ProjectionExpression: "pk, sk", Limit: 3 });
-    expect(scans[1]).toMatchObject({ ExclusiveStartKey: { pk: { S: "x" } } });
+    expect(listed).toEqual([
+      [3, undefined],
+      [3, "page 2"],
+    ]);
     // Page one: two windows (1m and 1h) read together (33 windows fit one read at 3 partitions).
     expect(reads.map((group) => group.map((ref) => `${ref.window}/${ref.partitionsSeen}`))).toEqual([["1m/2", "1h/1"], ["1m/3"]]);
   });

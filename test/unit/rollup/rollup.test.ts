@@ -1,22 +1,8 @@
 import { describe, expect, it } from "vitest";
-import {
-  type RollupStore,
-  rollUp,
-  rollupOf,
-  type SliceTotals,
-  type StreamRecord,
-  sliceTotals,
-  type WindowRef,
-} from "#functions/rollup/rollup";
-import {
-  type Metrics,
-  marshalRollup,
-  marshalSlice,
-  parseSliceId,
-  type RollupItem,
-  sliceId,
-  splitTopicPartition,
-} from "#shared/aggregates/model";
+import { type RollupStore, rollUp, rollupOf, type WindowRef } from "#functions/rollup/rollup";
+import type { Metrics } from "#shared/aggregates/metrics";
+import { parseSliceId, type RollupItem, type SliceTotals, sliceId, splitTopicPartition, type TableChange } from "#shared/aggregates/slices";
+import { marshalRollup, marshalSlice, rollupReadItem, tableChangeOf } from "#shared/aggregates/table";
 
 const T0 = Date.parse("2022-08-01T10:15:00Z");
 const m = (orders: number, cents: number, extremes: [number, number] = [cents, cents]): Metrics => ({
@@ -33,11 +19,9 @@ const totals = (version: number, values: Record<string, Metrics>, expiresAt: num
   expiresAt,
 });
 let sequence = 0;
-const record = (window: string, start: number, tp: string, eventName = "MODIFY"): StreamRecord => ({
-  eventName,
-  sequenceNumber: String(++sequence),
-  keys: { pk: { S: sliceId(window, start, tp) }, sk: { S: "slice" } },
-});
+/** A stream record of a slice write, decoded as the handler decodes it. */
+const record = (window: string, start: number, tp: string, eventName = "MODIFY"): TableChange =>
+  tableChangeOf({ eventName, sequenceNumber: String(++sequence), keys: { pk: { S: sliceId(window, start, tp) }, sk: { S: "slice" } } });
 
 /** Slices by window instance and partition, and rollups stored the way the DynamoDB store keeps them (largest `seen`). */
 function memoryStore() {
@@ -99,7 +83,7 @@ describe("rollupOf", () => {
   });
 });
 
-describe("sliceTotals", () => {
+describe("rollupReadItem", () => {
   it("reads the region and overall figures of a projected slice, leaving countries out", () => {
     const attributes = marshalSlice({
       window: "1m",
@@ -115,9 +99,11 @@ describe("sliceTotals", () => {
       ]),
       expiresAt: 99,
     });
-    const read = sliceTotals(attributes);
-    expect([...read.values.keys()]).toEqual(["region#Europe", "all#all"]);
-    expect(read).toMatchObject({ version: 4n, end: T0 + 60_000, expiresAt: 99 });
+    const read = rollupReadItem(attributes);
+    if (read?.kind !== "slice") throw new TypeError(`read a ${read?.kind} item`);
+    expect(read.ref).toEqual({ window: "1m", start: T0, topicPartition: "sales-2" });
+    expect([...read.totals.values.keys()]).toEqual(["region#Europe", "all#all"]);
+    expect(read.totals).toMatchObject({ version: 4n, end: T0 + 60_000, expiresAt: 99 });
   });
 });
 
@@ -169,9 +155,11 @@ describe("rollUp", () => {
     const { summary } = await rollUp(
       [
         record("1m", T0, "sales-0", "REMOVE"),
-        { sequenceNumber: "1", keys: { pk: { S: "watermark#sales-0" }, sk: { S: "watermark" } } },
-        { sequenceNumber: "2", keys: { pk: { S: "series#1m" }, sk: { S: new Date(T0).toISOString() } } },
-        { sequenceNumber: "3", keys: { pk: { S: "not a slice" }, sk: { S: "slice" } } },
+        ...[
+          { sequenceNumber: "1", keys: { pk: { S: "watermark#sales-0" }, sk: { S: "watermark" } } },
+          { sequenceNumber: "2", keys: { pk: { S: "series#1m" }, sk: { S: new Date(T0).toISOString() } } },
+          { sequenceNumber: "3", keys: { pk: { S: "not a slice" }, sk: { S: "slice" } } },
+        ].map(tableChangeOf),
       ],
       store,
     );
@@ -199,7 +187,7 @@ describe("rollUp", () => {
     slices.set(id("1m", T0), [totals(1, { "all#all": m(1, 100) })]);
     slices.set(id("1h", T0), [totals(1, { "all#all": m(1, 100) })]);
     failing.add(id("1h", T0));
-    const records: StreamRecord[] = [
+    const records: TableChange[] = [
       { ...record("1m", T0, "sales-0"), sequenceNumber: "900" },
       { ...record("1h", T0, "sales-1"), sequenceNumber: "1000" },
       { ...record("1h", T0, "sales-0"), sequenceNumber: "999" },

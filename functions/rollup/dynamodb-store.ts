@@ -1,8 +1,20 @@
-import { type AttributeValue, ConditionalCheckFailedException, type DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
-import { marshalRollup, parseSliceId, type RollupItem, rollupKey, sliceKey, splitTopicPartition } from "#shared/aggregates/model";
+import { ConditionalCheckFailedException, type DynamoDBClient, PutItemCommand, ScanCommand } from "@aws-sdk/client-dynamodb";
+import { type SliceRef, type SliceTotals, splitTopicPartition } from "#shared/aggregates/slices";
+import {
+  type Item,
+  partitionKeyOf,
+  ROLLUP_READ_PROJECTION,
+  rollupKey,
+  rollupPut,
+  rollupReadItem,
+  sliceKey,
+  sliceKeyScan,
+  sliceRefOfKey,
+} from "#shared/aggregates/table";
 import { batchGetAll } from "#shared/dynamodb/batch-get";
 import { InvariantError } from "#shared/errors/internal-errors";
-import { type RollupStore, type SliceTotals, sliceTotals, type WindowRef, type WindowSlices } from "./rollup.ts";
+import type { SliceLister } from "./backfill.ts";
+import type { RollupStore, WindowRef, WindowSlices } from "./rollup.ts";
 
 /** DynamoDB requests the rollup store made (metrics and tests). */
 export interface RollupCounts {
@@ -11,17 +23,19 @@ export interface RollupCounts {
 }
 
 /**
- * Slices and rollups in the aggregates table. A window's slices and its stored rollup are read
- * together (one BatchGetItem per 100 keys, projected to what a rollup needs); a rollup is one
- * conditional PutItem that keeps the one read last (largest sum of slice versions) over the most
- * partitions.
+ * The rollup function's store in the aggregates table: slices and rollups. A window's slices and
+ * its stored rollup are read together (one BatchGetItem per 100 keys, projected to what a rollup
+ * needs); a rollup is one conditional PutItem that keeps the one read last (largest sum of slice
+ * versions) over the most partitions; the backfill lists slice keys by Scan. Constructing it does
+ * no I/O and cannot fail; its methods throw DynamoDB's errors, and InvariantError when DynamoDB
+ * answers an item that was not asked for.
  */
-export function dynamoRollupStore(
+export function createRollupStore(
   client: Pick<DynamoDBClient, "send">,
   table: string,
   partitions: number,
   counts: RollupCounts = { reads: 0, writes: 0 },
-): RollupStore & { counts: RollupCounts } {
+): RollupStore & SliceLister & { readonly counts: RollupCounts } {
   return {
     counts,
     async slices(refs: readonly WindowRef[]): Promise<WindowSlices[]> {
@@ -41,22 +55,24 @@ export function dynamoRollupStore(
         });
         const items = await batchGetAll(client, table, keys, {
           consistentRead: true,
-          projection: "pk, sk, we, ver, r, a, expiresAt, parts",
+          projection: ROLLUP_READ_PROJECTION,
           onRequest: () => counts.reads++,
         });
         for (const attributes of items) {
-          const pk = attributes.pk?.S ?? "";
-          if (pk.startsWith("series#")) {
+          const item = rollupReadItem(attributes);
+          if (item?.kind === "rollup") {
             // One topic's rollups: the first window of that spec and start is the one asked for.
-            const i = refs.findIndex((ref) => `series#${ref.window}` === pk && new Date(ref.start).toISOString() === attributes.sk?.S);
-            if (i >= 0) stored[i] = Number(attributes.parts?.N ?? 0);
+            const i = refs.findIndex((ref) => ref.window === item.window && ref.start === item.start);
+            if (i >= 0) stored[i] = item.partitions;
             continue;
           }
-          const slice = parseSliceId(pk);
           const i =
-            slice === undefined ? undefined : index.get(id(slice.window, slice.start, splitTopicPartition(slice.topicPartition).topic));
-          if (i === undefined) throw new InvariantError(`DynamoDB answered an item that was not asked for (pk ${pk})`);
-          found[i]?.push(sliceTotals(attributes));
+            item === undefined
+              ? undefined
+              : index.get(id(item.ref.window, item.ref.start, splitTopicPartition(item.ref.topicPartition).topic));
+          if (item === undefined || i === undefined)
+            throw new InvariantError(`DynamoDB answered an item that was not asked for (pk ${partitionKeyOf(attributes)})`);
+          found[i]?.push(item.totals);
         }
       };
       await read(refs.map((_, i) => ({ i, from: 0, to: covered[i] as number, withRollup: true })));
@@ -67,27 +83,24 @@ export function dynamoRollupStore(
       }
       return refs.map((_, i) => ({ slices: found[i] as SliceTotals[], partitions: covered[i] as number }));
     },
-    async put(rollup: RollupItem) {
+    async put(rollup) {
       counts.writes++;
-      const values: Record<string, AttributeValue> = {
-        ":seen": { N: rollup.seen.toString() },
-        ":parts": { N: String(rollup.partitions) },
-      };
       try {
-        await client.send(
-          new PutItemCommand({
-            TableName: table,
-            Item: marshalRollup(rollup),
-            // A later read (larger sum of versions) over no fewer partitions than the stored one.
-            ConditionExpression: "attribute_not_exists(pk) OR (seen < :seen AND (attribute_not_exists(parts) OR parts <= :parts))",
-            ExpressionAttributeValues: values,
-          }),
-        );
+        await client.send(new PutItemCommand(rollupPut(table, rollup)));
         return "written";
       } catch (error) {
         if (error instanceof ConditionalCheckFailedException) return "stale";
         throw error;
       }
+    },
+    async listSlices(pageSize, after) {
+      const page = await client.send(new ScanCommand(sliceKeyScan(table, pageSize, after as Item | undefined)));
+      const slices: SliceRef[] = [];
+      for (const keys of page.Items ?? []) {
+        const ref = sliceRefOfKey(keys);
+        if (ref !== undefined) slices.push(ref);
+      }
+      return { slices, next: page.LastEvaluatedKey };
     },
   };
 }

@@ -1,7 +1,15 @@
-import { type AttributeValue, ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
+import {
+  type AttributeValue,
+  ConditionalCheckFailedException,
+  DeleteItemCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  UpdateItemCommand,
+} from "@aws-sdk/client-dynamodb";
+import { mockClient } from "aws-sdk-client-mock";
 import { describe, expect, it } from "vitest";
-import { DynamoDbRequestLedger } from "#functions/ingest/ledger-dynamodb";
-import { fakeDynamoClient, type Sent } from "#test/support/fake-dynamodb";
+import { createRequestLedger } from "#functions/ingest/dynamodb-store";
 
 type Item = Record<string, AttributeValue>;
 const failed = (item?: Item) =>
@@ -13,8 +21,10 @@ const failed = (item?: Item) =>
  */
 function table({ returnOldItem = true } = {}) {
   const items = new Map<string, Item>();
-  const { client, sent } = fakeDynamoClient((command: Sent) => {
-    const input = command.input as {
+  const client = new DynamoDBClient({ region: "eu-west-1" });
+  const db = mockClient(client);
+  const answer = (name: string, given: object) => {
+    const input = given as {
       Key?: Item;
       Item?: Item;
       UpdateExpression?: string;
@@ -25,15 +35,15 @@ function table({ returnOldItem = true } = {}) {
     const existing = items.get(id);
     const values = input.ExpressionAttributeValues ?? {};
     const attemptMatches = existing !== undefined && existing.attempt?.S === values[":expected"]?.S;
-    switch (command.name) {
+    switch (name) {
       case "PutItemCommand": {
         const expired = existing !== undefined && Number(existing.expiration?.N) < Number(values[":nowSeconds"]?.N);
-        if (existing !== undefined && !expired) return failed(returnOldItem ? existing : undefined);
+        if (existing !== undefined && !expired) throw failed(returnOldItem ? existing : undefined);
         items.set(id, { ...(input.Item as Item) });
         return {};
       }
       case "UpdateItemCommand": {
-        if (!attemptMatches) return failed();
+        if (!attemptMatches) throw failed();
         const item = { ...(existing as Item) };
         const [set = "", remove = ""] = (input.UpdateExpression ?? "").replace(/^SET\s+/, "").split(/\s+REMOVE\s+/);
         for (const assignment of set.split(",")) {
@@ -45,22 +55,24 @@ function table({ returnOldItem = true } = {}) {
         return {};
       }
       case "DeleteItemCommand":
-        if (existing?.attempt?.S !== values[":attempt"]?.S) return failed();
+        if (existing?.attempt?.S !== values[":attempt"]?.S) throw failed();
         items.delete(id);
         return {};
-      case "GetItemCommand":
-        return { Item: existing };
       default:
-        return new Error(`not faked: ${command.name}`);
+        return { Item: existing };
     }
-  });
-  return { ledger: new DynamoDbRequestLedger(client, "ledger", 3600), items, sent };
+  };
+  db.on(PutItemCommand).callsFake((input) => answer("PutItemCommand", input));
+  db.on(UpdateItemCommand).callsFake((input) => answer("UpdateItemCommand", input));
+  db.on(DeleteItemCommand).callsFake((input) => answer("DeleteItemCommand", input));
+  db.on(GetItemCommand).callsFake((input) => answer("GetItemCommand", input));
+  return { ledger: createRequestLedger(client, "ledger", 3600), items, db };
 }
 
 const NOW = 1_700_000_000_000;
 const claimAt = (now: number, bodyHash = "h1") => ({ bodyHash, now, leaseUntil: now + 20_000 });
 
-describe("DynamoDbRequestLedger", () => {
+describe("the request ledger in DynamoDB", () => {
   it("claims a new key afresh, stores no key text, and answers a completed key with its 202", async () => {
     const { ledger, items } = table();
     const fresh = await ledger.claim("till-42/abc", claimAt(NOW));
@@ -104,7 +116,10 @@ describe("DynamoDbRequestLedger", () => {
     const { ledger } = table();
     await ledger.claim("k", claimAt(NOW));
     expect(await ledger.claim("k", claimAt(NOW + 3601 * 1000))).toMatchObject({ kind: "fresh" });
-    const { client } = fakeDynamoClient(() => new Error("ProvisionedThroughputExceeded"));
-    await expect(new DynamoDbRequestLedger(client, "ledger", 60).claim("k", claimAt(NOW))).rejects.toThrow("ProvisionedThroughputExceeded");
+    const broken = new DynamoDBClient({ region: "eu-west-1" });
+    mockClient(broken)
+      .onAnyCommand()
+      .rejects(Object.assign(new Error("ProvisionedThroughputExceeded"), { name: "ProvisionedThroughputExceededException" }));
+    await expect(createRequestLedger(broken, "ledger", 60).claim("k", claimAt(NOW))).rejects.toThrow("ProvisionedThroughputExceeded");
   });
 });
