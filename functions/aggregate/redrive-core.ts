@@ -81,7 +81,7 @@ export function parseQueueMessage(body: string | undefined): QueueMessage {
       return {
         kind: "other",
         what: "skipped Kafka batch",
-        hint: "not a record: the aggregate mapping skipped a batch (offsets in KafkaBatchInfo); see the README's dead-letter runbook",
+        hint: "not a record: the aggregate mapping skipped a batch (offsets in KafkaBatchInfo); see docs/operations.md, The dead-letter queue",
       };
   }
   const parsed = v.safeParse(LetterShape, json);

@@ -11,7 +11,7 @@
  * lateness + idle timeout after its end once nothing arrives. A partition that still delivers
  * batches holds a window until its own watermark passes it, however far behind it is.
  *
- * What remains (the README's "Window status" says it too): without the topic's end offsets, a
+ * What remains (docs/aggregation.md, Live figures, says it too): without the topic's end offsets, a
  * mapping that has stopped delivering (stalled, or retrying one failing batch) looks idle after
  * the timeout, so its windows may close before its records are in; the OffsetLag alarm reports
  * that case. And a partition that wakes after being idle adds records dated in a window it did not

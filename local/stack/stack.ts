@@ -51,7 +51,7 @@ export async function startComponent(component: Component): Promise<"started" | 
   }
   if (await portInUse(component.port)) {
     throw new Error(
-      `port ${component.port} (${component.name}) is taken by a process this stack did not start; stop it or move the stack's port (see README)`,
+      `port ${component.port} (${component.name}) is taken by a process this stack did not start; stop it or move the stack's port (LOCAL_*_PORT, docs/local-stack.md)`,
     );
   }
   component.prepare();

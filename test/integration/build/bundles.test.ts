@@ -249,7 +249,7 @@ describe("each function's bundle, as the local runtime runs it", () => {
   }
 });
 
-describe("sam build (the README's command, SAM CLI from the project's virtualenv)", () => {
+describe("sam build (docs/deploying.md's command, SAM CLI from the project's virtualenv)", () => {
   const buildDir = join(paths.projectRoot, ".aws-sam", "build");
   let built: ReturnType<typeof spawnSync> | undefined;
 

@@ -150,7 +150,7 @@ describe("idempotent produce and recovery on the real broker", () => {
     expect(outcome.status).toBe("unknown");
     expect(answeredAfter).toBeLessThan(10_000 + 2000);
     // The request reached the frozen broker's socket before the cut: it may be appended on resume
-    // (the residual race the README names), but only that once; kafkajs' retries were stopped.
+    // (the residual race docs/api.md names), but only that once; kafkajs' retries were stopped.
     const landed = await recordsOf(requestId, 1);
     console.log(`frozen broker: unknown after ${answeredAfter} ms; copies in the topic after resume: ${landed.length}`);
     expect(landed.length).toBeLessThanOrEqual(1);

@@ -19,7 +19,7 @@ import {
 } from "#test/support/aggregates";
 
 /**
- * The README's seed question, "current total all-time sales for France compared to the rest of
+ * The seed question of docs/api.md, "current total all-time sales for France compared to the rest of
  * Europe", answered by the built QueryFunction from the all-time window that the built
  * AggregateFunction keeps per partition and the rollup core adds up, on DynamoDB Local.
  */
