@@ -30,7 +30,7 @@ import type { SchemaSource } from "#shared/avro/registry";
 import { currentSalesSchema, type Sale, salesSchemaVersions } from "#shared/sales/schema";
 import { parseWindows } from "#shared/windows/windows";
 import { commandNames, scriptedClient } from "#test/support/fakes/aws";
-import { MemorySchemaSource, V2_ID } from "#test/support/schemas";
+import { MemorySchemaSource, V2_ID } from "#test/support/fakes/registry";
 
 const settings: AggregationSettings = {
   windows: parseWindows("1h,1d"),
@@ -279,19 +279,17 @@ describe("redrive (fakes)", () => {
 
   it("counts records as still failing while the registry is down, and shows a bug's messages again before throwing", async () => {
     const body = JSON.stringify(letter(5, encoder.encode(sale("1.00"))));
-    const down: SchemaSource = {
-      getSchemaVersion: async () => {
-        throw new RegistryUnavailableError("Glue throttled", undefined);
-      },
+    const down = new MemorySchemaSource();
+    down.before = async () => {
+      throw new RegistryUnavailableError("Glue throttled", undefined);
     };
     const sqs = queue([body]);
     expect(await run(sqs, table(), new Map(), down)).toMatchObject({ stillFailing: { SCHEMA_REGISTRY_UNAVAILABLE: 1 } });
     expect(sqs.visibleNow()).toBe(1);
 
-    const buggy: SchemaSource = {
-      getSchemaVersion: async () => {
-        throw new TypeError("undefined is not a function");
-      },
+    const buggy = new MemorySchemaSource();
+    buggy.before = async () => {
+      throw new TypeError("undefined is not a function");
     };
     const second = queue([body, JSON.stringify({ DDBStreamBatchInfo: {} })]);
     await expect(run(second, table(), new Map(), buggy)).rejects.toThrow(TypeError);

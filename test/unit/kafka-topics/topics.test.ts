@@ -6,82 +6,17 @@ import {
   type TopicsResourceDeps,
 } from "#functions/kafka-topics/custom-resource";
 import { ensureTopics, parseTopicSpecs, type TopicAdmin, TopicError } from "#shared/kafka/topics";
+import { fakeKafka } from "#test/support/fakes/kafka";
 
-/**
- * An in-memory cluster: topic -> partition count, its topic-level configs (as AlterConfigs sets
- * them: the whole set at once), and every change made to it.
- */
-function fakeAdmin(initial: Record<string, number> = {}, initialConfigs: Record<string, Record<string, string>> = {}) {
-  const topics = new Map(Object.entries(initial));
-  const configs = new Map(Object.entries(initialConfigs));
-  const changes: string[] = [];
-  const admin: TopicAdmin = {
-    listTopics: async () => [...topics.keys()],
-    fetchTopicMetadata: async (options) => ({
-      topics: (options?.topics ?? []).map((name) => ({
-        name,
-        partitions: Array.from({ length: topics.get(name) ?? 0 }, (_, partitionId) => ({
-          partitionId,
-          leader: 1,
-          replicas: [1],
-          isr: [1],
-          offlineReplicas: [],
-          partitionErrorCode: 0,
-        })),
-      })),
-    }),
-    createTopics: async ({ topics: specs }) => {
-      for (const spec of specs) {
-        topics.set(spec.topic, spec.numPartitions ?? 1);
-        if (spec.configEntries !== undefined) configs.set(spec.topic, Object.fromEntries(spec.configEntries.map((e) => [e.name, e.value])));
-        changes.push(`create ${spec.topic}:${spec.numPartitions}`);
-      }
-      return true;
-    },
-    describeConfigs: async ({ resources }) => ({
-      throttleTime: 0,
-      resources: resources.map((resource) => ({
-        errorCode: 0,
-        errorMessage: "",
-        resourceType: resource.type,
-        resourceName: resource.name,
-        configEntries: [
-          // Kafka's default, inherited (config source 5, DEFAULT_CONFIG), unless set on the topic (1).
-          ...Object.entries({ "max.message.bytes": "1048588", "retention.ms": "604800000", ...configs.get(resource.name) }).map(
-            ([configName, configValue]) => ({
-              configName,
-              configValue,
-              isDefault: configs.get(resource.name)?.[configName] === undefined,
-              configSource: configs.get(resource.name)?.[configName] === undefined ? 5 : 1,
-              isSensitive: false,
-              readOnly: false,
-              configSynonyms: [],
-            }),
-          ),
-        ],
-      })),
-    }),
-    alterConfigs: async ({ resources }) => {
-      for (const resource of resources) {
-        configs.set(resource.name, Object.fromEntries(resource.configEntries.map((e) => [e.name, e.value])));
-        changes.push(`configure ${resource.name}:${resource.configEntries.map((e) => `${e.name}=${e.value}`).join(",")}`);
-      }
-      return { resources: [] };
-    },
-    createPartitions: async ({ topicPartitions }) => {
-      for (const spec of topicPartitions) {
-        topics.set(spec.topic, spec.count);
-        changes.push(`grow ${spec.topic}:${spec.count}`);
-      }
-      return true;
-    },
-  };
-  return { admin, topics, configs, changes };
+/** The fake cluster as ensureTopics sees it: its admin, topic -> partitions, configs, and every change made. */
+function topicCluster(topics: Record<string, number> = {}, configs: Record<string, Record<string, string>> = {}) {
+  const kafka = fakeKafka({ topics, configs });
+  return { admin: kafka.admin, topics: kafka.cluster.topics, configs: kafka.cluster.configs, changes: kafka.calls.changes };
 }
 
 describe("ensureTopics", () => {
   it("creates missing topics, adds partitions to smaller ones and leaves equal ones alone", async () => {
-    const cluster = fakeAdmin({ small: 2, same: 3 });
+    const cluster = topicCluster({ small: 2, same: 3 });
     const report = await ensureTopics(
       [
         { name: "fresh", partitions: 6 },
@@ -100,7 +35,7 @@ describe("ensureTopics", () => {
   });
 
   it("creates a topic with its declared configs, and sets differing ones on an existing topic, keeping its other settings", async () => {
-    const cluster = fakeAdmin({ sales: 6 }, { sales: { "retention.ms": "86400000", "max.message.bytes": "16777216" } });
+    const cluster = topicCluster({ sales: 6 }, { sales: { "retention.ms": "86400000", "max.message.bytes": "16777216" } });
     const config = { "max.message.bytes": "983040", "compression.type": "uncompressed" };
     const report = await ensureTopics(
       [
@@ -123,7 +58,7 @@ describe("ensureTopics", () => {
   });
 
   it("is idempotent: a second run changes nothing", async () => {
-    const cluster = fakeAdmin();
+    const cluster = topicCluster();
     await ensureTopics([{ name: "sales", partitions: 6 }], { admin: cluster.admin });
     const again = await ensureTopics([{ name: "sales", partitions: 6 }], { admin: cluster.admin });
     expect(cluster.changes).toEqual(["create sales:6"]);
@@ -131,7 +66,7 @@ describe("ensureTopics", () => {
   });
 
   it("refuses to shrink a topic, naming it and both counts, before changing anything", async () => {
-    const cluster = fakeAdmin({ sales: 8 });
+    const cluster = topicCluster({ sales: 8 });
     const attempt = ensureTopics(
       [
         { name: "new-one", partitions: 1 },
@@ -191,7 +126,7 @@ const baseRequest: CustomResourceRequest = {
 
 function deps(overrides: Partial<TopicsResourceDeps> = {}) {
   const sent: { url: string; response: CustomResourceResponse }[] = [];
-  const cluster = fakeAdmin();
+  const cluster = topicCluster();
   let adminCalls = 0;
   const value: TopicsResourceDeps = {
     admin: async () => {
