@@ -7,8 +7,8 @@ import type { HttpResponse } from "#shared/http/responses";
 import type { OutgoingRecord, ProduceOutcome } from "#shared/kafka/producer";
 import { currentSalesSchema } from "#shared/sales/schema";
 import { glueRegistry } from "#test/support/fakes/glue";
+import { memoryLedger } from "#test/support/fakes/ledger";
 import { captureLogs, EVENT_SCHEMA_VERSIONS, eventFile, instruments, lambdaContext } from "#test/support/lambda";
-import { memoryLedger } from "#test/support/ledger";
 
 // The producer, the scanner and the ledger store are tested on their own (test/unit/kafka,
 // test/integration/kafka); here they are fakes whose outcome each test chooses, so the handler's
