@@ -61,37 +61,6 @@ export const EVENT_SCHEMA_VERSIONS = {
 } as const;
 
 /**
- * A Glue Schema Registry holding the given versions, for GlueClient.prototype.send. `down` makes
- * every call fail as a throttled registry does; `calls` counts what was asked.
- */
-export function schemaRegistry(versions: Readonly<Record<string, unknown>>) {
-  const state = { down: false, calls: [] as string[] };
-  async function send(command: { constructor: { name: string }; input: Record<string, unknown> }): Promise<unknown> {
-    const name = command.constructor.name.replace(/Command$/, "");
-    state.calls.push(name);
-    if (state.down) throw Object.assign(new Error("Rate exceeded"), { name: "ThrottlingException" });
-    const { EntityNotFoundException } = await import("@aws-sdk/client-glue");
-    const notFound = () => new EntityNotFoundException({ message: "Schema version is not found.", $metadata: {} });
-    if (name === "GetSchemaVersion") {
-      // By id, or the latest version (the last one given) by schema name.
-      const latest = (command.input.SchemaVersionNumber as { LatestVersion?: boolean } | undefined)?.LatestVersion === true;
-      const id = latest ? (Object.keys(versions).at(-1) ?? "") : String(command.input.SchemaVersionId);
-      const schema = versions[id];
-      if (schema === undefined) throw notFound();
-      return { SchemaVersionId: id, SchemaDefinition: JSON.stringify(schema), DataFormat: "AVRO", Status: "AVAILABLE", VersionNumber: 1 };
-    }
-    if (name === "GetSchemaByDefinition") {
-      const definition = String(command.input.SchemaDefinition);
-      const id = Object.keys(versions).find((key) => JSON.stringify(versions[key]) === definition);
-      if (id === undefined) throw notFound();
-      return { SchemaVersionId: id, Status: "AVAILABLE", DataFormat: "AVRO" };
-    }
-    throw new Error(`the registry fake does not do ${name}`);
-  }
-  return { state, send };
-}
-
-/**
  * A function's logger, tracer (disabled outside Lambda) and metrics, as its handler.ts makes
  * them: what a test hands to a createHandler so that logs and metrics are the real ones.
  */

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
-import type { PutObjectCommand } from "@aws-sdk/client-s3";
-import type { SendMessageBatchCommand } from "@aws-sdk/client-sqs";
+import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { SendMessageBatchCommand, type SendMessageBatchCommandInput, SQSClient } from "@aws-sdk/client-sqs";
 import { describe, expect, it } from "vitest";
 import {
   type DeadLetter,
@@ -9,6 +9,7 @@ import {
   MAX_BATCH_BYTES,
   sendDeadLetters,
 } from "#functions/aggregate/dead-letters";
+import { scriptedClient } from "#test/support/fakes/aws";
 
 function letter(offset: number, valueBytes: number, keyBytes = 8): DeadLetter {
   return {
@@ -23,35 +24,38 @@ function letter(offset: number, valueBytes: number, keyBytes = 8): DeadLetter {
   };
 }
 
-/** SQS and S3 fakes that keep what they are sent and can refuse entries. */
+/** Mocked SQS and S3 clients: SQS takes every entry but those `refuse` picks, S3 takes every object. */
 function sink(refuse: (body: DeadLetterMessage) => boolean = () => false) {
-  const batches: DeadLetterMessage[][] = [];
-  const batchBytes: number[] = [];
-  const objects = new Map<string, Buffer>();
+  const sqs = scriptedClient(new SQSClient({}));
+  const s3 = scriptedClient(new S3Client({}));
+  sqs.mock.on(SendMessageBatchCommand).callsFake(async (input: SendMessageBatchCommandInput) => {
+    const entries = input.Entries ?? [];
+    const failed = entries.filter((entry) => refuse(JSON.parse(entry.MessageBody ?? "") as DeadLetterMessage));
+    return {
+      Successful: entries.filter((entry) => !failed.includes(entry)).map((entry) => ({ Id: entry.Id })),
+      Failed: failed.map((entry) => ({ Id: entry.Id, Code: "InvalidMessageContents", SenderFault: true })),
+    };
+  });
+  s3.mock.on(PutObjectCommand).resolves({});
+  const requests = () => sqs.mock.commandCalls(SendMessageBatchCommand).map((call) => call.args[0].input.Entries ?? []);
   return {
-    batches,
-    batchBytes,
-    objects,
+    /** The letters of each SendMessageBatch, as sent. */
+    batches: () => requests().map((entries) => entries.map((entry) => JSON.parse(entry.MessageBody ?? "") as DeadLetterMessage)),
+    /** The body bytes of each SendMessageBatch. */
+    batchBytes: () => requests().map((entries) => entries.reduce((sum, entry) => sum + Buffer.byteLength(entry.MessageBody ?? ""), 0)),
+    /** Every object put, by key. */
+    objects: () =>
+      new Map(
+        s3.mock
+          .commandCalls(PutObjectCommand)
+          .map((call) => [call.args[0].input.Key ?? "", Buffer.from(call.args[0].input.Body as Buffer)]),
+      ),
     sink: {
       queueUrl: "https://sqs.local/q",
       bucket: "lake",
       prefix: "dead-letters/aggregate/",
-      sqs: {
-        send: async (command: SendMessageBatchCommand) => {
-          const entries = command.input.Entries ?? [];
-          const bodies = entries.map((entry) => JSON.parse(entry.MessageBody ?? "") as DeadLetterMessage);
-          batches.push(bodies);
-          batchBytes.push(entries.reduce((sum, entry) => sum + Buffer.byteLength(entry.MessageBody ?? ""), 0));
-          const failed = entries.filter((_, i) => refuse(bodies[i] as DeadLetterMessage));
-          return { Successful: [], Failed: failed.map((entry) => ({ Id: entry.Id, Code: "InvalidMessageContents", SenderFault: true })) };
-        },
-      } as never,
-      s3: {
-        send: async (command: PutObjectCommand) => {
-          objects.set(command.input.Key ?? "", Buffer.from(command.input.Body as Buffer));
-          return {};
-        },
-      } as never,
+      sqs: sqs.client,
+      s3: s3.client,
     },
   };
 }
@@ -64,16 +68,19 @@ describe("dead letters", () => {
       Array.from({ length: 23 }, (_, i) => letter(i, 100)),
     );
     expect(requests).toBe(3);
-    expect(fake.batches.map((b) => b.length)).toEqual([10, 10, 3]);
-    expect(fake.batches[2]?.[2]).toMatchObject({ offset: 22, value: letter(22, 100).value, reason: { code: "BAD_HEADER_VERSION" } });
-    expect(fake.objects.size).toBe(0);
+    expect(fake.batches().map((b) => b.length)).toEqual([10, 10, 3]);
+    expect(fake.batches()[2]?.[2]).toMatchObject({ offset: 22, value: letter(22, 100).value, reason: { code: "BAD_HEADER_VERSION" } });
+    expect(fake.objects().size).toBe(0);
   });
 
   it("puts an 8 MiB value in S3 and sends a reference that names its bytes and checksum", async () => {
     const fake = sink();
     const big = letter(7, 8 * 1024 * 1024);
     await sendDeadLetters(fake.sink, [letter(6, 10), big, letter(8, 10)]);
-    const message = fake.batches.flat().find((m) => m.offset === 7);
+    const message = fake
+      .batches()
+      .flat()
+      .find((m) => m.offset === 7);
     expect(message?.value).toBeUndefined();
     expect(message?.key).toBe(big.key);
     const bytes = Buffer.from(big.value, "base64");
@@ -83,8 +90,8 @@ describe("dead letters", () => {
       bytes: bytes.length,
       sha256: createHash("sha256").update(bytes).digest("hex"),
     });
-    expect(fake.objects.get("dead-letters/aggregate/sales/2/7/value")?.equals(bytes)).toBe(true);
-    expect(Math.max(...fake.batchBytes)).toBeLessThan(MAX_BATCH_BYTES);
+    expect(fake.objects().get("dead-letters/aggregate/sales/2/7/value")?.equals(bytes)).toBe(true);
+    expect(Math.max(...fake.batchBytes())).toBeLessThan(MAX_BATCH_BYTES);
   });
 
   it("offloads a large key too, and splits requests so none passes SQS's 256 KiB", async () => {
@@ -92,10 +99,15 @@ describe("dead letters", () => {
     // Just under the inline limit each: ten of them would pass 256 KiB in one request.
     const size = Math.floor((INLINE_BODY_LIMIT * 3) / 4) - 10;
     await sendDeadLetters(fake.sink, [letter(1, 10, 128 * 1024), ...Array.from({ length: 20 }, (_, i) => letter(10 + i, size))]);
-    expect(fake.batches.flat().find((m) => m.offset === 1)?.keyRef?.key).toBe("dead-letters/aggregate/sales/2/1/key");
-    expect(fake.batches.flat()).toHaveLength(21);
-    for (const bytes of fake.batchBytes) expect(bytes).toBeLessThanOrEqual(MAX_BATCH_BYTES);
-    expect(fake.batches.length).toBeGreaterThan(3);
+    expect(
+      fake
+        .batches()
+        .flat()
+        .find((m) => m.offset === 1)?.keyRef?.key,
+    ).toBe("dead-letters/aggregate/sales/2/1/key");
+    expect(fake.batches().flat()).toHaveLength(21);
+    for (const bytes of fake.batchBytes()) expect(bytes).toBeLessThanOrEqual(MAX_BATCH_BYTES);
+    expect(fake.batches().length).toBeGreaterThan(3);
   });
 
   it("throws naming the refusal when SQS does not take every letter, so the batch is retried", async () => {

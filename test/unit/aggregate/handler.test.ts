@@ -1,8 +1,8 @@
-import type { GlueClient } from "@aws-sdk/client-glue";
-import { S3Client } from "@aws-sdk/client-s3";
-import { SQSClient } from "@aws-sdk/client-sqs";
+import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { SendMessageBatchCommand, type SendMessageBatchCommandInput, SQSClient } from "@aws-sdk/client-sqs";
 import type { MSKEvent } from "aws-lambda";
-import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { mockClient } from "aws-sdk-client-mock";
+import { afterAll, beforeEach, describe, expect, it } from "vitest";
 import type { DeadLetter } from "#functions/aggregate/dead-letters";
 import { type AggregateDeps, createHandler, productionDeps } from "#functions/aggregate/wiring";
 import { type SliceItem, type SliceRef, sliceId, type Watermark } from "#shared/aggregates/slices";
@@ -10,13 +10,14 @@ import { GlueAvroDecoder } from "#shared/avro/codec";
 import { GlueSchemaRegistry } from "#shared/avro/registry";
 import { currentSalesSchema, type Sale, salesSchemaVersions } from "#shared/sales/schema";
 import { parseWindows } from "#shared/windows/windows";
-import { captureLogs, EVENT_SCHEMA_VERSIONS, eventFile, instruments, lambdaContext, schemaRegistry } from "#test/support/lambda";
+import { glueRegistry } from "#test/support/fakes/glue";
+import { captureLogs, EVENT_SCHEMA_VERSIONS, eventFile, instruments, lambdaContext } from "#test/support/lambda";
 
 // The aggregation core runs for real on the sample batch; the table is an in-memory store and
 // Glue a fake (both have tests of their own), so what is tested is the handler's wiring: what
 // is logged and measured, where dead letters go, and that every failure reaches Lambda.
 const [v1Id, v2Id] = Object.keys(EVENT_SCHEMA_VERSIONS) as [string, string];
-const glue = schemaRegistry({ [v1Id]: salesSchemaVersions[0], [v2Id]: salesSchemaVersions[1] });
+const glue = glueRegistry({ [v1Id]: salesSchemaVersions[0], [v2Id]: salesSchemaVersions[1] });
 
 /** The function's settings as its defaults give them (functions/aggregate/config.ts). */
 const settings = {
@@ -63,7 +64,7 @@ function deps(over: Partial<AggregateDeps["batch"]> = {}): AggregateDeps {
     ...instruments("aggregate"),
     batch: {
       ...production.batch,
-      decoder: new GlueAvroDecoder<Sale>(new GlueSchemaRegistry({ send: glue.send } as unknown as GlueClient), currentSalesSchema),
+      decoder: new GlueAvroDecoder<Sale>(new GlueSchemaRegistry(glue.client), currentSalesSchema),
       store: memoryStore(),
       deadLetter: async (sent) => {
         letters.push(...sent);
@@ -137,45 +138,45 @@ describe("aggregate handler (MSK event source mapping)", () => {
   }, 20_000);
 });
 
-// The production dead-letter path: the SDK clients are real, their send is answered in-process.
+// The production dead-letter path: the SDK clients are real, their send is answered in-process
+// (productionDeps makes its own clients, so every instance is mocked).
 describe("aggregate handler's dead letters (production deps)", () => {
-  const sqs: { sent: { QueueUrl: string; Entries: { MessageBody: string }[] }[]; refuse: boolean } = { sent: [], refuse: false };
-  const s3: { put: { Bucket: string; Key: string }[] } = { put: [] };
-  beforeAll(() => {
-    vi.spyOn(SQSClient.prototype, "send").mockImplementation((async (command: {
-      input: { QueueUrl: string; Entries: { Id: string; MessageBody: string }[] };
-    }) => {
-      sqs.sent.push(command.input);
-      return sqs.refuse
-        ? { Successful: [], Failed: command.input.Entries.map((e) => ({ Id: e.Id, Code: "KMS.ThrottlingException", SenderFault: false })) }
-        : { Successful: command.input.Entries.map((e) => ({ Id: e.Id })), Failed: [] };
-    }) as never);
-    vi.spyOn(S3Client.prototype, "send").mockImplementation((async (command: { input: { Bucket: string; Key: string } }) => {
-      s3.put.push(command.input);
-      return {};
-    }) as never);
+  const sqs = mockClient(SQSClient);
+  const s3 = mockClient(S3Client);
+  afterAll(() => {
+    sqs.restore();
+    s3.restore();
   });
-  afterAll(() => vi.restoreAllMocks());
   beforeEach(() => {
-    sqs.sent.length = 0;
-    sqs.refuse = false;
-    s3.put.length = 0;
+    sqs.reset();
+    s3.reset();
+    sqs.on(SendMessageBatchCommand).callsFake((input: SendMessageBatchCommandInput) => ({
+      Successful: (input.Entries ?? []).map((e) => ({ Id: e.Id })),
+      Failed: [],
+    }));
+    s3.on(PutObjectCommand).resolves({});
   });
+  const sent = () => sqs.commandCalls(SendMessageBatchCommand).map((call) => call.args[0].input);
 
   it("sends dead letters to the configured queue, ten per request", async () => {
     await productionDeps(settings).batch.deadLetter(Array.from({ length: 12 }, (_, i) => letter(i)));
-    expect(sqs.sent).toHaveLength(2);
-    expect(sqs.sent[0]).toMatchObject({ QueueUrl: "http://127.0.0.1:1/123456789012/dead-letters" });
+    expect(sent()).toHaveLength(2);
+    expect(sent()[0]).toMatchObject({ QueueUrl: "http://127.0.0.1:1/123456789012/dead-letters" });
   });
 
   it("stores a value too large for SQS in the configured bucket under the dead-letter prefix", async () => {
     await productionDeps(settings).batch.deadLetter([{ ...letter(3), value: Buffer.alloc(300_000).toString("base64") }]);
-    expect(s3.put).toMatchObject([{ Bucket: "unit-lake", Key: "dead-letters/aggregate/sales/0/3/value" }]);
-    expect(sqs.sent).toMatchObject([{ Entries: [{ MessageBody: expect.stringContaining('"valueRef"') }] }]);
+    expect(s3.commandCalls(PutObjectCommand).map((call) => call.args[0].input)).toMatchObject([
+      { Bucket: "unit-lake", Key: "dead-letters/aggregate/sales/0/3/value" },
+    ]);
+    expect(sent()).toMatchObject([{ Entries: [{ MessageBody: expect.stringContaining('"valueRef"') }] }]);
   });
 
   it("rejects when SQS refuses dead letters", async () => {
-    sqs.refuse = true;
+    sqs.on(SendMessageBatchCommand).callsFake((input: SendMessageBatchCommandInput) => ({
+      Successful: [],
+      Failed: (input.Entries ?? []).map((e) => ({ Id: e.Id, Code: "KMS.ThrottlingException", SenderFault: false })),
+    }));
     await expect(productionDeps(settings).batch.deadLetter([letter(7)])).rejects.toThrow(/SQS refused 1 dead letters/);
   });
 });

@@ -1,6 +1,25 @@
 import { createHash, randomUUID } from "node:crypto";
-import { type AttributeValue, type DynamoDBClient, TransactionCanceledException } from "@aws-sdk/client-dynamodb";
-import { NoSuchKey } from "@aws-sdk/client-s3";
+import {
+  type AttributeValue,
+  BatchGetItemCommand,
+  type BatchGetItemCommandInput,
+  DynamoDBClient,
+  GetItemCommand,
+  type GetItemCommandInput,
+  TransactionCanceledException,
+  TransactWriteItemsCommand,
+  type TransactWriteItemsCommandInput,
+} from "@aws-sdk/client-dynamodb";
+import { GetObjectCommand, type GetObjectCommandInput, NoSuchKey, S3Client } from "@aws-sdk/client-s3";
+import {
+  ChangeMessageVisibilityBatchCommand,
+  type ChangeMessageVisibilityBatchCommandInput,
+  DeleteMessageBatchCommand,
+  type DeleteMessageBatchCommandInput,
+  ReceiveMessageCommand,
+  type ReceiveMessageCommandInput,
+  SQSClient,
+} from "@aws-sdk/client-sqs";
 import { describe, expect, it } from "vitest";
 import type { AggregationSettings } from "#functions/aggregate/aggregate";
 import { redrive } from "#functions/aggregate/redrive";
@@ -10,7 +29,8 @@ import { RegistryUnavailableError } from "#shared/avro/errors";
 import type { SchemaSource } from "#shared/avro/registry";
 import { currentSalesSchema, type Sale, salesSchemaVersions } from "#shared/sales/schema";
 import { parseWindows } from "#shared/windows/windows";
-import { MemorySchemaSource, V2_ID } from "#test/support/schemas";
+import { commandNames, scriptedClient } from "#test/support/fakes/aws";
+import { MemorySchemaSource, V2_ID } from "#test/support/fakes/registry";
 
 const settings: AggregationSettings = {
   windows: parseWindows("1h,1d"),
@@ -43,18 +63,6 @@ const letter = (offset: number, frame: Buffer | undefined, extra: object = {}) =
 });
 
 type Key = Record<string, AttributeValue>;
-/** The inputs the fakes read, of every command they answer. */
-interface Input {
-  readonly MaxNumberOfMessages?: number;
-  readonly Entries?: readonly { ReceiptHandle?: string }[];
-  readonly Key?: Key | string;
-  readonly RequestItems?: Record<string, { Keys: Key[] }>;
-  readonly TransactItems?: readonly {
-    Put?: { Item: Key; ConditionExpression: string; ExpressionAttributeValues?: Key };
-    Update?: { Key: Key };
-  }[];
-}
-type Command = { constructor: { name: string }; input: Input };
 
 /**
  * SQS holding `bodies`: a receive returns up to `perReceive` visible messages with fresh receipt
@@ -63,32 +71,30 @@ type Command = { constructor: { name: string }; input: Input };
  */
 function queue(bodies: string[], { perReceive = 10, hideFor = Number.POSITIVE_INFINITY } = {}) {
   const messages = bodies.map((Body) => ({ MessageId: randomUUID(), Body, ReceiptHandle: randomUUID(), visibleAt: 0 }));
-  const calls: string[] = [];
   let receives = 0;
   const visible = (m: { visibleAt: number }) => m.visibleAt <= receives;
-  const sqs = {
-    send: async (command: Command) => {
-      const name = command.constructor.name;
-      calls.push(name);
-      if (name === "ReceiveMessageCommand") {
-        receives++;
-        const batch = messages.filter(visible).slice(0, Math.min(perReceive, command.input.MaxNumberOfMessages ?? 1));
-        for (const m of batch) {
-          m.visibleAt = receives + hideFor;
-          m.ReceiptHandle = randomUUID();
-        }
-        return { Messages: batch.map(({ MessageId, Body, ReceiptHandle }) => ({ MessageId, Body, ReceiptHandle })) };
-      }
-      const handles = new Set((command.input.Entries ?? []).map((e) => e.ReceiptHandle));
-      if (name === "DeleteMessageBatchCommand") {
-        for (let i = messages.length - 1; i >= 0; i--) if (handles.has(messages[i]?.ReceiptHandle as string)) messages.splice(i, 1);
-        return { Successful: [], Failed: [] };
-      }
-      for (const m of messages) if (handles.has(m.ReceiptHandle)) m.visibleAt = receives;
-      return { Successful: [], Failed: [] };
-    },
-  };
-  return { messages, calls, sqs, visibleNow: () => messages.filter(visible).length };
+  const handles = (input: { Entries?: { ReceiptHandle?: string }[] }) => new Set((input.Entries ?? []).map((e) => e.ReceiptHandle));
+  const { client, mock } = scriptedClient(new SQSClient({}));
+  mock.on(ReceiveMessageCommand).callsFake(async (input: ReceiveMessageCommandInput) => {
+    receives++;
+    const batch = messages.filter(visible).slice(0, Math.min(perReceive, input.MaxNumberOfMessages ?? 1));
+    for (const m of batch) {
+      m.visibleAt = receives + hideFor;
+      m.ReceiptHandle = randomUUID();
+    }
+    return { Messages: batch.map(({ MessageId, Body, ReceiptHandle }) => ({ MessageId, Body, ReceiptHandle })) };
+  });
+  mock.on(DeleteMessageBatchCommand).callsFake(async (input: DeleteMessageBatchCommandInput) => {
+    const gone = handles(input);
+    for (let i = messages.length - 1; i >= 0; i--) if (gone.has(messages[i]?.ReceiptHandle as string)) messages.splice(i, 1);
+    return { Successful: [], Failed: [] };
+  });
+  mock.on(ChangeMessageVisibilityBatchCommand).callsFake(async (input: ChangeMessageVisibilityBatchCommandInput) => {
+    const shown = new Set((input.Entries ?? []).filter((e) => e.VisibilityTimeout === 0).map((e) => e.ReceiptHandle));
+    for (const m of messages) if (shown.has(m.ReceiptHandle)) m.visibleAt = receives;
+    return { Successful: [], Failed: [] };
+  });
+  return { messages, client, mock, visibleNow: () => messages.filter(visible).length };
 }
 
 /** An in-memory table that evaluates the conditions the redrive and the store use; `cancelNext` cancels transactions first. */
@@ -102,54 +108,47 @@ function table(watermarkOffset = 100) {
     off: { N: String(watermarkOffset) },
     wm: { N: String(T0) },
   });
-  const state = { cancelNext: 0, transactions: 0, calls: [] as string[] };
-  const client = {
-    send: async (command: Command) => {
-      const name = command.constructor.name;
-      state.calls.push(name);
-      const { input } = command;
-      if (name === "GetItemCommand") return { Item: items.get(id(input.Key as Key)) };
-      if (name === "BatchGetItemCommand") {
-        const [tableName, request] = Object.entries(input.RequestItems ?? {})[0] ?? [];
-        const found = (request?.Keys ?? []).map((key) => items.get(id(key))).filter((item) => item !== undefined);
-        return { Responses: { [tableName as string]: found } };
+  const state = { cancelNext: 0 };
+  const { client, mock } = scriptedClient(new DynamoDBClient({}));
+  mock.on(GetItemCommand).callsFake(async (input: GetItemCommandInput) => ({ Item: items.get(id(input.Key as Key)) }));
+  mock.on(BatchGetItemCommand).callsFake(async (input: BatchGetItemCommandInput) => {
+    const [tableName, request] = Object.entries(input.RequestItems ?? {})[0] ?? [];
+    const found = (request?.Keys ?? []).map((key) => items.get(id(key))).filter((item) => item !== undefined);
+    return { Responses: { [tableName as string]: found } };
+  });
+  mock.on(TransactWriteItemsCommand).callsFake(async (input: TransactWriteItemsCommandInput) => {
+    if (state.cancelNext > 0) {
+      state.cancelNext--;
+      throw new TransactionCanceledException({
+        message: "cancelled",
+        $metadata: {},
+        CancellationReasons: [{ Code: "ConditionalCheckFailed" }],
+      });
+    }
+    for (const { Put } of input.TransactItems ?? []) {
+      if (Put === undefined) continue;
+      const existing = items.get(id(Put.Item as Key));
+      const ok =
+        Put.ConditionExpression === "attribute_not_exists(pk)"
+          ? existing === undefined
+          : existing?.ver?.N === Put.ExpressionAttributeValues?.[":read"]?.N;
+      if (!ok) throw new TransactionCanceledException({ message: "cancelled", $metadata: {}, CancellationReasons: [] });
+    }
+    for (const action of input.TransactItems ?? []) {
+      if (action.Put !== undefined) items.set(id(action.Put.Item as Key), action.Put.Item as Key);
+      if (action.Update !== undefined) {
+        const key = action.Update.Key as Key;
+        const before = items.get(id(key));
+        items.set(id(key), { ...key, rd: { N: String(Number(before?.rd?.N ?? 0) + 1) } });
       }
-      if (name === "TransactWriteItemsCommand") {
-        state.transactions++;
-        if (state.cancelNext > 0) {
-          state.cancelNext--;
-          throw new TransactionCanceledException({
-            message: "cancelled",
-            $metadata: {},
-            CancellationReasons: [{ Code: "ConditionalCheckFailed" }],
-          });
-        }
-        for (const { Put } of input.TransactItems ?? []) {
-          if (Put === undefined) continue;
-          const existing = items.get(id(Put.Item));
-          const ok =
-            Put.ConditionExpression === "attribute_not_exists(pk)"
-              ? existing === undefined
-              : existing?.ver?.N === Put.ExpressionAttributeValues?.[":read"]?.N;
-          if (!ok) throw new TransactionCanceledException({ message: "cancelled", $metadata: {}, CancellationReasons: [] });
-        }
-        for (const action of input.TransactItems ?? []) {
-          if (action.Put !== undefined) items.set(id(action.Put.Item), action.Put.Item);
-          if (action.Update !== undefined) {
-            const before = items.get(id(action.Update.Key));
-            items.set(id(action.Update.Key), { ...action.Update.Key, rd: { N: String(Number(before?.rd?.N ?? 0) + 1) } });
-          }
-        }
-        return {};
-      }
-      throw new Error(`the table fake does not do ${name}`);
-    },
-  } as unknown as DynamoDBClient;
+    }
+    return {};
+  });
   const daySales = () => {
     const day = items.get("1d#2031-03-01T00:00:00.000Z#sales-0|slice");
     return day === undefined ? undefined : unmarshalSlice(day).values.get("all#all");
   };
-  return { items, state, client, daySales };
+  return { items, state, client, mock, daySales };
 }
 
 function run(
@@ -158,16 +157,15 @@ function run(
   objects = new Map<string, Buffer>(),
   source: SchemaSource = new MemorySchemaSource(),
 ) {
-  const s3 = {
-    send: async (command: Command) => {
-      const body = objects.get(String(command.input.Key));
-      if (body === undefined) throw new NoSuchKey({ message: "no such key", $metadata: {} });
-      return { Body: { transformToByteArray: async () => new Uint8Array(body) } };
-    },
-  };
+  const s3 = scriptedClient(new S3Client({}));
+  s3.mock.on(GetObjectCommand).callsFake(async (input: GetObjectCommandInput) => {
+    const body = objects.get(String(input.Key));
+    if (body === undefined) throw new NoSuchKey({ message: "no such key", $metadata: {} });
+    return { Body: { transformToByteArray: async () => new Uint8Array(body) } };
+  });
   return redrive({
-    sqs: sqs.sqs as never,
-    s3: s3 as never,
+    sqs: sqs.client,
+    s3: s3.client,
     dynamodb: db.client,
     decoder: new GlueAvroDecoder<Sale>(source, currentSalesSchema),
     queueUrl: "https://sqs.local/q",
@@ -217,8 +215,9 @@ describe("redrive (fakes)", () => {
     // The applied two are gone; the five others are visible again at once.
     expect(sqs.messages).toHaveLength(5);
     expect(sqs.visibleNow()).toBe(5);
-    expect(sqs.calls.indexOf("DeleteMessageBatchCommand")).toBeGreaterThan(0);
-    expect(sqs.calls.at(-1)).toBe("ChangeMessageVisibilityBatchCommand");
+    const sent = commandNames(sqs.mock);
+    expect(sent.indexOf("DeleteMessageBatchCommand")).toBeGreaterThan(0);
+    expect(sent.at(-1)).toBe("ChangeMessageVisibilityBatchCommand");
 
     // Again: the same five stay, nothing applied twice.
     const again = await run(
@@ -255,7 +254,7 @@ describe("redrive (fakes)", () => {
     db.state.cancelNext = 2;
     const summary = await run(sqs, db);
     expect(summary).toMatchObject({ applied: 1, alreadyApplied: 0 });
-    expect(db.state.transactions).toBe(3);
+    expect(db.mock.commandCalls(TransactWriteItemsCommand)).toHaveLength(3);
     expect(db.daySales()).toMatchObject({ orders: 1n, sales: 100n });
     expect(sqs.messages).toHaveLength(0);
   });
@@ -274,25 +273,23 @@ describe("redrive (fakes)", () => {
     const sqs = queue([JSON.stringify(letter(150, encoder.encode(sale("1.00"))))]);
     const db = table(120);
     expect(await run(sqs, db)).toMatchObject({ applied: 0, stillFailing: { PARTITION_NOT_SETTLED: 1 } });
-    expect(db.state.transactions).toBe(0);
+    expect(db.mock.commandCalls(TransactWriteItemsCommand)).toHaveLength(0);
     expect(sqs.visibleNow()).toBe(1);
   });
 
   it("counts records as still failing while the registry is down, and shows a bug's messages again before throwing", async () => {
     const body = JSON.stringify(letter(5, encoder.encode(sale("1.00"))));
-    const down: SchemaSource = {
-      getSchemaVersion: async () => {
-        throw new RegistryUnavailableError("Glue throttled", undefined);
-      },
+    const down = new MemorySchemaSource();
+    down.before = async () => {
+      throw new RegistryUnavailableError("Glue throttled", undefined);
     };
     const sqs = queue([body]);
     expect(await run(sqs, table(), new Map(), down)).toMatchObject({ stillFailing: { SCHEMA_REGISTRY_UNAVAILABLE: 1 } });
     expect(sqs.visibleNow()).toBe(1);
 
-    const buggy: SchemaSource = {
-      getSchemaVersion: async () => {
-        throw new TypeError("undefined is not a function");
-      },
+    const buggy = new MemorySchemaSource();
+    buggy.before = async () => {
+      throw new TypeError("undefined is not a function");
     };
     const second = queue([body, JSON.stringify({ DDBStreamBatchInfo: {} })]);
     await expect(run(second, table(), new Map(), buggy)).rejects.toThrow(TypeError);

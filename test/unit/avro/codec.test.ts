@@ -3,9 +3,9 @@ import { describe, expect, it } from "vitest";
 import { sampleSales } from "#local/sales/generator";
 import { GlueAvroDecoder, GlueAvroEncoder } from "#shared/avro/codec";
 import { CodecError, RegistryUnavailableError } from "#shared/avro/errors";
-import type { SchemaSource } from "#shared/avro/registry";
 import { currentSalesSchema, type Sale, salesSchemaVersions } from "#shared/sales/schema";
-import { decodeAll, MemorySchemaSource, V1_ID, V2_ID } from "#test/support/schemas";
+import { MemorySchemaSource, V1_ID, V2_ID } from "#test/support/fakes/registry";
+import { decodeAll } from "#test/support/schemas";
 
 const [v1Schema, v2Schema] = salesSchemaVersions;
 const sales = sampleSales(50, { seed: 7 });
@@ -73,7 +73,8 @@ describe("GlueAvroDecoder", () => {
   });
 
   it("throws the retriable registry error from load, so the batch is retried, not dead-lettered", async () => {
-    const down: SchemaSource = { getSchemaVersion: () => Promise.reject(new RegistryUnavailableError("throttled", undefined)) };
+    const down = new MemorySchemaSource();
+    down.before = () => Promise.reject(new RegistryUnavailableError("throttled", undefined));
     const decoder = new GlueAvroDecoder<Sale>(down, currentSalesSchema);
     await expect(decodeAll(decoder, [v2Encoder.encode(sales[0] as Sale)])).rejects.toMatchObject({
       retriable: true,
@@ -83,13 +84,11 @@ describe("GlueAvroDecoder", () => {
 
   it("ends load only when every lookup has ended: no lookup of a failed batch goes on calling the registry", async () => {
     let slowEnded = false;
-    const source: SchemaSource = {
-      getSchemaVersion: async (id) => {
-        if (id === V1_ID) throw new RegistryUnavailableError("throttled", undefined);
-        await new Promise((resolve) => setTimeout(resolve, 20));
-        slowEnded = true;
-        return { id, definition: JSON.stringify(v2Schema), dataFormat: "AVRO", versionNumber: 2 };
-      },
+    const source = new MemorySchemaSource();
+    source.before = async (id) => {
+      if (id === V1_ID) throw new RegistryUnavailableError("throttled", undefined);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      slowEnded = true;
     };
     const decoder = new GlueAvroDecoder<Sale>(source, currentSalesSchema);
     const frames = [v1Encoder.encode(withoutChannel(sales[0] as Sale)), v2Encoder.encode(sales[1] as Sale)];

@@ -1,31 +1,36 @@
-import type { GlueClient } from "@aws-sdk/client-glue";
-import { EntityNotFoundException } from "@aws-sdk/client-glue";
+import {
+  CreateSchemaCommand,
+  GetSchemaByDefinitionCommand,
+  GetSchemaVersionCommand,
+  GlueClient,
+  RegisterSchemaVersionCommand,
+} from "@aws-sdk/client-glue";
 import { describe, expect, it } from "vitest";
 import { GlueAvroDecoder } from "#shared/avro/codec";
 import { CodecError, RegistryUnavailableError } from "#shared/avro/errors";
 import { GlueSchemaRegistry } from "#shared/avro/registry";
 import { buildFrame } from "#shared/avro/wire-format";
 import { currentSalesSchema } from "#shared/sales/schema";
+import { commandNames, scriptedClient } from "#test/support/fakes/aws";
+import { glueNotFound as notFound, glueThrottled as throttle } from "#test/support/fakes/glue";
 
 type Reply = (input: Record<string, unknown>) => unknown;
+const commands = {
+  GetSchemaVersion: GetSchemaVersionCommand,
+  GetSchemaByDefinition: GetSchemaByDefinitionCommand,
+  RegisterSchemaVersion: RegisterSchemaVersionCommand,
+  CreateSchema: CreateSchemaCommand,
+} as const;
 
-/** A Glue client that answers each command name from a script and records the calls it got. */
-function scriptedGlue(script: Record<string, Reply>) {
-  const calls: string[] = [];
-  const client = {
-    send: async (command: { constructor: { name: string }; input: Record<string, unknown> }) => {
-      const name = command.constructor.name.replace(/Command$/, "");
-      calls.push(name);
-      const reply = script[name];
-      if (reply === undefined) throw new Error(`unexpected ${name}`);
-      return reply(command.input);
-    },
-  };
-  return { glue: client as unknown as GlueClient, calls };
+/** A mocked Glue client answering each scripted command from its reply (a throw is the SDK's rejection); others are refused. */
+function scriptedGlue(script: Partial<Record<keyof typeof commands, Reply>>) {
+  const { client, mock } = scriptedClient(new GlueClient({}));
+  for (const [name, reply] of Object.entries(script)) {
+    mock.on(commands[name as keyof typeof commands] as typeof GetSchemaVersionCommand).callsFake(async (input) => reply(input));
+  }
+  return { glue: client, mock };
 }
 
-const throttle = () => Object.assign(new Error("Rate exceeded"), { name: "ThrottlingException" });
-const notFound = () => new EntityNotFoundException({ message: "not found", $metadata: {} });
 const version = (id: string, status = "AVAILABLE") => ({
   SchemaVersionId: id,
   SchemaDefinition: '"string"',
@@ -38,7 +43,7 @@ const noSleep = { sleep: async () => undefined };
 describe("GlueSchemaRegistry", () => {
   it("retries throttling with backoff and then answers", async () => {
     let failures = 2;
-    const { glue, calls } = scriptedGlue({
+    const { glue, mock } = scriptedGlue({
       GetSchemaVersion: (input) => {
         if (failures-- > 0) throw throttle();
         return version(String(input.SchemaVersionId));
@@ -47,13 +52,13 @@ describe("GlueSchemaRegistry", () => {
     const delays: number[] = [];
     const registry = new GlueSchemaRegistry(glue, { sleep: async (ms) => void delays.push(ms), baseDelayMs: 100 });
     await expect(registry.getSchemaVersion("a")).resolves.toMatchObject({ id: "a", definition: '"string"' });
-    expect(calls).toEqual(["GetSchemaVersion", "GetSchemaVersion", "GetSchemaVersion"]);
+    expect(commandNames(mock)).toEqual(["GetSchemaVersionCommand", "GetSchemaVersionCommand", "GetSchemaVersionCommand"]);
     expect(delays).toHaveLength(2);
     expect(delays[1]).toBeLessThanOrEqual(200);
   });
 
   it("gives up with a retriable RegistryUnavailableError after its attempts", async () => {
-    const { glue, calls } = scriptedGlue({
+    const { glue, mock } = scriptedGlue({
       GetSchemaVersion: () => {
         throw throttle();
       },
@@ -61,11 +66,11 @@ describe("GlueSchemaRegistry", () => {
     const error = await new GlueSchemaRegistry(glue, { ...noSleep, maxAttempts: 3 }).getSchemaVersion("a").catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RegistryUnavailableError);
     expect((error as RegistryUnavailableError).retriable).toBe(true);
-    expect(calls).toHaveLength(3);
+    expect(mock.commandCalls(GetSchemaVersionCommand)).toHaveLength(3);
   });
 
   it("believes EntityNotFound only when re-asked notFoundAttempts times over a growing delay", async () => {
-    const { glue, calls } = scriptedGlue({
+    const { glue, mock } = scriptedGlue({
       GetSchemaVersion: () => {
         throw notFound();
       },
@@ -73,7 +78,7 @@ describe("GlueSchemaRegistry", () => {
     const delays: number[] = [];
     const registry = new GlueSchemaRegistry(glue, { sleep: async (ms) => void delays.push(ms), notFoundAttempts: 3, notFoundDelayMs: 250 });
     await expect(registry.getSchemaVersion("gone")).rejects.toMatchObject({ code: "UNKNOWN_SCHEMA_VERSION", retriable: false });
-    expect(calls).toHaveLength(3);
+    expect(mock.commandCalls(GetSchemaVersionCommand)).toHaveLength(3);
     expect(delays).toEqual([250, 500]);
   });
 
@@ -92,7 +97,7 @@ describe("GlueSchemaRegistry", () => {
 
   it("does not believe a not-found from a registry that failed and has not answered since: retry, nothing cached", async () => {
     let state: "down" | "empty" | "restored" = "down";
-    const { glue, calls } = scriptedGlue({
+    const { glue, mock } = scriptedGlue({
       GetSchemaVersion: (input) => {
         if (state === "down") throw Object.assign(new Error("connect ECONNREFUSED"), { name: "Error" });
         if (state === "empty" || input.SchemaVersionId === "poison") throw notFound();
@@ -108,9 +113,9 @@ describe("GlueSchemaRegistry", () => {
     expect(suspect).toBeInstanceOf(RegistryUnavailableError);
     expect((suspect as RegistryUnavailableError).retriable).toBe(true);
     state = "restored";
-    const before = calls.length;
+    const before = mock.commandCalls(GetSchemaVersionCommand).length;
     await expect(registry.getSchemaVersion("good")).resolves.toMatchObject({ id: "good" });
-    expect(calls.length).toBe(before + 1); // the suspect answer was not cached
+    expect(mock.commandCalls(GetSchemaVersionCommand).length).toBe(before + 1); // the suspect answer was not cached
     // The registry has answered since: a persistently unknown id is now believed (and dead-lettered).
     await expect(registry.getSchemaVersion("poison")).rejects.toMatchObject({ code: "UNKNOWN_SCHEMA_VERSION" });
   });
@@ -161,7 +166,7 @@ describe("GlueSchemaRegistry", () => {
 
   it("caches 'unknown schema version' for its TTL, then asks again and finds a version registered meanwhile", async () => {
     let registered = false;
-    const { glue, calls } = scriptedGlue({
+    const { glue, mock } = scriptedGlue({
       GetSchemaVersion: (input) => {
         if (!registered) throw notFound();
         return version(String(input.SchemaVersionId));
@@ -170,18 +175,18 @@ describe("GlueSchemaRegistry", () => {
     let now = 0;
     const registry = new GlueSchemaRegistry(glue, { ...noSleep, unknownTtlMs: 60_000, now: () => now });
     for (let i = 0; i < 5; i++) await expect(registry.getSchemaVersion("late")).rejects.toMatchObject({ code: "UNKNOWN_SCHEMA_VERSION" });
-    expect(calls).toHaveLength(3); // one confirmed answer: asked notFoundAttempts (3) times
+    expect(mock.commandCalls(GetSchemaVersionCommand)).toHaveLength(3); // one confirmed answer: asked notFoundAttempts (3) times
     registered = true;
     now = 59_999;
     await expect(registry.getSchemaVersion("late")).rejects.toMatchObject({ code: "UNKNOWN_SCHEMA_VERSION" });
     now = 60_001;
     await expect(registry.getSchemaVersion("late")).resolves.toMatchObject({ id: "late" });
-    expect(calls).toHaveLength(4);
+    expect(mock.commandCalls(GetSchemaVersionCommand)).toHaveLength(4);
   });
 
   it("does not cache an outage: the next call asks the registry again", async () => {
     let down = true;
-    const { glue, calls } = scriptedGlue({
+    const { glue, mock } = scriptedGlue({
       GetSchemaVersion: (input) => {
         if (down) throw Object.assign(new Error("socket hang up"), { name: "TimeoutError" });
         return version(String(input.SchemaVersionId));
@@ -191,61 +196,60 @@ describe("GlueSchemaRegistry", () => {
     await expect(registry.getSchemaVersion("a")).rejects.toBeInstanceOf(RegistryUnavailableError);
     down = false;
     await expect(registry.getSchemaVersion("a")).resolves.toMatchObject({ id: "a" });
-    expect(calls).toHaveLength(3);
+    expect(mock.commandCalls(GetSchemaVersionCommand)).toHaveLength(3);
   });
 
   it("makes at most maxConcurrentCalls registry calls at once when a batch brings many unseen ids", async () => {
     let inFlight = 0;
     let most = 0;
-    const calls: string[] = [];
-    const glue = {
-      send: async (command: { input: { SchemaVersionId: string } }) => {
-        calls.push(command.input.SchemaVersionId);
+    const { glue, mock } = scriptedGlue({
+      GetSchemaVersion: async () => {
         inFlight++;
         most = Math.max(most, inFlight);
         await new Promise((resolve) => setTimeout(resolve, 1));
         inFlight--;
         throw notFound();
       },
-    } as unknown as GlueClient;
+    });
+    const calls = () => mock.commandCalls(GetSchemaVersionCommand).map((call) => call.args[0].input.SchemaVersionId);
     const registry = new GlueSchemaRegistry(glue, { ...noSleep, maxConcurrentCalls: 3, notFoundAttempts: 1 });
     const decoder = new GlueAvroDecoder(registry, currentSalesSchema);
     const ids = Array.from({ length: 40 }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`);
     const frames = ids.map((id) => buildFrame(Buffer.from([0]), id));
     await decoder.load(frames);
     expect(most).toBe(3);
-    expect(new Set(calls)).toEqual(new Set(ids));
-    expect(calls).toHaveLength(40);
+    expect(new Set(calls())).toEqual(new Set(ids));
+    expect(calls()).toHaveLength(40);
     for (const frame of frames) expect(() => decoder.decode(frame)).toThrow(expect.objectContaining({ code: "UNKNOWN_SCHEMA_VERSION" }));
     // The same batch again (a retry): the unknown answers come from the cache, not from Glue.
     await decoder.load(frames);
-    expect(calls).toHaveLength(40);
+    expect(calls()).toHaveLength(40);
   });
 
   it("keeps one request in flight per id, however many callers ask at once", async () => {
-    const { glue, calls } = scriptedGlue({ GetSchemaVersion: (input) => version(String(input.SchemaVersionId)) });
+    const { glue, mock } = scriptedGlue({ GetSchemaVersion: (input) => version(String(input.SchemaVersionId)) });
     const registry = new GlueSchemaRegistry(glue);
     await Promise.all(Array.from({ length: 100 }, () => registry.getSchemaVersion("a")));
     await registry.getSchemaVersion("a");
-    expect(calls).toEqual(["GetSchemaVersion"]);
+    expect(commandNames(mock)).toEqual(["GetSchemaVersionCommand"]);
   });
 
   it("evicts the least recently used version beyond its size and refetches after the TTL", async () => {
-    const { glue, calls } = scriptedGlue({ GetSchemaVersion: (input) => version(String(input.SchemaVersionId)) });
+    const { glue, mock } = scriptedGlue({ GetSchemaVersion: (input) => version(String(input.SchemaVersionId)) });
     let now = 0;
     const registry = new GlueSchemaRegistry(glue, { cacheSize: 2, ttlMs: 1000, now: () => now });
     await registry.getSchemaVersion("a");
     await registry.getSchemaVersion("b");
     await registry.getSchemaVersion("a"); // a is now most recent
     await registry.getSchemaVersion("c"); // evicts b
-    expect(calls).toHaveLength(3);
+    expect(mock.commandCalls(GetSchemaVersionCommand)).toHaveLength(3);
     await registry.getSchemaVersion("a");
-    expect(calls).toHaveLength(3);
+    expect(mock.commandCalls(GetSchemaVersionCommand)).toHaveLength(3);
     await registry.getSchemaVersion("b");
-    expect(calls).toHaveLength(4);
+    expect(mock.commandCalls(GetSchemaVersionCommand)).toHaveLength(4);
     now = 1001;
     await registry.getSchemaVersion("a");
-    expect(calls).toHaveLength(5);
+    expect(mock.commandCalls(GetSchemaVersionCommand)).toHaveLength(5);
   });
 
   it("waits out a PENDING registration and fails clearly on FAILURE", async () => {
@@ -289,6 +293,10 @@ describe("GlueSchemaRegistry", () => {
     await expect(
       new GlueSchemaRegistry(missingSchema.glue, noSleep).getVersionIdForDefinition({ ...ref, autoRegister: true }),
     ).resolves.toBe("first");
-    expect(missingSchema.calls).toEqual(["GetSchemaByDefinition", "RegisterSchemaVersion", "CreateSchema"]);
+    expect(commandNames(missingSchema.mock)).toEqual([
+      "GetSchemaByDefinitionCommand",
+      "RegisterSchemaVersionCommand",
+      "CreateSchemaCommand",
+    ]);
   });
 });

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { type FakeAnswer, fakeFetch } from "#test/support/fakes/fetch";
 
 /** The page's API module (plain browser JavaScript), loaded as a module. */
 interface PageApi {
@@ -26,18 +27,10 @@ const modulePath = "../../../functions/dashboard/page/api.mjs";
 const api = (await import(/* @vite-ignore */ modulePath)) as PageApi;
 
 const NOW = Date.parse("2026-12-01T22:07:30Z");
-type Answer = { status: number; body: unknown };
-
-/** A fake API: answers by the request's path and query, and records what was asked. */
-function fakeApi(answer: (url: URL) => Answer) {
-  const asked: string[] = [];
-  const fetchImpl = async (url: string) => {
-    const parsed = new URL(url, "http://dashboard.test");
-    asked.push(`${decodeURIComponent(parsed.pathname)}?${decodeURIComponent(parsed.searchParams.toString())}`);
-    const { status, body } = answer(parsed);
-    return new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
-  };
-  return { asked, client: api.queryApi({ now: () => NOW, fetchImpl }) };
+/** The API module over a fake API answering by the request's path and query; `asked` is what it was asked. */
+function fakeApi(answer: (url: URL) => FakeAnswer) {
+  const { fetchImpl, calls } = fakeFetch(answer, "http://dashboard.test");
+  return { asked: calls, client: api.queryApi({ now: () => NOW, fetchImpl }) };
 }
 
 const board = (start: string, status: string, entries: { value: string; orders: number; sales: string }[], extra = {}) => ({

@@ -1,22 +1,23 @@
-import type { GlueClient } from "@aws-sdk/client-glue";
+import { GlueClient } from "@aws-sdk/client-glue";
+import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
 import type { FirehoseMskRecord } from "#functions/firehose-transform/transform";
 import { createHandler, productionDeps } from "#functions/firehose-transform/wiring";
 import { RegistryUnavailableError } from "#shared/avro/errors";
 import { GlueSchemaRegistry } from "#shared/avro/registry";
 import { salesSchemaVersions } from "#shared/sales/schema";
-import { captureLogs, EVENT_SCHEMA_VERSIONS, eventFile, instruments, lambdaContext, schemaRegistry } from "#test/support/lambda";
+import { glueRegistry } from "#test/support/fakes/glue";
+import { captureLogs, EVENT_SCHEMA_VERSIONS, eventFile, instruments, lambdaContext } from "#test/support/lambda";
 
 const [v1Id, v2Id] = Object.keys(EVENT_SCHEMA_VERSIONS) as [string, string];
-const glue = schemaRegistry({ [v1Id]: salesSchemaVersions[0], [v2Id]: salesSchemaVersions[1] });
+const glue = glueRegistry({ [v1Id]: salesSchemaVersions[0], [v2Id]: salesSchemaVersions[1] });
 interface FirehoseEvent {
   invocationId: string;
   deliveryStreamArn: string;
   records: FirehoseMskRecord[];
 }
 /** The handler as a new container makes it: a registry with an empty cache, over the fake Glue. */
-const coldHandler = () =>
-  createHandler({ ...instruments("firehose-transform"), registry: new GlueSchemaRegistry({ send: glue.send } as unknown as GlueClient) });
+const coldHandler = () => createHandler({ ...instruments("firehose-transform"), registry: new GlueSchemaRegistry(glue.client) });
 const handler = coldHandler();
 let logs: ReturnType<typeof captureLogs>;
 
@@ -28,9 +29,14 @@ beforeEach(() => {
 
 describe("firehose-transform handler", () => {
   it("builds its production deps without calling Glue", () => {
-    const calls = glue.state.calls.length;
-    expect(productionDeps().registry).toBeInstanceOf(GlueSchemaRegistry);
-    expect(glue.state.calls).toHaveLength(calls);
+    // productionDeps makes its own GlueClient: every instance's send is watched.
+    const anyGlue = mockClient(GlueClient);
+    try {
+      expect(productionDeps().registry).toBeInstanceOf(GlueSchemaRegistry);
+      expect(anyGlue.calls()).toHaveLength(0);
+    } finally {
+      anyGlue.restore();
+    }
   });
 
   it("answers every record: Ok with a dt key for v1, v2 and zlib records, ProcessingFailed with its bytes for the unknown version", async () => {

@@ -1,4 +1,4 @@
-import type { GlueClient } from "@aws-sdk/client-glue";
+import { GetSchemaByDefinitionCommand } from "@aws-sdk/client-glue";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { beforeEach, describe, expect, it } from "vitest";
 import { createHandler, type IngestHandlerDeps, productionDeps } from "#functions/ingest/wiring";
@@ -6,8 +6,9 @@ import { GlueSchemaRegistry } from "#shared/avro/registry";
 import type { HttpResponse } from "#shared/http/responses";
 import type { OutgoingRecord, ProduceOutcome } from "#shared/kafka/producer";
 import { currentSalesSchema } from "#shared/sales/schema";
-import { captureLogs, EVENT_SCHEMA_VERSIONS, eventFile, instruments, lambdaContext, schemaRegistry } from "#test/support/lambda";
-import { memoryLedger } from "#test/support/ledger";
+import { glueRegistry } from "#test/support/fakes/glue";
+import { memoryLedger } from "#test/support/fakes/ledger";
+import { captureLogs, EVENT_SCHEMA_VERSIONS, eventFile, instruments, lambdaContext } from "#test/support/lambda";
 
 // The producer, the scanner and the ledger store are tested on their own (test/unit/kafka,
 // test/integration/kafka); here they are fakes whose outcome each test chooses, so the handler's
@@ -48,7 +49,7 @@ const settings = {
 
 const v2Id = Object.keys(EVENT_SCHEMA_VERSIONS)[1] as string;
 // The writer is the current schema, whichever version that is (a new schemas/sales-v*.json needs no edit here).
-const glue = schemaRegistry({ [v2Id]: currentSalesSchema });
+const glue = glueRegistry({ [v2Id]: currentSalesSchema });
 let ledger: ReturnType<typeof memoryLedger>;
 let logs: ReturnType<typeof captureLogs>;
 
@@ -58,7 +59,7 @@ function coldHandler() {
   const deps: IngestHandlerDeps = {
     logger,
     tracer,
-    registry: new GlueSchemaRegistry({ send: glue.send } as unknown as GlueClient),
+    registry: new GlueSchemaRegistry(glue.client),
     producer: () => producer,
     scanner: () => scanner,
     // Each test's own ledger, read when a request comes.
@@ -83,7 +84,7 @@ beforeEach(() => {
     records: records.map((_, index) => ({ index, partition: index % 2, offset: String(100 + index) })),
   });
   glue.state.down = false;
-  glue.state.calls.length = 0;
+  glue.mock.resetHistory();
   logs = captureLogs();
   return () => logs.stop();
 });
@@ -134,7 +135,8 @@ describe("ingest handler (POST /sales)", () => {
   it("looks the schema version up once per container, not per request", async () => {
     const cold = coldHandler();
     for (let i = 0; i < 3; i++) expect((await cold(post(), lambdaContext())).statusCode).toBe(202);
-    expect(glue.state.calls).toEqual(["GetSchemaByDefinition"]);
+    expect(glue.mock.commandCalls(GetSchemaByDefinitionCommand)).toHaveLength(1);
+    expect(glue.mock.calls()).toHaveLength(1);
   });
 
   it("uses the API request id as correlation id when the client sends none", async () => {

@@ -7,7 +7,7 @@ import { HEADER_RECORD_INDEX, HEADER_REQUEST_ID } from "#shared/kafka/headers";
 import type { Acknowledged, OutgoingRecord, ProduceOutcome } from "#shared/kafka/producer";
 import type { ScanQuery } from "#shared/kafka/request-scan";
 import { currentSalesSchema, type Sale } from "#shared/sales/schema";
-import { memoryLedger } from "#test/support/ledger";
+import { memoryLedger } from "#test/support/fakes/ledger";
 
 const encoder = new GlueAvroEncoder<Sale>(currentSalesSchema, "6b28df78-8080-4e9f-9adf-4713d8812a72");
 const sale = (id: number, country = "Chile") => ({

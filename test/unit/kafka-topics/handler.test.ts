@@ -2,34 +2,14 @@ import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Logger } from "@aws-lambda-powertools/logger";
 import type { Context } from "aws-lambda";
-import type { Kafka } from "kafkajs";
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
 import { createHandler, productionDeps } from "#functions/kafka-topics/wiring";
+import { fakeKafka } from "#test/support/fakes/kafka";
 import { captureLogs, eventFile, lambdaContext } from "#test/support/lambda";
 
-// An in-memory admin stands in for Kafka; the core and the PUT to the ResponseURL are the real
+// An in-memory cluster stands in for Kafka; the core and the PUT to the ResponseURL are the real
 // ones (a local HTTP server plays CloudFormation's S3 URL).
-const broker = { topics: new Map<string, number>(), connected: 0, disconnected: 0 };
-const memoryKafka = {
-  admin: () => ({
-    connect: async () => void broker.connected++,
-    disconnect: async () => void broker.disconnected++,
-    listTopics: async () => [...broker.topics.keys()],
-    fetchTopicMetadata: async ({ topics }: { topics: string[] }) => ({
-      topics: topics.map((name) => ({
-        name,
-        partitions: Array.from({ length: broker.topics.get(name) ?? 0 }, (_, i) => ({ partitionId: i })),
-      })),
-    }),
-    createTopics: async ({ topics }: { topics: { topic: string; numPartitions: number }[] }) => {
-      for (const t of topics) broker.topics.set(t.topic, t.numPartitions);
-      return true;
-    },
-    createPartitions: async ({ topicPartitions }: { topicPartitions: { topic: string; count: number }[] }) => {
-      for (const t of topicPartitions) broker.topics.set(t.topic, t.count);
-    },
-  }),
-} as unknown as Pick<Kafka, "admin">;
+let kafka = fakeKafka();
 const logger = new Logger({ serviceName: "kafka-topics" });
 
 type Handler = (event: unknown, context: Context) => Promise<{ Status: string; Reason?: string }>;
@@ -39,7 +19,7 @@ let received: { method: string; contentType: string | undefined; body: Record<st
 let answerStatus = 200;
 let logs: ReturnType<typeof captureLogs>;
 
-const handler: Handler = createHandler({ logger, kafka: () => memoryKafka });
+const handler: Handler = createHandler({ logger, kafka: () => kafka.client });
 
 const readBody = (req: IncomingMessage) =>
   new Promise<string>((resolve) => {
@@ -73,9 +53,7 @@ afterAll(async () => {
 });
 beforeEach(() => {
   vi.unstubAllEnvs();
-  broker.topics.clear();
-  broker.connected = 0;
-  broker.disconnected = 0;
+  kafka = fakeKafka();
   received = [];
   answerStatus = 200;
   logs = captureLogs();
@@ -86,17 +64,18 @@ describe("kafka-topics handler (Custom::KafkaTopics)", () => {
   it("creates the declared topic, PUTs SUCCESS to the ResponseURL with an empty content type, and disconnects", async () => {
     const response = await handler(event("Create"), lambdaContext(60_000));
     expect(response.Status).toBe("SUCCESS");
-    expect(broker.topics.get("sales")).toBe(6);
+    expect(kafka.cluster.topics.get("sales")).toBe(6);
     expect(received).toHaveLength(1);
     expect(received[0]).toMatchObject({ method: "PUT", contentType: "", body: { Status: "SUCCESS", LogicalResourceId: "KafkaTopics" } });
-    expect(broker.disconnected).toBe(broker.connected);
+    expect(kafka.calls.connected).toBeGreaterThan(0);
+    expect(kafka.calls.disconnected).toBe(kafka.calls.connected);
 
     // An update that grows the topic, then one that would shrink it: FAILED, and nothing changed.
     expect((await handler(event("Update", "8"), lambdaContext(60_000))).Status).toBe("SUCCESS");
     const shrink = await handler(event("Update", "2"), lambdaContext(60_000));
     expect(shrink.Status).toBe("FAILED");
     expect(shrink.Reason).toMatch(/8 partitions/);
-    expect(broker.topics.get("sales")).toBe(8);
+    expect(kafka.cluster.topics.get("sales")).toBe(8);
   });
 
   it("answers FAILED naming the setting when the function's configuration is wrong, instead of leaving the stack waiting", async () => {
@@ -107,7 +86,7 @@ describe("kafka-topics handler (Custom::KafkaTopics)", () => {
     expect(response.Status).toBe("FAILED");
     expect(response.Reason).toMatch(/KAFKA_AUTH/);
     expect(received[0]?.body).toMatchObject({ Status: "FAILED" });
-    expect(broker.topics.size).toBe(0);
+    expect(kafka.cluster.topics.size).toBe(0);
   });
 
   it("fails the invocation when CloudFormation's URL refuses the answer, without putting the signed URL in the error", async () => {

@@ -1,6 +1,7 @@
-import { KafkaClient } from "@aws-sdk/client-kafka";
+import { GetBootstrapBrokersCommand, KafkaClient } from "@aws-sdk/client-kafka";
+import { mockClient } from "aws-sdk-client-mock";
 import type { KafkaConfig } from "kafkajs";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { createKafka, type KafkaSettings } from "#shared/kafka/client";
 import { correlationIdsOf, HEADER_CORRELATION_ID, headerValue } from "#shared/kafka/headers";
 
@@ -28,7 +29,10 @@ const settings = (over: Partial<KafkaSettings> = {}): KafkaSettings => ({
 });
 const lastConfig = () => made.at(-1) as KafkaConfig;
 
-afterEach(() => vi.restoreAllMocks());
+// createKafka makes its own MSK client: every instance's send is mocked, and reset after each test.
+const msk = mockClient(KafkaClient);
+afterEach(() => msk.reset());
+afterAll(() => msk.restore());
 
 describe("Kafka client factory", () => {
   it("refuses to start without bootstrap servers or a cluster ARN, naming both variables", () => {
@@ -51,24 +55,22 @@ describe("Kafka client factory", () => {
   });
 
   it("looks the IAM bootstrap brokers up from the cluster ARN once, and again only after a failure", async () => {
-    const answers: (() => unknown)[] = [
-      () => {
-        throw Object.assign(new Error("Rate exceeded"), { name: "TooManyRequestsException" });
-      },
-      () => ({ BootstrapBrokerStringSaslIam: "b-1.example:9098,b-2.example:9098" }),
-      () => ({}),
-    ];
-    const send = vi.spyOn(KafkaClient.prototype, "send").mockImplementation((async () => (answers.shift() as () => unknown)()) as never);
+    msk
+      .on(GetBootstrapBrokersCommand, { ClusterArn: "arn:aws:kafka:us-east-1:123456789012:cluster/c/u" })
+      .rejectsOnce(Object.assign(new Error("Rate exceeded"), { name: "TooManyRequestsException" }))
+      .resolvesOnce({ BootstrapBrokerStringSaslIam: "b-1.example:9098,b-2.example:9098" })
+      .resolves({});
     createKafka(settings({ clusterArn: "arn:aws:kafka:us-east-1:123456789012:cluster/c/u", auth: "iam" }));
     const brokers = lastConfig().brokers as () => Promise<string[]>;
     await expect(brokers()).rejects.toThrow("Rate exceeded");
     await expect(brokers()).resolves.toEqual(["b-1.example:9098", "b-2.example:9098"]);
     await expect(brokers()).resolves.toEqual(["b-1.example:9098", "b-2.example:9098"]);
-    expect(send).toHaveBeenCalledTimes(2);
+    expect(msk.commandCalls(GetBootstrapBrokersCommand)).toHaveLength(2);
+    expect(msk.calls()).toHaveLength(2);
   });
 
   it("says so when the cluster has no IAM bootstrap brokers", async () => {
-    vi.spyOn(KafkaClient.prototype, "send").mockImplementation((async () => ({})) as never);
+    msk.on(GetBootstrapBrokersCommand).resolves({});
     createKafka(settings({ clusterArn: "arn:aws:kafka:us-east-1:123456789012:cluster/empty/u" }));
     await expect((lastConfig().brokers as () => Promise<string[]>)()).rejects.toThrow(/has no IAM bootstrap brokers/);
   });

@@ -1,8 +1,9 @@
 import { createServer, type Server, type Socket } from "node:net";
-import type { ISocketFactory, Kafka, KafkaConfig } from "kafkajs";
+import type { ISocketFactory } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { partitionOfKey } from "#shared/kafka/partitioner";
 import { IdempotentProducer, type OutgoingRecord } from "#shared/kafka/producer";
+import { acknowledgeAll, type FakeAck, type FakeSession, fakeKafka } from "#test/support/fakes/kafka";
 
 /** A loopback server that swallows what it gets, so that the producer's own sockets are real. */
 let server: Server;
@@ -30,61 +31,32 @@ const request = (apiKey: number) => {
   return buffer;
 };
 
-interface Script {
-  partitions: number;
-  connect: () => Promise<void>;
-  /** What sendBatch does; `write` sends a request of an API key through the session's own socket factory. */
-  sendBatch: (partitions: number[], write: (apiKey: number) => Promise<Socket>) => Promise<{ partition: number; baseOffset?: string }[]>;
-}
+/** What the session's producer writes: a request of an API key, through the socket factory the producer gave its client. */
+const writeThrough = (session: FakeSession) => (apiKey: number) =>
+  new Promise<Socket>((resolve, reject) => {
+    const factory = session.config.socketFactory as ISocketFactory;
+    const socket = factory({ host: "127.0.0.1", port, ssl: false, onConnect: () => undefined } as never) as Socket;
+    socket.once("error", reject);
+    socket.once("connect", () => {
+      socket.write(request(apiKey));
+      resolve(socket);
+    });
+  });
 
-/** A fake kafkajs client factory: each session's client keeps the socket factory the producer gave it. */
-function fakeKafka(overrides: Partial<Script> = {}) {
-  const script: Script = {
-    partitions: 3,
-    connect: async () => undefined,
-    sendBatch: async (partitions, write) => {
+type SendBatch = (partitions: number[], write: (apiKey: number) => Promise<Socket>) => Promise<FakeAck[]>;
+
+/** The fake cluster with topic sales; by default each send writes a Produce request (key 0) and is acknowledged. */
+function salesCluster(overrides: { partitions?: number; connect?: () => Promise<void>; sendBatch?: SendBatch } = {}) {
+  const kafka = fakeKafka({ topics: { sales: overrides.partitions ?? 3 } });
+  if (overrides.connect !== undefined) kafka.script.connect = overrides.connect;
+  const sendBatch: SendBatch =
+    overrides.sendBatch ??
+    (async (partitions, write) => {
       await write(0);
-      return [...new Set(partitions)].map((partition) => ({ partition, baseOffset: String(partition * 100) }));
-    },
-    ...overrides,
-  };
-  const sessions: { factory: ISocketFactory; configs: unknown[]; disconnected: boolean }[] = [];
-  const kafkaFor = (config: Partial<KafkaConfig>): Kafka => {
-    const session = { factory: config.socketFactory as ISocketFactory, configs: [] as unknown[], disconnected: false };
-    sessions.push(session);
-    const write = (apiKey: number) =>
-      new Promise<Socket>((resolve, reject) => {
-        const socket = session.factory({ host: "127.0.0.1", port, ssl: false, onConnect: () => undefined } as never) as Socket;
-        socket.once("error", reject);
-        socket.once("connect", () => {
-          socket.write(request(apiKey));
-          resolve(socket);
-        });
-      });
-    return {
-      producer: (producerConfig: unknown) => {
-        session.configs.push(producerConfig);
-        return {
-          connect: () => script.connect(),
-          disconnect: async () => {
-            session.disconnected = true;
-          },
-          sendBatch: (batch: { acks: number; topicMessages: { messages: { partition: number }[] }[] }) => {
-            if (batch.acks !== -1) throw new Error("acks must be all");
-            return script.sendBatch(batch.topicMessages[0]?.messages.map((m) => m.partition) ?? [], write);
-          },
-        };
-      },
-      admin: () => ({
-        connect: async () => undefined,
-        disconnect: async () => undefined,
-        fetchTopicMetadata: async () => ({
-          topics: [{ name: "sales", partitions: Array.from({ length: script.partitions }, () => ({})) }],
-        }),
-      }),
-    } as unknown as Kafka;
-  };
-  return { kafkaFor, script, sessions };
+      return acknowledgeAll(partitions);
+    });
+  kafka.script.sendBatch = (partitions, session) => sendBatch(partitions, writeThrough(session));
+  return { kafkaFor: kafka.kafkaFor, script: kafka.script, sessions: kafka.calls.sessions, topics: kafka.cluster.topics };
 }
 
 const records = (...keys: string[]): OutgoingRecord[] => keys.map((key) => ({ key, value: Buffer.from(key) }));
@@ -92,7 +64,7 @@ const never = () => new Promise<never>(() => undefined);
 
 describe("IdempotentProducer", () => {
   it("partitions by murmur2 of the key and answers each record's offset from its partition's base offset", async () => {
-    const { kafkaFor, sessions } = fakeKafka();
+    const { kafkaFor, sessions } = salesCluster();
     const producer = new IdempotentProducer(kafkaFor, "sales");
     const keys = ["France", "Japan", "France", "India"];
     const outcome = await producer.send(records(...keys));
@@ -106,14 +78,14 @@ describe("IdempotentProducer", () => {
         return { index, partition, offset: String(offset) };
       }),
     });
-    expect(sessions[0]?.configs).toEqual([expect.objectContaining({ idempotent: true, maxInFlightRequests: 1 })]);
+    expect(sessions[0]?.producerConfigs).toEqual([expect.objectContaining({ idempotent: true, maxInFlightRequests: 1 })]);
     // Warm: the next send reuses the session.
     await producer.send(records("Peru"));
     expect(sessions).toHaveLength(1);
   });
 
   it("answers not-written when connecting fails, and connects afresh on the next send", async () => {
-    const fake = fakeKafka({ connect: () => Promise.reject(new Error("ECONNREFUSED")) });
+    const fake = salesCluster({ connect: () => Promise.reject(new Error("ECONNREFUSED")) });
     const producer = new IdempotentProducer(fake.kafkaFor, "sales");
     expect(await producer.send(records("France"))).toMatchObject({ status: "not-written" });
     fake.script.connect = async () => undefined;
@@ -123,7 +95,7 @@ describe("IdempotentProducer", () => {
   });
 
   it("answers not-written when the send fails before a Produce request left (metadata, connection)", async () => {
-    const { kafkaFor } = fakeKafka({
+    const { kafkaFor } = salesCluster({
       sendBatch: async (_, write) => {
         await write(3); // a Metadata request only
         throw new Error("Connection error");
@@ -134,7 +106,7 @@ describe("IdempotentProducer", () => {
 
   it("answers unknown once a Produce request left without an answer, resets its sockets and opens no new ones", async () => {
     let sent: Socket | undefined;
-    const fake = fakeKafka({
+    const fake = salesCluster({
       sendBatch: async (_, write) => {
         sent = await write(0);
         return never();
@@ -145,21 +117,21 @@ describe("IdempotentProducer", () => {
     expect(outcome).toMatchObject({ status: "unknown", partitions: [partitionOfKey("France", 3), partitionOfKey("Japan", 3)] });
     expect(sent?.destroyed).toBe(true);
     // kafkajs' retry of the lost request would reconnect through the old session's factory: refused.
-    const factory = fake.sessions[0]?.factory as ISocketFactory;
+    const factory = fake.sessions[0]?.config.socketFactory as ISocketFactory;
     const retry = factory({ host: "127.0.0.1", port, ssl: false, onConnect: () => undefined } as never) as Socket;
     const error = await new Promise<Error>((resolve) => retry.once("error", resolve));
     expect(error.message).toContain("opens no new connections");
   });
 
   it("answers not-written when the broker refuses the whole topic (authorization), unknown when a partition is not acknowledged", async () => {
-    const refused = fakeKafka({
+    const refused = salesCluster({
       sendBatch: async (_, write) => {
         await write(0);
         throw Object.assign(new Error("Not authorized"), { type: "TOPIC_AUTHORIZATION_FAILED" });
       },
     });
     expect(await new IdempotentProducer(refused.kafkaFor, "sales").send(records("France"))).toMatchObject({ status: "not-written" });
-    const partial = fakeKafka({
+    const partial = salesCluster({
       sendBatch: async (_, write) => {
         await write(0);
         return [];
@@ -171,12 +143,12 @@ describe("IdempotentProducer", () => {
   });
 
   it("answers not-written for a topic without partitions, and close() disconnects", async () => {
-    const fake = fakeKafka({ partitions: 0 });
+    const fake = salesCluster({ partitions: 0 });
     const producer = new IdempotentProducer(fake.kafkaFor, "sales");
     const outcome = await producer.send(records("France"));
     expect(outcome).toMatchObject({ status: "not-written" });
     expect((outcome as { error: Error }).error.message).toContain("has no partitions");
-    fake.script.partitions = 2;
+    fake.topics.set("sales", 2);
     await producer.send(records("France"));
     await producer.close();
     expect(fake.sessions.at(-1)?.disconnected).toBe(true);

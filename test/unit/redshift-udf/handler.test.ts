@@ -1,26 +1,28 @@
-import type { GlueClient } from "@aws-sdk/client-glue";
+import { GetSchemaVersionCommand, GlueClient } from "@aws-sdk/client-glue";
+import { mockClient } from "aws-sdk-client-mock";
 import { afterAll, beforeEach, describe, expect, it, vi } from "vitest";
 import type { UdfRequest } from "#functions/redshift-udf/udf";
 import { createHandler, productionDeps } from "#functions/redshift-udf/wiring";
 import { RegistryUnavailableError } from "#shared/avro/errors";
 import { GlueSchemaRegistry } from "#shared/avro/registry";
 import { salesSchemaVersions } from "#shared/sales/schema";
-import { captureLogs, EVENT_SCHEMA_VERSIONS, eventFile, instruments, lambdaContext, schemaRegistry } from "#test/support/lambda";
+import { glueRegistry } from "#test/support/fakes/glue";
+import { captureLogs, EVENT_SCHEMA_VERSIONS, eventFile, instruments, lambdaContext } from "#test/support/lambda";
 
 const [v1Id, v2Id] = Object.keys(EVENT_SCHEMA_VERSIONS) as [string, string];
-const glue = schemaRegistry({ [v1Id]: salesSchemaVersions[0], [v2Id]: salesSchemaVersions[1] });
+const glue = glueRegistry({ [v1Id]: salesSchemaVersions[0], [v2Id]: salesSchemaVersions[1] });
 let logs: ReturnType<typeof captureLogs>;
 
 /** The handler as a new container makes it: a registry with an empty cache, over the fake Glue. */
 function coldHandler(onError: "null" | "fail") {
-  const registry = new GlueSchemaRegistry({ send: glue.send } as unknown as GlueClient);
+  const registry = new GlueSchemaRegistry(glue.client);
   return createHandler({ ...instruments("redshift-udf"), registry, registryName: "registry", onError });
 }
 
 afterAll(() => vi.unstubAllEnvs());
 beforeEach(() => {
   glue.state.down = false;
-  glue.state.calls.length = 0;
+  glue.mock.resetHistory();
   logs = captureLogs();
   return () => logs.stop();
 });
@@ -47,7 +49,8 @@ describe("redshift-udf handler (f_sales_avro_to_json)", () => {
     expect(logs.lines.join("\n")).not.toContain("Japan");
     // One registry call per schema version, however many rows use it; the unknown one is asked
     // 3 times before it is believed.
-    expect(glue.state.calls).toHaveLength(5);
+    expect(glue.mock.commandCalls(GetSchemaVersionCommand)).toHaveLength(5);
+    expect(glue.mock.calls()).toHaveLength(5);
   });
 
   it("fails the query naming the row when UDF_ON_ERROR=fail", async () => {
@@ -75,9 +78,14 @@ describe("redshift-udf handler (f_sales_avro_to_json)", () => {
   }, 20_000);
 
   it("builds its production deps from the function's settings without calling Glue", () => {
-    const calls = glue.state.calls.length;
-    expect(productionDeps({ registryName: "registry", onError: "fail" })).toMatchObject({ registryName: "registry", onError: "fail" });
-    expect(glue.state.calls).toHaveLength(calls);
+    // productionDeps makes its own GlueClient: every instance's send is watched.
+    const anyGlue = mockClient(GlueClient);
+    try {
+      expect(productionDeps({ registryName: "registry", onError: "fail" })).toMatchObject({ registryName: "registry", onError: "fail" });
+      expect(anyGlue.calls()).toHaveLength(0);
+    } finally {
+      anyGlue.restore();
+    }
   });
 
   it("refuses a configuration it cannot use at cold start, naming the variable", async () => {

@@ -4,7 +4,7 @@ import { sampleSales } from "#local/sales/generator";
 import { GlueAvroDecoder, GlueAvroEncoder } from "#shared/avro/codec";
 import { CodecError, CodecErrorCode, RegistryUnavailableError } from "#shared/avro/errors";
 import { currentSalesSchema, type Sale, salesSchemaVersions } from "#shared/sales/schema";
-import { MemorySchemaSource, V1_ID, V2_ID } from "#test/support/schemas";
+import { MemorySchemaSource, V1_ID, V2_ID } from "#test/support/fakes/registry";
 
 const sales = sampleSales(4, { seed: 8 });
 const v2 = new GlueAvroEncoder<Sale>(salesSchemaVersions[1], V2_ID, "zlib");

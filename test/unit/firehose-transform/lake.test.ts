@@ -6,8 +6,8 @@ import { localStackContext } from "#local/stack/context";
 import { resolveValue } from "#local/template/intrinsics";
 import { GlueAvroDecoder, GlueAvroEncoder } from "#shared/avro/codec";
 import { currentSalesSchema, type Sale, salesSchemaVersions } from "#shared/sales/schema";
+import { MemorySchemaSource, V1_ID, V2_ID } from "#test/support/fakes/registry";
 import { lakeColumns, partitionColumn } from "#test/support/lake-columns";
-import { MemorySchemaSource, V1_ID, V2_ID } from "#test/support/schemas";
 import { lakeColumnsOf } from "../../../tools/gen/contract.ts";
 
 const sale: Sale = {
