@@ -191,6 +191,7 @@ export class LocalRuntime {
     const started = Date.now();
     const step = async (name: string, work: () => Promise<unknown>) => {
       const from = Date.now();
+      this.#log("runtime", `stop: ${name}...`);
       try {
         await work();
       } finally {
@@ -203,13 +204,12 @@ export class LocalRuntime {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
-    await step("mappings and firehoses", () =>
-      Promise.all([
-        ...this.mappings.splice(0).map((mapping) => mapping.stop()),
-        ...this.streamMappings.splice(0).map((mapping) => mapping.stop()),
-        ...this.firehoses.splice(0).map((firehose) => firehose.stop()),
-      ]),
-    );
+    // One step per reader, all at once: a reader stuck in its stop is then named in the log.
+    await Promise.all([
+      ...this.mappings.splice(0).map((m) => step(`MSK mapping of ${m.mapping.functionId}`, () => m.stop())),
+      ...this.streamMappings.splice(0).map((m) => step(`stream mapping of ${m.mapping.functionId}`, () => m.stop())),
+      ...this.firehoses.splice(0).map((f) => step(`Firehose ${f.stream.name}`, () => f.stop())),
+    ]);
     await step("functions", () => Promise.all([...this.functions.values()].map((fn) => fn.stop())));
     const clients = this.#clients;
     this.#clients = undefined;

@@ -25,24 +25,22 @@ let runtime: LocalRuntime;
 const logs: string[] = [];
 
 beforeAll(async () => {
-  runtime = await LocalRuntime.start({ namespace: `e2e-${randomUUID().slice(0, 6)}`, apiPort: 0, log: (_, line) => logs.push(line) });
+  runtime = await LocalRuntime.start({
+    namespace: `e2e-${randomUUID().slice(0, 6)}`,
+    apiPort: 0,
+    log: (_, line) => {
+      logs.push(line);
+      // The teardown's steps as they happen: a hook that times out prints nothing after it.
+      if (line.startsWith("stop")) console.log(line);
+    },
+  });
 }, 120_000);
 // The teardown waits for the consumer groups to empty, which after a broker kill can take until
 // their members' sessions time out; it prints each step's duration so a slow one says why.
 afterAll(async () => {
   const kafkaPid = runningPid("kafka");
   if (kafkaPid !== undefined) process.kill(kafkaPid, "SIGCONT");
-  const from = logs.length;
-  try {
-    await runtime.stop();
-  } finally {
-    console.log(
-      logs
-        .slice(from)
-        .filter((line) => line.startsWith("stop"))
-        .join("\n"),
-    );
-  }
+  await runtime.stop();
 }, 300_000);
 
 /** Runs a load for countries of its own (so nothing else touches its figures) with event times in the last minutes. */
