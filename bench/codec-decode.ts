@@ -5,7 +5,7 @@ import { sampleSales } from "#local/sales/generator";
 import { localClients } from "#local/stack/clients";
 import { localStackContext } from "#local/stack/context";
 import { adminCredentials } from "#local/stack/identities";
-import { endpoints, localAws } from "#local/stack/settings";
+import { endpoints, localArn, localAws } from "#local/stack/settings";
 import { up } from "#local/stack/stack";
 import { physicalName } from "#local/template/intrinsics";
 import { GlueAvroDecoder, GlueAvroEncoder } from "#shared/avro/codec";
@@ -93,7 +93,7 @@ const powertools = kafkaConsumer(
 );
 const event = {
   eventSource: "aws:kafka",
-  eventSourceArn: "arn:aws:kafka:us-east-1:123456789012:cluster/bench/x",
+  eventSourceArn: localArn("kafka", "cluster/bench/x"),
   bootstrapServers: "local",
   records: {
     "sales-0": bodies.slice(0, peerCount).map((body, offset) => ({

@@ -6,7 +6,7 @@ import { type Sale, salesSchemaVersions } from "#shared/sales/schema";
 import { sampleSales } from "../sales/generator.ts";
 import { localClients } from "../stack/clients.ts";
 import { localStackContext } from "../stack/context.ts";
-import { endpoints, paths } from "../stack/settings.ts";
+import { endpoints, localArn, localAws, paths } from "../stack/settings.ts";
 import { up } from "../stack/stack.ts";
 import { physicalName, resolveValue } from "../template/intrinsics.ts";
 
@@ -97,7 +97,7 @@ udfRows.splice(2, 0, [null]);
 udfRows.push(null);
 const udfRequest = {
   request_id: "23FF1F97-F28A-44AA-AB67-266ED976BF40",
-  cluster: "arn:aws:redshift:us-east-1:123456789012:cluster:analytics",
+  cluster: localArn("redshift", "cluster:analytics"),
   user: "analyst",
   database: "dev",
   external_function: "f_sales_avro_to_json",
@@ -108,9 +108,9 @@ const udfRequest = {
 // A Firehose delivery stream with an MSK source sends the same records to its transform.
 const firehoseEvent = {
   invocationId: "a1f4c2d8-5e6b-4c7d-8e9f-001122334455",
-  deliveryStreamArn: `arn:aws:firehose:us-east-1:123456789012:deliverystream/${physicalName(ctx, "SalesDeliveryStream")}`,
+  deliveryStreamArn: localArn("firehose", `deliverystream/${physicalName(ctx, "SalesDeliveryStream")}`),
   sourceMSKArn: clusterArn,
-  region: "us-east-1",
+  region: localAws.region,
   records: records.map((record, i) => ({
     recordId: `49546986683135544286507457936321625675700192471156785154${String(i).padStart(2, "0")}`,
     approximateArrivalTimestamp: record.timestamp,

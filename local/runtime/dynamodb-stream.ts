@@ -15,7 +15,7 @@ import {
 import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { exponentialDelay } from "#shared/retry/backoff";
 import { localQueueUrl } from "../stack/clients.ts";
-import { localAws } from "../stack/settings.ts";
+import { localArn, localAws } from "../stack/settings.ts";
 import type { SamFunction } from "../template/functions.ts";
 import { compileFilterPattern, type FilterPattern, passesFilters } from "./event-filter.ts";
 import type { InvokeResult, LogSink } from "./lambda.ts";
@@ -707,7 +707,7 @@ export class DynamoDbStreamEventSourceMapping {
     const message = {
       requestContext: {
         requestId: crypto.randomUUID(),
-        functionArn: `arn:aws:lambda:${localAws.region}:${localAws.accountId}:function:${this.mapping.functionId}`,
+        functionArn: localArn("lambda", `function:${this.mapping.functionId}`),
         condition: "RetryAttemptsExhausted",
         approximateInvokeCount: invocations,
       },

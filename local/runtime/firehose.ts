@@ -5,6 +5,7 @@ import type { Consumer, Kafka, KafkaMessage } from "kafkajs";
 import { parseJsonKeepingNumbers } from "#shared/json/exact-numbers";
 import { parseDecimal } from "#shared/money/decimal";
 import { parseSqlTimestamp } from "#shared/time/sql-timestamp";
+import { localArn, localAws } from "../stack/settings.ts";
 import type { StackContext } from "../template/intrinsics.ts";
 import { physicalName, resolveValue } from "../template/intrinsics.ts";
 import type { LocalFunction, LogSink } from "./lambda.ts";
@@ -309,8 +310,8 @@ export class FirehoseEmulator {
     const event = {
       invocationId: randomUUID(),
       deliveryStreamArn: this.stream.arn,
-      sourceMSKArn: "arn:aws:kafka:us-east-1:123456789012:cluster/local/local",
-      region: "us-east-1",
+      sourceMSKArn: localArn("kafka", "cluster/local/local"),
+      region: localAws.region,
       records: records.map((r, i) => ({
         recordId: ids[i],
         approximateArrivalTimestamp: r.arrival,
@@ -367,7 +368,7 @@ export class FirehoseEmulator {
             errorMessage,
             attemptEndingTimestamp: now,
             rawData: record.value.toString("base64"),
-            lambdaArn: `arn:aws:lambda:us-east-1:123456789012:function:${this.stream.transformFunctionId}`,
+            lambdaArn: localArn("lambda", `function:${this.stream.transformFunctionId}`),
           }),
         );
         this.#errors.set(prefix, lines);

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { localArn, localAws } from "../stack/settings.ts";
 import type { SamFunction } from "../template/functions.ts";
 import type { LocalFunction } from "./lambda.ts";
 
@@ -73,7 +74,7 @@ export function httpApiEvent(request: IncomingMessage, url: URL, body: Buffer, r
     ...(Object.keys(query).length > 0 && { queryStringParameters: query }),
     ...(route.parameters.length > 0 && { pathParameters }),
     requestContext: {
-      accountId: "123456789012",
+      accountId: localAws.accountId,
       apiId: "local",
       domainName: headers.host ?? "127.0.0.1",
       domainPrefix: "local",
@@ -92,10 +93,10 @@ export function httpApiEvent(request: IncomingMessage, url: URL, body: Buffer, r
       authorizer: {
         iam: {
           accessKey: "LOCAL",
-          accountId: "123456789012",
+          accountId: localAws.accountId,
           callerId: "local",
           principalOrgId: null,
-          userArn: "arn:aws:iam::123456789012:user/local",
+          userArn: localArn("iam", "user/local", { regional: false }),
           userId: "local",
         },
       },

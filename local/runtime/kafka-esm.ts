@@ -2,7 +2,7 @@ import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import type { Consumer, Kafka, KafkaMessage } from "kafkajs";
 import { exponentialDelay } from "#shared/retry/backoff";
 import { localQueueUrl } from "../stack/clients.ts";
-import { endpoints } from "../stack/settings.ts";
+import { endpoints, localArn } from "../stack/settings.ts";
 import type { SamFunction } from "../template/functions.ts";
 import type { LocalFunction, LogSink } from "./lambda.ts";
 
@@ -283,7 +283,7 @@ export class KafkaEventSourceMapping {
     const record = {
       requestContext: {
         requestId: crypto.randomUUID(),
-        functionArn: `arn:aws:lambda:us-east-1:123456789012:function:${this.mapping.functionId}`,
+        functionArn: localArn("lambda", `function:${this.mapping.functionId}`),
         condition: "RetryAttemptsExhausted",
         approximateInvokeCount: this.mapping.maxRetryAttempts + 1,
       },

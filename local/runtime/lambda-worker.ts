@@ -14,6 +14,8 @@ interface WorkerData {
   readonly format: "esm" | "cjs";
   readonly exportName: string;
   readonly functionName: string;
+  /** The function's ARN in the local region and account (settings.ts), passed in so the bundled worker imports nothing of local/. */
+  readonly functionArn: string;
   readonly memoryMb: number;
   readonly timeoutMs: number;
 }
@@ -46,7 +48,7 @@ port.on("message", async ({ id, event }: Invocation) => {
   const context = {
     functionName: data.functionName,
     functionVersion: "$LATEST",
-    invokedFunctionArn: `arn:aws:lambda:us-east-1:123456789012:function:${data.functionName}`,
+    invokedFunctionArn: data.functionArn,
     memoryLimitInMB: String(data.memoryMb),
     awsRequestId: requestId,
     logGroupName: `/aws/lambda/${data.functionName}`,

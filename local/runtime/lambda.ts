@@ -2,6 +2,7 @@ import type { Readable } from "node:stream";
 import { Worker } from "node:worker_threads";
 import { type Bundle, bundleOf, workerScript } from "../build/bundle.ts";
 import { type AccessKeys, functionCredentials } from "../stack/identities.ts";
+import { localArn } from "../stack/settings.ts";
 import type { SamFunction } from "../template/functions.ts";
 import { localEnvironment } from "./environment.ts";
 
@@ -27,6 +28,7 @@ class Container {
         format: bundle.format,
         exportName: fn.handlerExport,
         functionName: fn.logicalId,
+        functionArn: localArn("lambda", `function:${fn.logicalId}`),
         memoryMb: fn.memoryMb,
         timeoutMs: fn.timeoutSeconds * 1000,
       },

@@ -47,12 +47,26 @@ export const endpoints = Object.freeze({
   api: `http://${host}:${ports.api}`,
 });
 
-/** Region, account and stack name the local stack pretends to be in (moto's default account). */
+/**
+ * The region and account the local stack pretends to be in (moto's default account), and the
+ * credentials its own clients use: the one place they are written. Everything that names an ARN,
+ * a queue URL or a region (the runtime's events, the template's intrinsics, tests, benchmarks)
+ * takes them from here.
+ */
 export const localAws = Object.freeze({
   region: "us-east-1",
   accountId: "123456789012",
+  // Not frozen: the SDK marks a credentials object it is given (`$source`), and a frozen one makes every call fail.
   credentials: { accessKeyId: "local", secretAccessKey: "local" },
 });
+
+/**
+ * An ARN in the local region and account: `arn:aws:<service>:<region>:<account>:<resource>`;
+ * `regional: false` leaves the region empty (IAM). Never throws.
+ */
+export function localArn(service: string, resource: string, { regional = true }: { regional?: boolean } = {}): string {
+  return `arn:aws:${service}:${regional ? localAws.region : ""}:${localAws.accountId}:${resource}`;
+}
 
 /**
  * DynamoDB Local's database. sqlite syncs every write to disk, and a table with a stream costs

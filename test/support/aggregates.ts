@@ -4,6 +4,7 @@ import { LocalFunction } from "#local/runtime/lambda";
 import { localClients } from "#local/stack/clients";
 import { localStackContext } from "#local/stack/context";
 import type { AccessKeys } from "#local/stack/identities";
+import { localArn } from "#local/stack/settings";
 import { samFunctions } from "#local/template/functions";
 import { physicalName, resolveValue } from "#local/template/intrinsics";
 import { tableInput } from "#local/template/provision";
@@ -113,7 +114,7 @@ export function kafkaEvent(topic: string, records: readonly EventRecordInput[]) 
   }
   return {
     eventSource: "aws:kafka",
-    eventSourceArn: "arn:aws:kafka:us-east-1:123456789012:cluster/sales-analytics-kafka/x",
+    eventSourceArn: localArn("kafka", "cluster/sales-analytics-kafka/x"),
     bootstrapServers: "127.0.0.1:9092",
     records: grouped,
   };

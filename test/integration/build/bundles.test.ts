@@ -13,7 +13,7 @@ import { localEnvironment } from "#local/runtime/environment";
 import { localClients } from "#local/stack/clients";
 import { localStackContext } from "#local/stack/context";
 import { functionCredentials, type TemporaryIdentity } from "#local/stack/identities";
-import { paths } from "#local/stack/settings";
+import { localArn, paths } from "#local/stack/settings";
 import { type SamFunction, samFunctions } from "#local/template/functions";
 import { createPrivateAggregatesTable } from "#test/support/aggregates";
 import { identityWithQueue } from "#test/support/identities";
@@ -92,7 +92,7 @@ const { writeFileSync, readFileSync } = require("node:fs");
 const [file, format, exportName, eventFile, resultFile] = process.argv.slice(1);
 const deadline = Date.now() + 60000;
 const context = {
-  functionName: process.env.AWS_LAMBDA_FUNCTION_NAME, awsRequestId: "bundle-test", invokedFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:x",
+  functionName: process.env.AWS_LAMBDA_FUNCTION_NAME, awsRequestId: "bundle-test", invokedFunctionArn: ${JSON.stringify(localArn("lambda", "function:x"))},
   memoryLimitInMB: process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE, functionVersion: "$LATEST", getRemainingTimeInMillis: () => deadline - Date.now(),
 };
 (async () => {

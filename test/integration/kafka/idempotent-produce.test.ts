@@ -6,7 +6,7 @@ import { type IngestDeps, ingestSales } from "#functions/ingest/ingest";
 import { DynamoDbRequestLedger } from "#functions/ingest/ledger-dynamodb";
 import { localClients } from "#local/stack/clients";
 import { runningPid, stopProcess } from "#local/stack/processes";
-import { endpoints } from "#local/stack/settings";
+import { endpoints, localAws } from "#local/stack/settings";
 import { componentNamed, startComponent } from "#local/stack/stack";
 import { GlueAvroEncoder } from "#shared/avro/codec";
 import { HttpError } from "#shared/http/errors";
@@ -30,7 +30,10 @@ const admin = kafka.admin();
 const encoder = new GlueAvroEncoder<Sale>(currentSalesSchema, "6b28df78-8080-4e9f-9adf-4713d8812a72");
 const countries = ["Chile", "France", "India", "Japan", "Peru", "Kenya"];
 const kafkaFor = (overrides: Partial<KafkaConfig> = {}) =>
-  createKafka({ brokers: [endpoints.kafkaBrokers], clusterArn: undefined, auth: "none", region: "us-east-1", clientId: "it" }, overrides);
+  createKafka(
+    { brokers: [endpoints.kafkaBrokers], clusterArn: undefined, auth: "none", region: localAws.region, clientId: "it" },
+    overrides,
+  );
 
 const sales = (n: number, first: number) =>
   Array.from({ length: n }, (_, i) => ({

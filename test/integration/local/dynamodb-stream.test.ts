@@ -16,6 +16,7 @@ import { LocalRuntime } from "#local/runtime/runtime";
 import { sampleSales } from "#local/sales/generator";
 import { localClients } from "#local/stack/clients";
 import { localStackContext } from "#local/stack/context";
+import { localArn, localAws } from "#local/stack/settings";
 import { physicalName } from "#local/template/intrinsics";
 import { createPrivateAggregatesTable, kafkaEvent, localFunction, salesEncoders } from "#test/support/aggregates";
 import { createPrivateQueue } from "#test/support/queues";
@@ -128,7 +129,7 @@ describe("the DynamoDB stream event source mapping", () => {
       ["REMOVE", { S: "1m#2022-08-01T10:16:00.000Z#sales-0" }],
     ]);
     expect(esm.stats).toMatchObject({ records: 4, filteredOut: 2, failedInvocations: 0, sentToDestination: 0 });
-    expect(esm.streamArn).toMatch(new RegExp(`^arn:aws:dynamodb:us-east-1:123456789012:table/${table.name}/stream/.+`));
+    expect(esm.streamArn).toMatch(new RegExp(`^${localArn("dynamodb", `table/${table.name}`)}/stream/.+`));
     for (const record of records) {
       expect(Object.keys(record)).toEqual([
         "eventID",
@@ -142,7 +143,7 @@ describe("the DynamoDB stream event source mapping", () => {
       expect(record).toMatchObject({
         eventVersion: "1.1",
         eventSource: "aws:dynamodb",
-        awsRegion: "us-east-1",
+        awsRegion: localAws.region,
         eventSourceARN: esm.streamArn,
       });
       // KEYS_ONLY: no images.
@@ -243,7 +244,7 @@ describe("the DynamoDB stream event source mapping", () => {
       requestContext: {
         condition: "RetryAttemptsExhausted",
         approximateInvokeCount: fn.calls.filter((call) => call.keys.includes("poison-2")).length,
-        functionArn: "arn:aws:lambda:us-east-1:123456789012:function:RollupFunction",
+        functionArn: localArn("lambda", "function:RollupFunction"),
       },
       responseContext: { statusCode: 200, executedVersion: "$LATEST", functionError: "Unhandled" },
       version: "1.0",

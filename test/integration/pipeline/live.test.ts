@@ -5,6 +5,7 @@ import { KafkaEventSourceMapping, type MskMapping } from "#local/runtime/kafka-e
 import { LocalFunction } from "#local/runtime/lambda";
 import { LocalRuntime } from "#local/runtime/runtime";
 import { localClients } from "#local/stack/clients";
+import { localArn } from "#local/stack/settings";
 import { formatCents } from "#shared/money/cents";
 import { regionOf } from "#shared/sales/regions";
 import { request } from "#test/support/http";
@@ -97,7 +98,7 @@ const testMapping = (
 ): MskMapping => ({
   functionId,
   eventName: "Test",
-  clusterArn: "arn:aws:kafka:us-east-1:123456789012:cluster/local/x",
+  clusterArn: localArn("kafka", "cluster/local/x"),
   topics: [topic],
   fromBeginning: true,
   consumerGroupId: `esm-test-${topic}`,

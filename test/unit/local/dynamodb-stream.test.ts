@@ -10,12 +10,13 @@ import {
   toStreamEventRecord,
 } from "#local/runtime/dynamodb-stream";
 import { localStackContext } from "#local/stack/context";
+import { localArn, localAws } from "#local/stack/settings";
 import { type SamFunction, samFunctions } from "#local/template/functions";
 import { resolveValue } from "#local/template/intrinsics";
 import { tableInput } from "#local/template/provision";
 
-const localArn = "arn:aws:dynamodb:ddblocal:000000000000:table/t/stream/2026-12-01T16:04:18.496";
-const arn = publicStreamArn(localArn);
+const ddbLocalArn = "arn:aws:dynamodb:ddblocal:000000000000:table/t/stream/2026-12-01T16:04:18.496";
+const arn = publicStreamArn(ddbLocalArn);
 
 const raw = (overrides: Partial<_Record> = {}): _Record => ({
   eventID: "e-1",
@@ -44,12 +45,10 @@ const record = (sequence: string): StreamEventRecord =>
 
 describe("the aws:dynamodb event the stream mapping builds", () => {
   it("names the stream in the local stack's region and account", () => {
-    expect(arn).toBe("arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/2026-12-01T16:04:18.496");
+    expect(arn).toBe(localArn("dynamodb", "table/t/stream/2026-12-01T16:04:18.496"));
     expect(tableOfStreamArn(arn)).toBe("t");
-    expect(tableOfStreamArn("arn:aws:dynamodb:us-east-1:123456789012:table/sales-analytics-aggregates/stream/local")).toBe(
-      "sales-analytics-aggregates",
-    );
-    expect(tableOfStreamArn("arn:aws:dynamodb:us-east-1:123456789012:table/t")).toBeUndefined();
+    expect(tableOfStreamArn(localArn("dynamodb", "table/sales-analytics-aggregates/stream/local"))).toBe("sales-analytics-aggregates");
+    expect(tableOfStreamArn(localArn("dynamodb", "table/t"))).toBeUndefined();
   });
 
   it("shapes a Streams API record as Lambda's event record: key order, epoch seconds, base64 binaries", () => {
@@ -59,7 +58,7 @@ describe("the aws:dynamodb event the stream mapping builds", () => {
       eventName: "MODIFY",
       eventVersion: "1.1",
       eventSource: "aws:dynamodb",
-      awsRegion: "us-east-1",
+      awsRegion: localAws.region,
       dynamodb: {
         ApproximateCreationDateTime: Date.parse("2026-12-01T16:04:00.000Z") / 1000,
         Keys: { pk: { S: "1m#x#sales-0" }, sk: { S: "slice" } },
@@ -197,7 +196,7 @@ describe("the template's DynamoDB stream events", () => {
     events: {
       Changes: {
         Type: "DynamoDB",
-        Properties: { Stream: "arn:aws:dynamodb:us-east-1:123456789012:table/t/stream/local", StartingPosition: "LATEST", ...properties },
+        Properties: { Stream: localArn("dynamodb", "table/t/stream/local"), StartingPosition: "LATEST", ...properties },
       },
     },
   });
@@ -217,7 +216,7 @@ describe("the template's DynamoDB stream events", () => {
 
   it("refuses at start-up what it cannot emulate, naming the event", () => {
     const where = "Resources.Fn.Properties.Events.Changes.Properties";
-    expect(() => dynamoDbStreamMappings([fn({ Stream: "arn:aws:kinesis:us-east-1:1:stream/s" })])).toThrow(
+    expect(() => dynamoDbStreamMappings([fn({ Stream: localArn("kinesis", "stream/s") })])).toThrow(
       `${where}.Stream: not a DynamoDB table stream ARN`,
     );
     expect(() => dynamoDbStreamMappings([fn({ StartingPosition: "AT_TIMESTAMP" })])).toThrow(

@@ -1,9 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { INFINITE_WITH_DESTINATION_RETRIES, kafkaRetryPolicy, mskMappings } from "#local/runtime/kafka-esm";
 import { localStackContext } from "#local/stack/context";
+import { localArn } from "#local/stack/settings";
 import { type SamFunction, samFunctions } from "#local/template/functions";
 
-const queueArn = "arn:aws:sqs:us-east-1:123456789012:sales-analytics-dead-letters";
+const queueArn = localArn("sqs", "sales-analytics-dead-letters");
 const withDestination = { DestinationConfig: { OnFailure: { Type: "SQS", Destination: queueArn } } };
 
 describe("the MSK mapping's retries, read from its event as Lambda applies them", () => {
