@@ -1,5 +1,4 @@
 import { readFileSync, writeFileSync } from "node:fs";
-import { setTimeout as sleep } from "node:timers/promises";
 import { DescribeTableCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import {
   type _Record,
@@ -12,13 +11,26 @@ import {
   type AttributeValue as StreamAttributeValue,
   TrimmedDataAccessException,
 } from "@aws-sdk/client-dynamodb-streams";
-import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
-import { exponentialDelay } from "#shared/retry/backoff";
-import { localQueueUrl } from "../stack/clients.ts";
-import { localArn, localAws } from "../stack/settings.ts";
+import type { SQSClient } from "@aws-sdk/client-sqs";
+import { localAws } from "../stack/settings.ts";
 import type { SamFunction } from "../template/functions.ts";
+import {
+  type BatchOutcome,
+  batchingOf,
+  DEFAULT_RETRY_BACKOFF,
+  deliverBatch,
+  type ExhaustedBatch,
+  type Invokable,
+  onFailureMessage,
+  onFailureQueueOf,
+  Pauses,
+  retryLimitOf,
+  sendToOnFailureQueue,
+} from "./esm-core.ts";
 import { compileFilterPattern, type FilterPattern, passesFilters } from "./event-filter.ts";
 import type { InvokeResult, LogSink } from "./lambda.ts";
+
+export type { BatchOutcome, Invokable } from "./esm-core.ts";
 
 /** A DynamoDB event of a function in template.yaml, as the stream mapping emulator needs it. */
 export interface DynamoDbStreamMapping {
@@ -38,6 +50,9 @@ export interface DynamoDbStreamMapping {
   readonly onFailureQueue: string | undefined;
 }
 
+/** What MaximumRetryAttempts -1 (or absent) means locally for a stream: 10 retries, not the records' 24 h. */
+export const STREAM_INFINITE_RETRIES = 10;
+
 /** The table a stream ARN belongs to (`arn:aws:dynamodb:<region>:<account>:table/<name>/stream/<label>`), or undefined. */
 export function tableOfStreamArn(arn: string): string | undefined {
   return /^arn:aws[\w-]*:dynamodb:[^:]*:[^:]*:table\/([^/]+)\/stream\/.+$/.exec(arn)?.[1];
@@ -48,7 +63,8 @@ export function tableOfStreamArn(arn: string): string | undefined {
  * `!GetAtt Table.StreamArn` resolves to a placeholder label (intrinsics.ts); only its table name is
  * used: the emulator asks DynamoDB Local for the table's current stream when it starts. Throws
  * naming the event when its Stream is not a table stream ARN, its StartingPosition is not
- * TRIM_HORIZON or LATEST, a filter pattern is unsupported, or it asks for tumbling windows.
+ * TRIM_HORIZON or LATEST, MaximumRetryAttempts is not an integer of -1 to 10000, a filter pattern
+ * is unsupported, or it asks for tumbling windows.
  */
 export function dynamoDbStreamMappings(functions: readonly SamFunction[]): DynamoDbStreamMapping[] {
   return functions.flatMap((fn) =>
@@ -74,22 +90,21 @@ export function dynamoDbStreamMappings(functions: readonly SamFunction[]): Dynam
           if (other !== undefined) throw new Error(`${at}: DynamoDB event filters may only name "dynamodb", not "${other}"`);
           return pattern;
         });
-        const destination = (p.DestinationConfig as { OnFailure?: { Destination?: string } } | undefined)?.OnFailure?.Destination;
-        // Lambda retries a failing stream batch until its records expire (24 h) by default; as the
-        // Kafka mapping emulator does, "forever" is 10 attempts locally.
-        const retries = p.MaximumRetryAttempts === undefined || Number(p.MaximumRetryAttempts) < 0 ? 10 : Number(p.MaximumRetryAttempts);
+        // Lambda retries a failing stream batch until its records expire (24 h) by default; locally
+        // "forever" is STREAM_INFINITE_RETRIES, so a poison batch reaches the destination in seconds.
+        const limit = retryLimitOf(p, where);
         return {
           functionId: fn.logicalId,
           eventName,
           tableName,
           startingPosition,
-          batchSize: Number(p.BatchSize ?? 100),
-          batchingWindowMs: Math.round(Number(p.MaximumBatchingWindowInSeconds ?? 0) * 1000),
+          // A stream mapping invokes as soon as it has records unless a window is set.
+          ...batchingOf(p, 0),
           filters,
           reportBatchItemFailures: ((p.FunctionResponseTypes as string[] | undefined) ?? []).includes("ReportBatchItemFailures"),
           bisectBatchOnFunctionError: p.BisectBatchOnFunctionError === true || p.BisectBatchOnFunctionError === "true",
-          maxRetryAttempts: retries,
-          onFailureQueue: destination?.split(":").pop(),
+          maxRetryAttempts: limit < 0 ? STREAM_INFINITE_RETRIES : limit,
+          onFailureQueue: onFailureQueueOf(p),
         };
       }),
   );
@@ -203,13 +218,6 @@ const keyStrings = (keys: Record<string, EventAttributeValue>): Record<string, s
 
 // ---- The function's answer ----------------------------------------------------------------------
 
-/** What a batch's invocation means for the mapping. */
-export type BatchOutcome =
-  | { readonly kind: "success" }
-  /** Records from `index` on (the lowest reported sequence number) are retried; those before it are done. */
-  | { readonly kind: "partial"; readonly index: number }
-  | { readonly kind: "failure"; readonly reason: string; readonly functionError: boolean };
-
 const sequenceOrder = (a: string, b: string) => {
   const x = BigInt(a);
   const y = BigInt(b);
@@ -248,21 +256,6 @@ export function batchOutcome(result: InvokeResult, batch: readonly StreamEventRe
 }
 
 // ---- Shards -------------------------------------------------------------------------------------
-
-/**
- * The shards to read now, parents before children: a shard whose parent is still listed and not
- * read to its end waits (DynamoDB keeps an item's changes in order only along that lineage).
- * A parent no longer listed (trimmed) does not hold its child back. Never throws.
- */
-export function readableShards(shards: readonly Shard[], finished: ReadonlySet<string>): Shard[] {
-  const listed = new Set(shards.map((shard) => shard.ShardId));
-  return shards.filter(
-    (shard) =>
-      shard.ShardId !== undefined &&
-      !finished.has(shard.ShardId) &&
-      (shard.ParentShardId === undefined || !listed.has(shard.ParentShardId) || finished.has(shard.ParentShardId)),
-  );
-}
 
 interface ShardState {
   readonly id: string;
@@ -304,11 +297,6 @@ export interface StreamBatchTiming {
   readonly doneAt: number;
 }
 
-/** How a function is invoked: a LocalFunction, or a test's wrapper around one. */
-export interface Invokable {
-  invoke(event: unknown): Promise<InvokeResult>;
-}
-
 export interface StreamMappingClients {
   readonly dynamodb: DynamoDBClient;
   readonly streams: DynamoDBStreamsClient;
@@ -320,7 +308,7 @@ const pollIntervalMs = 250;
 
 /**
  * The Lambda event source mapping for a DynamoDB stream, emulated against DynamoDB Local's Streams
- * API: every shard polled in lineage order (parent before child), records filtered by the mapping's
+ * API: its shard polled (DynamoDB Local keeps one per stream), records filtered by the mapping's
  * FilterCriteria, batches of up to BatchSize gathered within the batching window, the `aws:dynamodb`
  * event, and Lambda's error handling: ReportBatchItemFailures resumes from the lowest reported
  * sequence number; a function error retries the batch (split in halves first with
@@ -328,8 +316,8 @@ const pollIntervalMs = 250;
  * to the on-failure destination as a DDBStreamBatchInfo message and the shard moves on.
  *
  * Not emulated: MaximumRecordAgeInSeconds, ParallelizationFactor (one batch per shard at a time),
- * tumbling windows, the 6 MB payload limit, and shard splits beyond what DynamoDB Local does (it
- * keeps one shard per table). A retry after a partial failure re-sends the rest of the same batch;
+ * tumbling windows, the 6 MB payload limit, and shard rollover and lineage (DynamoDB Local keeps
+ * one open shard per stream, across restarts too, so no child shard ever waits for a parent). A retry after a partial failure re-sends the rest of the same batch;
  * Lambda re-reads from that sequence number and may add newer records.
  */
 export class DynamoDbStreamEventSourceMapping {
@@ -352,8 +340,7 @@ export class DynamoDbStreamEventSourceMapping {
   #eventSourceArn = "";
   #running = false;
   #loop: Promise<void> | undefined;
-  /** Wakes every pause at once when the mapping stops, so stop() never waits out a retry delay. */
-  #wake = new AbortController();
+  readonly #pauses = new Pauses();
   /** Poll cycles begun so far; a drain waits for an idle cycle that began after it was asked. */
   #cyclesBegun = 0;
   #drains: { after: number; resolve: () => void; reject: (error: Error) => void }[] = [];
@@ -425,9 +412,7 @@ export class DynamoDbStreamEventSourceMapping {
     // shards that appear later are new and read from their start.
     for (const shard of await this.#describeShards()) {
       if (shard.ShardId === undefined) continue;
-      const closed = shard.SequenceNumberRange?.EndingSequenceNumber !== undefined;
       const saved = this.#checkpoint[shard.ShardId];
-      const latest = this.mapping.startingPosition === "LATEST" && saved === undefined;
       this.#shards.set(shard.ShardId, {
         id: shard.ShardId,
         iterator: undefined,
@@ -435,12 +420,11 @@ export class DynamoDbStreamEventSourceMapping {
         start: this.mapping.startingPosition,
         buffer: [],
         firstBufferedAt: 0,
-        // With LATEST, what a closed shard held is in the past.
-        ended: latest && closed,
+        ended: false,
       });
     }
     // LATEST means the records written after start() returns: take those iterators now, not at the first poll.
-    for (const shard of this.#shards.values()) if (shard.start === "LATEST" && !shard.ended) shard.iterator = await this.#iterator(shard);
+    for (const shard of this.#shards.values()) if (shard.start === "LATEST") shard.iterator = await this.#iterator(shard);
     this.#running = true;
     this.#loop = this.#run();
   }
@@ -458,13 +442,9 @@ export class DynamoDbStreamEventSourceMapping {
   /** Stops polling once the batch in flight (if any) is settled or its retries are abandoned. */
   async stop(): Promise<void> {
     this.#running = false;
-    this.#wake.abort();
+    this.#pauses.wake();
     await this.#loop;
     for (const drain of this.#drains.splice(0)) drain.reject(new Error(`${this.#name} stopped before it drained`));
-  }
-
-  #pause(ms: number): Promise<void> {
-    return this.#wake.signal.aborted ? Promise.resolve() : sleep(ms, undefined, { signal: this.#wake.signal }).catch(() => undefined);
   }
 
   get #name(): string {
@@ -497,7 +477,7 @@ export class DynamoDbStreamEventSourceMapping {
         // One line per distinct problem (DynamoDB Local restarting, a dropped table), not one per poll.
         if (problem !== this.#lastProblem) this.#log(this.mapping.functionId, `[stream] ${this.#name}: polling failed: ${problem}`);
         this.#lastProblem = problem;
-        await this.#pause(1000);
+        await this.#pauses.pause(1000);
         continue;
       }
       if (idle && this.#running) {
@@ -508,7 +488,7 @@ export class DynamoDbStreamEventSourceMapping {
       // Keep reading while full batches flow; otherwise poll four times a second as Lambda does
       // (sooner when a waiting batch's window ends first): a batch waiting on its window gains
       // nothing from a tight loop of reads, which only loads DynamoDB Local.
-      if (!read || this.#waitingOnWindow()) await this.#pause(this.#nextPollMs());
+      if (!read || this.#waitingOnWindow()) await this.#pauses.pause(this.#nextPollMs());
     }
   }
 
@@ -527,8 +507,7 @@ export class DynamoDbStreamEventSourceMapping {
 
   /** One pass over every readable shard: idle when no shard had anything new or waiting; read when some shard gave records. */
   async #cycle(): Promise<{ idle: boolean; read: boolean }> {
-    const described = await this.#describeShards();
-    for (const shard of described) {
+    for (const shard of await this.#describeShards()) {
       if (shard.ShardId === undefined || this.#shards.has(shard.ShardId)) continue;
       this.#shards.set(shard.ShardId, {
         id: shard.ShardId,
@@ -542,15 +521,13 @@ export class DynamoDbStreamEventSourceMapping {
     }
     let idle = true;
     let read = false;
-    const visited = new Set<string>();
-    // A child becomes readable once its parent ends within this pass: keep going until none is left unvisited.
-    for (;;) {
-      const finished = new Set([...this.#shards.values()].filter((s) => s.ended && s.buffer.length === 0).map((s) => s.id));
-      const next = readableShards(described, finished).find((shard) => !visited.has(shard.ShardId as string));
-      if (next === undefined || !this.#running) break;
-      visited.add(next.ShardId as string);
-      const state = this.#shards.get(next.ShardId as string) as ShardState;
-      const polled = await this.#poll(state);
+    // DynamoDB Local keeps one shard per stream, never closed or split (a restart keeps it too), so
+    // there is no lineage to follow: each listed shard is read in turn. (On AWS shards roll over
+    // about every four hours and a child waits for its parent; nothing here needs that.)
+    for (const shard of this.#shards.values()) {
+      if (!this.#running) break;
+      if (shard.ended && shard.buffer.length === 0) continue;
+      const polled = await this.#poll(shard);
       if (!polled.idle) idle = false;
       if (polled.read) read = true;
     }
@@ -606,7 +583,7 @@ export class DynamoDbStreamEventSourceMapping {
       const invokedAt = Date.now();
       delivered = true;
       this.stats.records += batch.length;
-      if (!(await this.#process(shard.id, batch, 0, 0))) {
+      if (!(await this.#process(shard.id, batch))) {
         const range = `${batch[0]?.dynamodb.SequenceNumber}..${batch.at(-1)?.dynamodb.SequenceNumber}`;
         this.#log(this.mapping.functionId, `[stream] ${this.#name}: stopped before batch ${shard.id} ${range} was done`);
         return { idle: false, read: fresh > 0 };
@@ -638,62 +615,50 @@ export class DynamoDbStreamEventSourceMapping {
   }
 
   /**
-   * Delivers `records` until they are done: retried from the lowest failed sequence number, split
-   * in halves on a function error with BisectBatchOnFunctionError, sent to the destination after
-   * MaximumRetryAttempts. `retries` and `invocations` carry over from the batch they were split from.
-   * Resolves true once every record is done, false when the mapping stopped first.
+   * Delivers `records` until they are done, by the shared retry loop (esm-core.ts): retried from
+   * the lowest failed sequence number, split in halves on a function error with
+   * BisectBatchOnFunctionError, sent to the destination after MaximumRetryAttempts. Resolves true
+   * once every record is done, false when the mapping stopped first.
    */
-  async #process(shardId: string, records: StreamEventRecord[], retries: number, invocations: number): Promise<boolean> {
-    let pending = records;
-    let retried = retries;
-    let invoked = invocations;
-    while (pending.length > 0) {
-      if (!this.#running) return false;
-      this.stats.batches++;
-      invoked++;
-      // A LocalFunction never rejects; any other invoker's rejection counts as a failed invocation, not a lost batch.
-      const result = await this.#fn
-        .invoke({ Records: pending })
-        .catch((error: Error): InvokeResult => ({ ok: false, error: { errorType: error.name, errorMessage: error.message } }));
-      const outcome = batchOutcome(result, pending, this.mapping.reportBatchItemFailures);
-      if (outcome.kind === "success") return true;
-      const range = `${pending[0]?.dynamodb.SequenceNumber}..${pending.at(-1)?.dynamodb.SequenceNumber}`;
-      if (outcome.kind === "failure") {
-        this.stats.failedInvocations++;
-        this.#log(this.mapping.functionId, `[stream] batch ${shardId} ${range} failed (attempt ${retried + 1}): ${outcome.reason}`);
-        if (outcome.functionError && this.mapping.bisectBatchOnFunctionError && pending.length > 1) {
-          // Splitting spends no retry (Lambda's documented behaviour); each half carries the count so far.
-          const half = Math.ceil(pending.length / 2);
-          return (
-            (await this.#process(shardId, pending.slice(0, half), retried, invoked)) &&
-            (await this.#process(shardId, pending.slice(half), retried, invoked))
+  async #process(shardId: string, records: StreamEventRecord[]): Promise<boolean> {
+    const rangeOf = (batch: readonly StreamEventRecord[]) =>
+      `${batch[0]?.dynamodb.SequenceNumber}..${batch.at(-1)?.dynamodb.SequenceNumber}`;
+    const delivered = await deliverBatch(records, {
+      maxRetryAttempts: this.mapping.maxRetryAttempts,
+      bisectOnFunctionError: this.mapping.bisectBatchOnFunctionError,
+      backoff: DEFAULT_RETRY_BACKOFF,
+      pauses: this.#pauses,
+      current: () => this.#running,
+      attempt: async (pending) => {
+        this.stats.batches++;
+        // A LocalFunction never rejects; any other invoker's rejection counts as a failed invocation, not a lost batch.
+        const result = await this.#fn
+          .invoke({ Records: pending })
+          .catch((error: Error): InvokeResult => ({ ok: false, error: { errorType: error.name, errorMessage: error.message } }));
+        return batchOutcome(result, pending, this.mapping.reportBatchItemFailures);
+      },
+      failed: (pending, outcome, retries) => {
+        if (outcome.kind === "failure") {
+          this.stats.failedInvocations++;
+          this.#log(
+            this.mapping.functionId,
+            `[stream] batch ${shardId} ${rangeOf(pending)} failed (attempt ${retries + 1}): ${outcome.reason}`,
+          );
+        } else {
+          this.stats.partialFailures++;
+          this.#log(
+            this.mapping.functionId,
+            `[stream] batch ${shardId} ${rangeOf(pending)}: the function reported failures from ${pending[outcome.index]?.dynamodb.SequenceNumber} on`,
           );
         }
-      } else {
-        this.stats.partialFailures++;
-        this.#log(
-          this.mapping.functionId,
-          `[stream] batch ${shardId} ${range}: the function reported failures from ${pending[outcome.index]?.dynamodb.SequenceNumber} on`,
-        );
-        pending = pending.slice(outcome.index);
-      }
-      if (retried >= this.mapping.maxRetryAttempts) {
-        await this.#sendToDestination(shardId, pending, invoked, outcome.kind === "failure" && outcome.functionError);
-        return true;
-      }
-      retried++;
-      // Lambda's stream retries back off without jitter (one poller per shard: nothing to spread).
-      await this.#pause(exponentialDelay(retried, { baseMs: 200, capMs: 5000 }));
-    }
-    return true;
+      },
+      exhausted: (batch) => this.#sendToDestination(shardId, batch),
+    });
+    return delivered.kind === "done";
   }
 
-  async #sendToDestination(
-    shardId: string,
-    records: readonly StreamEventRecord[],
-    invocations: number,
-    functionError: boolean,
-  ): Promise<void> {
+  async #sendToDestination(shardId: string, batch: ExhaustedBatch<StreamEventRecord>): Promise<boolean> {
+    const { records } = batch;
     const first = records[0]?.dynamodb;
     const last = records.at(-1)?.dynamodb;
     if (this.mapping.onFailureQueue === undefined) {
@@ -701,42 +666,26 @@ export class DynamoDbStreamEventSourceMapping {
         this.mapping.functionId,
         `[stream] ${records.length} record(s) of ${shardId} (${first?.SequenceNumber}..${last?.SequenceNumber}) discarded after retries (no on-failure destination)`,
       );
-      return;
+      return true;
     }
     const arrival = (seconds: number | undefined) => new Date((seconds ?? 0) * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
-    const message = {
-      requestContext: {
-        requestId: crypto.randomUUID(),
-        functionArn: localArn("lambda", `function:${this.mapping.functionId}`),
-        condition: "RetryAttemptsExhausted",
-        approximateInvokeCount: invocations,
-      },
-      responseContext: { statusCode: 200, executedVersion: "$LATEST", ...(functionError && { functionError: "Unhandled" }) },
-      version: "1.0",
-      timestamp: new Date().toISOString(),
-      DDBStreamBatchInfo: {
-        shardId,
-        startSequenceNumber: first?.SequenceNumber,
-        endSequenceNumber: last?.SequenceNumber,
-        approximateArrivalOfFirstRecord: arrival(first?.ApproximateCreationDateTime),
-        approximateArrivalOfLastRecord: arrival(last?.ApproximateCreationDateTime),
-        batchSize: records.length,
-        streamArn: this.#eventSourceArn,
-      },
-    };
+    const message = onFailureMessage(this.mapping.functionId, batch, "DDBStreamBatchInfo", {
+      shardId,
+      startSequenceNumber: first?.SequenceNumber,
+      endSequenceNumber: last?.SequenceNumber,
+      approximateArrivalOfFirstRecord: arrival(first?.ApproximateCreationDateTime),
+      approximateArrivalOfLastRecord: arrival(last?.ApproximateCreationDateTime),
+      batchSize: records.length,
+      streamArn: this.#eventSourceArn,
+    });
     // The shard does not move on until the destination has the message, as on AWS.
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.#clients.sqs.send(
-          new SendMessageCommand({ QueueUrl: localQueueUrl(this.mapping.onFailureQueue), MessageBody: JSON.stringify(message) }),
-        );
-        this.stats.sentToDestination++;
-        return;
-      } catch (error) {
-        if (!this.#running) throw error;
-        this.#log(this.mapping.functionId, `[stream] on-failure destination refused (attempt ${attempt}): ${(error as Error).message}`);
-        await this.#pause(exponentialDelay(attempt, { baseMs: 200, capMs: 5000 }));
-      }
-    }
+    const sent = await sendToOnFailureQueue(this.#clients.sqs, this.mapping.onFailureQueue, message, {
+      current: () => this.#running,
+      pauses: this.#pauses,
+      backoff: DEFAULT_RETRY_BACKOFF,
+      log: (line) => this.#log(this.mapping.functionId, `[stream] ${line}`),
+    });
+    if (sent) this.stats.sentToDestination++;
+    return sent;
   }
 }

@@ -1,9 +1,19 @@
-import { SendMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { Consumer, Kafka, KafkaMessage } from "kafkajs";
-import { exponentialDelay } from "#shared/retry/backoff";
-import { localQueueUrl } from "../stack/clients.ts";
-import { endpoints, localArn } from "../stack/settings.ts";
+import { endpoints } from "../stack/settings.ts";
 import type { SamFunction } from "../template/functions.ts";
+import {
+  batchingOf,
+  DEFAULT_RETRY_BACKOFF,
+  deliverBatch,
+  type ExhaustedBatch,
+  onFailureMessage,
+  onFailureQueueOf,
+  Pauses,
+  type RetryBackoff,
+  retryLimitOf,
+  sendToOnFailureQueue,
+} from "./esm-core.ts";
 import type { LocalFunction, LogSink } from "./lambda.ts";
 
 /** An MSK event of a function in template.yaml, as the mapping emulator needs it. */
@@ -37,13 +47,8 @@ export function kafkaRetryPolicy(
   properties: Readonly<Record<string, unknown>>,
   where: string,
 ): Pick<MskMapping, "maxRetryAttempts" | "onFailureQueue"> {
-  const destination = (properties.DestinationConfig as { OnFailure?: { Destination?: unknown } } | undefined)?.OnFailure?.Destination;
-  const onFailureQueue = destination === undefined ? undefined : String(destination).split(":").pop();
-  const raw = properties.MaximumRetryAttempts;
-  const limit = raw === undefined ? -1 : typeof raw === "string" && /^-?\d+$/.test(raw.trim()) ? Number(raw) : raw;
-  if (typeof limit !== "number" || !Number.isInteger(limit) || limit < -1 || limit > 10_000) {
-    throw new Error(`${where}.MaximumRetryAttempts must be an integer of -1 (infinite) to 10000, got ${JSON.stringify(raw)}`);
-  }
+  const onFailureQueue = onFailureQueueOf(properties);
+  const limit = retryLimitOf(properties, where);
   if (limit >= 0) return { maxRetryAttempts: limit, onFailureQueue };
   return { maxRetryAttempts: onFailureQueue === undefined ? Number.POSITIVE_INFINITY : INFINITE_WITH_DESTINATION_RETRIES, onFailureQueue };
 }
@@ -58,23 +63,14 @@ export function mskMappings(functions: readonly SamFunction[]): MskMapping[] {
         eventName,
         clusterArn: String(p.Stream),
         topics: (p.Topics as string[]).map(String),
-        batchSize: Number(p.BatchSize ?? 100),
-        batchingWindowMs: Math.round(Number(p.MaximumBatchingWindowInSeconds ?? 0.5) * 1000),
+        // Lambda's Kafka mapping waits up to 0.5 s by default for a batch to fill.
+        ...batchingOf(p, 0.5),
         fromBeginning: p.StartingPosition !== "LATEST",
         consumerGroupId: String(p.ConsumerGroupId ?? `${fn.logicalId}-${eventName}`),
         ...kafkaRetryPolicy(p, `Resources.${fn.logicalId}.Properties.Events.${eventName}.Properties`),
       })),
   );
 }
-
-/** How long the emulator waits between retries of a failing batch: doubling from baseMs, at most capMs. */
-export interface RetryBackoff {
-  readonly baseMs: number;
-  readonly capMs: number;
-}
-
-/** The emulator's default: 200 ms doubling to 5 s (Lambda documents no figure for its Kafka retries). */
-export const DEFAULT_RETRY_BACKOFF: RetryBackoff = { baseMs: 200, capMs: 5000 };
 
 export interface MappingStats {
   batches: number;
@@ -131,8 +127,7 @@ export class KafkaEventSourceMapping {
   readonly #log: LogSink;
   readonly #backoff: RetryBackoff;
   #running = false;
-  /** Wakes every retry pause at once when the mapping stops, so stop() never waits out a backoff. */
-  readonly #wake = new AbortController();
+  readonly #pauses = new Pauses();
 
   /** `readUncommitted` (default true, Kafka's default) is the isolation level it reads with. */
   constructor(
@@ -184,7 +179,7 @@ export class KafkaEventSourceMapping {
           // A batch short of BatchSize goes once the window has passed since its oldest record arrived.
           const due = Number(messages[0]?.timestamp) + this.mapping.batchingWindowMs;
           const wait = Math.min(due - Date.now(), this.mapping.batchingWindowMs);
-          if (messages.length < this.mapping.batchSize && wait > 0) await this.#pause(wait);
+          if (messages.length < this.mapping.batchSize && wait > 0) await this.#pauses.pause(wait);
           if (!current()) return;
           const invokedAt = Date.now();
           // A batch abandoned unfinished (stopping, or the partition went to another member) is not
@@ -227,93 +222,84 @@ export class KafkaEventSourceMapping {
     this.stats.batches++;
     this.stats.records += messages.length;
     const range = `${topic}-${partition} offsets ${messages[0]?.offset}..${messages.at(-1)?.offset}`;
-    let lastError = "";
-    for (let attempt = 0; attempt <= this.mapping.maxRetryAttempts; attempt++) {
-      // The real mapping's retry delay grows without jitter (one poller per partition, nothing to spread).
-      if (attempt > 0) await this.#pause(exponentialDelay(attempt, this.#backoff));
-      if (!current()) {
-        this.#log(
-          this.mapping.functionId,
-          `[esm] batch ${range} abandoned uncommitted after ${attempt} attempts (mapping stopped or partition reassigned)`,
-        );
-        return false;
-      }
-      const outcome = await this.#fn.invoke(event);
-      if (outcome.ok) return true;
-      this.stats.failedInvocations++;
-      // The error's type and message only: the records themselves never reach the log.
-      lastError = `${outcome.error.errorType}: ${outcome.error.errorMessage}`;
-      const limit = Number.isFinite(this.mapping.maxRetryAttempts)
-        ? ` of ${this.mapping.maxRetryAttempts + 1}`
-        : ", retrying until it succeeds";
-      this.#log(this.mapping.functionId, `[esm] batch ${range} failed (attempt ${attempt + 1}${limit}): ${lastError}`);
-      await heartbeat().catch(() => undefined);
+    const log = (line: string) => this.#log(this.mapping.functionId, `[esm] ${line}`);
+    const { maxRetryAttempts } = this.mapping;
+    const delivered = await deliverBatch(messages, {
+      maxRetryAttempts,
+      // The emulator reads neither BisectBatchOnFunctionError nor ReportBatchItemFailures for
+      // Kafka (the template sets neither): a failing batch is retried whole.
+      bisectOnFunctionError: false,
+      backoff: this.#backoff,
+      pauses: this.#pauses,
+      current,
+      attempt: async () => {
+        const outcome = await this.#fn.invoke(event);
+        // The error's type and message only: the records themselves never reach the log.
+        return outcome.ok
+          ? { kind: "success" }
+          : { kind: "failure", reason: `${outcome.error.errorType}: ${outcome.error.errorMessage}`, functionError: true };
+      },
+      failed: async (_, outcome, retries) => {
+        this.stats.failedInvocations++;
+        const limit = Number.isFinite(maxRetryAttempts) ? ` of ${maxRetryAttempts + 1}` : ", retrying until it succeeds";
+        log(`batch ${range} failed (attempt ${retries + 1}${limit}): ${outcome.kind === "failure" ? outcome.reason : ""}`);
+        await heartbeat().catch(() => undefined);
+      },
+      exhausted: (batch) => this.#sendToDestination(topic, partition, messages, event, batch, current),
+    });
+    if (delivered.kind === "abandoned") {
+      log(`batch ${range} abandoned uncommitted after ${delivered.retries} attempts (mapping stopped or partition reassigned)`);
+      return false;
     }
-    await this.#sendToDestination(topic, partition, messages, event, lastError);
     return true;
   }
 
-  /** Waits `ms`, or less when the mapping stops. */
-  async #pause(ms: number): Promise<void> {
-    if (this.#wake.signal.aborted) return;
-    const signal = this.#wake.signal;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, ms);
-      // Removed again after each pause: a partition retrying for hours adds no listeners.
-      function done() {
-        clearTimeout(timer);
-        signal.removeEventListener("abort", done);
-        resolve();
-      }
-      signal.addEventListener("abort", done, { once: true });
-    });
-  }
-
-  async #sendToDestination(topic: string, partition: number, messages: KafkaMessage[], event: object, lastError: string): Promise<void> {
+  async #sendToDestination(
+    topic: string,
+    partition: number,
+    messages: KafkaMessage[],
+    event: object,
+    batch: ExhaustedBatch<KafkaMessage>,
+    current: () => boolean,
+  ): Promise<boolean> {
+    const range = `${topic}-${partition} offsets ${messages[0]?.offset}..${messages.at(-1)?.offset}`;
     if (this.mapping.onFailureQueue === undefined) {
       this.stats.dropped++;
       this.#log(
         this.mapping.functionId,
-        `[esm] batch ${topic}-${partition} offsets ${messages[0]?.offset}..${messages.at(-1)?.offset} dropped after ${this.mapping.maxRetryAttempts} retries (no on-failure destination): ${lastError}`,
+        `[esm] batch ${range} dropped after ${this.mapping.maxRetryAttempts} retries (no on-failure destination): ${batch.reason}`,
       );
-      return;
+      return true;
     }
     const first = messages[0];
     const last = messages.at(-1);
-    const record = {
-      requestContext: {
-        requestId: crypto.randomUUID(),
-        functionArn: localArn("lambda", `function:${this.mapping.functionId}`),
-        condition: "RetryAttemptsExhausted",
-        approximateInvokeCount: this.mapping.maxRetryAttempts + 1,
-      },
-      responseContext: { statusCode: 200, executedVersion: "$LATEST", functionError: "Unhandled" },
-      version: "1.0",
-      timestamp: new Date().toISOString(),
-      KafkaBatchInfo: {
-        batchSize: messages.length,
-        eventSourceArn: this.mapping.clusterArn,
-        bootstrapServers: endpoints.kafkaBrokers,
-        payloadSize: JSON.stringify(event).length,
-        recordsInfo: {
-          [`${topic}-${partition}`]: {
-            firstRecordOffset: first?.offset,
-            lastRecordOffset: last?.offset,
-            firstRecordTimestamp: first?.timestamp,
-            lastRecordTimestamp: last?.timestamp,
-          },
+    const message = onFailureMessage(this.mapping.functionId, batch, "KafkaBatchInfo", {
+      batchSize: messages.length,
+      eventSourceArn: this.mapping.clusterArn,
+      bootstrapServers: endpoints.kafkaBrokers,
+      payloadSize: JSON.stringify(event).length,
+      recordsInfo: {
+        [`${topic}-${partition}`]: {
+          firstRecordOffset: first?.offset,
+          lastRecordOffset: last?.offset,
+          firstRecordTimestamp: first?.timestamp,
+          lastRecordTimestamp: last?.timestamp,
         },
       },
-    };
-    await this.#sqs.send(
-      new SendMessageCommand({ QueueUrl: localQueueUrl(this.mapping.onFailureQueue), MessageBody: JSON.stringify(record) }),
-    );
-    this.stats.sentToDestination++;
+    });
+    const sent = await sendToOnFailureQueue(this.#sqs, this.mapping.onFailureQueue, message, {
+      current,
+      pauses: this.#pauses,
+      backoff: this.#backoff,
+      log: (line) => this.#log(this.mapping.functionId, `[esm] batch ${range}: ${line}`),
+    });
+    if (sent) this.stats.sentToDestination++;
+    return sent;
   }
 
   async stop(): Promise<void> {
     this.#running = false;
-    this.#wake.abort();
+    this.#pauses.wake();
     await this.#consumer.disconnect();
   }
 }

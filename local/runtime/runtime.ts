@@ -10,9 +10,10 @@ import { functionPolicyStatements, motoEnforceable } from "../template/iam.ts";
 import { physicalName, resolveValue, type StackContext } from "../template/intrinsics.ts";
 import { declaredTopics, provision, unprovision } from "../template/provision.ts";
 import { DynamoDbStreamEventSourceMapping, dynamoDbStreamMappings } from "./dynamodb-stream.ts";
+import type { RetryBackoff } from "./esm-core.ts";
 import { FirehoseEmulator, firehoseGroupId, firehoseStreams } from "./firehose.ts";
 import { type HttpRoute, httpRoutes, startHttpApi } from "./http-api.ts";
-import { KafkaEventSourceMapping, mskMappings, type RetryBackoff } from "./kafka-esm.ts";
+import { KafkaEventSourceMapping, mskMappings } from "./kafka-esm.ts";
 import { LocalFunction, type LogSink } from "./lambda.ts";
 
 export interface RuntimeOptions {

@@ -4,7 +4,6 @@ import {
   batchOutcome,
   dynamoDbStreamMappings,
   publicStreamArn,
-  readableShards,
   type StreamEventRecord,
   tableOfStreamArn,
   toStreamEventRecord,
@@ -136,23 +135,6 @@ describe("how the stream mapping reads a function's answer", () => {
   it("fails the whole batch on a function error", () => {
     const outcome = batchOutcome({ ok: false, error: { errorType: "Error", errorMessage: "boom" } }, batch, true);
     expect(outcome).toEqual({ kind: "failure", reason: "Error: boom", functionError: true });
-  });
-});
-
-describe("shard lineage", () => {
-  const shards = [
-    { ShardId: "child", ParentShardId: "parent" },
-    { ShardId: "parent" },
-    { ShardId: "orphan", ParentShardId: "trimmed-away" },
-    { ShardId: "grandchild", ParentShardId: "child" },
-  ];
-  const ids = (finished: string[]) => readableShards(shards, new Set(finished)).map((shard) => shard.ShardId);
-
-  it("reads a child only once its parent is read to its end, and never a finished shard", () => {
-    expect(ids([])).toEqual(["parent", "orphan"]);
-    expect(ids(["parent"])).toEqual(["child", "orphan"]);
-    expect(ids(["parent", "child", "orphan"])).toEqual(["grandchild"]);
-    expect(ids(["parent", "child", "orphan", "grandchild"])).toEqual([]);
   });
 });
 
