@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { parse as parseToml } from "smol-toml";
-import { parse, type Tags } from "yaml";
+import { yamlParse } from "yaml-cfn";
 
 /** A CloudFormation/SAM template after the YAML short forms (!Ref, !Sub...) became long forms. */
 export interface Template {
@@ -25,52 +25,18 @@ export interface TemplateResource {
   readonly DependsOn?: string | string[];
 }
 
-const functionNames = [
-  "Base64",
-  "Cidr",
-  "FindInMap",
-  "GetAZs",
-  "ImportValue",
-  "Join",
-  "Select",
-  "Split",
-  "Sub",
-  "If",
-  "Equals",
-  "Not",
-  "And",
-  "Or",
-  // Rules-only functions: parsed so the template loads, never resolved locally.
-  "Contains",
-  "EachMemberEquals",
-  "EachMemberIn",
-  "RefAll",
-  "ValueOf",
-  "ValueOfAll",
-] as const;
-
-// Each short form becomes the long form CloudFormation documents ({"Fn::Sub": ...}).
-const cfnTags: Tags = [
-  { tag: "!Ref", resolve: (value: string) => ({ Ref: value }) },
-  { tag: "!Condition", resolve: (value: string) => ({ Condition: value }) },
-  {
-    tag: "!GetAtt",
-    resolve: (value: string) => {
-      const dot = value.indexOf(".");
-      return { "Fn::GetAtt": [value.slice(0, dot), value.slice(dot + 1)] };
-    },
-  },
-  { tag: "!GetAtt", collection: "seq", resolve: (value) => ({ "Fn::GetAtt": value.toJSON() }) },
-  ...functionNames.flatMap((name) => [
-    { tag: `!${name}`, resolve: (value: string) => ({ [`Fn::${name}`]: value }) },
-    { tag: `!${name}`, collection: "seq" as const, resolve: (value: { toJSON(): unknown }) => ({ [`Fn::${name}`]: value.toJSON() }) },
-    { tag: `!${name}`, collection: "map" as const, resolve: (value: { toJSON(): unknown }) => ({ [`Fn::${name}`]: value.toJSON() }) },
-  ]),
-];
-
-/** Parses a template file. Throws with the YAML error (line and column) when it is malformed. */
+/**
+ * Parses a template file, the YAML short forms (!Ref, !Sub, !GetAtt a.b ...) turned into the long
+ * forms CloudFormation documents by yaml-cfn (a port of the AWS CLI's own reader). Throws naming
+ * the file with the YAML error's line and column when it is malformed, or when it has no Resources.
+ */
 export function loadTemplate(path: string): Template {
-  const parsed = parse(readFileSync(path, "utf8"), { customTags: cfnTags, maxAliasCount: -1 }) as Template | null;
+  let parsed: Template | null;
+  try {
+    parsed = yamlParse(readFileSync(path, "utf8")) as Template | null;
+  } catch (error) {
+    throw new Error(`${path}: ${(error as Error).message}`, { cause: error });
+  }
   if (parsed === null || typeof parsed !== "object" || typeof parsed.Resources !== "object") {
     throw new Error(`${path}: not a CloudFormation template (no Resources section)`);
   }

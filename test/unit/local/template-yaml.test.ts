@@ -90,6 +90,6 @@ Resources:
 
   it("refuses a file without Resources, and malformed YAML with its position", () => {
     expect(() => readTemplateText("Parameters: {}\n")).toThrow("not a CloudFormation template (no Resources section)");
-    expect(() => readTemplateText("Resources:\n  A: [unclosed\n")).toThrow(/line \d+/);
+    expect(() => readTemplateText("Resources:\n  A: [unclosed\n")).toThrow(/template\.yaml: .*\(\d+:\d+\)/s);
   });
 });
