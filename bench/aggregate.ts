@@ -1,10 +1,8 @@
 import { UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import { localClients, up } from "@sales-stream-analytics/local-aws";
 import { type AggregationSettings, aggregate, planBatch } from "#functions/aggregate/aggregate";
 import { processBatch } from "#functions/aggregate/process-batch";
 import { AggregateStore } from "#functions/aggregate/store";
-import { sampleSales } from "#local/sales/generator";
-import { localClients } from "#local/stack/clients";
-import { up } from "#local/stack/stack";
 import { valueKey } from "#shared/aggregates/model";
 import { GlueAvroDecoder } from "#shared/avro/codec";
 import { GlueSchemaRegistry } from "#shared/avro/registry";
@@ -13,6 +11,7 @@ import { knownCountries, regionOf } from "#shared/sales/regions";
 import { currentSalesSchema, type Sale } from "#shared/sales/schema";
 import { parseWindows, windowStarts } from "#shared/windows/windows";
 import { createPrivateAggregatesTable, kafkaEvent, salesEncoders } from "#test/support/aggregates";
+import { sampleSales } from "#tools/sales/generator";
 import { measure, printTable } from "./support.ts";
 
 /**

@@ -1,12 +1,10 @@
+import { LocalRuntime, localClients, up } from "@sales-stream-analytics/local-aws";
 import { decodeRows } from "#functions/redshift-udf/udf";
-import { LocalRuntime } from "#local/runtime/runtime";
-import { sampleSales } from "#local/sales/generator";
-import { localClients } from "#local/stack/clients";
-import { up } from "#local/stack/stack";
 import { GlueAvroDecoder } from "#shared/avro/codec";
 import { GlueSchemaRegistry } from "#shared/avro/registry";
 import { currentSalesSchema, type Sale } from "#shared/sales/schema";
 import { salesEncoders } from "#test/support/aggregates";
+import { sampleSales } from "#tools/sales/generator";
 import { measure, printTable } from "./support.ts";
 
 /** Rows/s of f_sales_avro_to_json for 10,000-row batches as Redshift sends them (hex in, JSON out). */

@@ -1,12 +1,10 @@
+import { localClients, up } from "@sales-stream-analytics/local-aws";
 import { type AggregationSettings, planBatch } from "#functions/aggregate/aggregate";
 import { type KafkaEventRecord, processBatch } from "#functions/aggregate/process-batch";
 import { AggregateStore } from "#functions/aggregate/store";
 import { dynamoQueryStore } from "#functions/query/store";
 import { rollUp, type StreamRecord, windowsPerRead } from "#functions/rollup/rollup";
 import { dynamoRollupStore } from "#functions/rollup/store";
-import { seededRandom } from "#local/sales/generator";
-import { localClients } from "#local/stack/clients";
-import { up } from "#local/stack/stack";
 import { GlueAvroDecoder } from "#shared/avro/codec";
 import { GlueSchemaRegistry } from "#shared/avro/registry";
 import { partitionOfKey } from "#shared/kafka/partitioner";
@@ -14,6 +12,7 @@ import { knownCountries } from "#shared/sales/regions";
 import { currentSalesSchema, type Sale } from "#shared/sales/schema";
 import { parseWindows } from "#shared/windows/windows";
 import { createPrivateAggregatesTable, kafkaEvent, salesEncoders } from "#test/support/aggregates";
+import { seededRandom } from "#tools/sales/generator";
 
 /**
  * How aggregation scales with partitions. For P = 1..64 concurrent partition workers, each

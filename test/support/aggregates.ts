@@ -1,13 +1,15 @@
 import { randomUUID } from "node:crypto";
 import { CreateTableCommand, DeleteTableCommand, type DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
-import { LocalFunction } from "#local/runtime/lambda";
-import { localClients } from "#local/stack/clients";
-import { localStackContext } from "#local/stack/context";
-import type { AccessKeys } from "#local/stack/identities";
-import { localArn } from "#local/stack/settings";
-import { samFunctions } from "#local/template/functions";
-import { physicalName, resolveValue } from "#local/template/intrinsics";
-import { tableInput } from "#local/template/provision";
+import {
+  LocalFunction,
+  localArn,
+  localClients,
+  localStackContext,
+  physicalName,
+  resolveValue,
+  samFunctions,
+} from "@sales-stream-analytics/local-aws";
+import { type AccessKeys, tableInput } from "@sales-stream-analytics/local-aws/testing";
 import { addPartial, type Metrics, unmarshalSlice } from "#shared/aggregates/model";
 import { GlueAvroEncoder } from "#shared/avro/codec";
 import { GlueSchemaRegistry } from "#shared/avro/registry";

@@ -1,8 +1,8 @@
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import type { S3Client } from "@aws-sdk/client-s3";
-import { venvBin } from "#local/stack/install";
-import { paths } from "#local/stack/settings";
+import { paths } from "@sales-stream-analytics/local-aws";
+import { venvBin } from "@sales-stream-analytics/local-aws/testing";
 import { centsOf, formatCents } from "#shared/money/cents";
 import type { Sale } from "#shared/sales/schema";
 import { request } from "./http.ts";

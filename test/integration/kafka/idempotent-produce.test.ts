@@ -1,13 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { CreateTableCommand, DeleteTableCommand } from "@aws-sdk/client-dynamodb";
+import { endpoints, localAws, localClients } from "@sales-stream-analytics/local-aws";
+import { componentNamed, runningPid, startComponent, stopProcess } from "@sales-stream-analytics/local-aws/testing";
 import type { Kafka, KafkaConfig } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type IngestDeps, ingestSales } from "#functions/ingest/ingest";
 import { DynamoDbRequestLedger } from "#functions/ingest/ledger-dynamodb";
-import { localClients } from "#local/stack/clients";
-import { runningPid, stopProcess } from "#local/stack/processes";
-import { endpoints, localAws } from "#local/stack/settings";
-import { componentNamed, startComponent } from "#local/stack/stack";
 import { GlueAvroEncoder } from "#shared/avro/codec";
 import { HttpError } from "#shared/http/errors";
 import { createKafka } from "#shared/kafka/client";

@@ -1,11 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { CreateQueueCommand, GetQueueUrlCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
+import { LocalFunction, LocalRuntime, localArn, localClients } from "@sales-stream-analytics/local-aws";
+import { KafkaEventSourceMapping, type MskMapping } from "@sales-stream-analytics/local-aws/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { KafkaEventSourceMapping, type MskMapping } from "#local/runtime/kafka-esm";
-import { LocalFunction } from "#local/runtime/lambda";
-import { LocalRuntime } from "#local/runtime/runtime";
-import { localClients } from "#local/stack/clients";
-import { localArn } from "#local/stack/settings";
 import { formatCents } from "#shared/money/cents";
 import { regionOf } from "#shared/sales/regions";
 import { request } from "#test/support/http";
