@@ -10,7 +10,7 @@ import { partitionOfKey } from "#shared/kafka/partitioner";
 import { knownCountries, regionOf } from "#shared/sales/regions";
 import { currentSalesSchema, type Sale } from "#shared/sales/schema";
 import { parseWindows, windowStarts } from "#shared/windows/windows";
-import { createPrivateAggregatesTable, kafkaEvent, salesEncoders } from "#test/support/aggregates";
+import { createPrivateAggregatesTable, kafkaEvent, salesEncoders } from "#tools/pipeline/aggregates";
 import { sampleSales } from "#tools/sales/generator";
 import { measure, printTable } from "./support.ts";
 

@@ -3,9 +3,9 @@ import { availableParallelism, loadavg } from "node:os";
 import { LocalRuntime, localClients, up } from "@sales-stream-analytics/local-aws";
 import type { KafkaBatchTiming, StreamBatchTiming } from "@sales-stream-analytics/local-aws/testing";
 import { regionOf } from "#shared/sales/regions";
-import { salesEncoders } from "#test/support/aggregates";
-import { apiFigures, eventually, lakeFigures, ordersOf } from "#test/support/pipeline";
 import { runLoad } from "#tools/load/run-load";
+import { salesEncoders } from "#tools/pipeline/aggregates";
+import { apiFigures, eventually, lakeFigures, ordersOf } from "#tools/pipeline/figures";
 import { sampleSales } from "#tools/sales/generator";
 
 /**

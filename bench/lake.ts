@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { LocalRuntime, localClients, up } from "@sales-stream-analytics/local-aws";
 import { bundleOf, FirehoseEmulator, firehoseStreams } from "@sales-stream-analytics/local-aws/testing";
-import { salesEncoders } from "#test/support/aggregates";
+import { salesEncoders } from "#tools/pipeline/aggregates";
 import { sampleSales } from "#tools/sales/generator";
 
 /**

@@ -3,7 +3,7 @@ import { decodeRows } from "#functions/redshift-udf/udf";
 import { GlueAvroDecoder } from "#shared/avro/codec";
 import { GlueSchemaRegistry } from "#shared/avro/registry";
 import { currentSalesSchema, type Sale } from "#shared/sales/schema";
-import { salesEncoders } from "#test/support/aggregates";
+import { salesEncoders } from "#tools/pipeline/aggregates";
 import { sampleSales } from "#tools/sales/generator";
 import { measure, printTable } from "./support.ts";
 

@@ -11,7 +11,7 @@ import { partitionOfKey } from "#shared/kafka/partitioner";
 import { knownCountries } from "#shared/sales/regions";
 import { currentSalesSchema, type Sale } from "#shared/sales/schema";
 import { parseWindows } from "#shared/windows/windows";
-import { createPrivateAggregatesTable, kafkaEvent, salesEncoders } from "#test/support/aggregates";
+import { createPrivateAggregatesTable, kafkaEvent, salesEncoders } from "#tools/pipeline/aggregates";
 import { seededRandom } from "#tools/sales/generator";
 
 /**
