@@ -60,15 +60,20 @@ for (const dir of dirs) {
     const kept = source.replace(importPattern, (statement, typeOnly: string | undefined, list: string, from: string) => {
       const target = movedToTools[from];
       if (target !== undefined) return statement.replace(from, target);
-      for (const item of list.split(",")) {
-        const spec = item.trim();
-        if (spec === "") continue;
-        const name = spec.replace(/^type\s+/, "").split(/\s+as\s+/)[0] as string;
-        const entry = entries.get(name);
-        if (entry === undefined) {
+      const specs = list
+        .split(",")
+        .map((item) => item.trim())
+        .filter((spec) => spec !== "");
+      const nameOf = (spec: string) => spec.replace(/^type\s+/, "").split(/\s+as\s+/)[0] as string;
+      const unknown = specs.map(nameOf).filter((name) => !entries.has(name));
+      if (unknown.length > 0) {
+        // Left as it is, so nothing is lost: export the name from an entry point and run again.
+        for (const name of unknown)
           problems.push(`${relative(projectRoot, file)}: ${name} (from ${from}) is exported by neither index.ts nor testing.ts`);
-          continue;
-        }
+        return statement;
+      }
+      for (const spec of specs) {
+        const entry = entries.get(nameOf(spec)) as string;
         const set = wanted.get(entry) ?? new Set<string>();
         set.add(typeOnly !== undefined && !spec.startsWith("type ") ? `type ${spec}` : spec);
         wanted.set(entry, set);
