@@ -114,7 +114,9 @@ const toEventRecord = (topic: string, partition: number, message: KafkaMessage) 
  * BatchSize within the batching window, the aws:kafka event (base64 key/value, headers as byte
  * arrays), whole-batch retries with capped backoff as kafkaRetryPolicy reads them from the
  * template (forever without a destination: the partition waits), the on-failure destination once
- * retries are exhausted, and offsets committed only after the batch succeeded or was sent there.
+ * retries are exhausted (its message re-sent until SQS takes it: the partition waits meanwhile),
+ * and offsets committed only after the batch succeeded or was sent there. The retry loop and the
+ * destination are the shared event source mapping core (esm-core.ts).
  */
 export class KafkaEventSourceMapping {
   readonly mapping: MskMapping;
