@@ -39,12 +39,17 @@ export default defineConfig({
     projects: [
       {
         plugins: [dashboardPageAsText],
-        test: { name: "unit", include: ["test/unit/**/*.test.ts"], testTimeout: 20_000 },
+        test: {
+          name: "unit",
+          // The local stack's package keeps its own tests (tools/local-aws/test), split the same way.
+          include: ["test/unit/**/*.test.ts", "tools/local-aws/test/unit/**/*.test.ts"],
+          testTimeout: 20_000,
+        },
       },
       {
         test: {
           name: "integration",
-          include: ["test/integration/**/*.test.ts", "test/e2e/**/*.test.ts"],
+          include: ["test/integration/**/*.test.ts", "test/e2e/**/*.test.ts", "tools/local-aws/test/integration/**/*.test.ts"],
           globalSetup: ["test/integration/global-setup.ts"],
           testTimeout: 120_000,
           hookTimeout: 180_000,

@@ -1,10 +1,8 @@
 import { UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import { localClients, up } from "@sales-stream-analytics/local-aws";
 import { type AggregationSettings, aggregate, planBatch } from "#functions/aggregate/aggregate";
 import { createAggregateStore } from "#functions/aggregate/dynamodb-store";
 import { processBatch } from "#functions/aggregate/process-batch";
-import { sampleSales } from "#local/sales/generator";
-import { localClients } from "#local/stack/clients";
-import { up } from "#local/stack/stack";
 import { valueKey } from "#shared/aggregates/metrics";
 import { GlueAvroDecoder } from "#shared/avro/codec";
 import { GlueSchemaRegistry } from "#shared/avro/registry";
@@ -12,7 +10,8 @@ import { partitionOfKey } from "#shared/kafka/partitioner";
 import { knownCountries, regionOf } from "#shared/sales/regions";
 import { currentSalesSchema, type Sale } from "#shared/sales/schema";
 import { parseWindows, windowStarts } from "#shared/windows/windows";
-import { createPrivateAggregatesTable, kafkaEvent, salesEncoders } from "#test/support/aggregates";
+import { createPrivateAggregatesTable, kafkaEvent, salesEncoders } from "#tools/pipeline/aggregates";
+import { sampleSales } from "#tools/sales/generator";
 import { benchReport } from "./report.ts";
 import { measure, printTable } from "./support.ts";
 

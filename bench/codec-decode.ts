@@ -1,17 +1,13 @@
 import { kafkaConsumer, SchemaType } from "@aws-lambda-powertools/kafka";
 import { GlueSchemaRegistry as MeinestadtRegistry } from "@meinestadt.de/glue-schema-registry";
+import { endpoints, localArn, localAws, localClients, localStackContext, physicalName, up } from "@sales-stream-analytics/local-aws";
+import { adminCredentials } from "@sales-stream-analytics/local-aws/testing";
 import avro from "avsc";
-import { sampleSales } from "#local/sales/generator";
-import { localClients } from "#local/stack/clients";
-import { localStackContext } from "#local/stack/context";
-import { adminCredentials } from "#local/stack/identities";
-import { endpoints, localAws } from "#local/stack/settings";
-import { up } from "#local/stack/stack";
-import { physicalName } from "#local/template/intrinsics";
 import { GlueAvroDecoder, GlueAvroEncoder } from "#shared/avro/codec";
 import { GlueSchemaRegistry } from "#shared/avro/registry";
 import { HEADER_LENGTH } from "#shared/avro/wire-format";
 import { currentSalesSchema, type Sale, salesSchemaVersions } from "#shared/sales/schema";
+import { sampleSales } from "#tools/sales/generator";
 import { benchReport } from "./report.ts";
 import { measure, printTable } from "./support.ts";
 
@@ -95,7 +91,7 @@ const powertools = kafkaConsumer(
 );
 const event = {
   eventSource: "aws:kafka",
-  eventSourceArn: "arn:aws:kafka:us-east-1:123456789012:cluster/bench/x",
+  eventSourceArn: localArn("kafka", "cluster/bench/x"),
   bootstrapServers: "local",
   records: {
     "sales-0": bodies.slice(0, peerCount).map((body, offset) => ({

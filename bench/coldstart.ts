@@ -1,15 +1,12 @@
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { bundleOf } from "#local/build/bundle";
-import { localEnvironment } from "#local/runtime/environment";
-import { localStackContext } from "#local/stack/context";
-import { paths } from "#local/stack/settings";
-import { type SamFunction, samFunctions } from "#local/template/functions";
+import { localStackContext, paths, type SamFunction, samFunctions } from "@sales-stream-analytics/local-aws";
+import { bundleOf, localEnvironment } from "@sales-stream-analytics/local-aws/testing";
 import { benchReport } from "./report.ts";
 
 /**
- * `npm run bench -- coldstart`: each function bundled as `sam build` does (local/build/bundle.ts), then
+ * `npm run bench -- coldstart`: each function bundled as `sam build` does (tools/local-aws/build/bundle.ts), then
  * its module init (require of the bundle until evaluated) timed in a fresh Node 22 process with
  * the function's environment, beside a minimal Powertools handler bundled the same way. No
  * network at init: the handlers only build clients there. Prints medians; never fails on speed.

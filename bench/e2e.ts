@@ -1,15 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { availableParallelism, loadavg } from "node:os";
-import { runLoad } from "#local/load/run-load";
-import type { StreamBatchTiming } from "#local/runtime/dynamodb-stream";
-import type { KafkaBatchTiming } from "#local/runtime/kafka-esm";
-import { LocalRuntime } from "#local/runtime/runtime";
-import { sampleSales } from "#local/sales/generator";
-import { localClients } from "#local/stack/clients";
-import { up } from "#local/stack/stack";
+import { LocalRuntime, localClients, up } from "@sales-stream-analytics/local-aws";
+import type { KafkaBatchTiming, StreamBatchTiming } from "@sales-stream-analytics/local-aws/testing";
 import { regionOf } from "#shared/sales/regions";
-import { salesEncoders } from "#test/support/aggregates";
-import { apiFigures, eventually, lakeFigures, ordersOf } from "#test/support/pipeline";
+import { runLoad } from "#tools/load/run-load";
+import { salesEncoders } from "#tools/pipeline/aggregates";
+import { apiFigures, eventually, lakeFigures, ordersOf } from "#tools/pipeline/figures";
+import { sampleSales } from "#tools/sales/generator";
 import { benchReport } from "./report.ts";
 
 /**

@@ -1,18 +1,14 @@
 import { randomUUID } from "node:crypto";
+import { LocalRuntime, localClients, localStackContext, samFunctions, up } from "@sales-stream-analytics/local-aws";
+import { bundleOf } from "@sales-stream-analytics/local-aws/testing";
 import type { Producer } from "kafkajs";
-import { bundleOf } from "#local/build/bundle";
-import { LocalRuntime } from "#local/runtime/runtime";
-import { sampleSales } from "#local/sales/generator";
-import { localClients } from "#local/stack/clients";
-import { localStackContext } from "#local/stack/context";
-import { up } from "#local/stack/stack";
-import { samFunctions } from "#local/template/functions";
 import { GlueAvroEncoder } from "#shared/avro/codec";
 import { GlueSchemaRegistry } from "#shared/avro/registry";
 import { HEADER_CORRELATION_ID, HEADER_RECORD_INDEX, HEADER_REQUEST_ID } from "#shared/kafka/headers";
 import { partitionOfKey } from "#shared/kafka/partitioner";
 import { SEND_RETRY } from "#shared/kafka/producer";
 import { currentSalesSchema, type Sale } from "#shared/sales/schema";
+import { sampleSales } from "#tools/sales/generator";
 import { benchReport } from "./report.ts";
 
 /**

@@ -1,11 +1,8 @@
 import { randomUUID } from "node:crypto";
-import { bundleOf } from "#local/build/bundle";
-import { FirehoseEmulator, firehoseStreams } from "#local/runtime/firehose";
-import { LocalRuntime } from "#local/runtime/runtime";
-import { sampleSales } from "#local/sales/generator";
-import { localClients } from "#local/stack/clients";
-import { up } from "#local/stack/stack";
-import { salesEncoders } from "#test/support/aggregates";
+import { LocalRuntime, localClients, up } from "@sales-stream-analytics/local-aws";
+import { bundleOf, FirehoseEmulator, firehoseStreams } from "@sales-stream-analytics/local-aws/testing";
+import { salesEncoders } from "#tools/pipeline/aggregates";
+import { sampleSales } from "#tools/sales/generator";
 import { benchReport } from "./report.ts";
 
 /**

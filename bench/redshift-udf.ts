@@ -1,12 +1,10 @@
+import { LocalRuntime, localClients, up } from "@sales-stream-analytics/local-aws";
 import { decodeRows } from "#functions/redshift-udf/udf";
-import { LocalRuntime } from "#local/runtime/runtime";
-import { sampleSales } from "#local/sales/generator";
-import { localClients } from "#local/stack/clients";
-import { up } from "#local/stack/stack";
 import { GlueAvroDecoder } from "#shared/avro/codec";
 import { GlueSchemaRegistry } from "#shared/avro/registry";
 import { currentSalesSchema, type Sale } from "#shared/sales/schema";
-import { salesEncoders } from "#test/support/aggregates";
+import { salesEncoders } from "#tools/pipeline/aggregates";
+import { sampleSales } from "#tools/sales/generator";
 import { benchReport } from "./report.ts";
 import { measure, printTable } from "./support.ts";
 

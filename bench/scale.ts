@@ -1,12 +1,10 @@
+import { localClients, up } from "@sales-stream-analytics/local-aws";
 import { type AggregationSettings, planBatch } from "#functions/aggregate/aggregate";
 import { createAggregateStore } from "#functions/aggregate/dynamodb-store";
 import { type KafkaEventRecord, processBatch } from "#functions/aggregate/process-batch";
 import { createQueryStore } from "#functions/query/dynamodb-store";
 import { createRollupStore } from "#functions/rollup/dynamodb-store";
 import { rollUp, windowsPerRead } from "#functions/rollup/rollup";
-import { seededRandom } from "#local/sales/generator";
-import { localClients } from "#local/stack/clients";
-import { up } from "#local/stack/stack";
 import { parseSliceId, type TableChange } from "#shared/aggregates/slices";
 import { GlueAvroDecoder } from "#shared/avro/codec";
 import { GlueSchemaRegistry } from "#shared/avro/registry";
@@ -14,7 +12,8 @@ import { partitionOfKey } from "#shared/kafka/partitioner";
 import { knownCountries } from "#shared/sales/regions";
 import { currentSalesSchema, type Sale } from "#shared/sales/schema";
 import { parseWindows } from "#shared/windows/windows";
-import { createPrivateAggregatesTable, kafkaEvent, salesEncoders } from "#test/support/aggregates";
+import { createPrivateAggregatesTable, kafkaEvent, salesEncoders } from "#tools/pipeline/aggregates";
+import { seededRandom } from "#tools/sales/generator";
 import { benchReport } from "./report.ts";
 
 /**

@@ -2,16 +2,16 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
+import { paths } from "@sales-stream-analytics/local-aws";
+import { chromiumCommand, installChromium } from "@sales-stream-analytics/local-aws/testing";
 import puppeteer, { type Browser } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { sampleSales } from "#local/sales/generator";
-import { chromiumCommand, installChromium } from "#local/stack/install";
-import { paths } from "#local/stack/settings";
 import { bigCentsOf, formatCents } from "#shared/money/cents";
 import { regionOf } from "#shared/sales/regions";
 import type { Sale } from "#shared/sales/schema";
 import { request } from "#test/support/http";
 import { type PrivatePipeline, startPrivatePipeline } from "#test/support/private-pipeline";
+import { sampleSales } from "#tools/sales/generator";
 
 /**
  * The dashboard in a real browser (Debian's chromium, headless, driven over the DevTools

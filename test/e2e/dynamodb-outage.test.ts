@@ -1,13 +1,10 @@
 import { randomUUID } from "node:crypto";
+import { LocalRuntime, localClients } from "@sales-stream-analytics/local-aws";
+import { componentNamed, INFINITE_WITH_DESTINATION_RETRIES, startComponent, stopProcess } from "@sales-stream-analytics/local-aws/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { INFINITE_WITH_DESTINATION_RETRIES } from "#local/runtime/kafka-esm";
-import { LocalRuntime } from "#local/runtime/runtime";
-import { sampleSales } from "#local/sales/generator";
-import { localClients } from "#local/stack/clients";
-import { stopProcess } from "#local/stack/processes";
-import { componentNamed, startComponent } from "#local/stack/stack";
 import { salesEncoders } from "#test/support/aggregates";
 import { apiFigures, eventually, lakeFigures, ordersOf, tally, type WindowFigure } from "#test/support/pipeline";
+import { sampleSales } from "#tools/sales/generator";
 
 /**
  * Issue 18, item 3: no batch is ever skipped. DynamoDB Local stays down under the aggregator for

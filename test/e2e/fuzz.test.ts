@@ -1,11 +1,9 @@
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
+import { LocalRuntime, localClients, paths } from "@sales-stream-analytics/local-aws";
+import { venvBin } from "@sales-stream-analytics/local-aws/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LocalRuntime } from "#local/runtime/runtime";
-import { localClients } from "#local/stack/clients";
-import { venvBin } from "#local/stack/install";
-import { paths } from "#local/stack/settings";
 import { createPrivateAggregatesTable } from "#test/support/aggregates";
 
 /** HTTP fuzzing of the API from its OpenAPI document, with schemathesis (PyPI). */

@@ -1,11 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { GetSchemaVersionCommand } from "@aws-sdk/client-glue";
+import { LocalRuntime, localClients, up } from "@sales-stream-analytics/local-aws";
+import { componentNamed, startComponent, stopProcess } from "@sales-stream-analytics/local-aws/testing";
 import { afterAll, describe, expect, it } from "vitest";
-import { LocalRuntime } from "#local/runtime/runtime";
-import { localClients } from "#local/stack/clients";
-import { stopProcess } from "#local/stack/processes";
-import { componentNamed, startComponent, up } from "#local/stack/stack";
 import { createPrivateAggregatesTable } from "#test/support/aggregates";
 import { request } from "#test/support/http";
 

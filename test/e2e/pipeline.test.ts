@@ -1,16 +1,19 @@
 import { randomUUID } from "node:crypto";
+import { LocalRuntime, localClients } from "@sales-stream-analytics/local-aws";
+import {
+  componentNamed,
+  KafkaEventSourceMapping,
+  runningPid,
+  startComponent,
+  stopProcess,
+} from "@sales-stream-analytics/local-aws/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runLoad } from "#local/load/run-load";
-import { KafkaEventSourceMapping } from "#local/runtime/kafka-esm";
-import { LocalRuntime } from "#local/runtime/runtime";
-import { localClients } from "#local/stack/clients";
-import { runningPid, stopProcess } from "#local/stack/processes";
-import { componentNamed, startComponent } from "#local/stack/stack";
 import { parseSchema } from "#shared/avro/codec";
 import { currentSalesSchema, type Sale } from "#shared/sales/schema";
 import { request } from "#test/support/http";
 import { apiFigures, eventually, lakeFigures, ordersOf, tally, type WindowFigure } from "#test/support/pipeline";
 import { readTopic } from "#test/support/topic";
+import { runLoad } from "#tools/load/run-load";
 
 /**
  * The whole pipeline on the real local stack, as users and operators see it: load through the

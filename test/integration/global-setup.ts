@@ -1,4 +1,4 @@
-import { down, up } from "#local/stack/stack";
+import { down, up } from "@sales-stream-analytics/local-aws";
 
 let startedHere = false;
 

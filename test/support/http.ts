@@ -1,14 +1,2 @@
-/** A fetched response whose body is already read, so no socket is left paused when the local API stops. */
-export interface ReadResponse {
-  readonly status: number;
-  readonly headers: Headers;
-  text(): Promise<string>;
-  json(): Promise<unknown>;
-}
-
-/** fetch that always reads the whole body before returning. */
-export async function request(url: string, init?: RequestInit): Promise<ReadResponse> {
-  const response = await fetch(url, init);
-  const body = await response.text();
-  return { status: response.status, headers: response.headers, text: async () => body, json: async () => JSON.parse(body) };
-}
+// Shared with bench/ (which must not import test/): the one copy is in tools/pipeline.
+export { type ReadResponse, request } from "#tools/pipeline/http";

@@ -1,6 +1,5 @@
-import { localClients } from "#local/stack/clients";
-import { localStackContext } from "#local/stack/context";
-import { statementsWith, type TemporaryIdentity, temporaryIdentity } from "#local/stack/identities";
+import { localClients, localStackContext } from "@sales-stream-analytics/local-aws";
+import { statementsWith, type TemporaryIdentity, temporaryIdentity } from "@sales-stream-analytics/local-aws/testing";
 import type { PrivateQueue } from "./queues.ts";
 
 /**

@@ -1,8 +1,8 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { adminCredentials } from "#local/stack/identities";
-import { endpoints, localAws, paths } from "#local/stack/settings";
+import { endpoints, localAws, paths } from "@sales-stream-analytics/local-aws";
+import { adminCredentials } from "@sales-stream-analytics/local-aws/testing";
 
 const harnessDir = join(paths.projectRoot, "test", "java", "glue-serde-harness");
 const classpathFile = join(harnessDir, "target", "classpath.txt");

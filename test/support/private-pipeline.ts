@@ -1,10 +1,6 @@
 import { randomUUID } from "node:crypto";
-import type { DynamoDbStreamEventSourceMapping } from "#local/runtime/dynamodb-stream";
-import { KafkaEventSourceMapping, mskMappings } from "#local/runtime/kafka-esm";
-import { LocalRuntime } from "#local/runtime/runtime";
-import { localClients } from "#local/stack/clients";
-import { localStackContext } from "#local/stack/context";
-import { samFunctions } from "#local/template/functions";
+import { LocalRuntime, localClients, localStackContext, samFunctions } from "@sales-stream-analytics/local-aws";
+import { type DynamoDbStreamEventSourceMapping, KafkaEventSourceMapping, mskMappings } from "@sales-stream-analytics/local-aws/testing";
 import { createPrivateAggregatesTable } from "./aggregates.ts";
 import { startStreamMapping } from "./streams.ts";
 

@@ -1,8 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { CreateQueueCommand, DeleteQueueCommand, type SQSClient } from "@aws-sdk/client-sqs";
-import { localStackContext } from "#local/stack/context";
-import { localAws } from "#local/stack/settings";
-import { physicalName, resolveValue } from "#local/template/intrinsics";
+import { localAws, localStackContext, physicalName, resolveValue } from "@sales-stream-analytics/local-aws";
 
 const ctx = localStackContext();
 

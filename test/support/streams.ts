@@ -1,15 +1,13 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { DynamoDBStreamsClient } from "@aws-sdk/client-dynamodb-streams";
 import type { SQSClient } from "@aws-sdk/client-sqs";
+import { type LogSink, localStackContext, samFunctions } from "@sales-stream-analytics/local-aws";
 import {
   DynamoDbStreamEventSourceMapping,
   type DynamoDbStreamMapping,
   dynamoDbStreamMappings,
   type Invokable,
-} from "#local/runtime/dynamodb-stream";
-import type { LogSink } from "#local/runtime/lambda";
-import { localStackContext } from "#local/stack/context";
-import { samFunctions } from "#local/template/functions";
+} from "@sales-stream-analytics/local-aws/testing";
 
 /** The DynamoDB stream event of `functionId` as template.yaml declares it. Throws when the function has none. */
 export function templateStreamMapping(functionId: string): DynamoDbStreamMapping {

@@ -1,10 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
+import { type LocalFunction, localClients } from "@sales-stream-analytics/local-aws";
+import type { TemporaryIdentity } from "@sales-stream-analytics/local-aws/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { LocalFunction } from "#local/runtime/lambda";
-import { sampleSales } from "#local/sales/generator";
-import { localClients } from "#local/stack/clients";
-import type { TemporaryIdentity } from "#local/stack/identities";
 import type { Sale } from "#shared/sales/schema";
 import {
   createPrivateAggregatesTable,
@@ -16,6 +14,7 @@ import {
 } from "#test/support/aggregates";
 import { identityWithQueue } from "#test/support/identities";
 import { createPrivateQueue, type PrivateQueue } from "#test/support/queues";
+import { sampleSales } from "#tools/sales/generator";
 
 const clients = localClients();
 let table: { name: string; drop: () => Promise<void> };

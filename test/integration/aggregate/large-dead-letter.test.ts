@@ -1,19 +1,15 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { DeleteObjectCommand, GetObjectCommand } from "@aws-sdk/client-s3";
 import { ReceiveMessageCommand } from "@aws-sdk/client-sqs";
+import { type LocalFunction, localClients, localStackContext, physicalName } from "@sales-stream-analytics/local-aws";
+import { declaredTopics, type TemporaryIdentity } from "@sales-stream-analytics/local-aws/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { LocalFunction } from "#local/runtime/lambda";
-import { sampleSales } from "#local/sales/generator";
-import { localClients } from "#local/stack/clients";
-import { localStackContext } from "#local/stack/context";
-import type { TemporaryIdentity } from "#local/stack/identities";
-import { physicalName } from "#local/template/intrinsics";
-import { declaredTopics } from "#local/template/provision";
 import { centsOf, formatCents } from "#shared/money/cents";
 import { createPrivateAggregatesTable, kafkaEvent, localFunction, salesEncoders, tableFigures } from "#test/support/aggregates";
 import { identityWithQueue } from "#test/support/identities";
 import { createPrivateQueue, type PrivateQueue } from "#test/support/queues";
 import { readTopic } from "#test/support/topic";
+import { sampleSales } from "#tools/sales/generator";
 
 const clients = localClients();
 const ctx = localStackContext();

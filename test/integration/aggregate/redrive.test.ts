@@ -6,19 +6,25 @@ import { GetItemCommand } from "@aws-sdk/client-dynamodb";
 import { CreateRegistryCommand, CreateSchemaCommand, DeleteRegistryCommand, RegisterSchemaVersionCommand } from "@aws-sdk/client-glue";
 import { DeleteObjectCommand } from "@aws-sdk/client-s3";
 import { GetQueueAttributesCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
+import {
+  endpoints,
+  type LocalFunction,
+  localAws,
+  localClients,
+  localStackContext,
+  physicalName,
+  samFunctions,
+} from "@sales-stream-analytics/local-aws";
+import {
+  adminCredentialProvider,
+  adminCredentials,
+  type DynamoDbStreamEventSourceMapping,
+  type TemporaryIdentity,
+} from "@sales-stream-analytics/local-aws/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { aggregate } from "#functions/aggregate/aggregate";
 import { describeSummary, redrive } from "#functions/aggregate/redrive";
 import { aggregationSettingsSpec } from "#functions/aggregate/settings";
-import type { DynamoDbStreamEventSourceMapping } from "#local/runtime/dynamodb-stream";
-import type { LocalFunction } from "#local/runtime/lambda";
-import { sampleSales } from "#local/sales/generator";
-import { localClients } from "#local/stack/clients";
-import { localStackContext } from "#local/stack/context";
-import { adminCredentialProvider, adminCredentials, type TemporaryIdentity } from "#local/stack/identities";
-import { endpoints, localAws } from "#local/stack/settings";
-import { samFunctions } from "#local/template/functions";
-import { physicalName } from "#local/template/intrinsics";
 import { addPartial, type Metrics } from "#shared/aggregates/metrics";
 import { redriveCountKey, watermarkKey } from "#shared/aggregates/table";
 import { GlueAvroDecoder, GlueAvroEncoder } from "#shared/avro/codec";
@@ -39,6 +45,7 @@ import { createPrivateQueue, type PrivateQueue } from "#test/support/queues";
 import { expectedFromSlices, rollupFigures } from "#test/support/rollups";
 import { listKeys } from "#test/support/s3";
 import { startStreamMapping } from "#test/support/streams";
+import { sampleSales } from "#tools/sales/generator";
 
 /**
  * The redrive on the real stack: the built aggregate function dead-letters records written with
@@ -270,7 +277,7 @@ describe("npm run redrive", { shuffle: false }, () => {
 
     const { stdout } = await promisify(execFile)(
       "node_modules/.bin/tsx",
-      ["local/redrive.ts", "--local", "--queue-url", queue.url, "--table", table.name],
+      ["tools/redrive.ts", "--local", "--queue-url", queue.url, "--table", table.name],
       { env: process.env, timeout: 110_000 },
     );
     console.log(stdout);
@@ -317,7 +324,7 @@ describe("npm run redrive", { shuffle: false }, () => {
       };
       await clients.sqs.send(new SendMessageCommand({ QueueUrl: queue.url, MessageBody: JSON.stringify(letter) }));
       const keys = adminCredentials();
-      const { stdout, stderr } = await promisify(execFile)("node_modules/.bin/tsx", ["local/redrive.ts", "--stack", stackName], {
+      const { stdout, stderr } = await promisify(execFile)("node_modules/.bin/tsx", ["tools/redrive.ts", "--stack", stackName], {
         timeout: 110_000,
         env: {
           ...process.env,

@@ -1,13 +1,11 @@
 import { randomUUID } from "node:crypto";
+import { localClients, localStackContext, physicalName } from "@sales-stream-analytics/local-aws";
 import { afterAll, describe, expect, it } from "vitest";
-import { sampleSales } from "#local/sales/generator";
-import { localClients } from "#local/stack/clients";
-import { localStackContext } from "#local/stack/context";
-import { physicalName } from "#local/template/intrinsics";
 import { GlueAvroDecoder, GlueAvroEncoder } from "#shared/avro/codec";
 import { GlueSchemaRegistry } from "#shared/avro/registry";
 import { currentSalesSchema, type Sale, salesSchemaVersions } from "#shared/sales/schema";
 import { decodeAll } from "#test/support/schemas";
+import { sampleSales } from "#tools/sales/generator";
 
 const clients = localClients();
 const ctx = localStackContext();

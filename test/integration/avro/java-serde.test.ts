@@ -1,15 +1,12 @@
 import { join } from "node:path";
+import { localClients, localStackContext, paths, physicalName } from "@sales-stream-analytics/local-aws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { sampleSales } from "#local/sales/generator";
-import { localClients } from "#local/stack/clients";
-import { localStackContext } from "#local/stack/context";
-import { paths } from "#local/stack/settings";
-import { physicalName } from "#local/template/intrinsics";
 import { GlueAvroDecoder, GlueAvroEncoder } from "#shared/avro/codec";
 import { GlueSchemaRegistry } from "#shared/avro/registry";
 import { currentSalesSchema, type Sale, salesSchemaVersions } from "#shared/sales/schema";
 import { buildJavaHarness, javaDecode, javaEncode } from "#test/support/java-serde";
 import { decodeAll } from "#test/support/schemas";
+import { sampleSales } from "#tools/sales/generator";
 
 const { glue } = localClients();
 const ctx = localStackContext();

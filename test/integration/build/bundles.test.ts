@@ -6,15 +6,9 @@ import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, parse } from "node:path";
+import { localArn, localClients, localStackContext, paths, type SamFunction, samFunctions } from "@sales-stream-analytics/local-aws";
+import { bundleOf, functionCredentials, localEnvironment, runSam, type TemporaryIdentity } from "@sales-stream-analytics/local-aws/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bundleOf } from "#local/build/bundle";
-import { runSam } from "#local/build/sam";
-import { localEnvironment } from "#local/runtime/environment";
-import { localClients } from "#local/stack/clients";
-import { localStackContext } from "#local/stack/context";
-import { functionCredentials, type TemporaryIdentity } from "#local/stack/identities";
-import { paths } from "#local/stack/settings";
-import { type SamFunction, samFunctions } from "#local/template/functions";
 import { createPrivateAggregatesTable } from "#test/support/aggregates";
 import { identityWithQueue } from "#test/support/identities";
 import { createPrivateQueue, type PrivateQueue } from "#test/support/queues";
@@ -92,7 +86,7 @@ const { writeFileSync, readFileSync } = require("node:fs");
 const [file, format, exportName, eventFile, resultFile] = process.argv.slice(1);
 const deadline = Date.now() + 60000;
 const context = {
-  functionName: process.env.AWS_LAMBDA_FUNCTION_NAME, awsRequestId: "bundle-test", invokedFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:x",
+  functionName: process.env.AWS_LAMBDA_FUNCTION_NAME, awsRequestId: "bundle-test", invokedFunctionArn: ${JSON.stringify(localArn("lambda", "function:x"))},
   memoryLimitInMB: process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE, functionVersion: "$LATEST", getRemainingTimeInMillis: () => deadline - Date.now(),
 };
 (async () => {

@@ -1,8 +1,7 @@
 import { randomUUID } from "node:crypto";
+import { LocalRuntime } from "@sales-stream-analytics/local-aws";
+import { componentNamed, startComponent, stopProcess } from "@sales-stream-analytics/local-aws/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LocalRuntime } from "#local/runtime/runtime";
-import { stopProcess } from "#local/stack/processes";
-import { componentNamed, startComponent } from "#local/stack/stack";
 import { request } from "#test/support/http";
 
 let runtime: LocalRuntime;

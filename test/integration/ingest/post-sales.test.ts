@@ -1,8 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { LocalRuntime, localClients } from "@sales-stream-analytics/local-aws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LocalRuntime } from "#local/runtime/runtime";
-import { localClients } from "#local/stack/clients";
 import { GlueAvroDecoder } from "#shared/avro/codec";
 import { GlueSchemaRegistry } from "#shared/avro/registry";
 import { currentSalesSchema, type Sale } from "#shared/sales/schema";

@@ -2,13 +2,10 @@ import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { LocalFunction, localClients, localStackContext, samFunctions } from "@sales-stream-analytics/local-aws";
 import type { Admin } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CustomResourceResponse } from "#functions/kafka-topics/custom-resource";
-import { LocalFunction } from "#local/runtime/lambda";
-import { localClients } from "#local/stack/clients";
-import { localStackContext } from "#local/stack/context";
-import { samFunctions } from "#local/template/functions";
 
 // CloudFormation's side of the contract: a server standing in for the presigned ResponseURL.
 interface Received {

@@ -1,10 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { gzipSync } from "node:zlib";
+import { localClients, localStackContext } from "@sales-stream-analytics/local-aws";
+import { declaredTopics } from "@sales-stream-analytics/local-aws/testing";
 import { CompressionTypes, type Producer } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { localClients } from "#local/stack/clients";
-import { localStackContext } from "#local/stack/context";
-import { declaredTopics } from "#local/template/provision";
 import { LAMBDA_INVOCATION_PAYLOAD_BYTES } from "#shared/kafka/record-size";
 import { ensureTopics } from "#shared/kafka/topics";
 import { kafkaEvent } from "#test/support/aggregates";

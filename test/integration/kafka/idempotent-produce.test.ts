@@ -1,13 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { CreateTableCommand, DeleteTableCommand } from "@aws-sdk/client-dynamodb";
+import { endpoints, localAws, localClients } from "@sales-stream-analytics/local-aws";
+import { componentNamed, runningPid, startComponent, stopProcess } from "@sales-stream-analytics/local-aws/testing";
 import type { Kafka, KafkaConfig } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createRequestLedger } from "#functions/ingest/dynamodb-store";
 import { type IngestDeps, ingestSales } from "#functions/ingest/ingest";
-import { localClients } from "#local/stack/clients";
-import { runningPid, stopProcess } from "#local/stack/processes";
-import { endpoints } from "#local/stack/settings";
-import { componentNamed, startComponent } from "#local/stack/stack";
 import { GlueAvroEncoder } from "#shared/avro/codec";
 import { HttpError } from "#shared/http/errors";
 import { createKafka } from "#shared/kafka/client";
@@ -30,7 +28,10 @@ const admin = kafka.admin();
 const encoder = new GlueAvroEncoder<Sale>(currentSalesSchema, "6b28df78-8080-4e9f-9adf-4713d8812a72");
 const countries = ["Chile", "France", "India", "Japan", "Peru", "Kenya"];
 const kafkaFor = (overrides: Partial<KafkaConfig> = {}) =>
-  createKafka({ brokers: [endpoints.kafkaBrokers], clusterArn: undefined, auth: "none", region: "us-east-1", clientId: "it" }, overrides);
+  createKafka(
+    { brokers: [endpoints.kafkaBrokers], clusterArn: undefined, auth: "none", region: localAws.region, clientId: "it" },
+    overrides,
+  );
 
 const sales = (n: number, first: number) =>
   Array.from({ length: n }, (_, i) => ({

@@ -1,17 +1,15 @@
 import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
+import { LocalRuntime, localClients, paths } from "@sales-stream-analytics/local-aws";
+import { venvBin } from "@sales-stream-analytics/local-aws/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LocalRuntime } from "#local/runtime/runtime";
-import { sampleSales } from "#local/sales/generator";
-import { localClients } from "#local/stack/clients";
-import { venvBin } from "#local/stack/install";
-import { paths } from "#local/stack/settings";
 import { centsOf, formatCents } from "#shared/money/cents";
 import type { Sale } from "#shared/sales/schema";
 import { request } from "#test/support/http";
 import { lakeColumns } from "#test/support/lake-columns";
 import { downloadAll, listKeys, readText } from "#test/support/s3";
+import { sampleSales } from "#tools/sales/generator";
 
 const clients = localClients();
 let runtime: LocalRuntime;

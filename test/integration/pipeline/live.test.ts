@@ -1,10 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { CreateQueueCommand, GetQueueUrlCommand, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
+import { LocalFunction, LocalRuntime, localArn, localClients } from "@sales-stream-analytics/local-aws";
+import { KafkaEventSourceMapping, type MskMapping } from "@sales-stream-analytics/local-aws/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { KafkaEventSourceMapping, type MskMapping } from "#local/runtime/kafka-esm";
-import { LocalFunction } from "#local/runtime/lambda";
-import { LocalRuntime } from "#local/runtime/runtime";
-import { localClients } from "#local/stack/clients";
 import { formatCents } from "#shared/money/cents";
 import { regionOf } from "#shared/sales/regions";
 import { request } from "#test/support/http";
@@ -97,7 +95,7 @@ const testMapping = (
 ): MskMapping => ({
   functionId,
   eventName: "Test",
-  clusterArn: "arn:aws:kafka:us-east-1:123456789012:cluster/local/x",
+  clusterArn: localArn("kafka", "cluster/local/x"),
   topics: [topic],
   fromBeginning: true,
   consumerGroupId: `esm-test-${topic}`,

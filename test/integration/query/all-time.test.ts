@@ -1,10 +1,8 @@
 import { randomUUID } from "node:crypto";
+import { type LocalFunction, localClients } from "@sales-stream-analytics/local-aws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { backfillRollups } from "#functions/rollup/backfill";
 import { createRollupStore } from "#functions/rollup/dynamodb-store";
-import type { LocalFunction } from "#local/runtime/lambda";
-import { sampleSales } from "#local/sales/generator";
-import { localClients } from "#local/stack/clients";
 import { partitionOfKey } from "#shared/kafka/partitioner";
 import { centsOf, formatCents } from "#shared/money/cents";
 import { regionOf } from "#shared/sales/regions";
@@ -17,6 +15,7 @@ import {
   localFunction,
   salesEncoders,
 } from "#test/support/aggregates";
+import { sampleSales } from "#tools/sales/generator";
 
 /**
  * The seed question of docs/api.md, "current total all-time sales for France compared to the rest of

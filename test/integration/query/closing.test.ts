@@ -1,9 +1,8 @@
 import { randomUUID } from "node:crypto";
+import { type LocalFunction, localClients } from "@sales-stream-analytics/local-aws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createQueryStore } from "#functions/query/dynamodb-store";
 import { leaderboard, type QueryDeps } from "#functions/query/query";
-import type { LocalFunction } from "#local/runtime/lambda";
-import { localClients } from "#local/stack/clients";
 import { partitionOfKey } from "#shared/kafka/partitioner";
 import type { Sale } from "#shared/sales/schema";
 import { parseWindows } from "#shared/windows/windows";

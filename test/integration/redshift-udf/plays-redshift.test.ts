@@ -1,13 +1,12 @@
 import { randomUUID } from "node:crypto";
+import { LocalRuntime, localClients } from "@sales-stream-analytics/local-aws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { redshiftTimestamp } from "#functions/redshift-udf/udf";
-import { LocalRuntime } from "#local/runtime/runtime";
-import { sampleSales } from "#local/sales/generator";
-import { localClients } from "#local/stack/clients";
 import type { Sale } from "#shared/sales/schema";
 import { salesEncoders } from "#test/support/aggregates";
 import { request } from "#test/support/http";
 import { readTopic } from "#test/support/topic";
+import { sampleSales } from "#tools/sales/generator";
 
 const clients = localClients();
 let runtime: LocalRuntime;

@@ -1,13 +1,12 @@
 import { randomUUID } from "node:crypto";
+import { type LocalFunction, localClients } from "@sales-stream-analytics/local-aws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { backfillRollups } from "#functions/rollup/backfill";
 import { createRollupStore } from "#functions/rollup/dynamodb-store";
-import type { LocalFunction } from "#local/runtime/lambda";
-import { sampleSales } from "#local/sales/generator";
-import { localClients } from "#local/stack/clients";
 import { partitionOfKey } from "#shared/kafka/partitioner";
 import { createPrivateAggregatesTable, type EventRecordInput, kafkaEvent, localFunction, salesEncoders } from "#test/support/aggregates";
 import { expectedFromSlices, rollupFigures } from "#test/support/rollups";
+import { sampleSales } from "#tools/sales/generator";
 
 /**
  * `npm run rollups` on a table whose slices were written with no rollup function running (a stack

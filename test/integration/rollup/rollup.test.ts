@@ -1,11 +1,9 @@
 import { randomUUID } from "node:crypto";
+import { type LocalFunction, localClients } from "@sales-stream-analytics/local-aws";
+import type { DynamoDbStreamEventSourceMapping } from "@sales-stream-analytics/local-aws/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createRollupStore } from "#functions/rollup/dynamodb-store";
 import { rollupOf } from "#functions/rollup/rollup";
-import type { DynamoDbStreamEventSourceMapping } from "#local/runtime/dynamodb-stream";
-import type { LocalFunction } from "#local/runtime/lambda";
-import { sampleSales } from "#local/sales/generator";
-import { localClients } from "#local/stack/clients";
 import { partitionOfKey } from "#shared/kafka/partitioner";
 import { centsOf, formatCents } from "#shared/money/cents";
 import { regionOf } from "#shared/sales/regions";
@@ -21,6 +19,7 @@ import {
 import { createPrivateQueue, type PrivateQueue } from "#test/support/queues";
 import { expectedFromSlices, rollupFigures } from "#test/support/rollups";
 import { startStreamMapping } from "#test/support/streams";
+import { sampleSales } from "#tools/sales/generator";
 
 /**
  * RollupFunction on its real trigger: the private aggregates table's stream on DynamoDB Local,

@@ -1,7 +1,6 @@
+import { localStackContext, resolveValue } from "@sales-stream-analytics/local-aws";
 import { describe, expect, it } from "vitest";
 import { claimPut } from "#functions/ingest/ledger-table";
-import { localStackContext } from "#local/stack/context";
-import { resolveValue } from "#local/template/intrinsics";
 import { emptySlice } from "#shared/aggregates/slices";
 import { COUNTRY_SERIES_INDEX, marshalSlice, seriesQuery, sliceKey, tableChangeOf } from "#shared/aggregates/table";
 

@@ -1,11 +1,11 @@
 import type avro from "avsc";
 import { describe, expect, it } from "vitest";
-import { sampleSales } from "#local/sales/generator";
 import { GlueAvroDecoder, GlueAvroEncoder } from "#shared/avro/codec";
 import { CodecError, RegistryUnavailableError } from "#shared/avro/errors";
 import { currentSalesSchema, type Sale, salesSchemaVersions } from "#shared/sales/schema";
 import { MemorySchemaSource, V1_ID, V2_ID } from "#test/support/fakes/registry";
 import { decodeAll } from "#test/support/schemas";
+import { sampleSales } from "#tools/sales/generator";
 
 const [v1Schema, v2Schema] = salesSchemaVersions;
 const sales = sampleSales(50, { seed: 7 });

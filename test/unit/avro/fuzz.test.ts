@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { sampleSales, seededRandom } from "#local/sales/generator";
 import { GlueAvroDecoder, GlueAvroEncoder } from "#shared/avro/codec";
 import { CodecError } from "#shared/avro/errors";
 import { currentSalesSchema, type Sale } from "#shared/sales/schema";
 import { MemorySchemaSource, V2_ID } from "#test/support/fakes/registry";
+import { sampleSales, seededRandom } from "#tools/sales/generator";
 
 /** Mutations a hostile or broken producer could send: flipped bytes, cut frames, spliced garbage. */
 function mutate(frame: Buffer, random: () => number): Buffer {

@@ -1,9 +1,8 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { localStackContext, paths, resolveValue, type StackContext } from "@sales-stream-analytics/local-aws";
+import { resourceEnabled } from "@sales-stream-analytics/local-aws/testing";
 import { describe, expect, it } from "vitest";
-import { localStackContext } from "#local/stack/context";
-import { paths } from "#local/stack/settings";
-import { resolveValue, resourceEnabled, type StackContext } from "#local/template/intrinsics";
 import { LAMBDA_INVOCATION_PAYLOAD_BYTES, MAX_DELIVERABLE_RECORD_BYTES, worstCaseEventBytes } from "#shared/kafka/record-size";
 
 // What AWS would refuse or a reviewer would flag in template.yaml, checked on the template itself
@@ -194,7 +193,7 @@ describe("template.yaml on AWS: operations defaults", () => {
   });
 });
 
-// checkov (test/integration/local/template-checkov.test.ts) checks some of these; these also cover
+// checkov (tools/local-aws/test/integration/template-checkov.test.ts) checks some of these; these also cover
 // what it does not read (SSE-SQS, the TLS-only policy, the noncurrent versions' expiry).
 describe("template.yaml on AWS: data at rest survives mistakes", () => {
   const ofType = (type: string) => Object.entries(resources).filter(([, resource]) => resource.Type === type);

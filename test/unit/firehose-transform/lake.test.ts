@@ -1,13 +1,12 @@
+import { localStackContext, resolveValue } from "@sales-stream-analytics/local-aws";
+import { expandPrefix, firehoseStreams } from "@sales-stream-analytics/local-aws/testing";
 import { describe, expect, it } from "vitest";
 import { lakeJson, transformRecords } from "#functions/firehose-transform/transform";
-import { expandPrefix, firehoseStreams } from "#local/runtime/firehose";
-import { sampleSales } from "#local/sales/generator";
-import { localStackContext } from "#local/stack/context";
-import { resolveValue } from "#local/template/intrinsics";
 import { GlueAvroDecoder, GlueAvroEncoder } from "#shared/avro/codec";
 import { currentSalesSchema, type Sale, salesSchemaVersions } from "#shared/sales/schema";
 import { MemorySchemaSource, V1_ID, V2_ID } from "#test/support/fakes/registry";
 import { lakeColumns, partitionColumn } from "#test/support/lake-columns";
+import { sampleSales } from "#tools/sales/generator";
 import { lakeColumnsOf } from "../../../tools/gen/contract.ts";
 
 const sale: Sale = {

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { decodeRows, redshiftTimestamp, type UdfDeps, type UdfRequest } from "#functions/redshift-udf/udf";
-import { sampleSales } from "#local/sales/generator";
 import { GlueAvroDecoder, GlueAvroEncoder } from "#shared/avro/codec";
 import { CodecError, CodecErrorCode, RegistryUnavailableError } from "#shared/avro/errors";
 import { currentSalesSchema, type Sale, salesSchemaVersions } from "#shared/sales/schema";
 import { MemorySchemaSource, V1_ID, V2_ID } from "#test/support/fakes/registry";
+import { sampleSales } from "#tools/sales/generator";
 
 const sales = sampleSales(4, { seed: 8 });
 const v2 = new GlueAvroEncoder<Sale>(salesSchemaVersions[1], V2_ID, "zlib");

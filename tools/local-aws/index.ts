@@ -1,0 +1,24 @@
+/**
+ * @sales-stream-analytics/local-aws: the project's AWS on one machine, without Docker.
+ *
+ * - The stack: `up()` starts Kafka (KRaft), DynamoDB Local and moto and provisions template.yaml's
+ *   resources in them; `down()` stops what it started; `status()` reports each component.
+ * - The runtime: `LocalRuntime.start()` runs the template's functions as Lambda runs them, behind
+ *   the HTTP API, the Kafka and DynamoDB stream event source mappings and Firehose (`npm start`).
+ * - One invocation: `invokeFunction(logicalId, event)` (`npm run invoke`).
+ * - What code that talks to the stack needs: its clients, endpoints, region and account, and the
+ *   template as the stack resolved it (physical names, functions).
+ *
+ * Lower-level pieces for tests and benchmarks that build private pipelines or inject faults are
+ * in "@sales-stream-analytics/local-aws/testing".
+ */
+
+export { invokeFunction } from "./runtime/invoke.ts";
+export { type InvokeResult, LocalFunction, type LogSink } from "./runtime/lambda.ts";
+export { LocalRuntime, type RuntimeOptions } from "./runtime/runtime.ts";
+export { localClients } from "./stack/clients.ts";
+export { localStackContext } from "./stack/context.ts";
+export { endpoints, localArn, localAws, paths, ports } from "./stack/settings.ts";
+export { down, status, type UpResult, up } from "./stack/stack.ts";
+export { type SamFunction, samFunctions } from "./template/functions.ts";
+export { physicalName, resolveValue, type StackContext } from "./template/intrinsics.ts";

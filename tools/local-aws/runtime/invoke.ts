@@ -1,0 +1,26 @@
+import { localStackContext } from "../stack/context.ts";
+import { up } from "../stack/stack.ts";
+import { samFunctions } from "../template/functions.ts";
+import { type InvokeResult, LocalFunction, type LogSink } from "./lambda.ts";
+
+/**
+ * Invokes one function of template.yaml once, as `sam local invoke` would but without Docker:
+ * brings the local stack up if it is not, builds the function's bundle, runs it in a fresh worker
+ * with the template's environment, memory and timeout, and stops the worker. Resolves with the
+ * handler's result or its error (a handler that throws is not a rejection). Throws naming the
+ * known functions when template.yaml has none called `logicalId`, or when the stack cannot start.
+ */
+export async function invokeFunction(logicalId: string, event: unknown, log: LogSink = () => undefined): Promise<InvokeResult> {
+  const functions = samFunctions(localStackContext());
+  const fn = functions.find((candidate) => candidate.logicalId === logicalId);
+  if (fn === undefined) {
+    throw new Error(`template.yaml has no function ${logicalId}; known: ${functions.map((f) => f.logicalId).join(", ")}`);
+  }
+  await up();
+  const local = new LocalFunction(fn, log);
+  try {
+    return await local.invoke(event);
+  } finally {
+    await local.stop();
+  }
+}

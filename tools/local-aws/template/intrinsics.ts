@@ -1,0 +1,231 @@
+import type { Template, TemplateResource } from "./template.ts";
+
+/**
+ * Resolves CloudFormation intrinsic functions the way a deployed stack would, with the
+ * local stack standing in for AWS: parameters take their defaults, resources get the
+ * physical names and ARNs CloudFormation would give them, pseudo parameters are the
+ * local account and region. An intrinsic it cannot resolve is an error naming its path.
+ */
+export interface StackContext {
+  readonly template: Template;
+  readonly stackName: string;
+  readonly region: string;
+  readonly accountId: string;
+  /** Values that override parameter defaults. */
+  readonly parameterOverrides?: Readonly<Record<string, string>>;
+  /** How a local resource is reached, when its Ref differs from its name (an SQS queue URL). */
+  readonly queueUrl?: (queueName: string) => string;
+}
+
+/** The local name a resource gets: its declared name property, or CloudFormation's stack-logicalId pattern. */
+export function physicalName(ctx: StackContext, logicalId: string): string {
+  const resource = resourceOf(ctx, logicalId, logicalId);
+  const nameProperty = namePropertyByType[resource.Type];
+  const declared = nameProperty
+    ?.split(".")
+    .reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], resource.Properties);
+  if (declared !== undefined) return String(resolveValue(ctx, declared, `Resources.${logicalId}.Properties.${nameProperty}`));
+  const generated = `${ctx.stackName}-${logicalId}`;
+  return resource.Type === "AWS::S3::Bucket" ? generated.toLowerCase() : generated;
+}
+
+const namePropertyByType: Readonly<Record<string, string>> = {
+  "AWS::DynamoDB::Table": "TableName",
+  "AWS::S3::Bucket": "BucketName",
+  "AWS::SQS::Queue": "QueueName",
+  "AWS::Glue::Registry": "Name",
+  "AWS::Glue::Schema": "Name",
+  "AWS::Glue::Database": "DatabaseInput.Name",
+  "AWS::Glue::Table": "TableInput.Name",
+  "AWS::MSK::ServerlessCluster": "ClusterName",
+  "AWS::Serverless::Function": "FunctionName",
+  "AWS::KinesisFirehose::DeliveryStream": "DeliveryStreamName",
+};
+
+function resourceOf(ctx: StackContext, logicalId: string, path: string): TemplateResource {
+  const resource = ctx.template.Resources[logicalId];
+  if (resource === undefined) throw new Error(`${path}: no resource or parameter named "${logicalId}"`);
+  return resource;
+}
+
+function arn(ctx: StackContext, service: string, resource: string, regional = true): string {
+  return `arn:aws:${service}:${regional ? ctx.region : ""}:${ctx.accountId}:${resource}`;
+}
+
+function resourceArn(ctx: StackContext, logicalId: string, path: string): string {
+  const resource = resourceOf(ctx, logicalId, path);
+  const name = physicalName(ctx, logicalId);
+  switch (resource.Type) {
+    case "AWS::DynamoDB::Table":
+      return arn(ctx, "dynamodb", `table/${name}`);
+    case "AWS::S3::Bucket":
+      return `arn:aws:s3:::${name}`;
+    case "AWS::SQS::Queue":
+      return arn(ctx, "sqs", name);
+    case "AWS::Glue::Registry":
+      return arn(ctx, "glue", `registry/${name}`);
+    case "AWS::Glue::Schema": {
+      const registry = registryNameOfSchema(ctx, logicalId);
+      return arn(ctx, "glue", `schema/${registry}/${name}`);
+    }
+    case "AWS::MSK::ServerlessCluster":
+      return arn(ctx, "kafka", `cluster/${name}/00000000-0000-0000-0000-000000000000-s1`);
+    case "AWS::Serverless::Function":
+      return arn(ctx, "lambda", `function:${name}`);
+    case "AWS::KinesisFirehose::DeliveryStream":
+      return arn(ctx, "firehose", `deliverystream/${name}`);
+    default:
+      return arn(ctx, "local", `${resource.Type}/${name}`);
+  }
+}
+
+/** The registry name a Glue schema resource points at (Registry: {Name} or {Arn}). */
+export function registryNameOfSchema(ctx: StackContext, schemaLogicalId: string): string {
+  const registry = resourceOf(ctx, schemaLogicalId, schemaLogicalId).Properties?.Registry as Record<string, unknown> | undefined;
+  const path = `Resources.${schemaLogicalId}.Properties.Registry`;
+  if (registry?.Name !== undefined) return String(resolveValue(ctx, registry.Name, `${path}.Name`));
+  if (registry?.Arn !== undefined)
+    return (
+      String(resolveValue(ctx, registry.Arn, `${path}.Arn`))
+        .split("/")
+        .pop() ?? ""
+    );
+  throw new Error(`${path}: needs Name or Arn`);
+}
+
+function ref(ctx: StackContext, name: string, path: string): unknown {
+  switch (name) {
+    case "AWS::Region":
+      return ctx.region;
+    case "AWS::AccountId":
+      return ctx.accountId;
+    case "AWS::StackName":
+      return ctx.stackName;
+    case "AWS::Partition":
+      return "aws";
+    case "AWS::URLSuffix":
+      return "amazonaws.com";
+    case "AWS::NoValue":
+      return undefined;
+  }
+  const parameter = ctx.template.Parameters?.[name];
+  if (parameter !== undefined) return parameterValue(ctx, name, parameter.Type, parameter.Default);
+  const resource = resourceOf(ctx, name, path);
+  switch (resource.Type) {
+    case "AWS::SQS::Queue":
+      return ctx.queueUrl?.(physicalName(ctx, name)) ?? physicalName(ctx, name);
+    case "AWS::Glue::Registry":
+    case "AWS::Glue::Schema":
+    case "AWS::MSK::ServerlessCluster":
+      return resourceArn(ctx, name, path);
+    default:
+      return physicalName(ctx, name);
+  }
+}
+
+function parameterValue(ctx: StackContext, name: string, type: string, fallback: string | number | undefined): unknown {
+  const raw = ctx.parameterOverrides?.[name] ?? (fallback === undefined ? undefined : String(fallback));
+  if (type.startsWith("List<") || type === "CommaDelimitedList") {
+    // Network parameters (subnets, security groups) have no local meaning; a placeholder keeps Refs resolvable.
+    return raw === undefined ? [`local-${name}`] : raw.split(",").map((part) => part.trim());
+  }
+  return raw ?? `local-${name}`;
+}
+
+function getAtt(ctx: StackContext, args: unknown, path: string): unknown {
+  if (!Array.isArray(args) || args.length !== 2) throw new Error(`${path}: Fn::GetAtt takes [LogicalId, Attribute]`);
+  const [logicalId, attribute] = args.map(String) as [string, string];
+  const resource = resourceOf(ctx, logicalId, path);
+  if (attribute === "Arn") return resourceArn(ctx, logicalId, path);
+  if (resource.Type === "AWS::SQS::Queue" && attribute === "QueueName") return physicalName(ctx, logicalId);
+  if (resource.Type === "AWS::SQS::Queue" && attribute === "QueueUrl") return ref(ctx, logicalId, path);
+  // A stream's label is its creation time, unknown until the table exists: "local" stands in for
+  // it. The stream mapping emulator reads only the table name and asks DynamoDB Local for the
+  // table's current stream (tools/local-aws/runtime/dynamodb-stream.ts).
+  if (resource.Type === "AWS::DynamoDB::Table" && attribute === "StreamArn") return `${resourceArn(ctx, logicalId, path)}/stream/local`;
+  throw new Error(`${path}: Fn::GetAtt ${logicalId}.${attribute} has no local value`);
+}
+
+function sub(ctx: StackContext, args: unknown, path: string): string {
+  const [text, variables] = Array.isArray(args) ? (args as [unknown, Record<string, unknown>?]) : [args, undefined];
+  if (typeof text !== "string") throw new Error(`${path}: Fn::Sub needs a string`);
+  return text.replace(/\$\{(!?)([^}]+)\}/g, (whole, literal: string, name: string) => {
+    if (literal === "!") return `\${${name}}`;
+    if (variables?.[name] !== undefined) return String(resolveValue(ctx, variables[name], `${path}.${name}`));
+    const dot = name.indexOf(".");
+    if (dot > 0 && !name.startsWith("AWS::")) return String(getAtt(ctx, [name.slice(0, dot), name.slice(dot + 1)], path));
+    const value = ref(ctx, name, path);
+    if (value === undefined) throw new Error(`${path}: ${whole} resolves to nothing`);
+    return Array.isArray(value) ? value.join(",") : String(value);
+  });
+}
+
+function condition(ctx: StackContext, name: string, path: string): boolean {
+  const definition = ctx.template.Conditions?.[name];
+  if (definition === undefined) throw new Error(`${path}: no condition named "${name}"`);
+  return Boolean(resolveValue(ctx, definition, `Conditions.${name}`));
+}
+
+/** Whether a resource exists in the local stack (its Condition, if any, holds). */
+export function resourceEnabled(ctx: StackContext, logicalId: string): boolean {
+  const name = ctx.template.Resources[logicalId]?.Condition;
+  return name === undefined || condition(ctx, name, `Resources.${logicalId}.Condition`);
+}
+
+/** Resolves every intrinsic inside `value`. `path` names the place for error messages. */
+export function resolveValue(ctx: StackContext, value: unknown, path: string): unknown {
+  if (Array.isArray(value)) {
+    return value.map((item, index) => resolveValue(ctx, item, `${path}[${index}]`)).filter((item) => item !== undefined);
+  }
+  if (value === null || typeof value !== "object") return value;
+  const entries = Object.entries(value);
+  const [first] = entries;
+  if (entries.length === 1 && first !== undefined) {
+    const [key, arg] = first;
+    const at = `${path}.${key}`;
+    switch (key) {
+      case "Ref":
+        return ref(ctx, String(arg), at);
+      case "Condition":
+        return condition(ctx, String(arg), at);
+      case "Fn::GetAtt":
+        return getAtt(ctx, arg, at);
+      case "Fn::Sub":
+        return sub(ctx, arg, at);
+      case "Fn::Join": {
+        const [separator, parts] = arg as [string, unknown];
+        return (resolveValue(ctx, parts, at) as unknown[]).join(separator);
+      }
+      case "Fn::Select": {
+        const [index, list] = arg as [unknown, unknown];
+        return (resolveValue(ctx, list, at) as unknown[])[Number(resolveValue(ctx, index, at))];
+      }
+      case "Fn::Split": {
+        const [separator, text] = arg as [string, unknown];
+        return String(resolveValue(ctx, text, at)).split(separator);
+      }
+      case "Fn::Equals": {
+        const [left, right] = arg as [unknown, unknown];
+        return String(resolveValue(ctx, left, at)) === String(resolveValue(ctx, right, at));
+      }
+      case "Fn::Not":
+        return !resolveValue(ctx, (arg as unknown[])[0], at);
+      case "Fn::And":
+        return (arg as unknown[]).every((item) => resolveValue(ctx, item, at));
+      case "Fn::Or":
+        return (arg as unknown[]).some((item) => resolveValue(ctx, item, at));
+      case "Fn::If": {
+        const [name, whenTrue, whenFalse] = arg as [string, unknown, unknown];
+        return resolveValue(ctx, condition(ctx, name, at) ? whenTrue : whenFalse, at);
+      }
+      default:
+        if (key.startsWith("Fn::")) throw new Error(`${at}: ${key} is not supported by the local stack`);
+    }
+  }
+  const resolved: Record<string, unknown> = {};
+  for (const [key, item] of entries) {
+    const result = resolveValue(ctx, item, `${path}.${key}`);
+    if (result !== undefined) resolved[key] = result;
+  }
+  return resolved;
+}

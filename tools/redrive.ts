@@ -1,0 +1,108 @@
+import { parseArgs } from "node:util";
+import { CloudFormationClient, DescribeStacksCommand } from "@aws-sdk/client-cloudformation";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { GlueClient } from "@aws-sdk/client-glue";
+import { S3Client } from "@aws-sdk/client-s3";
+import { SQSClient } from "@aws-sdk/client-sqs";
+import { localClients, localStackContext, type StackContext, samFunctions, up } from "@sales-stream-analytics/local-aws";
+import { describeSummary, progressLine, redrive } from "#functions/aggregate/redrive";
+import { aggregationSettingsSpec } from "#functions/aggregate/settings";
+import { GlueAvroDecoder } from "#shared/avro/codec";
+import { GlueSchemaRegistry } from "#shared/avro/registry";
+import { loadConfig } from "#shared/config/env";
+import { currentSalesSchema, type Sale } from "#shared/sales/schema";
+
+/**
+ * `npm run redrive -- --local | --stack <name> | --queue-url <url> --table <name>`: re-applies the
+ * aggregate function's dead-lettered records exactly once (functions/aggregate/redrive.ts).
+ * Without --local it uses the AWS SDK's default credentials and region, as the AWS CLI does.
+ * Windows, lateness, TTLs and the country bound are the AggregateFunction's environment in
+ * template.yaml, resolved with the stack's parameters (--stack) or the template's defaults;
+ * --windows, --allowed-lateness and --window-ttl override them.
+ */
+const usage = `usage: npm run redrive -- (--local | --stack <name> | --queue-url <url> --table <aggregates table>)
+       [--windows 1m,10m/5m,1h,1d,all] [--allowed-lateness 10m] [--window-ttl 1m=2d,...] [--visibility-timeout <s>]`;
+const { values } = parseArgs({
+  options: {
+    local: { type: "boolean", default: false },
+    stack: { type: "string" },
+    "queue-url": { type: "string" },
+    table: { type: "string" },
+    windows: { type: "string" },
+    "allowed-lateness": { type: "string" },
+    "window-ttl": { type: "string" },
+    "visibility-timeout": { type: "string" },
+    help: { type: "boolean", short: "h" },
+  },
+});
+const modes = [values.local, values.stack !== undefined].filter(Boolean).length;
+if (values.help === true || modes > 1 || (modes === 0 && (values["queue-url"] === undefined || values.table === undefined))) {
+  console.error(usage);
+  process.exit(values.help === true ? 0 : 2);
+}
+
+/** The AggregateFunction's template environment as a stack with these names and parameters resolves it. */
+function functionEnvironment(ctx: StackContext): Readonly<Record<string, string>> {
+  const fn = samFunctions(ctx).find((candidate) => candidate.logicalId === "AggregateFunction");
+  if (fn === undefined) throw new Error("template.yaml has no AggregateFunction");
+  return fn.environment;
+}
+
+let clients: { sqs: SQSClient; s3: S3Client; dynamodb: DynamoDBClient; glue: GlueClient };
+let environment: Readonly<Record<string, string>>;
+if (values.local) {
+  await up();
+  const local = localClients();
+  clients = { sqs: local.sqs, s3: local.s3, dynamodb: local.dynamodb, glue: local.glue };
+  environment = functionEnvironment(localStackContext());
+} else {
+  clients = { sqs: new SQSClient({}), s3: new S3Client({}), dynamodb: new DynamoDBClient({}), glue: new GlueClient({}) };
+  const ctx = localStackContext();
+  if (values.stack !== undefined) {
+    const cloudformation = new CloudFormationClient({});
+    const { Stacks = [] } = await cloudformation.send(new DescribeStacksCommand({ StackName: values.stack }));
+    const stack = Stacks[0];
+    if (stack === undefined) throw new Error(`CloudFormation has no stack ${values.stack}`);
+    const outputs = Object.fromEntries((stack.Outputs ?? []).map((o) => [o.OutputKey, o.OutputValue]));
+    const parameters = Object.fromEntries((stack.Parameters ?? []).map((p) => [p.ParameterKey ?? "", p.ParameterValue ?? ""]));
+    environment = {
+      ...functionEnvironment({ ...ctx, stackName: values.stack, parameterOverrides: parameters }),
+      ...(outputs.DeadLetterQueueUrl !== undefined && { DEAD_LETTER_QUEUE_URL: outputs.DeadLetterQueueUrl }),
+      ...(outputs.AggregatesTableName !== undefined && { AGGREGATES_TABLE: outputs.AggregatesTableName }),
+    };
+    if (outputs.DeadLetterQueueUrl === undefined || outputs.AggregatesTableName === undefined)
+      throw new Error(`stack ${values.stack} has no DeadLetterQueueUrl or AggregatesTableName output: pass --queue-url and --table`);
+  } else environment = functionEnvironment(ctx);
+}
+const queueUrl = values["queue-url"] ?? environment.DEAD_LETTER_QUEUE_URL;
+const table = values.table ?? environment.AGGREGATES_TABLE;
+if (queueUrl === undefined || table === undefined)
+  throw new Error("no dead-letter queue URL or aggregates table: pass --queue-url and --table");
+const settings = loadConfig(aggregationSettingsSpec, {
+  ...environment,
+  ...(values.windows !== undefined && { WINDOWS: values.windows }),
+  ...(values["allowed-lateness"] !== undefined && { ALLOWED_LATENESS: values["allowed-lateness"] }),
+  ...(values["window-ttl"] !== undefined && { WINDOW_TTL: values["window-ttl"] }),
+});
+const visibility = values["visibility-timeout"] === undefined ? undefined : Number(values["visibility-timeout"]);
+if (visibility !== undefined && !(Number.isInteger(visibility) && visibility >= 30 && visibility <= 43_200)) {
+  console.error("--visibility-timeout must be whole seconds in [30, 43200]");
+  process.exit(2);
+}
+
+console.error(
+  `redriving ${queueUrl} into ${table} (windows ${settings.windows.map((w) => w.name).join(",")}, allowed lateness ${settings.allowedLatenessMs / 1000} s)`,
+);
+const started = Date.now();
+const summary = await redrive({
+  ...clients,
+  decoder: new GlueAvroDecoder<Sale>(new GlueSchemaRegistry(clients.glue), currentSalesSchema),
+  queueUrl,
+  table,
+  settings,
+  ...(visibility !== undefined && { visibilityTimeoutSeconds: visibility }),
+  onProgress: (progress) => console.error(progressLine(progress)),
+});
+for (const line of describeSummary(summary)) console.log(line);
+console.log(JSON.stringify({ ...summary, seconds: (Date.now() - started) / 1000 }));
+process.exit(Object.keys(summary.stillFailing).length > 0 ? 1 : 0);
