@@ -1,2 +1,2 @@
 // Shared with bench/ (which must not import test/): the one copy is in tools/pipeline.
-export { type ReadResponse, request } from "#tools/pipeline/http";
+export { postSales, type ReadResponse, request } from "#tools/pipeline/http";

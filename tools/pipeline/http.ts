@@ -12,3 +12,8 @@ export async function request(url: string, init?: RequestInit): Promise<ReadResp
   const body = await response.text();
   return { status: response.status, headers: response.headers, text: async () => body, json: async () => JSON.parse(body) };
 }
+
+/** POSTs sales as JSON to a running API's `/sales` (no idempotency key); the response, read whole. */
+export function postSales(apiUrl: string, sales: readonly object[]): Promise<ReadResponse> {
+  return request(`${apiUrl}/sales`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(sales) });
+}

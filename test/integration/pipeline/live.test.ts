@@ -5,7 +5,7 @@ import { KafkaEventSourceMapping, type MskMapping } from "@sales-stream-analytic
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatCents } from "#shared/money/cents";
 import { regionOf } from "#shared/sales/regions";
-import { request } from "#test/support/http";
+import { postSales, request } from "#test/support/http";
 
 const clients = localClients();
 let runtime: LocalRuntime;
@@ -35,11 +35,7 @@ describe("the live pipeline (npm start)", () => {
       payment_date: at,
       country: "Kenya",
     }));
-    const posted = await request(`${runtime.apiUrl}/sales`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify(sales),
-    });
+    const posted = await postSales(runtime.apiUrl, sales);
     expect(posted.status).toBe(202);
 
     let after = before;

@@ -5,6 +5,7 @@ import { type SliceItem, sliceId, type Watermark } from "#shared/aggregates/slic
 import { itemBytes, marshalSlice } from "#shared/aggregates/table";
 import type { Sale } from "#shared/sales/schema";
 import { parseWindows } from "#shared/windows/windows";
+import { saleAt, T0 } from "#test/support/sales";
 
 const settings: AggregationSettings = {
   windows: parseWindows("1m,10m/5m,1h,1d"),
@@ -15,20 +16,8 @@ const settings: AggregationSettings = {
 };
 /** The wall clock of the tests: years after the sales of T0, as for a backfill of history. */
 const NOW = Date.parse("2026-12-01T12:00:00.400Z");
-const T0 = Date.parse("2022-08-01T10:15:00Z");
 
-function sale(country: string, amount: string, minute: number, id = 1): Sale {
-  return {
-    payment_id: id,
-    customer_id: 1,
-    amount,
-    payment_date: T0 + minute * 60_000,
-    city: null,
-    district: null,
-    country,
-    channel: "store",
-  };
-}
+const sale = saleAt;
 
 const records = (tp: string, sales: Sale[], firstOffset = 0): SaleRecord[] =>
   sales.map((s, i) => ({ topicPartition: tp, offset: firstOffset + i, sale: s }));

@@ -13,14 +13,9 @@ import { createAggregateStore, createRedriveStore } from "#functions/aggregate/d
 import type { Metrics } from "#shared/aggregates/metrics";
 import { emptySlice, type SliceItem } from "#shared/aggregates/slices";
 import { marshalSlice, redriveCountKey, redriveMarkerKey } from "#shared/aggregates/table";
+import { metricsOf } from "#test/support/metrics";
 
-const m = (orders: number, cents: number): Metrics => ({
-  orders: BigInt(orders),
-  sales: BigInt(cents),
-  min: 1n,
-  max: BigInt(cents),
-  late: 0n,
-});
+const m = metricsOf;
 const T0 = Date.UTC(2022, 7, 1, 10);
 const ref = { window: "1h", start: T0, topicPartition: "sales-1" };
 

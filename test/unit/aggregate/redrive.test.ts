@@ -5,6 +5,7 @@ import { OTHER_COUNTRIES } from "#shared/aggregates/metrics";
 import { type SliceItem, sliceId } from "#shared/aggregates/slices";
 import type { Sale } from "#shared/sales/schema";
 import { parseWindows } from "#shared/windows/windows";
+import { saleAt, T0 } from "#test/support/sales";
 
 const settings: AggregationSettings = {
   windows: parseWindows("1m,10m/5m,1h,1d"),
@@ -15,21 +16,9 @@ const settings: AggregationSettings = {
   ]),
   maxCountriesPerWindow: 10,
 };
-const T0 = Date.parse("2022-08-01T10:15:00Z");
 const HOURS = 3_600_000;
 
-function sale(country: string, amount: string, minute = 0): Sale {
-  return {
-    payment_id: 1,
-    customer_id: 1,
-    amount,
-    payment_date: T0 + minute * 60_000,
-    city: null,
-    district: null,
-    country,
-    channel: "store",
-  };
-}
+const sale = saleAt;
 
 /** Slices as the aggregator leaves them after applying `sales` at offsets 10.. on sales-0 (stored: version 1). */
 function storedAfter(sales: Sale[]): Map<string, SliceItem> {

@@ -2,14 +2,9 @@ import { describe, expect, it } from "vitest";
 import type { Metrics } from "#shared/aggregates/metrics";
 import { emptySlice, type SliceItem } from "#shared/aggregates/slices";
 import { itemBytes, marshalSlice, sliceKey, sliceRefOfKey, tableChangeOf, unmarshalSlice } from "#shared/aggregates/table";
+import { metricsOf } from "#test/support/metrics";
 
-const m = (orders: number, cents: number): Metrics => ({
-  orders: BigInt(orders),
-  sales: BigInt(cents),
-  min: 1n,
-  max: BigInt(cents),
-  late: 0n,
-});
+const m = metricsOf;
 const T0 = Date.UTC(2022, 7, 1, 10);
 
 function slice(tp: string, values: Record<string, Metrics>, version = 1): SliceItem {

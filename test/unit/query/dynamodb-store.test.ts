@@ -6,14 +6,9 @@ import type { Metrics } from "#shared/aggregates/metrics";
 import { emptySlice, type SliceItem } from "#shared/aggregates/slices";
 import { marshalSlice, rollupKey, sliceKey } from "#shared/aggregates/table";
 import { partitionOfKey } from "#shared/kafka/partitioner";
+import { metricsOf } from "#test/support/metrics";
 
-const m = (orders: number, cents: number): Metrics => ({
-  orders: BigInt(orders),
-  sales: BigInt(cents),
-  min: 1n,
-  max: BigInt(cents),
-  late: 0n,
-});
+const m = metricsOf;
 const T0 = Date.UTC(2022, 7, 1, 10);
 
 function slice(tp: string, values: Record<string, Metrics>): SliceItem {

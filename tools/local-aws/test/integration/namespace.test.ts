@@ -6,7 +6,7 @@ import { GetQueueUrlCommand } from "@aws-sdk/client-sqs";
 import { afterAll, describe, expect, it } from "vitest";
 import { regionOf } from "../../../../shared/sales/regions.ts";
 import { eventually } from "../../../pipeline/figures.ts";
-import { request } from "../../../pipeline/http.ts";
+import { postSales, request } from "../../../pipeline/http.ts";
 import { listKeys } from "../../../pipeline/s3.ts";
 import { LocalRuntime } from "../../runtime/runtime.ts";
 import { localClients } from "../../stack/clients.ts";
@@ -88,11 +88,7 @@ describe("LocalRuntime.start({ namespace })", () => {
         payment_date: at,
         country: "Kenya",
       }));
-      const posted = await request(`${runtime.apiUrl}/sales`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify(sales),
-      });
+      const posted = await postSales(runtime.apiUrl, sales);
       expect(posted.status).toBe(202);
       const total = async (path: string) =>
         (
