@@ -226,7 +226,7 @@ export class LocalFunction {
     if (stuck > 0)
       this.#log(
         this.fn.logicalId,
-        `stop: ${stuck} of ${containers.length} containers had not exited ${TERMINATE_GRACE_MS / 1000} s after terminate(); left behind`,
+        `stop: ${stuck} of ${containers.length} containers of ${this.fn.logicalId} had not exited ${TERMINATE_GRACE_MS / 1000} s after terminate(); left behind`,
       );
   }
 }
