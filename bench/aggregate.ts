@@ -6,11 +6,10 @@ import { processBatch } from "#functions/aggregate/process-batch";
 import { valueKey } from "#shared/aggregates/metrics";
 import { GlueAvroDecoder } from "#shared/avro/codec";
 import { GlueSchemaRegistry } from "#shared/avro/registry";
-import { partitionOfKey } from "#shared/kafka/partitioner";
 import { knownCountries, regionOf } from "#shared/sales/regions";
 import { currentSalesSchema, type Sale } from "#shared/sales/schema";
 import { parseWindows, windowStarts } from "#shared/windows/windows";
-import { createPrivateAggregatesTable, kafkaEvent, salesEncoders } from "#tools/pipeline/aggregates";
+import { createPrivateAggregatesTable, kafkaEvent, keyedRecords, salesEncoders } from "#tools/pipeline/aggregates";
 import { sampleSales } from "#tools/sales/generator";
 import { benchReport } from "./report.ts";
 import { measure, printTable } from "./support.ts";
@@ -34,13 +33,7 @@ const encode = await salesEncoders();
 const countries = knownCountries.slice(0, 70);
 // A live-like batch: 1,000 sales over ~100 s from 70 countries on 6 partitions.
 const sales = sampleSales(1000, { seed: 70, startMs: Date.UTC(2022, 7, 1, 10, 14, 30), meanGapMs: 100, countries, unknownCountryShare: 0 });
-const offsets = new Array<number>(6).fill(0);
-const records = sales.map((sale, i) => {
-  const partition = partitionOfKey(sale.country, 6);
-  const offset = offsets[partition] ?? 0;
-  offsets[partition] = offset + 1;
-  return { partition, offset, value: encode(sale, i), key: sale.country };
-});
+const records = keyedRecords(sales, 6, encode);
 const event = kafkaEvent("sales", records);
 
 const batched = await createPrivateAggregatesTable(clients.dynamodb);

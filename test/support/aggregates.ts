@@ -9,6 +9,7 @@ export {
   createPrivateAggregatesTable,
   type EventRecordInput,
   kafkaEvent,
+  keyedRecords,
   salesEncoders,
 } from "#tools/pipeline/aggregates";
 

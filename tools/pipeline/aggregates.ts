@@ -4,6 +4,7 @@ import { localArn, localClients, localStackContext, physicalName, resolveValue }
 import { tableInput } from "@sales-stream-analytics/local-aws/testing";
 import { GlueAvroEncoder } from "#shared/avro/codec";
 import { GlueSchemaRegistry } from "#shared/avro/registry";
+import { partitionOfKey } from "#shared/kafka/partitioner";
 import { type Sale, salesSchemaVersions } from "#shared/sales/schema";
 
 /**
@@ -67,6 +68,24 @@ export interface EventRecordInput {
   readonly offset: number;
   readonly value: Buffer;
   readonly key?: string;
+}
+
+/**
+ * Sales as the producer lays them out: keyed by country, on the partition Kafka's default
+ * partitioner picks, at consecutive offsets from 0 per partition, in the sales' order.
+ */
+export function keyedRecords(
+  sales: readonly Sale[],
+  partitions: number,
+  encode: (sale: Sale, index: number) => Buffer,
+): EventRecordInput[] {
+  const offsets = new Array<number>(partitions).fill(0);
+  return sales.map((sale, i) => {
+    const partition = partitionOfKey(sale.country, partitions);
+    const offset = offsets[partition] ?? 0;
+    offsets[partition] = offset + 1;
+    return { partition, offset, value: encode(sale, i), key: sale.country };
+  });
 }
 
 /** An aws:kafka event, records grouped under "<topic>-<partition>" in offset order. */

@@ -7,14 +7,7 @@ import { partitionOfKey } from "#shared/kafka/partitioner";
 import { centsOf, formatCents } from "#shared/money/cents";
 import { regionOf } from "#shared/sales/regions";
 import type { Sale } from "#shared/sales/schema";
-import {
-  createPrivateAggregatesTable,
-  type EventRecordInput,
-  getEvent,
-  kafkaEvent,
-  localFunction,
-  salesEncoders,
-} from "#test/support/aggregates";
+import { createPrivateAggregatesTable, getEvent, kafkaEvent, keyedRecords, localFunction, salesEncoders } from "#test/support/aggregates";
 import { sampleSales } from "#tools/sales/generator";
 
 const clients = localClients();
@@ -90,14 +83,7 @@ beforeAll(async () => {
   const encode = await salesEncoders();
   sales = dataset();
   // Keyed by country as the producer does (Kafka's default partitioner): each country on one partition, in order.
-  const partitionOf = (country: string) => partitionOfKey(country, PARTITIONS);
-  const offsets = new Array<number>(PARTITIONS).fill(0);
-  const records: EventRecordInput[] = sales.map((sale, i) => {
-    const partition = partitionOf(sale.country);
-    const offset = offsets[partition] ?? 0;
-    offsets[partition] = offset + 1;
-    return { partition, offset, value: encode(sale, i), key: sale.country };
-  });
+  const records = keyedRecords(sales, PARTITIONS, encode);
   for (let i = 0; i < records.length; i += 1000) {
     const outcome = await aggregateFn.invoke(kafkaEvent(topic, records.slice(i, i + 1000)));
     if (!outcome.ok) throw new Error(outcome.error.errorMessage);

@@ -3,7 +3,6 @@ import { type LocalFunction, localClients } from "@sales-stream-analytics/local-
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { backfillRollups } from "#functions/rollup/backfill";
 import { createRollupStore } from "#functions/rollup/dynamodb-store";
-import { partitionOfKey } from "#shared/kafka/partitioner";
 import { centsOf, formatCents } from "#shared/money/cents";
 import { regionOf } from "#shared/sales/regions";
 import type { Sale } from "#shared/sales/schema";
@@ -12,6 +11,7 @@ import {
   type EventRecordInput,
   getEvent,
   kafkaEvent,
+  keyedRecords,
   localFunction,
   salesEncoders,
 } from "#test/support/aggregates";
@@ -65,13 +65,7 @@ beforeAll(async () => {
     firstPaymentId: 800_000,
   });
   sales = [...history, ...stragglers];
-  const offsets = new Array<number>(PARTITIONS).fill(0);
-  const records: EventRecordInput[] = sales.map((sale, i) => {
-    const partition = partitionOfKey(sale.country, PARTITIONS);
-    const offset = offsets[partition] ?? 0;
-    offsets[partition] = offset + 1;
-    return { partition, offset, value: encode(sale, i), key: sale.country };
-  });
+  const records = keyedRecords(sales, PARTITIONS, encode);
   const batches: EventRecordInput[][] = [];
   for (let i = 0; i < records.length; i += 700) batches.push(records.slice(i, i + 700));
   // The mapping delivers at least once: the second batch comes again, whole, after the third.

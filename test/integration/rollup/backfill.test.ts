@@ -3,8 +3,7 @@ import { type LocalFunction, localClients } from "@sales-stream-analytics/local-
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { backfillRollups } from "#functions/rollup/backfill";
 import { createRollupStore } from "#functions/rollup/dynamodb-store";
-import { partitionOfKey } from "#shared/kafka/partitioner";
-import { createPrivateAggregatesTable, type EventRecordInput, kafkaEvent, localFunction, salesEncoders } from "#test/support/aggregates";
+import { createPrivateAggregatesTable, kafkaEvent, keyedRecords, localFunction, salesEncoders } from "#test/support/aggregates";
 import { expectedFromSlices, rollupFigures } from "#test/support/rollups";
 import { sampleSales } from "#tools/sales/generator";
 
@@ -22,13 +21,7 @@ beforeAll(async () => {
   aggregateFn = localFunction("AggregateFunction", { AGGREGATES_TABLE: table.name });
   const encode = await salesEncoders();
   const sales = sampleSales(300, { seed: 52, startMs: Date.UTC(2022, 7, 2, 8), meanGapMs: 30_000, unknownCountryShare: 0 });
-  const offsets = new Array<number>(PARTITIONS).fill(0);
-  const records: EventRecordInput[] = sales.map((sale, i) => {
-    const partition = partitionOfKey(sale.country, PARTITIONS);
-    const offset = offsets[partition] ?? 0;
-    offsets[partition] = offset + 1;
-    return { partition, offset, value: encode(sale, i), key: sale.country };
-  });
+  const records = keyedRecords(sales, PARTITIONS, encode);
   const outcome = await aggregateFn.invoke(kafkaEvent(`backfill-${randomUUID().slice(0, 6)}`, records));
   if (!outcome.ok) throw new Error(outcome.error.errorMessage);
 }, 120_000);

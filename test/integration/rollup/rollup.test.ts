@@ -4,7 +4,6 @@ import type { DynamoDbStreamEventSourceMapping } from "@sales-stream-analytics/l
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createRollupStore } from "#functions/rollup/dynamodb-store";
 import { rollupOf } from "#functions/rollup/rollup";
-import { partitionOfKey } from "#shared/kafka/partitioner";
 import { centsOf, formatCents } from "#shared/money/cents";
 import { regionOf } from "#shared/sales/regions";
 import type { Sale } from "#shared/sales/schema";
@@ -13,6 +12,7 @@ import {
   type EventRecordInput,
   getEvent,
   kafkaEvent,
+  keyedRecords,
   localFunction,
   salesEncoders,
 } from "#test/support/aggregates";
@@ -72,14 +72,8 @@ beforeAll(async () => {
   });
   const encode = await salesEncoders();
   sales = sampleSales(800, { seed: 41, startMs: T0, meanGapMs: 13_500, unknownCountryShare: 0 });
-  const offsets = new Array<number>(PARTITIONS).fill(0);
   const byPartition: EventRecordInput[][] = Array.from({ length: PARTITIONS }, () => []);
-  sales.forEach((sale, i) => {
-    const partition = partitionOfKey(sale.country, PARTITIONS);
-    const offset = offsets[partition] ?? 0;
-    offsets[partition] = offset + 1;
-    byPartition[partition]?.push({ partition, offset, value: encode(sale, i), key: sale.country });
-  });
+  for (const record of keyedRecords(sales, PARTITIONS, encode)) byPartition[record.partition]?.push(record);
   expect(byPartition.filter((records) => records.length > 0)).toHaveLength(PARTITIONS);
 
   // One mapping polls from the start; a second one joins half-way (two pollers of one stream, as
