@@ -38,8 +38,8 @@ beforeAll(async () => {
     },
   });
 }, 120_000);
-// The teardown waits for the consumer groups to empty, which after a broker kill can take until
-// their members' sessions time out; it prints each step's duration so a slow one says why.
+// After a broker kill the teardown can be slow (consumer groups that empty only when their
+// members' sessions time out; containers left behind after 10 s); the runtime logs each step.
 afterAll(async () => {
   const kafkaPid = runningPid("kafka");
   if (kafkaPid !== undefined) process.kill(kafkaPid, "SIGCONT");
