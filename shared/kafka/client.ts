@@ -66,7 +66,10 @@ export function createKafka(settings: KafkaSettings, overrides: Partial<KafkaCon
  * looked up once (kafkajs calls this on every (re)connect) and cached while it works.
  */
 function bootstrapFromCluster(clusterArn: string, region: string): () => Promise<string[]> {
-  const client = new KafkaClient({ region });
+  // The dual-stack host (kafka-api.<region>.api.aws): the one the MSK API's current VPC endpoint
+  // service (aws.api.<region>.kafka-api) serves; the MSK guide says to reach it with the SDK's
+  // dual-stack setting. Through a NAT gateway it is an ordinary public endpoint.
+  const client = new KafkaClient({ region, useDualstackEndpoint: true });
   return lazy(async () => {
     const response = await client.send(new GetBootstrapBrokersCommand({ ClusterArn: clusterArn }));
     const brokers = response.BootstrapBrokerStringSaslIam?.split(",") ?? [];

@@ -35,5 +35,5 @@ export {
 export { chromiumCommand, installChromium, venvBin } from "./stack/install.ts";
 export { runningPid, stopProcess } from "./stack/processes.ts";
 export { componentNamed, startComponent } from "./stack/stack.ts";
-export { resourceEnabled } from "./template/intrinsics.ts";
+export { generatedName, resourceEnabled, stackIdOf } from "./template/intrinsics.ts";
 export { declaredTopics, tableInput } from "./template/provision.ts";

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { Template, TemplateResource } from "./template.ts";
 
 /**
@@ -9,6 +10,8 @@ import type { Template, TemplateResource } from "./template.ts";
 export interface StackContext {
   readonly template: Template;
   readonly stackName: string;
+  /** AWS::StackId; by default one made from the account, region and stack name (localStackId). */
+  readonly stackId?: string;
   readonly region: string;
   readonly accountId: string;
   /** Values that override parameter defaults. */
@@ -17,7 +20,10 @@ export interface StackContext {
   readonly queueUrl?: (queueName: string) => string;
 }
 
-/** The local name a resource gets: its declared name property, or CloudFormation's stack-logicalId pattern. */
+/**
+ * The local name a resource gets: its declared name property, or the name CloudFormation generates
+ * for a resource without one (generatedName). Throws naming the resource when it is not in the template.
+ */
 export function physicalName(ctx: StackContext, logicalId: string): string {
   const resource = resourceOf(ctx, logicalId, logicalId);
   const nameProperty = namePropertyByType[resource.Type];
@@ -25,8 +31,7 @@ export function physicalName(ctx: StackContext, logicalId: string): string {
     ?.split(".")
     .reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], resource.Properties);
   if (declared !== undefined) return String(resolveValue(ctx, declared, `Resources.${logicalId}.Properties.${nameProperty}`));
-  const generated = `${ctx.stackName}-${logicalId}`;
-  return resource.Type === "AWS::S3::Bucket" ? generated.toLowerCase() : generated;
+  return generatedName(ctx, logicalId, resource.Type);
 }
 
 const namePropertyByType: Readonly<Record<string, string>> = {
@@ -41,6 +46,63 @@ const namePropertyByType: Readonly<Record<string, string>> = {
   "AWS::Serverless::Function": "FunctionName",
   "AWS::KinesisFirehose::DeliveryStream": "DeliveryStreamName",
 };
+
+/**
+ * The longest name each service takes, for the names CloudFormation generates (a type not listed
+ * takes 255). S3 also wants them lowercase. Sources: the services' API references (S3 bucket naming
+ * rules, SQS CreateQueue, Firehose CreateDeliveryStream, Lambda CreateFunction, IAM CreateRole).
+ */
+const generatedNameLimits: Readonly<Record<string, number>> = {
+  "AWS::S3::Bucket": 63,
+  "AWS::SQS::Queue": 80,
+  "AWS::KinesisFirehose::DeliveryStream": 64,
+  "AWS::Serverless::Function": 64,
+  "AWS::Lambda::Function": 64,
+  "AWS::IAM::Role": 64,
+  "AWS::SNS::Topic": 256,
+};
+
+/**
+ * The name CloudFormation gives a resource whose name property is left out, after its documented
+ * pattern (`<stack name>-<logical id>-<random suffix>`, the "Name type" page of the template
+ * reference): the stack name and logical id cut short so the whole fits the service's limit, the
+ * suffix kept, all lowercase for S3. The suffix is 12 upper-case letters and digits derived from the
+ * stack id and logical id, so a local stack keeps its names across restarts. Never throws.
+ */
+export function generatedName(ctx: StackContext, logicalId: string, type: string): string {
+  const limit = generatedNameLimits[type] ?? 255;
+  const suffix = BigInt(
+    `0x${createHash("sha256")
+      .update(`${stackIdOf(ctx)}/${logicalId}`)
+      .digest("hex")
+      .slice(0, 16)}`,
+  )
+    .toString(36)
+    .toUpperCase()
+    .padStart(12, "0")
+    .slice(-12);
+  const name = `${`${ctx.stackName}-${logicalId}`.slice(0, limit - suffix.length - 1)}-${suffix}`;
+  return type === "AWS::S3::Bucket" ? name.toLowerCase() : name;
+}
+
+/**
+ * AWS::StackId as the local stack has it: the ctx's own, or an ARN of CloudFormation's shape
+ * (`arn:aws:cloudformation:<region>:<account>:stack/<name>/<uuid>`) whose UUID is derived from
+ * the account, region and stack name, so one local stack keeps one id and a namespace gets its own.
+ */
+export function stackIdOf(ctx: Pick<StackContext, "stackId" | "stackName" | "region" | "accountId">): string {
+  if (ctx.stackId !== undefined) return ctx.stackId;
+  const hex = createHash("sha1").update(`${ctx.accountId}:${ctx.region}:${ctx.stackName}`).digest("hex");
+  // A name-based UUID (version 5 layout: RFC 9562, section 5.5).
+  const uuid = [
+    hex.slice(0, 8),
+    hex.slice(8, 12),
+    `5${hex.slice(13, 16)}`,
+    ((Number.parseInt(hex.slice(16, 18), 16) & 0x3f) | 0x80).toString(16) + hex.slice(18, 20),
+    hex.slice(20, 32),
+  ].join("-");
+  return `arn:aws:cloudformation:${ctx.region}:${ctx.accountId}:stack/${ctx.stackName}/${uuid}`;
+}
 
 function resourceOf(ctx: StackContext, logicalId: string, path: string): TemplateResource {
   const resource = ctx.template.Resources[logicalId];
@@ -101,6 +163,8 @@ function ref(ctx: StackContext, name: string, path: string): unknown {
       return ctx.accountId;
     case "AWS::StackName":
       return ctx.stackName;
+    case "AWS::StackId":
+      return stackIdOf(ctx);
     case "AWS::Partition":
       return "aws";
     case "AWS::URLSuffix":
