@@ -66,7 +66,13 @@ if (values.local) {
     const outputs = Object.fromEntries((stack.Outputs ?? []).map((o) => [o.OutputKey, o.OutputValue]));
     const parameters = Object.fromEntries((stack.Parameters ?? []).map((p) => [p.ParameterKey ?? "", p.ParameterValue ?? ""]));
     environment = {
-      ...functionEnvironment({ ...ctx, stackName: values.stack, parameterOverrides: parameters }),
+      // Names built from the stack id (the lake bucket) need the deployed stack's own id and region.
+      ...functionEnvironment({
+        ...ctx,
+        stackName: values.stack,
+        parameterOverrides: parameters,
+        ...(stack.StackId !== undefined && { stackId: stack.StackId, region: stack.StackId.split(":")[3] ?? ctx.region }),
+      }),
       ...(outputs.DeadLetterQueueUrl !== undefined && { DEAD_LETTER_QUEUE_URL: outputs.DeadLetterQueueUrl }),
       ...(outputs.AggregatesTableName !== undefined && { AGGREGATES_TABLE: outputs.AggregatesTableName }),
     };

@@ -1,11 +1,13 @@
 import { relative } from "node:path";
 import { parseArgs } from "node:util";
 import { LocalRuntime } from "./runtime/runtime.ts";
+import { localStackContext } from "./stack/context.ts";
 import { developerEnvFile } from "./stack/identities.ts";
 import { installCheckov, installChromium, installSamCli, installStack } from "./stack/install.ts";
 import { assertPrerequisites } from "./stack/prerequisites.ts";
 import { localAws, paths } from "./stack/settings.ts";
 import { down, status, type UpResult, up } from "./stack/stack.ts";
+import { stackOutput } from "./template/intrinsics.ts";
 
 const usage = `Usage: tsx tools/local-aws/cli.ts <command>
 
@@ -15,6 +17,7 @@ const usage = `Usage: tsx tools/local-aws/cli.ts <command>
   stack up [--keep-data]  bring the stack up in the background and return
   stack down            stop what the stack started (by pid)
   stack status          pid, health and memory of each component
+  stack output <key>    a template output as the local stack names it (LakeBucketName, LakeTable, ...)
 `;
 
 async function printUp(result: UpResult): Promise<void> {
@@ -60,6 +63,8 @@ async function main(argv: string[]): Promise<void> {
       } else if (sub === "down") {
         const stopped = await down();
         console.log(stopped.length > 0 ? `stopped: ${stopped.join(", ")}` : "nothing of this stack was running");
+      } else if (sub === "output") {
+        console.log(stackOutput(localStackContext(), positionals[2] ?? ""));
       } else if (sub === "status") {
         for (const c of await status()) {
           console.log(

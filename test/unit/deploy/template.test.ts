@@ -171,16 +171,20 @@ describe("template.yaml on AWS: operations defaults", () => {
   it("sizes ingest concurrency and the POST /sales burst to MSK Serverless' connection quotas", () => {
     // MSK Serverless: 1,000 client connections per cluster, 100 connection attempts per second.
     const partitions = Number(resolveValue(ctx, { Ref: "SalesTopicPartitions" }, "partitions"));
-    const perContainer = partitions + 2; // partition leaders, bootstrap broker, transaction coordinator
-    const reserved = Number(resolveValue(ctx, resources.IngestFunction?.Properties?.ReservedConcurrentExecutions, "ingest"));
+    const perContainer = partitions + 2; // partition leaders, bootstrap broker, a recovery scan's consumer
     const api = resolveValue(ctx, resources.HttpApi?.Properties, "HttpApi") as {
       RouteSettings: Record<string, { ThrottlingBurstLimit: number; ThrottlingRateLimit: number }>;
     };
     const post = api.RouteSettings["POST /sales"];
     const readersBudget = 200; // the aggregate mapping, Firehose and Redshift: about a connection per partition each
+    // Without reserved concurrency the throttle bounds the containers: rate x request time (200 ms) busy at once.
+    const throttled = (post?.ThrottlingRateLimit ?? Number.POSITIVE_INFINITY) * 0.2;
+    expect(throttled * perContainer).toBeLessThanOrEqual(1000 - readersBudget);
+    // The opt-in cap, at its documented value.
+    const optedIn = { ...ctx, parameterOverrides: { IngestReservedConcurrency: "100" } };
+    const reserved = Number(resolveValue(optedIn, resources.IngestFunction?.Properties?.ReservedConcurrentExecutions, "ingest"));
     expect(reserved * perContainer).toBeLessThanOrEqual(1000 - readersBudget);
     expect((post?.ThrottlingBurstLimit ?? Number.POSITIVE_INFINITY) * perContainer).toBeLessThanOrEqual(100);
-    expect(post?.ThrottlingRateLimit).toBeGreaterThan(0);
   });
 
   it("writes one JSON access log line per API request, without bodies or query strings", () => {
@@ -248,18 +252,99 @@ describe("template.yaml on AWS: data at rest survives mistakes", () => {
   });
 });
 
+describe("template.yaml on AWS: a new account deploys it with the defaults", () => {
+  // New accounts may start with a Lambda concurrency limit of 10 or 50, and Lambda keeps 100 of it
+  // unreserved (Lambda developer guide, "Lambda quotas" and "Configuring reserved concurrency"):
+  // with the defaults nothing may reserve or provision concurrency, or ask for provisioned pollers.
+  const props = (id: string, over: Record<string, string> = {}) =>
+    resolveValue({ ...ctx, parameterOverrides: over }, resources[id]?.Properties ?? {}, id) as Record<string, unknown>;
+  const mappings = () =>
+    functionIds().flatMap((id) =>
+      Object.values((props(id).Events ?? {}) as Record<string, { Type: string; Properties: Record<string, unknown> }>),
+    );
+
+  it.each(functionIds())("%s reserves and provisions no concurrency by default", (id) => {
+    expect(props(id)).not.toHaveProperty("ReservedConcurrentExecutions");
+    expect(props(id)).not.toHaveProperty("ProvisionedConcurrencyConfig");
+  });
+
+  it("asks for no provisioned event pollers", () => {
+    expect(mappings().length).toBeGreaterThan(0);
+    for (const mapping of mappings()) expect(mapping.Properties).not.toHaveProperty("ProvisionedPollerConfig");
+  });
+
+  it("reserves ingest concurrency only when IngestReservedConcurrency is set above 0", () => {
+    expect(props("IngestFunction", { IngestReservedConcurrency: "0" })).not.toHaveProperty("ReservedConcurrentExecutions");
+    expect(props("IngestFunction", { IngestReservedConcurrency: "40" }).ReservedConcurrentExecutions).toBe("40");
+    expect(ctx.template.Parameters?.IngestReservedConcurrency?.Default).toBe(0);
+  });
+});
+
+describe("template.yaml on AWS: a deploy never waits an hour on a custom resource", () => {
+  const customResources = Object.entries(resources).filter(([, resource]) => resource.Type.startsWith("Custom::"));
+  const endpointIds = Object.entries(resources)
+    .filter(([, resource]) => resource.Type === "AWS::EC2::VPCEndpoint")
+    .map(([id]) => id);
+
+  it.each(customResources.map(([id]) => id))(
+    "%s answers within a ServiceTimeout above its function's Timeout and well below an hour",
+    (id) => {
+      const props = resources[id]?.Properties ?? {};
+      const timeout = Number(props.ServiceTimeout);
+      const functionId = (props.ServiceToken as { "Fn::GetAtt": [string, string] })["Fn::GetAtt"][0];
+      const functionTimeout = Number(resolveValue(ctx, resources[functionId]?.Properties?.Timeout, functionId));
+      // ServiceTimeout: 1-3,600 s, default 3,600 (CloudFormation template reference, AWS::CloudFormation::CustomResource).
+      expect(timeout).toBeGreaterThan(functionTimeout);
+      expect(timeout).toBeLessThanOrEqual(600);
+    },
+  );
+
+  it.each(customResources.map(([id]) => id))("%s runs only after the VPC endpoints it calls through, when the stack creates them", (id) => {
+    const handles = dependsOn(id).filter((dep) => resources[dep]?.Type === "AWS::CloudFormation::WaitConditionHandle");
+    expect(handles).toHaveLength(1);
+    const handle = resources[handles[0] as string];
+    expect(handle?.Condition).toBeUndefined();
+    const withEndpoints = { ...ctx, parameterOverrides: { CreateVpcEndpoints: "true" } };
+    const referenced = (over: StackContext) =>
+      Object.values(resolveValue(over, handle?.Metadata ?? {}, "handle") as Record<string, string[]>).flat();
+    expect(referenced(withEndpoints).sort()).toEqual(
+      endpointIds.map((endpoint) => resolveValue(withEndpoints, { Ref: endpoint }, endpoint)).sort(),
+    );
+    expect(referenced(ctx)).toEqual([]);
+    // A Ref under !If is what orders the handle after the endpoints; DependsOn would name resources that may not exist.
+    expect(JSON.stringify(handle?.Metadata)).toMatch(/"Fn::If":\["CreateVpcEndpoints"/);
+    for (const endpoint of endpointIds) expect(JSON.stringify(handle?.Metadata)).toContain(`{"Ref":"${endpoint}"}`);
+  });
+});
+
 describe("template.yaml on AWS: private subnets reach the APIs they call", () => {
   const endpoints = Object.entries(resources).filter(([, resource]) => resource.Type === "AWS::EC2::VPCEndpoint");
-  const service = (id: string) =>
-    String(resolveValue(ctx, resources[id]?.Properties?.ServiceName, id))
-      .split(".")
-      .pop();
+  const serviceName = (id: string) => String(resolveValue(ctx, resources[id]?.Properties?.ServiceName, id));
+  const service = (id: string) => serviceName(id).split(".").pop();
 
   it("offers, behind CreateVpcEndpoints, an endpoint for every service the VPC functions and the MSK mapping use", () => {
     expect(endpoints.every(([, resource]) => resource.Condition === "CreateVpcEndpoints")).toBe(true);
-    expect(endpoints.map(([id]) => service(id)).sort()).toEqual(["dynamodb", "glue", "kafka", "lambda", "s3", "sts", "xray"]);
+    expect(endpoints.map(([id]) => service(id)).sort()).toEqual(["dynamodb", "glue", "kafka-api", "lambda", "s3", "sts", "xray"]);
     const gateways = endpoints.filter(([, resource]) => resource.Properties?.VpcEndpointType === "Gateway").map(([id]) => service(id));
     expect(gateways.sort()).toEqual(["dynamodb", "s3"]);
+  });
+
+  it("names each endpoint service as AWS documents it for new connections", () => {
+    const region = ctx.region;
+    // The MSK developer guide ("Use Amazon MSK APIs with Interface VPC Endpoints") lists
+    // com.amazonaws.<region>.kafka as no longer supported for new connections; the others are as
+    // the PrivateLink guide lists them ("AWS services that integrate with AWS PrivateLink").
+    expect(endpoints.map(([id]) => serviceName(id)).sort()).toEqual(
+      [
+        `aws.api.${region}.kafka-api`,
+        `com.amazonaws.${region}.dynamodb`,
+        `com.amazonaws.${region}.glue`,
+        `com.amazonaws.${region}.lambda`,
+        `com.amazonaws.${region}.s3`,
+        `com.amazonaws.${region}.sts`,
+        `com.amazonaws.${region}.xray`,
+      ].sort(),
+    );
   });
 });
 

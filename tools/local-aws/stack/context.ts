@@ -18,8 +18,9 @@ export function localStackContext(): StackContext {
 
 /**
  * Lowercase letters, digits and hyphens, starting with a letter, at most 19 characters: the
- * namespace goes into the stack name, and the lake bucket's name
- * (`<stack>-<namespace>-lake-<account>-<region>`) must stay within S3's 63 characters.
+ * namespace goes into the stack name and the topic name, short enough that the names generated
+ * from them stay readable (every name the template derives fits its service for any stack name:
+ * test/unit/deploy/names.test.ts).
  */
 const namespacePattern = /^[a-z][a-z0-9-]{0,18}$/;
 
@@ -33,7 +34,7 @@ const namespacePattern = /^[a-z][a-z0-9-]{0,18}$/;
 export function namespacedStackContext(namespace: string): StackContext {
   if (!namespacePattern.test(namespace)) {
     throw new Error(
-      `namespace "${namespace}" must be 1-19 lowercase letters, digits or hyphens, starting with a letter (it goes into the lake bucket's name)`,
+      `namespace "${namespace}" must be 1-19 lowercase letters, digits or hyphens, starting with a letter (it goes into the stack and topic names)`,
     );
   }
   const base = localStackContext();

@@ -293,3 +293,20 @@ export function resolveValue(ctx: StackContext, value: unknown, path: string): u
   }
   return resolved;
 }
+
+/**
+ * The value of the template's output `key` as the local stack resolves it (what `aws cloudformation
+ * describe-stacks` shows for a deployed stack). Throws naming the key when the template has no such
+ * output, when its Condition does not hold, or when its value has no local meaning.
+ */
+export function stackOutput(ctx: StackContext, key: string): string {
+  const output = ctx.template.Outputs?.[key] as { Value?: unknown; Condition?: string } | undefined;
+  if (output === undefined) {
+    throw new Error(`template.yaml has no output "${key}"; it has ${Object.keys(ctx.template.Outputs ?? {}).join(", ")}`);
+  }
+  if (output.Condition !== undefined && !condition(ctx, output.Condition, `Outputs.${key}.Condition`)) {
+    throw new Error(`output ${key} exists only when the condition ${output.Condition} holds`);
+  }
+  const value = resolveValue(ctx, output.Value, `Outputs.${key}.Value`);
+  return Array.isArray(value) ? value.join(",") : String(value);
+}

@@ -11,7 +11,7 @@ import {
 import { localStackContext } from "../../stack/context.ts";
 import { localArn, localAws } from "../../stack/settings.ts";
 import { type SamFunction, samFunctions } from "../../template/functions.ts";
-import { resolveValue } from "../../template/intrinsics.ts";
+import { physicalName, resolveValue } from "../../template/intrinsics.ts";
 import { tableInput } from "../../template/provision.ts";
 
 const ddbLocalArn = "arn:aws:dynamodb:ddblocal:000000000000:table/t/stream/2026-12-01T16:04:18.496";
@@ -147,14 +147,14 @@ describe("the template's DynamoDB stream events", () => {
     expect(mapping).toMatchObject({
       functionId: "RollupFunction",
       eventName: "SliceChanges",
-      tableName: "sales-analytics-aggregates",
+      tableName: physicalName(ctx, "AggregatesTable"),
       startingPosition: "TRIM_HORIZON",
       batchSize: 1000,
       batchingWindowMs: 0,
       reportBatchItemFailures: true,
       bisectBatchOnFunctionError: true,
       maxRetryAttempts: 10,
-      onFailureQueue: "sales-analytics-dead-letters",
+      onFailureQueue: physicalName(ctx, "DeadLetterQueue"),
     });
     expect(mapping?.filters).toEqual([{ dynamodb: { Keys: { sk: { S: ["slice"] } } } }]);
   });

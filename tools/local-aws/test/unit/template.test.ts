@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { salesSchemaVersions } from "../../../../shared/sales/schema.ts";
 import { localStackContext } from "../../stack/context.ts";
 import { paths } from "../../stack/settings.ts";
-import { physicalName, resolveValue, type StackContext } from "../../template/intrinsics.ts";
+import { generatedName, physicalName, resolveValue, type StackContext, stackOutput } from "../../template/intrinsics.ts";
 import { declaredTopics } from "../../template/provision.ts";
 import { loadTemplate, type Template } from "../../template/template.ts";
 
@@ -27,7 +27,38 @@ describe("intrinsic functions resolved as the local stack", () => {
   it("gives tables their declared name and buckets CloudFormation's lower-case generated name", () => {
     const ctx = context(tiny);
     expect(physicalName(ctx, "Table")).toBe("demo-aggregates");
-    expect(physicalName(ctx, "Bucket")).toBe("demo-bucket");
+    expect(physicalName(ctx, "Bucket")).toMatch(/^demo-bucket-[a-z0-9]{12}$/);
+  });
+
+  it("generates names as CloudFormation does: stack-logicalId-suffix, cut to the service's limit, the same on every start", () => {
+    const long = { ...context(tiny), stackName: `Sales${"-Analytics".repeat(12)}`.slice(0, 128) };
+    const queue = generatedName(long, "DeadLetterQueue", "AWS::SQS::Queue");
+    expect(queue).toHaveLength(80);
+    expect(queue).toMatch(/^Sales-Analytics-.*-[A-Z0-9]{12}$/);
+    expect(generatedName(long, "DeadLetterQueue", "AWS::SQS::Queue")).toBe(queue);
+    expect(generatedName({ ...long, stackName: `${long.stackName.slice(0, 127)}x` }, "DeadLetterQueue", "AWS::SQS::Queue")).not.toBe(queue);
+    expect(generatedName(long, "Fn", "AWS::Serverless::Function").length).toBeLessThanOrEqual(64);
+    expect(generatedName(long, "LakeBucket", "AWS::S3::Bucket")).toMatch(/^[a-z0-9-]{63}$/);
+  });
+
+  it("answers the template's outputs as the local stack names them, and refuses one it cannot give", () => {
+    const withOutputs: Template = {
+      ...tiny,
+      Outputs: { TableName: { Value: { Ref: "Table" } }, Prod: { Condition: "IsProd", Value: "p" } },
+    };
+    expect(stackOutput(context(withOutputs), "TableName")).toBe("demo-aggregates");
+    expect(() => stackOutput(context(withOutputs), "Prod")).toThrow("output Prod exists only when the condition IsProd holds");
+    expect(stackOutput(context(withOutputs, { Topic: "prod" }), "Prod")).toBe("p");
+    expect(() => stackOutput(context(withOutputs), "Nope")).toThrow('no output "Nope"; it has TableName, Prod');
+  });
+
+  it("resolves AWS::StackId to a stack ARN whose UUID is the stack's own", () => {
+    const id = String(resolveValue(context(tiny), { Ref: "AWS::StackId" }, "x"));
+    expect(id).toMatch(
+      /^arn:aws:cloudformation:eu-west-1:111122223333:stack\/demo\/[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+    );
+    expect(resolveValue({ ...context(tiny), stackName: "other" }, { Ref: "AWS::StackId" }, "x")).not.toBe(id);
+    expect(resolveValue({ ...context(tiny), stackId: "arn:given" }, { Ref: "AWS::StackId" }, "x")).toBe("arn:given");
   });
 
   it("resolves Ref, GetAtt, Sub with variables and nested attributes, Join and If", () => {
