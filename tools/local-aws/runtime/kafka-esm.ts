@@ -134,14 +134,16 @@ export class KafkaEventSourceMapping {
   readonly #metrics: { readonly sink: MetricSink; readonly functionName: string } | undefined;
   /** Each partition's records not yet done, as of its last fetch or commit (the OffsetLag it publishes). */
   readonly #lags = new Map<string, bigint>();
-  #lastFetchAt = 0;
+  /** A member of its group (joined, not disconnected or crashed): it polls, or retries a batch it polled. */
+  #member = false;
   #lagTimer: NodeJS.Timeout | undefined;
 
   /**
    * `readUncommitted` (default true, Kafka's default) is the isolation level it reads with. With
    * `metrics`, it publishes OffsetLag to its sink as Lambda does (AWS/Lambda, FunctionName the
    * function's physical name: records on its topics it has not done, summed over partitions), once
-   * a minute of the sink and only while it polls: a mapping that cannot fetch publishes nothing.
+   * a minute of the sink and only while it is a member of its group (polling, or retrying a batch):
+   * a mapping that cannot reach the broker publishes nothing.
    */
   constructor(
     mapping: MskMapping,
@@ -187,9 +189,14 @@ export class KafkaEventSourceMapping {
 
   async start(): Promise<void> {
     this.#running = true;
-    this.#consumer.on(this.#consumer.events.FETCH, () => {
-      this.#lastFetchAt = Date.now();
+    const { GROUP_JOIN, DISCONNECT, CRASH, STOP } = this.#consumer.events;
+    this.#consumer.on(GROUP_JOIN, () => {
+      this.#member = true;
     });
+    for (const event of [DISCONNECT, CRASH, STOP])
+      this.#consumer.on(event, () => {
+        this.#member = false;
+      });
     const metrics = this.#metrics;
     if (metrics !== undefined) this.#lagTimer = setInterval(() => this.#publishLag(metrics), metrics.sink.minuteMs);
     await this.#consumer.connect();
@@ -328,9 +335,9 @@ export class KafkaEventSourceMapping {
     return sent;
   }
 
-  /** One minute's OffsetLag, if the mapping fetched within the last minute. Never throws. */
+  /** One minute's OffsetLag, while the mapping is a member of its group. Never throws. */
   #publishLag({ sink, functionName }: { readonly sink: MetricSink; readonly functionName: string }): void {
-    if (!this.#running || Date.now() - this.#lastFetchAt > sink.minuteMs) return;
+    if (!this.#running || !this.#member) return;
     const lag = [...this.#lags.values()].reduce((a, b) => a + b, 0n);
     sink.put({ namespace: "AWS/Lambda", name: "OffsetLag", dimensions: { FunctionName: functionName } }, Number(lag));
   }
