@@ -133,60 +133,32 @@ describe("CloudWatch's alarm rules: M of the last N periods, and missing data", 
 });
 
 describe("metric math", () => {
-  const a = new Map([
-    [1, 3],
-    [2, 0],
-  ]);
-  const b = new Map([[2, 5]]);
-  const timeline = [1, 2, 3];
-  const run = (expression: string) => [
-    ...evaluateExpression(
-      expression,
+  const queries = new Map([
+    [
+      "a",
       new Map([
-        ["a", a],
-        ["b", b],
+        [1, 3],
+        [2, 0],
       ]),
-      timeline,
-    ),
-  ];
+    ],
+    ["b", new Map([[2, 5]])],
+  ]);
+  /** The expression's value by period, over queries a (periods 1, 2) and b (period 2); the timeline is 1 to 3. */
+  const run = (expression: string) => Object.fromEntries(evaluateExpression(expression, queries, [1, 2, 3]));
 
   it("fills the periods where any query has data, and combines series where both have a value", () => {
-    expect(run("FILL(b, 0)")).toEqual([
-      [1, 0],
-      [2, 5],
-      [3, 0],
-    ]);
-    expect(run("a + b")).toEqual([[2, 5]]);
-    expect(run("a * 2 - 1")).toEqual([
-      [1, 5],
-      [2, -1],
-    ]);
+    expect(run("FILL(b, 0)")).toEqual({ 1: 0, 2: 5, 3: 0 });
+    expect(run("a + b")).toEqual({ 2: 5 });
+    expect(run("a * 2 - 1")).toEqual({ 1: 5, 2: -1 });
   });
 
   it("compares to 1 or 0, joins with AND and OR, chooses with IF, and reduces arrays with MAX, MIN and SUM", () => {
-    expect(run("IF(FILL(a, 0) > 0 AND FILL(b, 0) == 0, 1, 0)")).toEqual([
-      [1, 1],
-      [2, 0],
-      [3, 0],
-    ]);
-    expect(run("a > 1 OR b >= 5")).toEqual([[2, 1]]);
-    expect(run("MAX([FILL(a, 0), FILL(b, 0)])")).toEqual([
-      [1, 3],
-      [2, 5],
-      [3, 0],
-    ]);
-    expect(run("MAX([a, b])")).toEqual([
-      [1, 3],
-      [2, 5],
-    ]);
-    expect(run("SUM([a, b])")).toEqual([
-      [1, 3],
-      [2, 5],
-    ]);
-    expect(run("MIN([a, b])")).toEqual([
-      [1, 3],
-      [2, 0],
-    ]);
+    expect(run("IF(FILL(a, 0) > 0 AND FILL(b, 0) == 0, 1, 0)")).toEqual({ 1: 1, 2: 0, 3: 0 });
+    expect(run("a > 1 OR b >= 5")).toEqual({ 2: 1 });
+    expect(run("MAX([FILL(a, 0), FILL(b, 0)])")).toEqual({ 1: 3, 2: 5, 3: 0 });
+    expect(run("MAX([a, b])")).toEqual({ 1: 3, 2: 5 });
+    expect(run("SUM([a, b])")).toEqual({ 1: 3, 2: 5 });
+    expect(run("MIN([a, b])")).toEqual({ 1: 3, 2: 0 });
   });
 });
 
