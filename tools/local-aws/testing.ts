@@ -6,6 +6,7 @@
  */
 export { bundleOf } from "./build/bundle.ts";
 export { runSam } from "./build/sam.ts";
+export { type AlarmEvaluation, type AlarmProperties, type AlarmState, evaluateAlarm } from "./runtime/alarms.ts";
 export {
   DynamoDbStreamEventSourceMapping,
   type DynamoDbStreamMapping,
@@ -22,6 +23,8 @@ export {
   type MskMapping,
   mskMappings,
 } from "./runtime/kafka-esm.ts";
+export { type Datapoint, MetricSink } from "./runtime/metrics.ts";
+export { type MskGroupWatch, MskMetricsEmulator } from "./runtime/msk-metrics.ts";
 export {
   type AccessKeys,
   adminCredentialProvider,

@@ -502,16 +502,36 @@ describe("template.yaml on AWS: the aggregate mapping never skips a batch, and a
     }
   });
 
-  it("alarms on the aggregate mapping's OffsetLag above a threshold for a number of minutes, both parameters", () => {
-    const lag = watching("AWS/Lambda", "OffsetLag").filter((a) => a.props.MetricName === "OffsetLag");
+  // The broker's view of the aggregate consumer group: it exists whether the mapping polls or not.
+  const groupDimensions = [
+    { Name: "Cluster Name", Value: { "Fn::Select": [1, { "Fn::Split": ["/", { Ref: "KafkaCluster" }] }] } },
+    { Name: "Consumer Group", Value: { "Fn::Sub": "${AWS::StackName}-aggregate" } },
+    { Name: "Topic", Value: { Ref: "SalesTopicName" } },
+  ];
+  const metricOf = (alarm: AlarmProps | undefined, name: string) => alarm?.Metrics?.find((m) => m.MetricStat?.Metric.MetricName === name);
+
+  it("alarms on the aggregate group's lag above a threshold for a number of minutes, the broker's lag or the mapping's", () => {
+    const lag = watching("AWS/Kafka", "SumOffsetLag").filter((a) => a.id === "AggregateOffsetLagAlarm");
     expect(lag).toHaveLength(1);
-    expect(lag[0]?.props).toMatchObject({
-      Dimensions: [{ Name: "FunctionName", Value: { Ref: "AggregateFunction" } }],
+    const props = lag[0]?.props;
+    expect(props).toMatchObject({
       Threshold: { Ref: "OffsetLagAlarmThreshold" },
       EvaluationPeriods: { Ref: "OffsetLagAlarmMinutes" },
+      DatapointsToAlarm: { Ref: "OffsetLagAlarmMinutes" },
       ComparisonOperator: "GreaterThanThreshold",
     });
+    expect(metricOf(props, "SumOffsetLag")?.MetricStat?.Metric.Dimensions).toEqual(groupDimensions);
+    expect(metricOf(props, "OffsetLag")?.MetricStat?.Metric.Dimensions).toEqual([
+      { Name: "FunctionName", Value: { Ref: "AggregateFunction" } },
+    ]);
     expect(Number(parameterDefault("OffsetLagAlarmThreshold"))).toBeGreaterThan(0);
+  });
+
+  it("names the consumer group the aggregate mapping joins in its lag alarms, and asks the mapping for its own metrics", () => {
+    const [event] = aggregateEvents;
+    expect(event?.Properties.ConsumerGroupId).toEqual(groupDimensions[1]?.Value);
+    expect(event?.Properties.Topics).toEqual([groupDimensions[2]?.Value]);
+    expect(event?.Properties.MetricsConfig).toEqual({ Metrics: ["EventCount", "ErrorCount", "KafkaMetrics"] });
   });
 
   it("alarms on any dead letter waiting, and on the oldest one aging past a parameter", () => {
@@ -524,21 +544,30 @@ describe("template.yaml on AWS: the aggregate mapping never skips a batch, and a
     expect(age[0]?.props).toMatchObject({ Dimensions: [queue], Threshold: { Ref: "DeadLetterAgeAlarmSeconds" } });
   });
 
-  it("alarms when records wait but no partition's watermark advances, from the metric the aggregator emits", () => {
+  it("alarms when records wait but no partition's watermark advances, also when the mapping cannot poll, within 15 minutes", () => {
     const stalled = watching("SalesStreamAnalytics", "WatermarkAdvances");
     expect(stalled).toHaveLength(1);
-    const metrics = stalled[0]?.props.Metrics ?? [];
-    const lag = metrics.find((m) => m.MetricStat?.Metric.MetricName === "OffsetLag");
-    const advances = metrics.find((m) => m.MetricStat?.Metric.MetricName === "WatermarkAdvances");
+    const props = stalled[0]?.props;
+    const lag = metricOf(props, "OffsetLag");
+    const groupLag = metricOf(props, "SumOffsetLag");
+    const written = metricOf(props, "MessagesInPerSec");
+    const advances = metricOf(props, "WatermarkAdvances");
     expect(lag?.MetricStat?.Metric.Dimensions).toEqual([{ Name: "FunctionName", Value: { Ref: "AggregateFunction" } }]);
+    expect(groupLag?.MetricStat?.Metric.Dimensions).toEqual(groupDimensions);
+    expect(written?.MetricStat?.Metric.Dimensions).toEqual([groupDimensions[0], groupDimensions[2]]);
     // Powertools Metrics adds the service name as the `service` dimension.
     expect(advances?.MetricStat?.Metric.Dimensions).toEqual([{ Name: "service", Value: "aggregate" }]);
-    const expression = metrics.find((m) => m.ReturnData === true)?.Expression ?? "";
-    expect(expression).toContain(`${lag?.Id}`);
-    expect(expression).toContain(`${advances?.Id}`);
-    expect(expression.replace(/\s+/g, "")).toContain(`FILL(${advances?.Id},0)==0`);
-    expect(stalled[0]?.props.EvaluationPeriods).toEqual({ Ref: "WatermarkStallMinutes" });
+    const expression = (props?.Metrics?.find((m) => m.ReturnData === true)?.Expression ?? "").replace(/\s+/g, "");
+    for (const input of [lag, groupLag, written]) expect(expression).toContain(`FILL(${input?.Id},0)`);
+    expect(expression).toContain(`FILL(${advances?.Id},0)==0`);
+    expect(props?.EvaluationPeriods).toEqual({ Ref: "WatermarkStallMinutes" });
+    // Consecutive minutes, plus the minute it began in and about 3 for the metrics to arrive, stay within 15.
+    expect(Number(parameterDefault("WatermarkStallMinutes")) + 1 + 3).toBeLessThanOrEqual(15);
     expect(handlerSource("AggregateFunction")).toContain('"WatermarkAdvances"');
+  });
+
+  it("treats missing data as not breaching in every alarm: a new stack before its first sale stays quiet", () => {
+    for (const { id, props } of alarms) expect((props as { TreatMissingData?: string }).TreatMissingData, id).toBe("notBreaching");
   });
 });
 

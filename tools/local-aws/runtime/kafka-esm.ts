@@ -15,6 +15,7 @@ import {
   sendToOnFailureQueue,
 } from "./esm-core.ts";
 import type { LocalFunction, LogSink } from "./lambda.ts";
+import type { MetricSink } from "./metrics.ts";
 
 /** An MSK event of a function in template.yaml, as the mapping emulator needs it. */
 export interface MskMapping {
@@ -130,17 +131,38 @@ export class KafkaEventSourceMapping {
   readonly #backoff: RetryBackoff;
   #running = false;
   readonly #pauses = new Pauses();
+  readonly #metrics: { readonly sink: MetricSink; readonly functionName: string } | undefined;
+  /** Each partition's records not yet done, as of its last fetch or commit (the OffsetLag it publishes). */
+  readonly #lags = new Map<string, bigint>();
+  /** A member of its group (joined, not disconnected or crashed): it polls, or retries a batch it polled. */
+  #member = false;
+  #lagTimer: NodeJS.Timeout | undefined;
 
-  /** `readUncommitted` (default true, Kafka's default) is the isolation level it reads with. */
+  /**
+   * `readUncommitted` (default true, Kafka's default) is the isolation level it reads with. With
+   * `metrics`, it publishes OffsetLag to its sink as Lambda does (AWS/Lambda, FunctionName the
+   * function's physical name: records on its topics it has not done, summed over partitions), once
+   * a minute of the sink and only while it is a member of its group (polling, or retrying a batch):
+   * a mapping that cannot reach the broker publishes nothing.
+   */
   constructor(
     mapping: MskMapping,
     fn: LocalFunction,
     kafka: Kafka,
     sqs: SQSClient,
     log: LogSink,
-    { backoff = DEFAULT_RETRY_BACKOFF, readUncommitted = true }: { backoff?: RetryBackoff; readUncommitted?: boolean } = {},
+    {
+      backoff = DEFAULT_RETRY_BACKOFF,
+      readUncommitted = true,
+      metrics,
+    }: {
+      backoff?: RetryBackoff;
+      readUncommitted?: boolean;
+      metrics?: { readonly sink: MetricSink; readonly functionName: string };
+    } = {},
   ) {
     this.mapping = mapping;
+    this.#metrics = metrics;
     this.#fn = fn;
     this.#sqs = sqs;
     this.#log = log;
@@ -167,6 +189,16 @@ export class KafkaEventSourceMapping {
 
   async start(): Promise<void> {
     this.#running = true;
+    const { GROUP_JOIN, DISCONNECT, CRASH, STOP } = this.#consumer.events;
+    this.#consumer.on(GROUP_JOIN, () => {
+      this.#member = true;
+    });
+    for (const event of [DISCONNECT, CRASH, STOP])
+      this.#consumer.on(event, () => {
+        this.#member = false;
+      });
+    const metrics = this.#metrics;
+    if (metrics !== undefined) this.#lagTimer = setInterval(() => this.#publishLag(metrics), metrics.sink.minuteMs);
     await this.#consumer.connect();
     for (const topic of this.mapping.topics) await this.#consumer.subscribe({ topic, fromBeginning: this.mapping.fromBeginning });
     await this.#consumer.run({
@@ -176,6 +208,9 @@ export class KafkaEventSourceMapping {
       eachBatch: async ({ batch, heartbeat, isRunning, isStale, resolveOffset }) => {
         const current = () => isRunning() && !isStale() && this.#running;
         const fetchedAt = Date.now();
+        const key = `${batch.topic}-${batch.partition}`;
+        const end = BigInt(batch.highWatermark);
+        this.#lags.set(key, end - BigInt(batch.firstOffset() ?? batch.highWatermark));
         for (let i = 0; i < batch.messages.length && current(); i += this.mapping.batchSize) {
           const messages = batch.messages.slice(i, i + this.mapping.batchSize);
           // A batch short of BatchSize goes once the window has passed since its oldest record arrived.
@@ -202,6 +237,7 @@ export class KafkaEventSourceMapping {
           // resolved offset, not the committed one, and would deliver the same records again.
           resolveOffset(last);
           await this.#consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
+          this.#lags.set(key, end - BigInt(last) - 1n);
         }
       },
     });
@@ -299,8 +335,16 @@ export class KafkaEventSourceMapping {
     return sent;
   }
 
+  /** One minute's OffsetLag, while the mapping is a member of its group. Never throws. */
+  #publishLag({ sink, functionName }: { readonly sink: MetricSink; readonly functionName: string }): void {
+    if (!this.#running || !this.#member) return;
+    const lag = [...this.#lags.values()].reduce((a, b) => a + b, 0n);
+    sink.put({ namespace: "AWS/Lambda", name: "OffsetLag", dimensions: { FunctionName: functionName } }, Number(lag));
+  }
+
   async stop(): Promise<void> {
     this.#running = false;
+    clearInterval(this.#lagTimer);
     this.#pauses.wake();
     await this.#consumer.disconnect();
   }

@@ -15,6 +15,8 @@ import { FirehoseEmulator, firehoseGroupId, firehoseStreams } from "./firehose.t
 import { type HttpRoute, httpRoutes, startHttpApi } from "./http-api.ts";
 import { KafkaEventSourceMapping, mskMappings } from "./kafka-esm.ts";
 import { LocalFunction, type LogSink } from "./lambda.ts";
+import type { MetricSink } from "./metrics.ts";
+import { MskMetricsEmulator } from "./msk-metrics.ts";
 
 export interface RuntimeOptions {
   readonly apiPort?: number;
@@ -41,6 +43,12 @@ export interface RuntimeOptions {
    * resources `npm start` serves.
    */
   readonly namespace?: string;
+  /**
+   * Where the metrics the template's alarms read go: the functions' embedded-metric log lines, the
+   * Kafka mappings' OffsetLag and the broker's consumer-group metrics (MskMetricsEmulator). No
+   * alarm is evaluated here; a test evaluates the template's alarms over it (alarms.ts).
+   */
+  readonly metrics?: MetricSink;
 }
 
 /** Log lines of every function, prefixed with its name, on stdout. */
@@ -57,6 +65,7 @@ export class LocalRuntime {
   readonly mappings: KafkaEventSourceMapping[] = [];
   readonly streamMappings: DynamoDbStreamEventSourceMapping[] = [];
   readonly firehoses: FirehoseEmulator[] = [];
+  #mskMetrics: MskMetricsEmulator | undefined;
   /** The template as this runtime resolved it (a namespaced one names its private resources). */
   readonly context: StackContext;
   readonly namespace: string | undefined;
@@ -102,7 +111,7 @@ export class LocalRuntime {
     const namespace = options.namespace;
     const ctx = namespace === undefined ? localStackContext() : namespacedStackContext(namespace);
     const definitions: SamFunction[] = samFunctions(ctx);
-    const log = options.log ?? prefixedLog;
+    const log = withMetrics(options.log ?? prefixedLog, options.metrics);
     const clients = localClients();
     const identities =
       namespace === undefined
@@ -148,9 +157,19 @@ export class LocalRuntime {
       for (const mapping of mskMappings(definitions)) {
         const esm = new KafkaEventSourceMapping(mapping, this.fn(mapping.functionId), clients.kafka, clients.sqs, log, {
           ...(options.mskRetryBackoff !== undefined && { backoff: options.mskRetryBackoff }),
+          ...(options.metrics !== undefined && {
+            metrics: { sink: options.metrics, functionName: physicalName(ctx, mapping.functionId) },
+          }),
         });
         await esm.start();
         this.mappings.push(esm);
+      }
+      if (options.metrics !== undefined) {
+        const watches = mskMappings(definitions).flatMap((m) =>
+          m.topics.map((topic) => ({ clusterName: m.clusterArn.split("/")[1] ?? m.clusterArn, groupId: m.consumerGroupId, topic })),
+        );
+        this.#mskMetrics = new MskMetricsEmulator(clients.kafka, options.metrics, watches);
+        await this.#mskMetrics.start();
       }
       const streamClients = { dynamodb: clients.dynamodb, streams: clients.dynamodbStreams, sqs: clients.sqs };
       for (const mapping of dynamoDbStreamMappings(definitions)) {
@@ -206,7 +225,10 @@ export class LocalRuntime {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     }
     // One step per reader, all at once: a reader stuck in its stop is then named in the log.
+    const mskMetrics = this.#mskMetrics;
+    this.#mskMetrics = undefined;
     await Promise.all([
+      ...(mskMetrics === undefined ? [] : [step("MSK metrics", () => mskMetrics.stop())]),
       ...this.mappings.splice(0).map((m) => step(`MSK mapping of ${m.mapping.functionId}`, () => m.stop())),
       ...this.streamMappings.splice(0).map((m) => step(`stream mapping of ${m.mapping.functionId}`, () => m.stop())),
       ...this.firehoses.splice(0).map((f) => step(`Firehose ${f.stream.name}`, () => f.stop())),
@@ -227,6 +249,19 @@ export class LocalRuntime {
       this.#log("runtime", `stopped in ${((Date.now() - started) / 1000).toFixed(1)} s`);
     }
   }
+}
+
+/** `log`, also feeding the functions' embedded-metric lines to `metrics` (a malformed one is logged, not thrown). */
+function withMetrics(log: LogSink, metrics: MetricSink | undefined): LogSink {
+  if (metrics === undefined) return log;
+  return (name, line) => {
+    try {
+      metrics.ingestLogLine(name, line);
+    } catch (error) {
+      log("runtime", `metrics of ${name} dropped: ${(error as Error).message}`);
+    }
+    log(name, line);
+  };
 }
 
 /** Provisions a namespace's resources and one moto identity per function; throws (having removed what it made) on failure. */
