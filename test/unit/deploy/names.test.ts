@@ -224,6 +224,10 @@ const stackDerived: Record<string, string> = {
   "Resources.SchemaRegistry.Properties.Name": "glueRegistryOrSchema",
   "Resources.AggregateOffsetLagAlarm.Properties.AlarmName": "alarm",
   "Resources.AggregateWatermarkStalledAlarm.Properties.AlarmName": "alarm",
+  "Resources.AggregateOffsetLagAlarm.Properties.Metrics[1].MetricStat.Metric.Dimensions[1].Value":
+    "the consumer group ConsumerGroupId names (a metric dimension, not a name of its own)",
+  "Resources.AggregateWatermarkStalledAlarm.Properties.Metrics[1].MetricStat.Metric.Dimensions[1].Value":
+    "the consumer group ConsumerGroupId names (a metric dimension, not a name of its own)",
   "Resources.DeadLetterQueueDepthAlarm.Properties.AlarmName": "alarm",
   "Resources.DeadLetterQueueAgeAlarm.Properties.AlarmName": "alarm",
   "Outputs.SchemaRegistryName.Value": "the name of SchemaRegistry, checked there",
