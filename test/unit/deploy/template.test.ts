@@ -504,10 +504,9 @@ describe("template.yaml on AWS: the aggregate mapping never skips a batch, and a
 
   // The broker's view of the aggregate consumer group: it exists whether the mapping polls or not.
   // The group is the one the mapping commits to (its ConsumerGroupId), written the same way.
-  const aggregateEvents = resources.AggregateFunction?.Properties?.Events as Record<string, { Properties: { ConsumerGroupId?: unknown } }>;
   const groupDimensions = [
     { Name: "Cluster Name", Value: { "Fn::Select": [1, { "Fn::Split": ["/", { Ref: "KafkaCluster" }] }] } },
-    { Name: "Consumer Group", Value: aggregateEvents.SalesTopic?.Properties.ConsumerGroupId },
+    { Name: "Consumer Group", Value: aggregateEvents[0]?.Properties.ConsumerGroupId },
     { Name: "Topic", Value: { Ref: "SalesTopicName" } },
   ];
   const metricOf = (alarm: AlarmProps | undefined, name: string) => alarm?.Metrics?.find((m) => m.MetricStat?.Metric.MetricName === name);
