@@ -2,6 +2,9 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { emulatedResourceTypes, localStackContext, unemulatedTypes } from "@sales-stream-analytics/local-aws";
 import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { MAX_LEADERBOARD_LIMIT, queryParameters } from "#functions/query/query";
+import { ISO_INSTANT_SYNTAX } from "#shared/time/instant";
 
 /**
  * Claims of docs/ that follow from code or from template.yaml, read from their source so the
@@ -29,5 +32,90 @@ describe("docs/local-stack.md", () => {
     const named = table.flatMap((line) => [...(line.split(" | ")[0] ?? "").matchAll(/`([A-Za-z0-9:]+)`/g)].map((m) => m[1] as string));
     expect(named.sort()).toEqual([...skipped].sort());
     expect(named.filter((type) => type in emulatedResourceTypes)).toEqual([]);
+  });
+});
+
+type Operation = {
+  operationId: string;
+  parameters?: { name: string; in: string; schema?: Record<string, unknown> }[];
+  responses: Record<string, { description?: string }>;
+};
+const openapi = parse(page("docs/openapi.yaml")) as { paths: Record<string, Record<string, Operation>> };
+const operations = new Map(
+  Object.values(openapi.paths)
+    .flatMap((methods) => Object.values(methods))
+    .map((operation) => [operation.operationId, operation]),
+);
+const operation = (id: string) => {
+  const found = operations.get(id);
+  if (found === undefined) throw new Error(`docs/openapi.yaml has no operation ${id}`);
+  return found;
+};
+/** The exploded object that holds a query route's query string. */
+const queryObject = (id: string) => {
+  const schema = operation(id).parameters?.find((p) => p.in === "query")?.schema as
+    | { properties: Record<string, Record<string, unknown>>; additionalProperties: boolean }
+    | undefined;
+  if (schema === undefined) throw new Error(`${id} has no query object`);
+  return schema;
+};
+
+/** (status, code) of every error a core throws, read from its source: HttpError(s, "C"), badRequest("C"), unavailable("C"). */
+function thrownCodes(file: string): { status: string; code: string }[] {
+  const source = page(file);
+  return [
+    ...[...source.matchAll(/new HttpError\(\s*(\d{3}),\s*"([A-Z_]+)"/g)].map((m) => ({ status: m[1] as string, code: m[2] as string })),
+    ...[...source.matchAll(/badRequest\(\s*"([A-Z_]+)"/g)].map((m) => ({ status: "400", code: m[1] as string })),
+    ...[...source.matchAll(/unavailable\(\s*"([A-Z_]+)"/g)].map((m) => ({ status: "503", code: m[1] as string })),
+  ];
+}
+
+describe("docs/openapi.yaml", () => {
+  it.each([
+    ["functions/ingest/ingest.ts", ["postSales"]],
+    ["functions/ingest/parse.ts", ["postSales"]],
+    ["functions/query/query.ts", ["getLeaderboard", "getSeries"]],
+    ["functions/dashboard/page.ts", ["getDashboardAsset"]],
+  ])("lists every error code %s answers under its status", (file, ids) => {
+    const codes = thrownCodes(file);
+    expect(codes.length).toBeGreaterThan(0);
+    const missing = codes.filter(
+      ({ status, code }) => !ids.some((id) => (operation(id).responses[status]?.description ?? "").includes(code)),
+    );
+    expect(missing).toEqual([]);
+  });
+
+  it("states each query route's parameters as the route reads them, with nothing else allowed", () => {
+    expect(Object.keys(queryObject("getLeaderboard").properties)).toEqual([...queryParameters.leaderboard]);
+    expect(Object.keys(queryObject("getSeries").properties)).toEqual([...queryParameters.series]);
+    expect(queryObject("getLeaderboard").additionalProperties).toBe(false);
+    expect(queryObject("getSeries").additionalProperties).toBe(false);
+    expect(queryObject("getLeaderboard").properties.limit).toMatchObject({ maximum: MAX_LEADERBOARD_LIMIT });
+  });
+
+  it("offers the windows template.yaml configures, and instants in the syntax the API reads", () => {
+    const windows = String(localStackContext().template.Parameters?.Windows?.Default).split(",");
+    for (const id of ["getLeaderboard", "getSeries"]) expect(queryObject(id).properties.window?.enum).toEqual(windows);
+    for (const [id, name] of [
+      ["getLeaderboard", "at"],
+      ["getSeries", "from"],
+      ["getSeries", "to"],
+    ] as const)
+      expect(queryObject(id).properties[name]).toMatchObject({ format: "date-time", pattern: ISO_INSTANT_SYNTAX });
+  });
+
+  it("has no description that a flow mapping's comma cut into a stray key", () => {
+    const stray: string[] = [];
+    const walk = (value: unknown, path: string) => {
+      if (Array.isArray(value)) value.forEach((item, i) => walk(item, `${path}[${i}]`));
+      else if (value !== null && typeof value === "object")
+        for (const [key, inner] of Object.entries(value)) {
+          // Paths and examples may have any key; elsewhere a key with a space is a description cut in two.
+          if (/\s/.test(key) && !/\/(paths|examples)$/.test(path)) stray.push(`${path}/${key}`);
+          walk(inner, `${path}/${key}`);
+        }
+    };
+    walk(parse(page("docs/openapi.yaml")), "");
+    expect(stray).toEqual([]);
   });
 });
