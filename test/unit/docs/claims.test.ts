@@ -107,7 +107,7 @@ describe("docs/openapi.yaml", () => {
   it("has no description that a flow mapping's comma cut into a stray key", () => {
     const stray: string[] = [];
     const walk = (value: unknown, path: string) => {
-      if (Array.isArray(value)) value.forEach((item, i) => walk(item, `${path}[${i}]`));
+      if (Array.isArray(value)) for (const [i, item] of value.entries()) walk(item, `${path}[${i}]`);
       else if (value !== null && typeof value === "object")
         for (const [key, inner] of Object.entries(value)) {
           // Paths and examples may have any key; elsewhere a key with a space is a description cut in two.
