@@ -1,10 +1,12 @@
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { emulatedResourceTypes, localStackContext, unemulatedTypes } from "@sales-stream-analytics/local-aws";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { MAX_LEADERBOARD_LIMIT, queryParameters } from "#functions/query/query";
+import { OTHER_COUNTRIES } from "#shared/aggregates/metrics";
 import { ISO_INSTANT_SYNTAX } from "#shared/time/instant";
+import { generateContract } from "#tools/gen/contract";
 
 /**
  * Claims of docs/ that follow from code or from template.yaml, read from their source so the
@@ -117,5 +119,25 @@ describe("docs/openapi.yaml", () => {
     };
     walk(parse(page("docs/openapi.yaml")), "");
     expect(stray).toEqual([]);
+  });
+});
+
+describe("docs/add-a-field.md", () => {
+  it("lists exactly the files npm run gen writes, and names the reserved country as the validator has it", () => {
+    const text = page("docs/add-a-field.md");
+    const table = section(`\n${text}`.replace("\n# ", "\n## "), "Add a field to a sale")
+      .split("\n")
+      .filter((line) => line.startsWith("| `"))
+      .map((line) => /^\| `([^`]+)`/.exec(line)?.[1]);
+    expect(table.sort()).toEqual([...generateContract(root).keys()].sort());
+    expect(text).toContain(`\`${OTHER_COUNTRIES}\``);
+  });
+});
+
+describe("what docs/ say of ingest", () => {
+  it("never calls a POST /sales request a Kafka transaction: the ingest producer is idempotent, not transactional", () => {
+    expect(page("shared/kafka/producer.ts")).not.toMatch(/transactionalId/);
+    for (const name of ["README.md", ...readdirSync(join(root, "docs")).map((file) => `docs/${file}`)])
+      expect(page(name), name).not.toMatch(/one Kafka transaction|answered 503 (was|is) aborted/i);
   });
 });
