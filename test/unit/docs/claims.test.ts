@@ -1,5 +1,5 @@
-import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { emulatedResourceTypes, localStackContext, unemulatedTypes } from "@sales-stream-analytics/local-aws";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
@@ -139,5 +139,55 @@ describe("what docs/ say of ingest", () => {
     expect(page("shared/kafka/producer.ts")).not.toMatch(/transactionalId/);
     for (const name of ["README.md", ...readdirSync(join(root, "docs")).map((file) => `docs/${file}`)])
       expect(page(name), name).not.toMatch(/one Kafka transaction|answered 503 (was|is) aborted/i);
+  });
+});
+
+describe("names the pages give", () => {
+  const pages = ["README.md", "tools/local-aws/README.md", ...readdirSync(join(root, "docs")).map((file) => `docs/${file}`)].filter(
+    (name) => name.endsWith(".md"),
+  );
+  const exists = (path: string) => existsSync(join(root, path)) || existsSync(join(root, `${path}.ts`));
+
+  it("every file path in code style names a file of the repository (a package README's own paths from its folder)", () => {
+    // A path the page describes as one to create (add-a-field.md's worked example).
+    const toCreate = new Set(["schemas/sales-v3.json"]);
+    const missing = pages.flatMap((name) =>
+      [...page(name).matchAll(/`((?:functions|shared|tools|test|bench|events|schemas|docs|runtime|stack|template|build)\/[^`\s*<>{}]+)`/g)]
+        .map((m) => (m[1] as string).replace(/[.,:;]$/, ""))
+        .filter((path) => !toCreate.has(path) && !exists(path) && !exists(join(dirname(name), path)))
+        .map((path) => `${name}: ${path}`),
+    );
+    expect(missing).toEqual([]);
+  });
+
+  it("every `npm run <script>` is a script of package.json", () => {
+    const scripts = Object.keys((JSON.parse(page("package.json")) as { scripts: Record<string, string> }).scripts);
+    const unknown = pages.flatMap((name) =>
+      [...page(name).matchAll(/npm run ([a-z][a-z:-]*)/g)]
+        .map((m) => m[1] as string)
+        .filter((script) => !scripts.includes(script))
+        .map((s) => `${name}: ${s}`),
+    );
+    expect(unknown).toEqual([]);
+  });
+
+  it("every environment variable in code style is one the code or template.yaml reads", () => {
+    const sources = [
+      ...["functions", "shared", "tools", "bench", "test"].flatMap((dir) =>
+        readdirSync(join(root, dir), { recursive: true, encoding: "utf8" })
+          .filter((file) => file.endsWith(".ts") && !file.includes("node_modules"))
+          .map((file) => page(join(dir, file))),
+      ),
+      page("template.yaml"),
+    ].join("\n");
+    // Read by the AWS SDK and the shell, not by this code; and SQL words of redshift.md.
+    const outside = new Set(["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "JSON_PARSE", "TO_HEX"]);
+    const unread = pages.flatMap((name) =>
+      [...page(name).matchAll(/`([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)`/g)]
+        .map((m) => m[1] as string)
+        .filter((variable) => !variable.startsWith("CKV_") && !outside.has(variable) && !sources.includes(variable))
+        .map((variable) => `${name}: ${variable}`),
+    );
+    expect(unread).toEqual([]);
   });
 });
