@@ -7,6 +7,7 @@ import { MAX_LEADERBOARD_LIMIT, queryParameters } from "#functions/query/query";
 import { OTHER_COUNTRIES } from "#shared/aggregates/metrics";
 import { ISO_INSTANT_SYNTAX } from "#shared/time/instant";
 import { generateContract } from "#tools/gen/contract";
+import { versions } from "../../../tools/local-aws/stack/settings.ts";
 
 /**
  * Claims of docs/ that follow from code or from template.yaml, read from their source so the
@@ -189,5 +190,22 @@ describe("names the pages give", () => {
         .map((variable) => `${name}: ${variable}`),
     );
     expect(unread).toEqual([]);
+  });
+});
+
+describe("docs/local-stack.md's components", () => {
+  it("names the versions the stack installs and the default ports it listens on", () => {
+    const text = page("docs/local-stack.md");
+    const settings = page("tools/local-aws/stack/settings.ts");
+    const defaultPort = (variable: string) => new RegExp(`port\\("${variable}", (\\d+)\\)`).exec(settings)?.[1];
+    const majorMinor = (version: string) => version.split(".").slice(0, 2).join(".");
+    const moto = /^moto\[server\]==(\S+)$/m.exec(page("tools/local-aws/stack/requirements.txt"))?.[1] ?? "none";
+    expect(text).toContain(`| Apache Kafka ${majorMinor(versions.kafka)} `);
+    expect(text).toContain(`| DynamoDB Local ${majorMinor(versions.dynamodbLocal)} `);
+    expect(text).toContain(`| moto server ${majorMinor(moto)} `);
+    expect(text).toContain(`\`127.0.0.1:${defaultPort("LOCAL_KAFKA_PORT")}\``);
+    expect(text).toContain(`\`http://127.0.0.1:${defaultPort("LOCAL_DYNAMODB_PORT")}\``);
+    expect(text).toContain(`\`http://127.0.0.1:${defaultPort("LOCAL_MOTO_PORT")}\``);
+    expect(text).toContain(`(port ${defaultPort("LOCAL_DYNAMODB_PORT")})`);
   });
 });
