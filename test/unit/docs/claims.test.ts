@@ -209,3 +209,36 @@ describe("docs/local-stack.md's components", () => {
     expect(text).toContain(`(port ${defaultPort("LOCAL_DYNAMODB_PORT")})`);
   });
 });
+
+describe("docs/api.md's figures", () => {
+  /** The default a config module gives an environment variable (`integer("NAME", 1_500, ...)`). */
+  const defaultOf = (file: string, variable: string) => {
+    const found = new RegExp(`"${variable}", ([\\d_]+)`).exec(page(file))?.[1];
+    if (found === undefined) throw new Error(`${file} gives ${variable} no default`);
+    return Number(found.replaceAll("_", ""));
+  };
+  const text = page("docs/api.md").replace(/\s+/g, " ");
+
+  it("are the defaults of the functions' settings", () => {
+    const bodyBytes = defaultOf("functions/ingest/config.ts", "MAX_BODY_BYTES");
+    expect(bodyBytes).toBe(1024 * 1024);
+    expect(text).toContain(
+      `body over 1 MB or more than ${defaultOf("functions/ingest/config.ts", "MAX_RECORDS_PER_REQUEST")} records (\`MAX_BODY_BYTES\`, \`MAX_RECORDS_PER_REQUEST\`)`,
+    );
+    expect(text).toContain(`start less ${defaultOf("functions/ingest/config.ts", "RECOVERY_SKEW_MS") / 1000} s (\`RECOVERY_SKEW_MS\``);
+    expect(text).toContain(`\`MAX_COUNTRIES_PER_WINDOW\` (${defaultOf("functions/aggregate/settings.ts", "MAX_COUNTRIES_PER_WINDOW")})`);
+    expect(text).toContain(
+      `\`MAX_SERIES_WINDOWS\` (${defaultOf("functions/query/config.ts", "MAX_SERIES_WINDOWS").toLocaleString("en-US")})`,
+    );
+  });
+
+  it("give the template's window lifetimes", () => {
+    const ttl = String(localStackContext().template.Parameters?.WindowTtl?.Default);
+    const words = ttl.split(",").map((entry) => {
+      const [window, days] = entry.split("=") as [string, string];
+      return `\`${window}\` ${days.replace(/d$/, "")} days`;
+    });
+    expect(words.length).toBeGreaterThan(0);
+    expect(text).toContain(`(defaults: ${words.join(", ")};`);
+  });
+});
