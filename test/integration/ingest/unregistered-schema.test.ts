@@ -1,9 +1,10 @@
 import { randomUUID } from "node:crypto";
-import { CreateRegistryCommand, CreateSchemaCommand, DeleteRegistryCommand, RegisterSchemaVersionCommand } from "@aws-sdk/client-glue";
+import { DeleteRegistryCommand, RegisterSchemaVersionCommand } from "@aws-sdk/client-glue";
 import { LocalRuntime, localClients } from "@sales-stream-analytics/local-aws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { currentSalesSchema, salesSchemaVersions } from "#shared/sales/schema";
 import { request } from "#test/support/http";
+import { createSalesRegistry } from "#test/support/schemas";
 import { topicEndOffset } from "#test/support/topic";
 
 /**
@@ -20,16 +21,7 @@ let runtime: LocalRuntime;
 
 beforeAll(async () => {
   // A registry of the test's own whose "sales" schema holds v1 only: the ingest writes v2.
-  await clients.glue.send(new CreateRegistryCommand({ RegistryName: registryName }));
-  await clients.glue.send(
-    new CreateSchemaCommand({
-      RegistryId: { RegistryName: registryName },
-      SchemaName: "sales",
-      DataFormat: "AVRO",
-      Compatibility: "BACKWARD",
-      SchemaDefinition: JSON.stringify(salesSchemaVersions[0]),
-    }),
-  );
+  await createSalesRegistry(clients.glue, registryName, salesSchemaVersions[0]);
   const admin = clients.kafka.admin();
   await admin.connect();
   await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true });
