@@ -1,6 +1,8 @@
 import { createHash } from "node:crypto";
 import type { GlueAvroEncoder } from "#shared/avro/codec";
+import { CodecError, CodecErrorCode } from "#shared/avro/errors";
 import { AppError } from "#shared/errors/app-error";
+import { InvariantError } from "#shared/errors/internal-errors";
 import { HttpError } from "#shared/http/errors";
 import { HEADER_CORRELATION_ID, HEADER_RECORD_INDEX, HEADER_REQUEST_ID, HEADER_TRACE } from "#shared/kafka/headers";
 import type { Acknowledged, OutgoingRecord, ProduceOutcome } from "#shared/kafka/producer";
@@ -62,7 +64,10 @@ export type RecordOutcome =
  * 409 + Retry-After another attempt with the key is in progress; 503 + Retry-After this attempt
  * wrote nothing (registry, ledger or Kafka unavailable before any record was sent, or refused);
  * 504 + Retry-After a produce request got no definite answer: its records may be in the topic
- * (the body lists each record's status); retry with the same key to settle it.
+ * (the body lists each record's status); retry with the same key to settle it; 500 (not
+ * retriable, nothing written) the current schema is not registered or its registration failed
+ * (SCHEMA_NOT_REGISTERED, SCHEMA_REGISTRATION_FAILED, SCHEMA_UNUSABLE: an operator must act).
+ * Any other error (a bug) is thrown as is: the handler answers a generic 500.
  */
 export async function ingestSales(request: IngestRequest, context: IngestContext, deps: IngestDeps): Promise<IngestAccepted> {
   const records = readRecords(request, deps.limits);
@@ -82,7 +87,12 @@ export async function ingestSales(request: IngestRequest, context: IngestContext
   let encoderError: unknown;
   try {
     const encoder = await deps.encoder();
-    values = sales.map((sale) => encoder.encode(sale));
+    try {
+      values = sales.map((sale) => encoder.encode(sale));
+    } catch (error) {
+      // The validator passed these sales: a schema that refuses one is a bug, not the client's data.
+      throw new InvariantError("a validated sale did not encode with the current schema", { cause: error });
+    }
   } catch (error) {
     encoderError = error;
   }
@@ -100,7 +110,7 @@ export async function ingestSales(request: IngestRequest, context: IngestContext
 
   if (values === undefined) {
     await wroteNothing();
-    throw unavailable("SCHEMA_REGISTRY_UNAVAILABLE", "the schema registry cannot be reached; nothing was produced", deps, encoderError);
+    throw encoderFailure(encoderError, deps);
   }
   const encoded = values;
   const requestId = attempt?.requestId ?? deps.newRequestId();
@@ -227,6 +237,34 @@ async function claimKey(key: string, request: IngestRequest, context: IngestCont
     );
   }
   return claim;
+}
+
+/** Schema lookups that fail the same way until an operator acts: the codec's code is the answer's. */
+const schemaNotUsable = new Set<string>([
+  CodecErrorCode.schemaNotRegistered,
+  CodecErrorCode.registrationFailed,
+  CodecErrorCode.unknownSchemaVersion,
+]);
+
+/**
+ * What a failure to get the encoder answers, by the error policy (shared/errors): a retriable
+ * registry failure is a 503 with Retry-After; a schema that cannot be used for writing is a 500
+ * that names it and is not retriable (a retry would fail alike until an operator registers the
+ * schema); anything else (a bug) is thrown as it is, for the generic 500.
+ */
+function encoderFailure(error: unknown, deps: IngestDeps): unknown {
+  if (error instanceof AppError && error.retriable)
+    return unavailable("SCHEMA_REGISTRY_UNAVAILABLE", "the schema registry cannot be reached; nothing was produced", deps, error);
+  if (error instanceof CodecError && schemaNotUsable.has(error.code)) {
+    const code = error.code === CodecErrorCode.unknownSchemaVersion ? "SCHEMA_UNUSABLE" : error.code;
+    return new HttpError(
+      500,
+      code,
+      "the sales schema is not usable for writing in the schema registry; nothing was produced, and retrying will not help until an operator registers it",
+      { cause: error, retriable: false, expose: true },
+    );
+  }
+  return error;
 }
 
 function unavailable(code: string, message: string, deps: IngestDeps, cause: unknown): HttpError {

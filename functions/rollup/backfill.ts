@@ -28,7 +28,8 @@ export interface SliceLister {
  * stack deployed before the rollup, or windows whose stream batch went to the dead-letter queue.
  * Lists slices `pageSize` at a time and rolls each page's windows up with the rollup's own core,
  * so it may run while the stream mapping runs: the rollup read last wins either way. Throws when
- * listing fails; a window that fails is counted.
+ * listing fails, and what rollUp throws (DynamoDB failing past its retries, a bug): a rerun is
+ * safe. A window that fails on a data error is counted.
  */
 export async function backfillRollups(
   store: RollupStore & SliceLister,

@@ -1,5 +1,6 @@
 import { addPartial, type Metrics } from "#shared/aggregates/metrics";
 import { type RollupItem, type SliceTotals, splitTopicPartition, type TableChange } from "#shared/aggregates/slices";
+import { disposition } from "#shared/errors/disposition";
 import { InvariantError } from "#shared/errors/internal-errors";
 
 /** A window instance of one topic whose region and overall figures are to be added up again. */
@@ -39,10 +40,11 @@ export interface RollupSummary {
   readonly written: number;
   /** Rollups already stored from a later read of the slices (a redelivery, or a concurrent batch). */
   readonly stale: number;
+  /** Windows set aside for a data error (a RecordError): their records are the batch item failure. */
   readonly failedWindows: number;
 }
 
-/** The lowest sequence number of a failed window's records: where Lambda resumes the shard. */
+/** The lowest sequence number of a window that failed on a data error: where Lambda resumes the shard. */
 export interface RollupResult {
   readonly summary: RollupSummary;
   readonly retryFrom: string | undefined;
@@ -74,9 +76,15 @@ export function rollupOf(ref: Pick<WindowRef, "window" | "start">, slices: reado
  * Re-adds every window instance that a batch of slice writes touched, from the slices as they are
  * now. A rollup depends only on what it reads, so redelivered, reordered or concurrent batches
  * are harmless: the store keeps the rollup read last (the largest sum of slice versions).
- * `windowsPerRead` windows are read together, `concurrency` groups at a time. Windows fail
- * independently (a failed read fails its group); the result names the sequence number to resume
- * from when any failed, so the records before it are not sent again.
+ * `windowsPerRead` windows are read together, `concurrency` groups at a time.
+ *
+ * Errors follow the product's policy (shared/errors/disposition.ts), as the aggregate's
+ * processBatch does: a data error (a RecordError) fails its window (a failed read, its group) and
+ * the others go on; the result names the sequence number to resume from, so the records before
+ * it are not sent again. A retriable error (DynamoDB throttled past its retries) or anything else
+ * (a bug: a TypeError, an InvariantError, an SDK error no retry resolved) fails the whole batch:
+ * no further group is started, the groups in flight finish, and the error is thrown (a bug in
+ * preference to a retriable one), so Lambda counts a function error and retries the batch.
  */
 export async function rollUp(
   changes: readonly TableChange[],
@@ -111,6 +119,15 @@ export async function rollUp(
   let written = 0;
   let stale = 0;
   const failed: string[] = [];
+  /** The error that fails the batch: the first bug, else the first retriable error. */
+  let fatal: { error: unknown; bug: boolean } | undefined;
+  const fail = (window: { ref: WindowRef; firstSequence: string }, error: unknown) => {
+    onError?.(window.ref, error);
+    const outcome = disposition(error);
+    if (outcome.action === "dead-letter") failed.push(window.firstSequence);
+    else if (fatal === undefined || (!fatal.bug && outcome.action === "rethrow"))
+      fatal = { error: outcome.error, bug: outcome.action === "rethrow" };
+  };
   const rollupOne = async (next: { ref: WindowRef; firstSequence: string }, read: WindowSlices | undefined) => {
     try {
       // A slice write put the record on the stream, so its window has slices unless they expired since.
@@ -118,8 +135,7 @@ export async function rollUp(
       if ((await store.put(rollupOf(next.ref, read.slices, read.partitions))) === "written") written++;
       else stale++;
     } catch (error) {
-      onError?.(next.ref, error);
-      failed.push(next.firstSequence);
+      fail(next, error);
     }
   };
   // Windows are read a group at a time (a group's slices fill about one BatchGetItem).
@@ -127,21 +143,20 @@ export async function rollUp(
   const all = [...windows.values()];
   for (let i = 0; i < all.length; i += windowsPerRead) groups.push(all.slice(i, i + windowsPerRead));
   const worker = async () => {
-    for (let group = groups.shift(); group !== undefined; group = groups.shift()) {
+    // Once the batch has failed, the groups not started are left to the batch's retry.
+    for (let group = groups.shift(); group !== undefined && fatal === undefined; group = groups.shift()) {
       let slices: WindowSlices[];
       try {
         slices = await store.slices(group.map((window) => window.ref));
       } catch (error) {
-        for (const window of group) {
-          onError?.(window.ref, error);
-          failed.push(window.firstSequence);
-        }
+        for (const window of group) fail(window, error);
         continue;
       }
       await Promise.all(group.map((window, i) => rollupOne(window, slices[i])));
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, groups.length) }, worker));
+  if (fatal !== undefined) throw fatal.error;
   return {
     summary: { records: changes.length, skipped, windows: windows.size, written, stale, failedWindows: failed.length },
     retryFrom: failed.sort(compareSequence)[0],

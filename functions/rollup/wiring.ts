@@ -2,6 +2,7 @@ import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from "aws-lambda";
 import { type Item, tableChangeOf } from "#shared/aggregates/table";
 import { dynamoDbClient } from "#shared/clients/dynamodb";
+import { disposition } from "#shared/errors/disposition";
 import { type Instruments, lambdaHandler } from "#shared/lambda/handler";
 import { metricsFor } from "#shared/observability/metrics";
 import { observability } from "#shared/observability/powertools";
@@ -19,8 +20,10 @@ export interface RollupDeps extends Required<Instruments> {
 
 /**
  * The aggregates table's stream handler over `deps`: rolls up the window instances a batch
- * touched, and answers the first record of a window that failed as the batch item failure
- * (Lambda retries from there). Throws only when the core does (a bug), never for a failed window.
+ * touched, and answers the first record of a window that failed on a data error as the batch
+ * item failure (Lambda retries from there). Throws what rollUp throws (a retriable DynamoDB
+ * failure or a bug), which fails the batch: Lambda counts a function error, bisects and retries
+ * it, and after MaximumRetryAttempts sends its description to the on-failure destination.
  */
 export function createHandler(deps: RollupDeps) {
   const { logger, metrics, store } = deps;
@@ -38,7 +41,12 @@ export function createHandler(deps: RollupDeps) {
       windowsPerRead: windowsPerRead(deps.partitions),
       // Window and start only: slices hold no sale or customer data in their keys.
       onError: (ref, error) =>
-        logger.error("window rollup failed", { window: ref.window, start: new Date(ref.start).toISOString(), error: error as Error }),
+        logger.error("window rollup failed", {
+          window: ref.window,
+          start: new Date(ref.start).toISOString(),
+          disposition: disposition(error).action,
+          error: error as Error,
+        }),
     });
     metrics.addMetric("RollupsWritten", MetricUnit.Count, summary.written);
     metrics.addMetric("RollupsStale", MetricUnit.Count, summary.stale);

@@ -18,7 +18,8 @@ export type CodecErrorCode = (typeof CodecErrorCode)[keyof typeof CodecErrorCode
 /**
  * A record that will never decode (bad bytes, unknown or incompatible schema): a RecordError, so
  * consumers dead-letter it and do not retry. (Producers meet SCHEMA_NOT_REGISTERED and
- * SCHEMA_REGISTRATION_FAILED, answered 422/500 by the ingest; no consumer sees those.)
+ * SCHEMA_REGISTRATION_FAILED: the ingest answers them 500 with that code, not retriable, since
+ * no retry helps until an operator registers the schema; no consumer sees those.)
  */
 export class CodecError extends RecordError {
   declare readonly code: CodecErrorCode;

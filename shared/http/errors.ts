@@ -1,6 +1,10 @@
 import { AppError } from "../errors/app-error.ts";
 
-/** An error with an HTTP status that a client may see (4xx) or a generic one (5xx). */
+/**
+ * An error with an HTTP status that a client may see (4xx, and 503/504, which say when to retry)
+ * or a generic one (other 5xx); `expose` makes a 5xx whose code a client must act on (a stable
+ * code that says retrying will not help) visible too.
+ */
 export class HttpError extends AppError {
   readonly headers: Readonly<Record<string, string>>;
 
@@ -8,7 +12,7 @@ export class HttpError extends AppError {
     status: number,
     code: string,
     message: string,
-    options: { details?: unknown; headers?: Record<string, string>; cause?: unknown; retriable?: boolean } = {},
+    options: { details?: unknown; headers?: Record<string, string>; cause?: unknown; retriable?: boolean; expose?: boolean } = {},
   ) {
     super(message, { code, status, expose: status < 500 || status === 503 || status === 504, ...options });
     this.headers = options.headers ?? {};

@@ -15,7 +15,12 @@ export function httpErrors(logger: Logger): MiddlewareObj<HttpEventLike, unknown
     onError: async (request) => {
       const requestId = request.event?.requestContext?.requestId ?? "unknown";
       const response = errorResponse(request.error, requestId);
-      if (response.statusCode >= 500) logger.error("request failed", { statusCode: response.statusCode, error: request.error as Error });
+      if (response.statusCode >= 500)
+        logger.error("request failed", {
+          statusCode: response.statusCode,
+          code: (request.error as { code?: string }).code,
+          error: request.error as Error,
+        });
       else logger.warn("request rejected", { statusCode: response.statusCode, code: (request.error as { code?: string }).code });
       request.response = response;
     },

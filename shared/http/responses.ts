@@ -16,9 +16,9 @@ export function json(statusCode: number, body: unknown, headers: Record<string, 
 }
 
 /**
- * The one mapper from errors to HTTP responses. Exposed errors (4xx, and 503 that tells a
- * client when to retry) carry their code, message and details; anything else becomes a
- * generic 500 whose detail only the logs see.
+ * The one mapper from errors to HTTP responses. Exposed errors (4xx; 503 and 504, which tell a
+ * client when to retry; a 500 whose stable code says a retry will not help) carry their code,
+ * message and details; anything else becomes a generic 500 whose detail only the logs see.
  */
 export function errorResponse(error: unknown, requestId: string): HttpResponse {
   if (error instanceof AppError && error.expose) {

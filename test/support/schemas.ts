@@ -1,3 +1,4 @@
+import { CreateRegistryCommand, CreateSchemaCommand, type GlueClient } from "@aws-sdk/client-glue";
 import type { GlueAvroDecoder } from "#shared/avro/codec";
 import { CodecError } from "#shared/avro/errors";
 
@@ -15,4 +16,18 @@ export async function decodeAll<T>(decoder: GlueAvroDecoder<T>, frames: readonly
       throw error;
     }
   });
+}
+
+/** Creates a registry of a test's own holding the schema "sales" with `definition` as its first version (BACKWARD). Throws Glue's errors. */
+export async function createSalesRegistry(glue: Pick<GlueClient, "send">, registryName: string, definition: unknown): Promise<void> {
+  await glue.send(new CreateRegistryCommand({ RegistryName: registryName }));
+  await glue.send(
+    new CreateSchemaCommand({
+      RegistryId: { RegistryName: registryName },
+      SchemaName: "sales",
+      DataFormat: "AVRO",
+      Compatibility: "BACKWARD",
+      SchemaDefinition: JSON.stringify(definition),
+    }),
+  );
 }

@@ -7,6 +7,7 @@ import { installCheckov, installChromium, installSamCli, installStack } from "./
 import { assertPrerequisites } from "./stack/prerequisites.ts";
 import { localAws, paths } from "./stack/settings.ts";
 import { down, status, type UpResult, up } from "./stack/stack.ts";
+import { skippedReport } from "./template/emulation.ts";
 import { stackOutput } from "./template/intrinsics.ts";
 
 const usage = `Usage: tsx tools/local-aws/cli.ts <command>
@@ -30,6 +31,7 @@ async function printUp(result: UpResult): Promise<void> {
   }
   console.log(`  resources: ${result.resources.created.length} created, ${result.resources.existing.length} already there`);
   for (const name of result.resources.created) console.log(`    + ${name}`);
+  for (const line of skippedReport(result.skipped)) console.log(`  ${line}`);
   console.log(`  logs: ${paths.logs}`);
   console.log(`  AWS CLI and SDK against moto (S3, SQS, Glue): . ${relative(process.cwd(), developerEnvFile)} (the stack's admin keys)`);
 }

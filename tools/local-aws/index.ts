@@ -7,7 +7,7 @@
  *   the HTTP API, the Kafka and DynamoDB stream event source mappings and Firehose (`npm start`).
  * - One invocation: `invokeFunction(logicalId, event)` (`npm run invoke`).
  * - What code that talks to the stack needs: its clients, endpoints, region and account, and the
- *   template as the stack resolved it (physical names, functions).
+ *   template as the stack resolved it (physical names, functions, the resources it does not emulate).
  *
  * Lower-level pieces for tests and benchmarks that build private pipelines or inject faults are
  * in "@sales-stream-analytics/local-aws/testing".
@@ -20,5 +20,6 @@ export { localClients } from "./stack/clients.ts";
 export { localStackContext } from "./stack/context.ts";
 export { endpoints, localArn, localAws, paths, ports } from "./stack/settings.ts";
 export { down, status, type UpResult, up } from "./stack/stack.ts";
+export { emulatedResourceTypes, skippedResources, type UnemulatedType, unemulatedTypes } from "./template/emulation.ts";
 export { type SamFunction, samFunctions } from "./template/functions.ts";
 export { physicalName, resolveValue, type StackContext } from "./template/intrinsics.ts";

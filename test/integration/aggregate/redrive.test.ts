@@ -3,7 +3,7 @@ import { randomInt, randomUUID } from "node:crypto";
 import { promisify } from "node:util";
 import { CloudFormationClient, CreateStackCommand, DeleteStackCommand } from "@aws-sdk/client-cloudformation";
 import { GetItemCommand } from "@aws-sdk/client-dynamodb";
-import { CreateRegistryCommand, CreateSchemaCommand, DeleteRegistryCommand, RegisterSchemaVersionCommand } from "@aws-sdk/client-glue";
+import { DeleteRegistryCommand, RegisterSchemaVersionCommand } from "@aws-sdk/client-glue";
 import { DeleteObjectCommand } from "@aws-sdk/client-s3";
 import { GetQueueAttributesCommand, SendMessageCommand } from "@aws-sdk/client-sqs";
 import {
@@ -44,6 +44,7 @@ import { identityWithQueue } from "#test/support/identities";
 import { createPrivateQueue, type PrivateQueue } from "#test/support/queues";
 import { expectedFromSlices, rollupFigures } from "#test/support/rollups";
 import { listKeys } from "#test/support/s3";
+import { createSalesRegistry } from "#test/support/schemas";
 import { startStreamMapping } from "#test/support/streams";
 import { sampleSales } from "#tools/sales/generator";
 
@@ -92,16 +93,7 @@ async function seedMoto(seed: number): Promise<void> {
  * so nothing else in moto repeats ids.
  */
 async function registerV3(seed: number): Promise<string> {
-  await clients.glue.send(new CreateRegistryCommand({ RegistryName: registryName }));
-  await clients.glue.send(
-    new CreateSchemaCommand({
-      RegistryId: { RegistryName: registryName },
-      SchemaName: "sales",
-      DataFormat: "AVRO",
-      Compatibility: "BACKWARD",
-      SchemaDefinition: JSON.stringify(currentSalesSchema),
-    }),
-  );
+  await createSalesRegistry(clients.glue, registryName, currentSalesSchema);
   await seedMoto(seed);
   const { SchemaVersionId } = await clients.glue.send(
     new RegisterSchemaVersionCommand({

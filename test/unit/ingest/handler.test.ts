@@ -186,6 +186,36 @@ describe("ingest handler (POST /sales)", () => {
     expect((await cold(post(), lambdaContext())).statusCode).toBe(202);
   }, 20_000);
 
+  it("answers 500 SCHEMA_NOT_REGISTERED without Retry-After when the registry lacks the current schema, logs it as an error, and produces nothing", async () => {
+    // A registry that holds only another schema: GetSchemaByDefinition finds no version, and auto-registration is off.
+    const elsewhere = glueRegistry({ [v2Id]: { type: "record", name: "Other", fields: [] } });
+    const { logger, tracer } = instruments("ingest");
+    const unregistered = createHandler({
+      logger,
+      tracer,
+      registry: new GlueSchemaRegistry(elsewhere.client),
+      producer: () => producer,
+      scanner: () => scanner,
+      ledger,
+      settings,
+    });
+    const response = await unregistered(
+      post((event) => (event.headers["idempotency-key"] = "k-unregistered")),
+      lambdaContext(),
+    );
+    expect(response.statusCode).toBe(500);
+    expect(response.headers["retry-after"]).toBeUndefined();
+    expect(body(response).error.code).toBe("SCHEMA_NOT_REGISTERED");
+    expect(elsewhere.mock.commandCalls(GetSchemaByDefinitionCommand)).toHaveLength(1);
+    expect(kafka.sends).toEqual([]);
+    const logged = logs.lines.map((line) => JSON.parse(line) as { level: string; message: string; code?: string; statusCode?: number });
+    expect(logged).toContainEqual(
+      expect.objectContaining({ level: "ERROR", message: "request failed", code: "SCHEMA_NOT_REGISTERED", statusCode: 500 }),
+    );
+    // The key is free again: once an operator registers the schema, the same request goes through.
+    expect(ledger.entries.size).toBe(0);
+  });
+
   it("answers 503 with Retry-After when Kafka took nothing (a throttled or unreachable broker)", async () => {
     kafka.outcome = () => ({ status: "not-written", error: Object.assign(new Error("quota"), { type: "THROTTLING_QUOTA_EXCEEDED" }) });
     const response = await handler(post(), lambdaContext());

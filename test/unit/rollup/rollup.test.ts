@@ -3,6 +3,8 @@ import { type RollupStore, rollUp, rollupOf, type WindowRef } from "#functions/r
 import type { Metrics } from "#shared/aggregates/metrics";
 import { parseSliceId, type RollupItem, type SliceTotals, sliceId, splitTopicPartition, type TableChange } from "#shared/aggregates/slices";
 import { marshalRollup, marshalSlice, rollupReadItem, tableChangeOf } from "#shared/aggregates/table";
+import { DependencyError, DependencyErrorCode, InvariantError } from "#shared/errors/internal-errors";
+import { RecordError, RecordErrorCode } from "#shared/errors/record-error";
 
 const T0 = Date.parse("2022-08-01T10:15:00Z");
 const m = (orders: number, cents: number, extremes: [number, number] = [cents, cents]): Metrics => ({
@@ -29,23 +31,31 @@ function memoryStore() {
   const rollups = new Map<string, RollupItem>();
   const reads: WindowRef[] = [];
   const groups: number[] = [];
-  const failing = new Set<string>();
+  /** Window instances whose read throws, and what it throws. */
+  const failing = new Map<string, () => unknown>();
+  /** Window instances whose rollup write throws, and what it throws. */
+  const failingPuts = new Map<string, () => unknown>();
   const id = (window: string, start: number) => `${window}@${start}`;
   const store: RollupStore = {
     async slices(refs) {
       groups.push(refs.length);
       reads.push(...refs);
-      if (refs.some((ref) => failing.has(id(ref.window, ref.start)))) throw new Error("throttled");
+      for (const ref of refs) {
+        const failure = failing.get(id(ref.window, ref.start));
+        if (failure !== undefined) throw failure();
+      }
       return refs.map((ref) => ({ slices: slices.get(id(ref.window, ref.start)) ?? [], partitions: 4 }));
     },
     async put(rollup) {
+      const failure = failingPuts.get(id(rollup.window, rollup.start));
+      if (failure !== undefined) throw failure();
       const stored = rollups.get(id(rollup.window, rollup.start));
       if (stored !== undefined && (stored.seen >= rollup.seen || stored.partitions > rollup.partitions)) return "stale";
       rollups.set(id(rollup.window, rollup.start), rollup);
       return "written";
     },
   };
-  return { store, slices, rollups, reads, groups, failing, id };
+  return { store, slices, rollups, reads, groups, failing, failingPuts, id };
 }
 
 describe("rollupOf", () => {
@@ -182,11 +192,11 @@ describe("rollUp", () => {
     expect(latest?.values.get("all#all")?.sales).toBe(301n);
   });
 
-  it("writes what it can when a window fails, and resumes from the failed window's first record (sequence numbers compared as numbers)", async () => {
+  it("writes what it can when a window fails on a data error, and resumes from the failed window's first record (sequence numbers compared as numbers)", async () => {
     const { store, slices, rollups, failing, id } = memoryStore();
     slices.set(id("1m", T0), [totals(1, { "all#all": m(1, 100) })]);
     slices.set(id("1h", T0), [totals(1, { "all#all": m(1, 100) })]);
-    failing.add(id("1h", T0));
+    failing.set(id("1h", T0), () => new RecordError(RecordErrorCode.outOfRange, "a slice whose window no figure can hold"));
     const records: TableChange[] = [
       { ...record("1m", T0, "sales-0"), sequenceNumber: "900" },
       { ...record("1h", T0, "sales-1"), sequenceNumber: "1000" },
@@ -198,6 +208,37 @@ describe("rollUp", () => {
     expect(retryFrom).toBe("999");
     expect(errors).toEqual(["1h"]);
     expect(rollups.has(id("1m", T0))).toBe(true);
+  });
+
+  it("fails the whole batch on a retriable error (DynamoDB throttled past its retries): it throws it, and starts no further read", async () => {
+    const { store, slices, failing, reads, id } = memoryStore();
+    for (const window of ["1m", "1h", "1d"]) slices.set(id(window, T0), [totals(1, { "all#all": m(1, 100) })]);
+    const throttled = new DependencyError(DependencyErrorCode.dynamodbUnprocessed, "DynamoDB left 3 keys unprocessed after 9 attempts");
+    failing.set(id("1m", T0), () => throttled);
+    const errors: string[] = [];
+    const records = ["1m", "1h", "1d"].map((window) => record(window, T0, "sales-0"));
+    // One group at a time: the failed first group stops the others.
+    await expect(rollUp(records, store, { concurrency: 1, onError: (ref) => errors.push(ref.window) })).rejects.toBe(throttled);
+    expect(reads.map((ref) => ref.window)).toEqual(["1m"]);
+    expect(errors).toEqual(["1m"]);
+  });
+
+  it("fails the whole batch on a bug (a TypeError while writing), in preference to a retriable error met beside it", async () => {
+    const { store, slices, failing, failingPuts, rollups, id } = memoryStore();
+    for (const window of ["1m", "1h", "1d"]) slices.set(id(window, T0), [totals(1, { "all#all": m(1, 100) })]);
+    const bug = new TypeError("Cannot read properties of undefined (reading 'sales')");
+    failing.set(id("1m", T0), () => new DependencyError(DependencyErrorCode.dynamodbUnprocessed, "unprocessed"));
+    failingPuts.set(id("1h", T0), () => bug);
+    const records = ["1m", "1h", "1d"].map((window) => record(window, T0, "sales-0"));
+    // Windows read one per group, all groups at once: the 1m read fails, the 1h write throws the bug, the 1d one is written.
+    await expect(rollUp(records, store, { concurrency: 3 })).rejects.toBe(bug);
+    expect(rollups.has(id("1d", T0))).toBe(true);
+  });
+
+  it("never sets a window aside for an InvariantError (an item nobody asked for): it is thrown, not a batch item failure", async () => {
+    const { store, failing, id } = memoryStore();
+    failing.set(id("1m", T0), () => new InvariantError("DynamoDB answered an item that was not asked for (pk x)"));
+    await expect(rollUp([record("1m", T0, "sales-0")], store)).rejects.toBeInstanceOf(InvariantError);
   });
 
   it("writes nothing for a window whose slices have all expired since", async () => {

@@ -3,6 +3,7 @@ import { createConnection } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Kafka } from "kafkajs";
+import { skippedResources, type UnemulatedType } from "../template/emulation.ts";
 import { samFunctions } from "../template/functions.ts";
 import { type ProvisionReport, provision } from "../template/provision.ts";
 import { localClients } from "./clients.ts";
@@ -70,12 +71,14 @@ export interface UpResult {
   readonly seconds: number;
   readonly states: Record<string, "started" | "running">;
   readonly resources: ProvisionReport;
+  /** The template's resources the stack skips: their types are not emulated (docs/local-stack.md). */
+  readonly skipped: readonly UnemulatedType[];
 }
 
 /**
  * Brings the whole stack up (installing what is missing), then creates the template's
- * resources. Idempotent: components already running are reused. Throws with the failing
- * component's name and log file.
+ * resources, and reports those it skips (types it does not emulate). Idempotent: components
+ * already running are reused. Throws with the failing component's name and log file.
  */
 export async function up(options: UpOptions = {}): Promise<UpResult> {
   const started = Date.now();
@@ -127,7 +130,7 @@ export async function up(options: UpOptions = {}): Promise<UpResult> {
     resources.created.push(...identities.created);
     resources.existing.push(...identities.existing);
     await warmTransactionCoordinator(clients.kafka);
-    return { seconds: (Date.now() - started) / 1000, states: Object.fromEntries(results), resources };
+    return { seconds: (Date.now() - started) / 1000, states: Object.fromEntries(results), resources, skipped: skippedResources(ctx) };
   } finally {
     await admin.disconnect();
     for (const client of [clients.dynamodb, clients.s3, clients.sqs, clients.glue, clients.iam]) client.destroy();
