@@ -1,11 +1,14 @@
 import { relative } from "node:path";
 import { parseArgs } from "node:util";
 import { LocalRuntime } from "./runtime/runtime.ts";
+import { localStackContext } from "./stack/context.ts";
 import { developerEnvFile } from "./stack/identities.ts";
 import { installCheckov, installChromium, installSamCli, installStack, installTrino } from "./stack/install.ts";
 import { assertPrerequisites } from "./stack/prerequisites.ts";
 import { localAws, paths } from "./stack/settings.ts";
 import { down, status, type UpResult, up } from "./stack/stack.ts";
+import { trinoQuery } from "./stack/trino.ts";
+import { physicalName } from "./template/intrinsics.ts";
 
 const usage = `Usage: tsx tools/local-aws/cli.ts <command>
 
@@ -16,6 +19,7 @@ const usage = `Usage: tsx tools/local-aws/cli.ts <command>
                         bring the stack up in the background and return; --trino starts Trino too (SQL on the lake)
   stack down            stop what the stack started (by pid)
   stack status          pid, health and memory of each component
+  stack sql "<query>"   run SQL on the lake in the local Trino (stack up --trino first), in the template's lake database
 `;
 
 async function printUp(result: UpResult): Promise<void> {
@@ -71,6 +75,11 @@ async function main(argv: string[]): Promise<void> {
             `${c.name.padEnd(10)} ${c.endpoint.padEnd(26)} ${c.pid === undefined ? "stopped" : `pid ${c.pid} ${c.healthy ? "healthy" : "UNHEALTHY"} ${c.residentMiB ?? "?"} MiB`}`,
           );
         }
+      } else if (sub === "sql" && positionals[2] !== undefined) {
+        // The lake's database as Athena's query context names it: unqualified table names read as in Athena.
+        const result = await trinoQuery(positionals[2], { schema: physicalName(localStackContext(), "LakeDatabase") });
+        console.log(result.columns.map((c) => c.name).join("\t"));
+        for (const row of result.rows) console.log(row.map((value) => (value === null ? "NULL" : String(value))).join("\t"));
       } else {
         throw new Error(`unknown stack command "${sub ?? ""}"\n${usage}`);
       }

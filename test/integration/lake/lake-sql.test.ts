@@ -1,6 +1,8 @@
 import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { CopyObjectCommand } from "@aws-sdk/client-s3";
-import { LocalRuntime, localClients, startTrino, trinoQuery } from "@sales-stream-analytics/local-aws";
+import { LocalRuntime, localClients, paths, startTrino, trinoQuery } from "@sales-stream-analytics/local-aws";
 import { stopProcess } from "@sales-stream-analytics/local-aws/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bigCentsOf, formatCents } from "#shared/money/cents";
@@ -92,30 +94,22 @@ async function apiPerDate(from: number, to: number): Promise<Map<string, Figure>
 const sql = async (text: string) => (await trinoQuery(text, { schema: database })).rows;
 const figureRow = (row: readonly unknown[] | undefined): Figure => ({ orders: Number(row?.[0] ?? 0), sales: String(row?.[1] ?? "0.00") });
 
-/** The questions of docs/lake.md in SQL on `source` (the table or the view), as Athena runs them. */
-async function sqlAnswers(source: string, dates: readonly string[]) {
-  const perDate = new Map(
-    (
-      await sql(
-        `SELECT dt, count(*), sum(amount) FROM ${source} WHERE dt BETWEEN '${dates[0]}' AND '${dates.at(-1)}' GROUP BY dt ORDER BY dt`,
-      )
-    ).map((row) => [String(row[0]), figureRow(row.slice(1))]),
-  );
-  const [india] = await sql(
-    `SELECT count(*), sum(amount) FROM ${source} WHERE country = 'India' AND dt BETWEEN '2022-08-01' AND '2022-08-31'`,
-  );
-  const [promo] = await sql(
-    `SELECT count(*), sum(amount) FROM ${source} WHERE country = 'United States' AND dt = '2022-08-12'` +
-      ` AND payment_date >= TIMESTAMP '2022-08-12 14:00:00' AND payment_date < TIMESTAMP '2022-08-12 18:00:00'`,
-  );
-  const europe = new Map(
-    (
-      await sql(
-        `SELECT country = 'France', count(*), sum(amount) FROM ${source}` +
-          ` WHERE region = 'Europe' AND dt BETWEEN '${dates[0]}' AND '${dates.at(-1)}' GROUP BY 1`,
-      )
-    ).map((row) => [row[0] === true ? "France" : "rest of Europe", figureRow(row.slice(1))]),
-  );
+/** The SQL block of docs/lake.md marked `<!-- lake-sql:<name> -->`: the test runs the docs' queries as written. */
+function docQuery(name: string): string {
+  const text = readFileSync(join(paths.projectRoot, "docs", "lake.md"), "utf8");
+  const marker = `<!-- lake-sql:${name} -->\n\`\`\`sql\n`;
+  const at = text.indexOf(marker);
+  if (at < 0) throw new Error(`docs/lake.md has no SQL block marked lake-sql:${name}`);
+  return text.slice(at + marker.length, text.indexOf("\n```", at + marker.length));
+}
+
+/** The questions of docs/lake.md, as Athena runs them, on the view (as written) or on the raw table. */
+async function sqlAnswers(source: "view" | "table") {
+  const run = (name: string) => sql(source === "view" ? docQuery(name) : docQuery(name).replaceAll("FROM sales_once", `FROM ${table}`));
+  const perDate = new Map((await run("per-date")).map((row) => [String(row[0]), figureRow(row.slice(1))]));
+  const [india] = await run("india-in-august");
+  const [promo] = await run("us-promotion");
+  const europe = new Map((await run("france-vs-europe")).map((row) => [String(row[0]), figureRow(row.slice(1))]));
   return {
     perDate,
     indiaInAugust: figureRow(india),
@@ -139,40 +133,40 @@ afterAll(async () => {
 }, 120_000);
 
 describe("the lake in SQL through the Glue catalog (Trino, as Athena)", { timeout: 300_000 }, () => {
-  it("answers the business questions as the query API and the tally do, to the cent, and the view counts a twice-written object once", async () => {
+  it("answers docs/lake.md's questions as the query API and the tally do, to the cent, and the view counts a twice-written object once", async () => {
     const sales = theSales();
     for (let i = 0; i < sales.length; i += 100) {
       const response = await postSales(runtime.apiUrl, sales.slice(i, i + 100));
       expect(response.status, await response.text()).toBe(202);
     }
     const dates = [...new Set(sales.map(dateOf))].sort();
-    const first = day(dates[0] as string);
-    const end = day(dates.at(-1) as string) + 24 * HOUR;
+    // The questions of docs/lake.md are about August 2022; the sales around it test the edges.
+    const august = { from: day("2022-08-01"), to: day("2022-09-01") };
+    const inAugust = (s: Sale) => s.payment_date >= august.from && s.payment_date < august.to;
+    const augustDates = dates.filter((d) => d.startsWith("2022-08"));
 
     // The tally of what was accepted, computed here from the posted sales.
-    const tallyPerDate = new Map(dates.map((d) => [d, figureOf(sales.filter((s) => dateOf(s) === d))]));
-    const inAugust = (s: Sale) => s.payment_date >= day("2022-08-01") && s.payment_date < day("2022-09-01");
     const tally = {
-      perDate: tallyPerDate,
+      perDate: new Map(augustDates.map((d) => [d, figureOf(sales.filter((s) => dateOf(s) === d))])),
       indiaInAugust: figureOf(sales.filter((s) => s.country === "India" && inAugust(s))),
       usPromotion: figureOf(
         sales.filter((s) => s.country === "United States" && s.payment_date >= promotion.from && s.payment_date < promotion.to),
       ),
-      france: figureOf(sales.filter((s) => s.country === "France")),
-      restOfEurope: figureOf(sales.filter((s) => regionOf(s.country) === "Europe" && s.country !== "France")),
+      france: figureOf(sales.filter((s) => s.country === "France" && inAugust(s))),
+      restOfEurope: figureOf(sales.filter((s) => regionOf(s.country) === "Europe" && s.country !== "France" && inAugust(s))),
     };
 
     // The query API (aggregates and rollups of this private stack), once it counts every sale.
-    let apiDates = new Map<string, Figure>();
+    const everyDate = { from: day(dates[0] as string), to: day(dates.at(-1) as string) + 24 * HOUR };
     await eventually(async () => {
-      apiDates = await apiPerDate(first, end);
-      return [...apiDates.values()].reduce((n, f) => n + f.orders, 0) >= sales.length;
+      const counted = await apiPerDate(everyDate.from, everyDate.to);
+      return [...counted.values()].reduce((n, f) => n + f.orders, 0) >= sales.length;
     }, 120_000);
-    const franceApi = await apiTotal("country/France", "1d", first, end);
-    const europeApi = await apiTotal("region/Europe", "1d", first, end);
+    const franceApi = await apiTotal("country/France", "1d", august.from, august.to);
+    const europeApi = await apiTotal("region/Europe", "1d", august.from, august.to);
     const api = {
-      perDate: apiDates,
-      indiaInAugust: await apiTotal("country/India", "1d", day("2022-08-01"), day("2022-09-01")),
+      perDate: await apiPerDate(august.from, august.to),
+      indiaInAugust: await apiTotal("country/India", "1d", august.from, august.to),
       usPromotion: await apiTotal("country/United%20States", "1h", promotion.from, promotion.to),
       france: franceApi,
       restOfEurope: {
@@ -188,13 +182,13 @@ describe("the lake in SQL through the Glue catalog (Trino, as Athena)", { timeou
       const [row] = await sql(`SELECT count(*) FROM ${table} WHERE dt BETWEEN '${dates[0]}' AND '${dates.at(-1)}'`);
       return Number(row?.[0]) >= sales.length;
     }, 120_000);
-    const fromTable = await sqlAnswers(table, dates);
-    const fromView = await sqlAnswers(view, dates);
+    const fromTable = await sqlAnswers("table");
+    const fromView = await sqlAnswers("view");
 
     const show = (f: Figure) => `${String(f.orders).padStart(4)} orders ${f.sales.padStart(14)}`;
     const lines = [
       `${"question".padEnd(26)} ${"SQL (Trino, view)".padEnd(30)} ${"query API".padEnd(30)} tally`,
-      ...dates.map(
+      ...augustDates.map(
         (d) =>
           `${`date ${d}`.padEnd(26)} ${show(fromView.perDate.get(d) ?? figureRow(undefined)).padEnd(30)} ${show(api.perDate.get(d) ?? figureRow(undefined)).padEnd(30)} ${show(tally.perDate.get(d) as Figure)}`,
       ),
@@ -225,8 +219,8 @@ describe("the lake in SQL through the Glue catalog (Trino, as Athena)", { timeou
     const [objectRows] = await sql(`SELECT count(*) FROM ${table} WHERE dt = '2022-08-12' AND "$path" LIKE '%${copied.split("/").at(-1)}'`);
     const twice = Number(objectRows?.[0]);
     expect(twice).toBeGreaterThan(0);
-    const rawAfter = await sqlAnswers(table, dates);
-    const onceAfter = await sqlAnswers(view, dates);
+    const rawAfter = await sqlAnswers("table");
+    const onceAfter = await sqlAnswers("view");
     const tallyDay = tally.perDate.get("2022-08-12") as Figure;
     console.log(
       `a delivery written twice (${twice} rows again under dt=2022-08-12): table ${show(rawAfter.perDate.get("2022-08-12") as Figure)}, view ${show(onceAfter.perDate.get("2022-08-12") as Figure)}, tally ${show(tallyDay)}`,
