@@ -1,5 +1,6 @@
 import type { GlueAvroDecoder } from "#shared/avro/codec";
 import { deadLetterOrThrow } from "#shared/errors/disposition";
+import { regionOf } from "#shared/sales/regions";
 import type { Sale } from "#shared/sales/schema";
 import { sqlTimestamp } from "#shared/time/sql-timestamp";
 
@@ -37,10 +38,17 @@ export interface TransformOutcome {
 /**
  * One JSON object, as the Glue table's columns expect it. `amount` is written as a JSON number
  * with its exact decimal text (4.99, never 4.9899999), which the SerDe reads into decimal(10,2).
+ * `region` is the country's region by the reference the aggregates group by (tools/gen derivedColumns).
  */
 export function lakeJson(sale: Sale, partition: number, offset: number): string {
   const { amount, payment_date, ...rest } = sale;
-  const body = JSON.stringify({ ...rest, payment_date: sqlTimestamp(payment_date), kafka_partition: partition, kafka_offset: offset });
+  const body = JSON.stringify({
+    ...rest,
+    payment_date: sqlTimestamp(payment_date),
+    region: regionOf(sale.country),
+    kafka_partition: partition,
+    kafka_offset: offset,
+  });
   return `{"amount":${amount},${body.slice(1)}\n`;
 }
 

@@ -6,7 +6,7 @@ export interface LakeColumn {
   readonly type: string;
 }
 
-/** The lake table's columns: the current reader schema's fields, then the Kafka coordinates. */
+/** The lake table's columns: the current reader schema's fields, the derived columns (region), then the Kafka coordinates. */
 export const lakeColumns: readonly LakeColumn[] = [
   { name: "payment_id", type: "bigint" },
   { name: "customer_id", type: "bigint" },
@@ -16,6 +16,7 @@ export const lakeColumns: readonly LakeColumn[] = [
   { name: "district", type: "string" },
   { name: "country", type: "string" },
   { name: "channel", type: "string" },
+  { name: "region", type: "string" },
   { name: "kafka_partition", type: "int" },
   { name: "kafka_offset", type: "bigint" },
 ];

@@ -3,22 +3,25 @@ import { parseArgs } from "node:util";
 import { LocalRuntime } from "./runtime/runtime.ts";
 import { localStackContext } from "./stack/context.ts";
 import { developerEnvFile } from "./stack/identities.ts";
-import { installCheckov, installChromium, installSamCli, installStack } from "./stack/install.ts";
+import { installCheckov, installChromium, installSamCli, installStack, installTrino } from "./stack/install.ts";
 import { assertPrerequisites } from "./stack/prerequisites.ts";
 import { localAws, paths } from "./stack/settings.ts";
 import { down, status, type UpResult, up } from "./stack/stack.ts";
+import { trinoQuery } from "./stack/trino.ts";
 import { skippedReport } from "./template/emulation.ts";
-import { stackOutput } from "./template/intrinsics.ts";
+import { physicalName, stackOutput } from "./template/intrinsics.ts";
 
 const usage = `Usage: tsx tools/local-aws/cli.ts <command>
 
-  setup                 download Kafka, DynamoDB Local (Maven Central), moto, the SAM CLI and checkov (PyPI) into ${paths.cacheRoot};
+  setup                 download Kafka, DynamoDB Local, Trino (Maven Central), moto, the SAM CLI and checkov (PyPI) into ${paths.cacheRoot};
                         install Debian's chromium (apt-get, as root) for the dashboard's browser test
-  start                 bring the stack up, stay in the foreground, stop it on Ctrl-C   (npm start)
-  stack up [--keep-data]  bring the stack up in the background and return
+  start [--trino]       bring the stack up, stay in the foreground, stop it on Ctrl-C   (npm start)
+  stack up [--keep-data] [--trino]
+                        bring the stack up in the background and return; --trino starts Trino too (SQL on the lake)
   stack down            stop what the stack started (by pid)
   stack status          pid, health and memory of each component
   stack output <key>    a template output as the local stack names it (LakeBucketName, LakeTable, ...)
+  stack sql "<query>"   run SQL on the lake in the local Trino (stack up --trino first), in the template's lake database
 `;
 
 async function printUp(result: UpResult): Promise<void> {
@@ -40,7 +43,11 @@ async function main(argv: string[]): Promise<void> {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { "keep-data": { type: "boolean", default: false }, help: { type: "boolean", short: "h" } },
+    options: {
+      "keep-data": { type: "boolean", default: false },
+      trino: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h" },
+    },
   });
   const [command, sub] = positionals;
   if (values.help === true || command === undefined) {
@@ -51,9 +58,9 @@ async function main(argv: string[]): Promise<void> {
     case "setup":
       assertPrerequisites();
       await installStack();
-      // Setup (npm test, CI) also fetches the SAM CLI and checkov, so the sam build and template
-      // scan tests never wait on pip (two pip runs at once: each is mostly network wait).
-      await Promise.all([installSamCli(), installCheckov()]);
+      // Setup (npm test, CI) also fetches the SAM CLI, checkov and Trino, so the sam build, template
+      // scan and lake SQL tests never wait on a download (each is mostly network wait).
+      await Promise.all([installSamCli(), installCheckov(), installTrino()]);
       // The dashboard's browser test needs it; without root it cannot be installed from here,
       // and that test alone fails, naming how to install it.
       await installChromium().catch((error: Error) => console.error(`warning: ${error.message}`));
@@ -61,7 +68,7 @@ async function main(argv: string[]): Promise<void> {
       return;
     case "stack":
       if (sub === "up") {
-        await printUp(await up({ keepData: values["keep-data"] }));
+        await printUp(await up({ keepData: values["keep-data"], trino: values.trino }));
       } else if (sub === "down") {
         const stopped = await down();
         console.log(stopped.length > 0 ? `stopped: ${stopped.join(", ")}` : "nothing of this stack was running");
@@ -73,12 +80,17 @@ async function main(argv: string[]): Promise<void> {
             `${c.name.padEnd(10)} ${c.endpoint.padEnd(26)} ${c.pid === undefined ? "stopped" : `pid ${c.pid} ${c.healthy ? "healthy" : "UNHEALTHY"} ${c.residentMiB ?? "?"} MiB`}`,
           );
         }
+      } else if (sub === "sql" && positionals[2] !== undefined) {
+        // The lake's database as Athena's query context names it: unqualified table names read as in Athena.
+        const result = await trinoQuery(positionals[2], { schema: physicalName(localStackContext(), "LakeDatabase") });
+        console.log(result.columns.map((c) => c.name).join("\t"));
+        for (const row of result.rows) console.log(row.map((value) => (value === null ? "NULL" : String(value))).join("\t"));
       } else {
         throw new Error(`unknown stack command "${sub ?? ""}"\n${usage}`);
       }
       return;
     case "start":
-      await startForeground(values["keep-data"]);
+      await startForeground(values["keep-data"], values.trino);
       return;
     default:
       throw new Error(`unknown command "${command}"\n${usage}`);
@@ -86,7 +98,7 @@ async function main(argv: string[]): Promise<void> {
 }
 
 /** `npm start`: the stack in the foreground; Ctrl-C (or SIGTERM) stops everything it started. */
-async function startForeground(keepData: boolean): Promise<void> {
+async function startForeground(keepData: boolean, trino: boolean): Promise<void> {
   let stopping = false;
   let runtime: LocalRuntime | undefined;
   const stop = async (signal: string) => {
@@ -101,7 +113,7 @@ async function startForeground(keepData: boolean): Promise<void> {
   process.on("SIGINT", () => void stop("SIGINT"));
   process.on("SIGTERM", () => void stop("SIGTERM"));
   try {
-    await printUp(await up({ keepData }));
+    await printUp(await up({ keepData, trino }));
     runtime = await LocalRuntime.start();
   } catch (error) {
     await runtime?.stop();

@@ -3,6 +3,7 @@
  *
  * - The stack: `up()` starts Kafka (KRaft), DynamoDB Local and moto and provisions template.yaml's
  *   resources in them; `down()` stops what it started; `status()` reports each component.
+ *   `startTrino()` adds Trino (opt-in) and `trinoQuery()` runs SQL on the lake through the Glue catalog.
  * - The runtime: `LocalRuntime.start()` runs the template's functions as Lambda runs them, behind
  *   the HTTP API, the Kafka and DynamoDB stream event source mappings and Firehose (`npm start`).
  * - One invocation: `invokeFunction(logicalId, event)` (`npm run invoke`).
@@ -19,7 +20,8 @@ export { LocalRuntime, type RuntimeOptions } from "./runtime/runtime.ts";
 export { localClients } from "./stack/clients.ts";
 export { localStackContext } from "./stack/context.ts";
 export { endpoints, localArn, localAws, paths, ports } from "./stack/settings.ts";
-export { down, status, type UpResult, up } from "./stack/stack.ts";
+export { down, startTrino, status, type UpResult, up } from "./stack/stack.ts";
+export { type TrinoResult, trinoCatalog, trinoQuery } from "./stack/trino.ts";
 export { emulatedResourceTypes, skippedResources, type UnemulatedType, unemulatedTypes } from "./template/emulation.ts";
 export { type SamFunction, samFunctions } from "./template/functions.ts";
 export { physicalName, resolveValue, type StackContext } from "./template/intrinsics.ts";

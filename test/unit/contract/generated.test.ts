@@ -83,7 +83,10 @@ describe("the generator", () => {
     expect(out.get("shared/sales/input-fields.ts")).toContain('note: optionalTextField("note", 50),');
     expect(out.get("test/support/lake-columns.ts")).toContain('{ name: "note", type: "string" },');
     expect(out.get("template.yaml")).toMatch(/SalesSchemaV3:\n {4}Type: AWS::Glue::SchemaVersion\n {4}DependsOn: SalesSchemaV2\n/);
-    expect(out.get("template.yaml")).toContain("            - Name: note\n              Type: string\n            - Name: kafka_partition");
+    expect(out.get("template.yaml")).toContain("            - Name: note\n              Type: string\n            - Name: region");
+    // The view follows: the new column in its SQL, its definition's columns and its storage descriptor.
+    expect(out.get("template.yaml")).toContain("channel, note, region, kafka_partition, kafka_offset, dt FROM");
+    expect(out.get("template.yaml")).toContain('{"name":"note","type":"varchar"}');
     expect(out.get("docs/openapi.yaml")).toContain("        note: { type: string, nullable: true, maxLength: 50 }");
     writeFileSync(join(scratch, "schemas", "sales-v5.json"), JSON.stringify(v3));
     expect(() => generateContract(scratch as string)).toThrow(/sales-v5.json: expected version 4/);

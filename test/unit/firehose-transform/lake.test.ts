@@ -2,12 +2,13 @@ import { localStackContext, resolveValue } from "@sales-stream-analytics/local-a
 import { expandPrefix, firehoseStreams } from "@sales-stream-analytics/local-aws/testing";
 import { describe, expect, it } from "vitest";
 import { lakeJson, transformRecords } from "#functions/firehose-transform/transform";
+import { MAX_FUTURE_MS } from "#functions/ingest/validate";
 import { GlueAvroDecoder, GlueAvroEncoder } from "#shared/avro/codec";
 import { currentSalesSchema, type Sale, salesSchemaVersions } from "#shared/sales/schema";
 import { MemorySchemaSource, V1_ID, V2_ID } from "#test/support/fakes/registry";
 import { lakeColumns, partitionColumn } from "#test/support/lake-columns";
 import { sampleSales } from "#tools/sales/generator";
-import { lakeColumnsOf } from "../../../tools/gen/contract.ts";
+import { lakeColumnsOf, onceViewSql, sqlTypeOf } from "../../../tools/gen/contract.ts";
 
 const sale: Sale = {
   payment_id: 7,
@@ -33,6 +34,63 @@ describe("the lake's Glue table", () => {
     expect(lakeColumns.find((c) => c.name === "amount")?.type).toBe("decimal(10,2)");
   });
 
+  it("projects every dt= prefix Firehose writes, for every event date POST /sales accepts (no partition to register)", () => {
+    const ctx = localStackContext();
+    const { Parameters: p } = (
+      resolveValue(ctx, ctx.template.Resources.SalesTable?.Properties, "SalesTable") as {
+        TableInput: { Parameters: Record<string, string> };
+      }
+    ).TableInput;
+    expect(p).toMatchObject({ "projection.enabled": "true", "projection.dt.type": "date", "projection.dt.format": "yyyy-MM-dd" });
+    // The location of a projected partition is where Firehose puts that date's objects.
+    const [stream] = firehoseStreams(ctx);
+    const location = (dt: string) => (p["storage.location.template"] ?? "").replace("${dt}", dt);
+    for (const dt of ["1970-01-01", "2022-08-01", "9999-12-31"])
+      expect(location(dt)).toBe(`s3://${stream?.bucket}/${expandPrefix(stream?.prefix ?? "", 0, { dt })}`);
+    // From the earliest accepted event time to tomorrow: up to MAX_FUTURE_MS ahead lands on the next UTC date near midnight.
+    const [start, end] = (p["projection.dt.range"] ?? "").split(",");
+    expect(start).toBe(new Date(0).toISOString().slice(0, 10));
+    const ahead = /^NOW\+(\d+)DAYS$/.exec(end ?? "");
+    expect(Number(ahead?.[1]) * 86_400_000).toBeGreaterThanOrEqual(MAX_FUTURE_MS);
+  });
+
+  it("has a view (Presto view, as Athena and Trino store one) of every column and dt, deduplicated on the Kafka coordinates", () => {
+    const ctx = localStackContext();
+    const resolved = (id: string) =>
+      resolveValue(ctx, ctx.template.Resources[id]?.Properties, id) as {
+        DatabaseName: string;
+        TableInput: {
+          Name: string;
+          TableType: string;
+          Parameters: Record<string, string>;
+          ViewOriginalText: string;
+          ViewExpandedText: string;
+          StorageDescriptor: { Columns: { Name: string; Type: string }[] };
+        };
+      };
+    const table = resolved("SalesTable");
+    const view = resolved("SalesOnceView");
+    expect(view.DatabaseName).toBe(table.DatabaseName);
+    expect(view.TableInput).toMatchObject({
+      TableType: "VIRTUAL_VIEW",
+      Parameters: { presto_view: "true" },
+      ViewExpandedText: "/* Presto View */",
+    });
+    const encoded = /^\/\* Presto View: ([A-Za-z0-9+/=]+) \*\/$/.exec(view.TableInput.ViewOriginalText)?.[1];
+    const definition = JSON.parse(Buffer.from(encoded ?? "", "base64").toString("utf8"));
+    const withDt = [...lakeColumns, partitionColumn];
+    expect(definition).toEqual({
+      originalSql: onceViewSql(lakeColumns),
+      catalog: "awsdatacatalog",
+      schema: table.DatabaseName,
+      columns: withDt.map((c) => ({ name: c.name, type: sqlTypeOf(c.type) })),
+      runAsInvoker: true,
+    });
+    expect(definition.originalSql).toContain(` FROM ${table.TableInput.Name})`);
+    expect(definition.originalSql).toContain("PARTITION BY dt, kafka_partition, kafka_offset");
+    expect(view.TableInput.StorageDescriptor.Columns.map((c) => ({ name: c.Name, type: c.Type }))).toEqual(withDt);
+  });
+
   it("is what the template's delivery stream converts to, under a dt prefix from the transform", () => {
     const [stream] = firehoseStreams(localStackContext());
     expect(stream?.columns.map((c) => c.name)).toEqual(lakeColumns.map((c) => c.name));
@@ -45,8 +103,9 @@ describe("the lake's Glue table", () => {
 });
 
 describe("the Firehose transform", () => {
-  it("writes one JSON line per sale with the amount's exact decimal text and a Hive timestamp", () => {
+  it("writes one JSON line per sale with the amount's exact decimal text, a Hive timestamp and the country's region", () => {
     const line = lakeJson(sale, 4, 99);
+    expect(JSON.parse(lakeJson({ ...sale, country: "Atlantis" }, 0, 0)).region).toBe("Unassigned");
     expect(line.endsWith("\n")).toBe(true);
     expect(line).toContain('"amount":12345678.90,');
     expect(JSON.parse(line)).toMatchObject({
@@ -55,6 +114,7 @@ describe("the Firehose transform", () => {
       kafka_offset: 99,
       city: null,
       country: "Peru",
+      region: "Latin America",
     });
   });
 

@@ -30,7 +30,20 @@ export interface FirehoseStream {
   readonly prefix: string;
   readonly errorPrefix: string;
   readonly columns: readonly TableColumn[];
+  /** The ParquetSerDe's settings that shape the file (its defaults when the template leaves them out). */
+  readonly parquet: ParquetSettings;
+}
+
+/**
+ * What the template's ParquetSerDe sets, with AWS's documented defaults
+ * (https://docs.aws.amazon.com/firehose/latest/APIReference/API_ParquetSerDe.html): SNAPPY, 1 MiB
+ * pages, writer version V1. hyparquet-writer writes only V2 data pages, so V1 is the one
+ * documented setting the local files do not follow (docs/lake.md); readers take both.
+ */
+export interface ParquetSettings {
   readonly compression: "SNAPPY" | "GZIP" | "UNCOMPRESSED";
+  readonly pageSizeBytes: number;
+  readonly writerVersion: "V1" | "V2";
 }
 
 type Props = Record<string, unknown>;
@@ -79,7 +92,11 @@ export function firehoseStreams(ctx: StackContext): FirehoseStream[] {
         prefix: String(s3.Prefix ?? ""),
         errorPrefix: String(s3.ErrorOutputPrefix ?? "errors/"),
         columns: table.TableInput.StorageDescriptor.Columns.map((c) => ({ name: c.Name, type: c.Type.toLowerCase() })),
-        compression: (serializer?.Compression as FirehoseStream["compression"] | undefined) ?? "SNAPPY",
+        parquet: {
+          compression: (serializer?.Compression as ParquetSettings["compression"] | undefined) ?? "SNAPPY",
+          pageSizeBytes: Number(serializer?.PageSizeBytes ?? 1024 * 1024),
+          writerVersion: (serializer?.WriterVersion as ParquetSettings["writerVersion"] | undefined) ?? "V1",
+        },
       };
     });
 }
@@ -192,11 +209,15 @@ function parquetColumn(column: TableColumn): { element: Record<string, unknown>;
   }
 }
 
-/** Rows as a Parquet file by the table's columns (fields not in the table are dropped, as Firehose does). */
+/**
+ * Rows as a Parquet file by the table's columns (fields not in the table are dropped, as Firehose
+ * does), in one row group: Firehose's row groups are as large as BlockSizeBytes (64 MiB at least,
+ * 256 MiB by default), more than one S3 buffer (at most 128 MiB of JSON) fills.
+ */
 export function toParquet(
   rows: readonly Record<string, unknown>[],
   columns: readonly TableColumn[],
-  compression: FirehoseStream["compression"],
+  settings: Pick<ParquetSettings, "compression"> & Partial<ParquetSettings> = { compression: "SNAPPY" },
 ): Buffer {
   const converters = columns.map(parquetColumn);
   const schema = [{ name: "root", num_children: columns.length }, ...converters.map((c) => c.element)];
@@ -204,7 +225,15 @@ export function toParquet(
     name: column.name,
     data: rows.map((row) => (converters[i] as ReturnType<typeof parquetColumn>).convert(row[column.name])),
   }));
-  return Buffer.from(parquetWriteBuffer({ schema: schema as never, columnData: columnData as never, codec: compression }));
+  return Buffer.from(
+    parquetWriteBuffer({
+      schema: schema as never,
+      columnData: columnData as never,
+      codec: settings.compression,
+      rowGroupSize: Math.max(1, rows.length),
+      pageSize: settings.pageSizeBytes ?? 1024 * 1024,
+    }),
+  );
 }
 
 /**
@@ -393,7 +422,7 @@ export class FirehoseEmulator {
       return `${this.stream.name}-1-${p.yyyy}-${p.MM}-${p.dd}-${p.HH}-${p.mm}-${p.ss}-${randomUUID()}`;
     };
     for (const [prefix, batch] of rows) {
-      const body = toParquet(batch, this.stream.columns, this.stream.compression);
+      const body = toParquet(batch, this.stream.columns, this.stream.parquet);
       await this.#s3.send(new PutObjectCommand({ Bucket: this.stream.bucket, Key: `${prefix}${stamp()}.parquet`, Body: body }));
       this.stats.rowsWritten += batch.length;
       this.stats.objects++;

@@ -8,6 +8,7 @@ import { Kafka, logLevel } from "kafkajs";
 import { adminCredentialProvider } from "./identities.ts";
 import { venvBin } from "./install.ts";
 import { endpoints, host, localAws, paths, ports } from "./settings.ts";
+import { trino } from "./trino.ts";
 
 /** One real server of the local stack: how to prepare its data, start it and know it is ready. */
 export interface Component {
@@ -17,6 +18,10 @@ export interface Component {
   /** Creates config and formats storage; safe to call on existing data. */
   prepare(): void;
   command(): { command: string; args: string[] };
+  /** How long a start may take before it counts as failed (default 90 s). */
+  readonly startTimeoutMs?: number;
+  /** Environment for the process besides the stack's own (Trino's JAVA_HOME). */
+  env?(): NodeJS.ProcessEnv;
   /** Resolves true once the server answers a real request. Never throws. */
   healthy(): Promise<boolean>;
 }
@@ -188,5 +193,11 @@ const moto: Component = {
   },
 };
 
-/** The stack's servers in start order. */
+/** The stack's servers in start order: what `up()` starts. */
 export const components: readonly Component[] = [kafka, dynamodb, moto];
+
+/**
+ * Servers started only when asked for (`up({ trino: true })`, startTrino()): Trino takes a GB of
+ * memory and half a minute to start, and only the lake's SQL tests need it. `down()` stops them too.
+ */
+export const optionalComponents: readonly Component[] = [trino];

@@ -14,7 +14,7 @@ import {
 } from "@aws-sdk/client-iam";
 import { functionPolicyStatements, motoEnforceable, type PolicyStatement } from "../template/iam.ts";
 import type { StackContext } from "../template/intrinsics.ts";
-import { endpoints, localAws, paths } from "./settings.ts";
+import { endpoints, localArn, localAws, paths } from "./settings.ts";
 
 /**
  * IAM in the local stack. moto enforces IAM once told to (POST /moto-api/reset-auth): every
@@ -33,6 +33,8 @@ export interface AccessKeys {
 interface IdentityFile {
   readonly admin: AccessKeys;
   readonly functions: Readonly<Record<string, AccessKeys>>;
+  /** The query engine's read-only identity (Trino), once provisioned. */
+  readonly lakeReader?: AccessKeys;
 }
 
 const identityFile = join(paths.run, "identities.json");
@@ -44,6 +46,32 @@ const policyName = "template-policies";
 const keySeed = 12_2026;
 
 export const functionUserName = (logicalId: string) => `lambda-${logicalId}`;
+const lakeReaderUser = "local-lake-reader";
+
+/**
+ * What a lake reader is allowed, as an Athena user's policy grants it
+ * (https://docs.aws.amazon.com/athena/latest/ug/fine-grained-access-to-glue-resources.html): read the
+ * Glue catalog (databases, tables, partitions) and the objects under it, nothing else. Locally the
+ * buckets are every bucket of the stack (the served lake and each namespace's private one, whose
+ * names nobody knows when Trino starts); on AWS an analyst's role names the lake bucket and database.
+ */
+export const lakeReaderStatements: readonly PolicyStatement[] = [
+  {
+    Effect: "Allow",
+    Action: [
+      "glue:GetDatabase",
+      "glue:GetDatabases",
+      "glue:GetTable",
+      "glue:GetTables",
+      "glue:GetPartition",
+      "glue:GetPartitions",
+      "glue:BatchGetPartition",
+    ],
+    Resource: [localArn("glue", "catalog"), localArn("glue", "database/*"), localArn("glue", "table/*/*")],
+  },
+  { Effect: "Allow", Action: ["s3:ListBucket", "s3:GetBucketLocation"], Resource: ["arn:aws:s3:::*"] },
+  { Effect: "Allow", Action: ["s3:GetObject"], Resource: ["arn:aws:s3:::*/*"] },
+];
 
 let cache: { mtimeMs: number; value: IdentityFile } | undefined;
 
@@ -96,6 +124,11 @@ export const adminCredentialProvider = async () => ({
   // Already due: the SDK asks again on its next request instead of caching the keys forever.
   expiration: new Date(Date.now() + 1000),
 });
+
+/** The keys of the lake's reader (Trino's identity), or undefined before the stack was provisioned. */
+export function lakeReaderCredentials(): AccessKeys | undefined {
+  return readIdentities()?.lakeReader;
+}
 
 /** The keys of a function's own identity (its template policies only), or undefined when it has none. */
 export function functionCredentials(logicalId: string): AccessKeys | undefined {
@@ -158,7 +191,7 @@ async function createUser(iam: IAMClient, userName: string, statements: readonly
  * policies. Users that moto still knows are kept (their policies rewritten from the current
  * template). Keys come from moto's generator seeded apart from everything else, so a restarted
  * moto hands out the same ones. Throws naming the function whose policies cannot be resolved, or
- * moto's error.
+ * moto's error. Last, the lake's reader (lakeReaderStatements), the identity Trino queries with.
  */
 export async function provisionIdentities(
   ctx: StackContext,
@@ -180,20 +213,20 @@ export async function provisionIdentities(
   await enforceIam();
   await whileOnlyAdmin();
   if (!adminLive) await seedMoto(keySeed + 1);
-  const functions: Record<string, AccessKeys> = {};
-  for (const [id, statements] of policies) {
-    const userName = functionUserName(id);
-    const keys = known?.functions[id];
+  // One user after another, in the same order every time: the seeded generator hands each the same keys.
+  const userFor = async (userName: string, statements: readonly PolicyStatement[], keys: AccessKeys | undefined) => {
     if (adminLive && keys !== undefined && (await keyIsLive(iam, userName, keys))) {
       await iam.send(new PutUserPolicyCommand({ UserName: userName, PolicyName: policyName, PolicyDocument: policyDocument(statements) }));
-      functions[id] = keys;
       report.existing.push(`iam user ${userName}`);
-    } else {
-      functions[id] = await createUser(iam, userName, statements);
-      report.created.push(`iam user ${userName}`);
+      return keys;
     }
-  }
-  writeIdentities({ admin, functions });
+    report.created.push(`iam user ${userName}`);
+    return createUser(iam, userName, statements);
+  };
+  const functions: Record<string, AccessKeys> = {};
+  for (const [id, statements] of policies) functions[id] = await userFor(functionUserName(id), statements, known?.functions[id]);
+  const lakeReader = await userFor(lakeReaderUser, motoEnforceable(lakeReaderStatements), known?.lakeReader);
+  writeIdentities({ admin, functions, lakeReader });
   return report;
 }
 

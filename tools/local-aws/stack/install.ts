@@ -2,7 +2,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { paths } from "./settings.ts";
+import { paths, versions } from "./settings.ts";
 
 const doneMarker = ".complete";
 
@@ -61,6 +61,27 @@ async function installDynamodbLocal(): Promise<void> {
       const match = /^(libsqlite4java-linux-amd64)-[\d.]+\.so$/.exec(file);
       if (match?.[1] !== undefined) copyFileSync(join(lib, file), join(native, `${match[1]}.so`));
     }
+  });
+}
+
+/**
+ * Trino's server and its Hive connector (Maven Central, stack/maven/trino/pom.xml) unpacked into
+ * paths.trinoHome: lib/ of the server, and plugin/hive as the only plugin (the server's own plugins
+ * are not needed, and each costs start time). Idempotent; throws with Maven's output.
+ */
+export async function installTrino(): Promise<void> {
+  await installOnce(paths.trinoHome, `Trino ${versions.trino} and its Hive connector (Maven Central)`, async (dir) => {
+    const unpacked = join(dir, "unpacked");
+    await run(
+      "mvn",
+      ["-q", "-B", "dependency:unpack", `-Dtrino.version=${versions.trino}`, `-Dtrino.dir=${unpacked}`],
+      join(paths.mavenPoms, "trino"),
+    );
+    // The server's lib/ (its bin/ launcher and own plugins are not used: the stack runs the JVM itself).
+    renameSync(join(unpacked, `trino-server-core-${versions.trino}`, "lib"), join(dir, "lib"));
+    mkdirSync(join(dir, "plugin"), { recursive: true });
+    renameSync(join(unpacked, `trino-hive-${versions.trino}`), join(dir, "plugin", "hive"));
+    rmSync(unpacked, { recursive: true, force: true });
   });
 }
 

@@ -1,4 +1,7 @@
 import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { trinoJavaHomeOverride } from "./settings.ts";
 
 /** A tool the local stack needs on PATH, and how a developer gets it. */
 interface Prerequisite {
@@ -57,4 +60,38 @@ export function assertPrerequisites(): void {
   if (problems.length > 0) {
     throw new Error(`The local stack cannot start:\n${problems.join("\n")}`);
   }
+}
+
+/** The oldest Java that Trino 476 runs on. */
+const trinoJavaMajor = 24;
+
+/** The major version of the JDK at `home` from its `release` file, or undefined when it is not one. */
+function jdkMajor(home: string): number | undefined {
+  const release = join(home, "release");
+  if (!existsSync(release) || !existsSync(join(home, "bin", "java"))) return undefined;
+  const version = /^JAVA_VERSION="(\d+)/m.exec(readFileSync(release, "utf8"))?.[1];
+  return version === undefined ? undefined : Number(version);
+}
+
+/**
+ * The JDK Trino runs on: TRINO_JAVA_HOME, else the newest JDK of Java 24 or later under
+ * /usr/lib/jvm (where Debian's and Adoptium's packages install). The rest of the stack keeps the
+ * `java` on PATH. Throws naming how to install one when there is none.
+ */
+export function trinoJavaHome(): string {
+  const install = `Trino needs Java ${trinoJavaMajor} or newer (the rest of the stack runs on 17). Install Temurin 25 (https://adoptium.net/installation/linux/: apt-get install -y temurin-25-jdk) or point TRINO_JAVA_HOME at a JDK ${trinoJavaMajor}+`;
+  if (trinoJavaHomeOverride !== undefined) {
+    const major = jdkMajor(trinoJavaHomeOverride);
+    if (major === undefined || major < trinoJavaMajor)
+      throw new Error(`TRINO_JAVA_HOME=${trinoJavaHomeOverride} is not a JDK ${trinoJavaMajor}+ (found ${major ?? "none"}). ${install}`);
+    return trinoJavaHomeOverride;
+  }
+  const root = "/usr/lib/jvm";
+  const candidates = existsSync(root) ? readdirSync(root).map((name) => join(root, name)) : [];
+  const found = candidates
+    .map((home) => ({ home, major: jdkMajor(home) ?? 0 }))
+    .filter((jdk) => jdk.major >= trinoJavaMajor)
+    .sort((a, b) => b.major - a.major)[0];
+  if (found === undefined) throw new Error(`no JDK ${trinoJavaMajor}+ under ${root}. ${install}`);
+  return found.home;
 }

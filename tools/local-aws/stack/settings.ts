@@ -31,6 +31,8 @@ function port(name: string, fallback: number): number {
 export const versions = {
   kafka: "3.9.1",
   dynamodbLocal: "2.6.1",
+  // The newest release whose server and Hive plugin archives Maven Central serves (stack/maven/trino/pom.xml).
+  trino: "476",
 } as const;
 
 export const ports = Object.freeze({
@@ -39,15 +41,23 @@ export const ports = Object.freeze({
   dynamodb: port("LOCAL_DYNAMODB_PORT", 8000),
   moto: port("LOCAL_MOTO_PORT", 5000),
   api: port("PORT", 3000),
+  trino: port("LOCAL_TRINO_PORT", 8080),
 });
 
 export const host = "127.0.0.1";
+
+/**
+ * Trino needs Java 24 or newer, while Kafka and DynamoDB Local run on the `java` on PATH (17+):
+ * TRINO_JAVA_HOME names the JDK for Trino alone; without it the stack looks for one (prerequisites.ts).
+ */
+export const trinoJavaHomeOverride: string | undefined = process.env.TRINO_JAVA_HOME || undefined;
 
 export const endpoints = Object.freeze({
   kafkaBrokers: `${host}:${ports.kafka}`,
   dynamodb: `http://${host}:${ports.dynamodb}`,
   moto: `http://${host}:${ports.moto}`,
   api: `http://${host}:${ports.api}`,
+  trino: `http://${host}:${ports.trino}`,
 });
 
 /**
@@ -104,6 +114,8 @@ export const paths = Object.freeze({
   kafkaLib: join(cacheRoot, `kafka-${versions.kafka}`, "lib"),
   dynamodbLib: join(cacheRoot, `dynamodb-local-${versions.dynamodbLocal}`, "lib"),
   dynamodbNative: join(cacheRoot, `dynamodb-local-${versions.dynamodbLocal}`, "native"),
+  /** The Trino server (its lib/) and the one plugin the stack loads (plugin/hive), unpacked from Maven Central. */
+  trinoHome: join(cacheRoot, `trino-${versions.trino}`),
   venvRoot: join(cacheRoot, "venv"),
   samRequirements: join(packageRoot, "stack", "sam-requirements.txt"),
   samVenvRoot: join(cacheRoot, "venv-sam"),
@@ -113,6 +125,7 @@ export const paths = Object.freeze({
   data: join(stateRoot, "data"),
   dynamodbData: dynamodbDataDir(join(stateRoot, "data")),
   kafkaData: kafkaDataDir(join(stateRoot, "data")),
+  trinoData: join(stateRoot, "data", "trino"),
   run: join(stateRoot, "run"),
   logs: join(stateRoot, "logs"),
 });

@@ -7,10 +7,10 @@ import { skippedResources, type UnemulatedType } from "../template/emulation.ts"
 import { samFunctions } from "../template/functions.ts";
 import { type ProvisionReport, provision } from "../template/provision.ts";
 import { localClients } from "./clients.ts";
-import { type Component, components } from "./components.ts";
+import { type Component, components, optionalComponents } from "./components.ts";
 import { localStackContext } from "./context.ts";
 import { provisionIdentities } from "./identities.ts";
-import { installStack } from "./install.ts";
+import { installStack, installTrino } from "./install.ts";
 import { assertPrerequisites } from "./prerequisites.ts";
 import { logFilePath, residentMiB, runningPid, startProcess, stopProcess } from "./processes.ts";
 import { endpoints, host, paths } from "./settings.ts";
@@ -29,7 +29,8 @@ function portInUse(port: number): Promise<boolean> {
 }
 
 async function waitHealthy(component: Component, pid: number): Promise<void> {
-  const deadline = Date.now() + startTimeoutMs;
+  const timeoutMs = component.startTimeoutMs ?? startTimeoutMs;
+  const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await component.healthy()) return;
     if (runningPid(component.name) !== pid) {
@@ -37,7 +38,7 @@ async function waitHealthy(component: Component, pid: number): Promise<void> {
     }
     await sleep(250);
   }
-  throw new Error(`${component.name} did not become healthy within ${startTimeoutMs / 1000} s; see ${logFilePath(component.name)}`);
+  throw new Error(`${component.name} did not become healthy within ${timeoutMs / 1000} s; see ${logFilePath(component.name)}`);
 }
 
 /**
@@ -57,7 +58,7 @@ export async function startComponent(component: Component): Promise<"started" | 
   }
   component.prepare();
   const { command, args } = component.command();
-  const pid = startProcess(component.name, command, args);
+  const pid = startProcess(component.name, command, args, component.env?.());
   await waitHealthy(component, pid);
   return "started";
 }
@@ -65,6 +66,8 @@ export async function startComponent(component: Component): Promise<"started" | 
 export interface UpOptions {
   /** Keep data from an earlier run (Kafka log, DynamoDB tables). Default: a cold start begins empty. */
   readonly keepData?: boolean;
+  /** Start Trino too, after the resources exist (see startTrino). Default: not. */
+  readonly trino?: boolean;
 }
 
 export interface UpResult {
@@ -130,7 +133,9 @@ export async function up(options: UpOptions = {}): Promise<UpResult> {
     resources.created.push(...identities.created);
     resources.existing.push(...identities.existing);
     await warmTransactionCoordinator(clients.kafka);
-    return { seconds: (Date.now() - started) / 1000, states: Object.fromEntries(results), resources, skipped: skippedResources(ctx) };
+    const states: Record<string, "started" | "running"> = Object.fromEntries(results);
+    if (options.trino === true) states.trino = await startTrino();
+    return { seconds: (Date.now() - started) / 1000, states, resources, skipped: skippedResources(ctx) };
   } finally {
     await admin.disconnect();
     for (const client of [clients.dynamodb, clients.s3, clients.sqs, clients.glue, clients.iam]) client.destroy();
@@ -161,10 +166,20 @@ async function warmTransactionCoordinator(kafka: Kafka): Promise<void> {
   }
 }
 
+/**
+ * Starts the local Trino (installing it when missing) unless it runs, and waits until it answers.
+ * The stack must be up: Trino signs with the lake reader's keys, which provisioning creates.
+ * Throws naming a missing Java 24+, an install failure or Trino's log file.
+ */
+export async function startTrino(): Promise<"started" | "running"> {
+  await installTrino();
+  return startComponent(componentNamed("trino"));
+}
+
 /** Stops every component this stack started, by pid, in reverse start order. Returns the names stopped. */
 export async function down(): Promise<string[]> {
   const stopped: string[] = [];
-  for (const component of [...components].reverse()) {
+  for (const component of [...components, ...optionalComponents].reverse()) {
     if (await stopProcess(component.name)) stopped.push(component.name);
   }
   return stopped;
@@ -178,10 +193,10 @@ export interface ComponentStatus {
   readonly residentMiB: number | undefined;
 }
 
-/** Each component's pid, health and resident memory. */
+/** Each component's pid, health and resident memory (the optional ones too). */
 export async function status(): Promise<ComponentStatus[]> {
   return Promise.all(
-    components.map(async (component) => {
+    [...components, ...optionalComponents].map(async (component) => {
       const pid = runningPid(component.name);
       return {
         name: component.name,
@@ -196,8 +211,9 @@ export async function status(): Promise<ComponentStatus[]> {
 
 /** Finds a component by name for fault injection and restarts; throws on an unknown name. */
 export function componentNamed(name: string): Component {
-  const component = components.find((candidate) => candidate.name === name);
-  if (component === undefined) throw new Error(`unknown component "${name}"; known: ${components.map((c) => c.name).join(", ")}`);
+  const all = [...components, ...optionalComponents];
+  const component = all.find((candidate) => candidate.name === name);
+  if (component === undefined) throw new Error(`unknown component "${name}"; known: ${all.map((c) => c.name).join(", ")}`);
   return component;
 }
 

@@ -256,6 +256,8 @@ export function resolveValue(ctx: StackContext, value: unknown, path: string): u
         return getAtt(ctx, arg, at);
       case "Fn::Sub":
         return sub(ctx, arg, at);
+      case "Fn::Base64":
+        return Buffer.from(String(resolveValue(ctx, arg, at)), "utf8").toString("base64");
       case "Fn::Join": {
         const [separator, parts] = arg as [string, unknown];
         return (resolveValue(ctx, parts, at) as unknown[]).join(separator);
