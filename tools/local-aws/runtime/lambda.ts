@@ -66,6 +66,8 @@ export interface InvocationReport {
   /** The template's MemorySize (MB). */
   readonly memoryMb: number;
   readonly ok: boolean;
+  /** Bytes of the event as JSON: the Invoke payload (through the Lambda endpoint, for a mapping in a VPC). */
+  readonly eventBytes: number;
   readonly durationMs: number;
   /** Present on a cold start whose INIT completed. */
   readonly initMs?: number;
@@ -208,6 +210,8 @@ export class LocalFunction {
   #run(container: Container, event: unknown): Promise<InvokeResult> {
     const worker = container.worker;
     const id = nextInvocationId++;
+    // Measured only for an observer: a large batch's JSON is not free.
+    const eventBytes = this.#onInvocation === undefined ? 0 : Buffer.byteLength(JSON.stringify(event) ?? "", "utf8");
     return new Promise<InvokeResult>((resolve) => {
       const finish = (result: InvokeResult) => {
         clearTimeout(timer);
@@ -219,7 +223,13 @@ export class LocalFunction {
       const onMessage = (message: WorkerAnswer) => {
         if (message.id !== id) return;
         if (message.report !== undefined)
-          this.#onInvocation?.({ functionId: this.fn.logicalId, memoryMb: this.fn.memoryMb, ok: message.ok, ...message.report });
+          this.#onInvocation?.({
+            functionId: this.fn.logicalId,
+            memoryMb: this.fn.memoryMb,
+            ok: message.ok,
+            eventBytes,
+            ...message.report,
+          });
         finish(
           message.ok
             ? { ok: true, result: message.result }

@@ -22,6 +22,8 @@ export interface FunctionUsage {
   billedMs: number;
   /** INIT durations of cold starts, each rounded up to the ms. */
   initBilledMs: number;
+  /** Bytes of the events it was invoked with (Invoke payloads). */
+  eventBytes: number;
   /** Bytes the function wrote to its log (each line and its newline, UTF-8): CloudWatch Logs ingestion. */
   logBytes: number;
 }
@@ -64,7 +66,7 @@ export class UsageMeter {
   #fn(functionId: string, memoryMb = 0): FunctionUsage {
     let usage = this.#functions.get(functionId);
     if (usage === undefined) {
-      usage = { memoryMb, invocations: 0, failed: 0, coldStarts: 0, billedMs: 0, initBilledMs: 0, logBytes: 0 };
+      usage = { memoryMb, invocations: 0, failed: 0, coldStarts: 0, billedMs: 0, initBilledMs: 0, eventBytes: 0, logBytes: 0 };
       this.#functions.set(functionId, usage);
     }
     if (memoryMb > 0) usage.memoryMb = memoryMb;
@@ -80,6 +82,7 @@ export class UsageMeter {
       if (!Number.isFinite(value) || value < 0) throw new Error(`${report.functionId}: ${name} must be a finite number >= 0, got ${value}`);
     const usage = this.#fn(report.functionId, report.memoryMb);
     usage.invocations++;
+    usage.eventBytes += report.eventBytes;
     if (!report.ok) usage.failed++;
     usage.billedMs += Math.ceil(report.durationMs);
     if (report.initMs !== undefined) {

@@ -5,8 +5,8 @@ import { HTTP_API_METERING_BYTES, UsageMeter } from "../../runtime/usage.ts";
 describe("UsageMeter", () => {
   it("bills each invocation rounded up to the ms, and INIT once per cold start", () => {
     const meter = new UsageMeter();
-    meter.recordInvocation({ functionId: "F", memoryMb: 512, ok: true, durationMs: 10.2, initMs: 120.01 });
-    meter.recordInvocation({ functionId: "F", memoryMb: 512, ok: false, durationMs: 3 });
+    meter.recordInvocation({ functionId: "F", memoryMb: 512, ok: true, eventBytes: 7, durationMs: 10.2, initMs: 120.01 });
+    meter.recordInvocation({ functionId: "F", memoryMb: 512, ok: false, eventBytes: 5, durationMs: 3 });
     expect(meter.snapshot().functions.F).toEqual({
       memoryMb: 512,
       invocations: 2,
@@ -14,14 +14,15 @@ describe("UsageMeter", () => {
       coldStarts: 1,
       billedMs: 14,
       initBilledMs: 121,
+      eventBytes: 12,
       logBytes: 0,
     });
   });
 
   it("refuses a duration that is not a finite non-negative number", () => {
     const meter = new UsageMeter();
-    expect(() => meter.recordInvocation({ functionId: "F", memoryMb: 128, ok: true, durationMs: Number.NaN })).toThrow(/durationMs/);
-    expect(() => meter.recordInvocation({ functionId: "F", memoryMb: 128, ok: true, durationMs: 1, initMs: -1 })).toThrow(/initMs/);
+    expect(() => meter.recordInvocation({ functionId: "F", memoryMb: 128, ok: true, eventBytes: 0, durationMs: Number.NaN })).toThrow(/durationMs/);
+    expect(() => meter.recordInvocation({ functionId: "F", memoryMb: 128, ok: true, eventBytes: 0, durationMs: 1, initMs: -1 })).toThrow(/initMs/);
   });
 
   it("meters HTTP API requests in 512 KB increments", () => {
