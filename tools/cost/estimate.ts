@@ -123,7 +123,7 @@ export function variableCost(usage: MeasuredUsage): CostLine[] {
       line(
         fn.architecture === "arm64" ? "lambdaArmGbSecond" : "lambdaX86GbSecond",
         gbSeconds,
-        `${fn.functionId}: ${fn.memoryMb} MB x (${fn.billedMs} ms run + ${fn.initBilledMs} ms INIT)`,
+        `${fn.functionId}: duration (${fn.memoryMb} MB x ${fn.billedMs} ms run + ${fn.initBilledMs} ms INIT)`,
       ),
     ];
   });

@@ -67,7 +67,7 @@ describe("variableCost", () => {
       lambda: [{ functionId: "IngestFunction", architecture: "arm64", memoryMb: 1024, invocations: 3, billedMs: 900, initBilledMs: 100 }],
     });
     // 1 GB x 1 s at $0.0000133334 per GB-s; 3 requests at $0.20 per million.
-    expect(find(lines, "IngestFunction: 1024 MB").usd).toEqual(decimal("0.0000133334"));
+    expect(find(lines, "IngestFunction: duration (1024 MB").usd).toEqual(decimal("0.0000133334"));
     expect(find(lines, "IngestFunction: requests").usd).toEqual(ratio(6, 10_000_000));
   });
 

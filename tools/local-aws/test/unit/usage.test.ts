@@ -21,8 +21,12 @@ describe("UsageMeter", () => {
 
   it("refuses a duration that is not a finite non-negative number", () => {
     const meter = new UsageMeter();
-    expect(() => meter.recordInvocation({ functionId: "F", memoryMb: 128, ok: true, eventBytes: 0, durationMs: Number.NaN })).toThrow(/durationMs/);
-    expect(() => meter.recordInvocation({ functionId: "F", memoryMb: 128, ok: true, eventBytes: 0, durationMs: 1, initMs: -1 })).toThrow(/initMs/);
+    expect(() => meter.recordInvocation({ functionId: "F", memoryMb: 128, ok: true, eventBytes: 0, durationMs: Number.NaN })).toThrow(
+      /durationMs/,
+    );
+    expect(() => meter.recordInvocation({ functionId: "F", memoryMb: 128, ok: true, eventBytes: 0, durationMs: 1, initMs: -1 })).toThrow(
+      /initMs/,
+    );
   });
 
   it("meters HTTP API requests in 512 KB increments", () => {
