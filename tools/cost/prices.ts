@@ -24,7 +24,8 @@ export interface ListPrice {
 
 /** The day the figures below were read. */
 export const PRICES_READ_ON = "2026-12-07";
-export const PRICES_REGION = "us-east-1";
+/** The pricing pages' name of the region whose prices these are. */
+export const PRICES_REGION = "US East (N. Virginia)";
 
 const LAMBDA = "https://aws.amazon.com/lambda/pricing/";
 const MSK = "https://aws.amazon.com/msk/pricing/";
