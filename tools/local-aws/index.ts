@@ -15,8 +15,16 @@
  */
 
 export { invokeFunction } from "./runtime/invoke.ts";
-export { type InvokeResult, LocalFunction, type LogSink } from "./runtime/lambda.ts";
+export { type InvocationObserver, type InvocationReport, type InvokeResult, LocalFunction, type LogSink } from "./runtime/lambda.ts";
 export { LocalRuntime, type RuntimeOptions } from "./runtime/runtime.ts";
+export {
+  type FunctionUsage,
+  HTTP_API_METERING_BYTES,
+  type RouteUsage,
+  type TableUsage,
+  UsageMeter,
+  type UsageSnapshot,
+} from "./runtime/usage.ts";
 export { localClients } from "./stack/clients.ts";
 export { localStackContext } from "./stack/context.ts";
 export { endpoints, localArn, localAws, paths, ports } from "./stack/settings.ts";

@@ -23,6 +23,16 @@ export {
   type MskMapping,
   mskMappings,
 } from "./runtime/kafka-esm.ts";
+export {
+  consumedUnits,
+  type DynamoDbCall,
+  type MeteringProxy,
+  type ServiceCall,
+  s3Operation,
+  signedService,
+  startDynamoDbMeter,
+  startServiceMeter,
+} from "./runtime/metering-proxy.ts";
 export { type Datapoint, MetricSink } from "./runtime/metrics.ts";
 export { type MskGroupWatch, MskMetricsEmulator } from "./runtime/msk-metrics.ts";
 export {

@@ -281,6 +281,8 @@ export interface StreamMappingStats {
   failedInvocations: number;
   partialFailures: number;
   sentToDestination: number;
+  /** GetRecords requests (free for a Lambda trigger, billed as streams read request units for any other reader). */
+  getRecordsRequests: number;
 }
 
 /**
@@ -329,6 +331,7 @@ export class DynamoDbStreamEventSourceMapping {
     failedInvocations: 0,
     partialFailures: 0,
     sentToDestination: 0,
+    getRecordsRequests: 0,
   };
   /** Told of every batch once it is done (benchmarks break a record's delay down with it); must not throw. */
   onBatch: ((timing: StreamBatchTiming) => void) | undefined;
@@ -539,6 +542,7 @@ export class DynamoDbStreamEventSourceMapping {
     if (shard.iterator === undefined && !shard.ended) shard.iterator = await this.#iterator(shard);
     let fresh = 0;
     if (shard.iterator !== undefined && shard.buffer.length < this.mapping.batchSize) {
+      this.stats.getRecordsRequests++;
       const page = await this.#clients.streams
         // A full page (1000, the API's most) whatever is buffered: filtered-out records take no room, and what
         // passes beyond one batch waits for the next.

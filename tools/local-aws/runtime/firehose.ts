@@ -131,11 +131,17 @@ interface TransformedRecord {
 export interface FirehoseStats {
   /** Records read from the topic. */
   recordsRead: number;
+  /** Bytes of those records' values: what Firehose meters as ingested from an MSK source. */
+  bytesRead: number;
   invocations: number;
   recordsIn: number;
   rowsWritten: number;
   failedRecords: number;
   objects: number;
+  /** Bytes of the objects written to S3 (Parquet and error records). */
+  bytesDelivered: number;
+  /** Bytes of the transform's Ok records, before conversion: what format conversion meters. */
+  bytesConverted: number;
 }
 
 const pad = (n: number, width = 2) => String(n).padStart(width, "0");
@@ -246,7 +252,17 @@ export function toParquet(
  */
 export class FirehoseEmulator {
   readonly stream: FirehoseStream;
-  readonly stats: FirehoseStats = { recordsRead: 0, invocations: 0, recordsIn: 0, rowsWritten: 0, failedRecords: 0, objects: 0 };
+  readonly stats: FirehoseStats = {
+    recordsRead: 0,
+    bytesRead: 0,
+    invocations: 0,
+    recordsIn: 0,
+    rowsWritten: 0,
+    failedRecords: 0,
+    objects: 0,
+    bytesDelivered: 0,
+    bytesConverted: 0,
+  };
   readonly #consumer: Consumer;
   readonly #fn: LocalFunction | undefined;
   readonly #s3: S3Client;
@@ -316,6 +332,7 @@ export class FirehoseEmulator {
     if (offset <= (this.#buffered.get(partition) ?? -1n)) return;
     this.#buffered.set(partition, offset);
     this.stats.recordsRead++;
+    this.stats.bytesRead += message.value.length;
     if (this.#pending.length === 0) this.#pendingSince = Date.now();
     this.#pending.push({ partition, offset: message.offset, arrival: Number(message.timestamp), value: message.value });
     this.#pendingBytes += message.value.length;
@@ -377,6 +394,7 @@ export class FirehoseEmulator {
           this.#rows.set(prefix, rows);
         }
         this.#bufferedBytes += text.length;
+        this.stats.bytesConverted += Buffer.byteLength(text, "utf8");
       } else if (result?.result !== "Dropped") {
         const errorCode =
           result === undefined ? (response === undefined ? "Lambda.InvokeFailure" : "Lambda.MissingRecordId") : "Lambda.ProcessingFailed";
@@ -426,10 +444,13 @@ export class FirehoseEmulator {
       await this.#s3.send(new PutObjectCommand({ Bucket: this.stream.bucket, Key: `${prefix}${stamp()}.parquet`, Body: body }));
       this.stats.rowsWritten += batch.length;
       this.stats.objects++;
+      this.stats.bytesDelivered += body.length;
     }
     for (const [prefix, lines] of errors) {
-      await this.#s3.send(new PutObjectCommand({ Bucket: this.stream.bucket, Key: `${prefix}${stamp()}`, Body: `${lines.join("\n")}\n` }));
+      const body = `${lines.join("\n")}\n`;
+      await this.#s3.send(new PutObjectCommand({ Bucket: this.stream.bucket, Key: `${prefix}${stamp()}`, Body: body }));
       this.stats.objects++;
+      this.stats.bytesDelivered += Buffer.byteLength(body, "utf8");
     }
     if (offsets.size > 0) {
       await this.#consumer.commitOffsets(

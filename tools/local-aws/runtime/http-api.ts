@@ -130,12 +130,16 @@ function writeResult(response: ServerResponse, result: unknown) {
   response.end(shaped.isBase64Encoded === true ? Buffer.from(shaped.body ?? "", "base64") : (shaped.body ?? ""));
 }
 
+/** Told of each request routed to a function (what API Gateway bills: its route and body size); must not throw. */
+export type ApiRequestObserver = (routeKey: string, requestBytes: number) => void;
+
 /** Serves the template's HttpApi routes on loopback by invoking the functions unchanged. */
 export function startHttpApi(
   routes: readonly HttpRoute[],
   functions: ReadonlyMap<string, LocalFunction>,
   port: number,
   host = "127.0.0.1",
+  onRequest?: ApiRequestObserver,
 ): Promise<Server> {
   const server = createServer(async (request, response) => {
     try {
@@ -154,6 +158,7 @@ export function startHttpApi(
         send(response, 413, JSON.stringify({ message: "Request Entity Too Large" }));
         return;
       }
+      onRequest?.(`${hit.route.method} ${hit.route.path}`, body.length);
       const fn = functions.get(hit.route.functionId);
       if (fn === undefined) throw new Error(`no local function ${hit.route.functionId}`);
       const outcome = await fn.invoke(httpApiEvent(request, url, body, hit.route, hit.match as RegExpExecArray));

@@ -36,11 +36,22 @@ async function load(): Promise<Record<string, unknown>> {
   return (await import(pathToFileURL(data.bundleFile).href)) as Record<string, unknown>;
 }
 
+// The cold start (Lambda's INIT phase): the bundle's module scope, from the worker's first line to the handler in hand.
+const initStarted = performance.now();
+let initMs: number | undefined;
 const loaded: Promise<Handler> = load().then((module) => {
   const handler = module[data.exportName];
   if (typeof handler !== "function") throw new Error(`${data.bundleFile} has no exported function "${data.exportName}"`);
+  initMs = performance.now() - initStarted;
   return handler as Handler;
 });
+/** The first invocation a container serves reports its INIT duration (Lambda's REPORT line says "Init Duration" once too). */
+let initReported = false;
+const initOnce = (): { initMs?: number } => {
+  if (initReported || initMs === undefined) return {};
+  initReported = true;
+  return { initMs };
+};
 
 port.on("message", async ({ id, event }: Invocation) => {
   const deadline = Date.now() + data.timeoutMs;
@@ -59,16 +70,26 @@ port.on("message", async ({ id, event }: Invocation) => {
     fail: () => undefined,
     succeed: () => undefined,
   };
+  // Duration as Lambda bills it: the handler's run, after INIT (a failed INIT reports none).
+  let started: number | undefined;
   try {
     const handler = await loaded;
+    started = performance.now();
     const result = await handler(event, context);
-    port.postMessage({ id, ok: true, result: result === undefined ? null : JSON.parse(JSON.stringify(result)) });
+    const durationMs = performance.now() - started;
+    port.postMessage({
+      id,
+      ok: true,
+      result: result === undefined ? null : JSON.parse(JSON.stringify(result)),
+      report: { durationMs, ...initOnce() },
+    });
   } catch (error) {
     const err = error as Error;
     port.postMessage({
       id,
       ok: false,
       error: { errorType: err?.name ?? "Error", errorMessage: err?.message ?? String(error), stack: err?.stack },
+      report: { durationMs: started === undefined ? 0 : performance.now() - started, ...initOnce() },
     });
   }
 });

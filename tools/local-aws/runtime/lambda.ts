@@ -55,6 +55,35 @@ class Container {
 
 let nextInvocationId = 1;
 
+/**
+ * What one invocation ran for, as Lambda's REPORT line gives it: the handler's duration and, on
+ * the first invocation of a new container, its INIT duration (both unrounded ms; Lambda bills
+ * each rounded up to the ms, INIT included for managed runtimes since 1 August 2025). Locally,
+ * INIT is the bundle's module scope only: Lambda's own runtime bootstrap is not in it.
+ */
+export interface InvocationReport {
+  readonly functionId: string;
+  /** The template's MemorySize (MB). */
+  readonly memoryMb: number;
+  readonly ok: boolean;
+  /** Bytes of the event as JSON: the Invoke payload (through the Lambda endpoint, for a mapping in a VPC). */
+  readonly eventBytes: number;
+  readonly durationMs: number;
+  /** Present on a cold start whose INIT completed. */
+  readonly initMs?: number;
+}
+
+/** Told of every invocation that reached a container (a build error reaches none); must not throw. */
+export type InvocationObserver = (report: InvocationReport) => void;
+
+interface WorkerAnswer {
+  readonly id: number;
+  readonly ok: boolean;
+  readonly result?: unknown;
+  readonly error?: { errorType: string; errorMessage: string; stack?: string };
+  readonly report?: { durationMs: number; initMs?: number };
+}
+
 /** Where a function's invocations spent their time, summed (ms): waiting for a free container, cold starts, running. */
 export interface FunctionStats {
   invocations: number;
@@ -78,6 +107,7 @@ export class LocalFunction {
   readonly #extraEnv: Record<string, string>;
   readonly #credentials: AccessKeys | undefined;
   readonly #maxConcurrency: number;
+  readonly #onInvocation: InvocationObserver | undefined;
   readonly #containers: Container[] = [];
   readonly #waiting: (() => void)[] = [];
   #starting = 0;
@@ -89,11 +119,14 @@ export class LocalFunction {
       extraEnv = {},
       maxConcurrency = 4,
       credentials,
+      onInvocation,
     }: {
       extraEnv?: Record<string, string>;
       maxConcurrency?: number;
       /** Keys to run under instead of the function's template identity (a test's narrower or private-resource policy). */
       credentials?: AccessKeys;
+      /** Told the duration (and INIT duration of a cold start) of each invocation: what Lambda would bill. */
+      onInvocation?: InvocationObserver;
     } = {},
   ) {
     this.fn = fn;
@@ -101,6 +134,7 @@ export class LocalFunction {
     this.#extraEnv = extraEnv;
     this.#credentials = credentials;
     this.#maxConcurrency = maxConcurrency;
+    this.#onInvocation = onInvocation;
   }
 
   /** The environment a new container gets: the template's, the function's current identity, the overrides. */
@@ -176,6 +210,8 @@ export class LocalFunction {
   #run(container: Container, event: unknown): Promise<InvokeResult> {
     const worker = container.worker;
     const id = nextInvocationId++;
+    // Measured only for an observer: a large batch's JSON is not free.
+    const eventBytes = this.#onInvocation === undefined ? 0 : Buffer.byteLength(JSON.stringify(event) ?? "", "utf8");
     return new Promise<InvokeResult>((resolve) => {
       const finish = (result: InvokeResult) => {
         clearTimeout(timer);
@@ -184,8 +220,21 @@ export class LocalFunction {
         worker.off("exit", onExit);
         resolve(result);
       };
-      const onMessage = (message: { id: number } & InvokeResult) => {
-        if (message.id === id) finish(message);
+      const onMessage = (message: WorkerAnswer) => {
+        if (message.id !== id) return;
+        if (message.report !== undefined)
+          this.#onInvocation?.({
+            functionId: this.fn.logicalId,
+            memoryMb: this.fn.memoryMb,
+            ok: message.ok,
+            eventBytes,
+            ...message.report,
+          });
+        finish(
+          message.ok
+            ? { ok: true, result: message.result }
+            : { ok: false, error: message.error ?? { errorType: "Runtime.Unknown", errorMessage: "the runtime answered no error" } },
+        );
       };
       const onError = (error: Error) => {
         container.dead = true;

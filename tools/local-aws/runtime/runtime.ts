@@ -1,10 +1,11 @@
 import type { Server } from "node:http";
 import { join } from "node:path";
+import { S3Client } from "@aws-sdk/client-s3";
 import type { Admin } from "kafkajs";
 import { localClients } from "../stack/clients.ts";
 import { localStackContext, namespacedStackContext } from "../stack/context.ts";
-import { type TemporaryIdentity, temporaryIdentity } from "../stack/identities.ts";
-import { paths, ports } from "../stack/settings.ts";
+import { adminCredentialProvider, type TemporaryIdentity, temporaryIdentity } from "../stack/identities.ts";
+import { endpoints, localAws, paths, ports } from "../stack/settings.ts";
 import { type SamFunction, samFunctions } from "../template/functions.ts";
 import { functionPolicyStatements, motoEnforceable } from "../template/iam.ts";
 import { physicalName, resolveValue, type StackContext } from "../template/intrinsics.ts";
@@ -15,8 +16,10 @@ import { FirehoseEmulator, firehoseGroupId, firehoseStreams } from "./firehose.t
 import { type HttpRoute, httpRoutes, startHttpApi } from "./http-api.ts";
 import { KafkaEventSourceMapping, mskMappings } from "./kafka-esm.ts";
 import { LocalFunction, type LogSink } from "./lambda.ts";
+import { type MeteringProxy, startDynamoDbMeter, startServiceMeter } from "./metering-proxy.ts";
 import type { MetricSink } from "./metrics.ts";
 import { MskMetricsEmulator } from "./msk-metrics.ts";
+import type { UsageMeter } from "./usage.ts";
 
 export interface RuntimeOptions {
   readonly apiPort?: number;
@@ -49,6 +52,13 @@ export interface RuntimeOptions {
    * alarm is evaluated here; a test evaluates the template's alarms over it (alarms.ts).
    */
   readonly metrics?: MetricSink;
+  /**
+   * Counts what the run would be billed for (usage.ts): each invocation's duration and INIT, the
+   * HTTP API's requests, the functions' log bytes, and every request the functions and Firehose
+   * make to DynamoDB (with the units it reports) and to moto (S3, SQS, Glue, the MSK API), through
+   * recording proxies the functions reach by their endpoint variables (metering-proxy.ts).
+   */
+  readonly usage?: UsageMeter;
 }
 
 /** Log lines of every function, prefixed with its name, on stdout. */
@@ -72,6 +82,8 @@ export class LocalRuntime {
   #server: Server | undefined;
   #clients: ReturnType<typeof localClients> | undefined;
   #identities: TemporaryIdentity[] = [];
+  #meters: MeteringProxy[] = [];
+  #firehoseS3: S3Client | undefined;
   #log: LogSink = prefixedLog;
 
   private constructor(
@@ -111,7 +123,9 @@ export class LocalRuntime {
     const namespace = options.namespace;
     const ctx = namespace === undefined ? localStackContext() : namespacedStackContext(namespace);
     const definitions: SamFunction[] = samFunctions(ctx);
-    const log = withMetrics(options.log ?? prefixedLog, options.metrics);
+    const usage = options.usage;
+    const functionIds = new Set(definitions.map((fn) => fn.logicalId));
+    const log = withUsage(withMetrics(options.log ?? prefixedLog, options.metrics), usage, functionIds);
     const clients = localClients();
     const identities =
       namespace === undefined
@@ -125,18 +139,38 @@ export class LocalRuntime {
     // that many containers (4 otherwise), so partitions do not queue for one.
     const partitions = Math.max(4, ...declaredTopics(ctx).map((topic) => topic.partitions));
     const mapped = new Set(mskMappings(definitions).map((mapping) => mapping.functionId));
+    const meters =
+      usage === undefined
+        ? []
+        : await Promise.all([
+            startDynamoDbMeter(endpoints.dynamodb, (call) => usage.recordDynamoDb(call)),
+            startServiceMeter(endpoints.moto, (call) => usage.recordServiceCall(call)),
+          ]);
+    const [dynamodbMeter, motoMeter] = meters;
+    const meteredEnv: Record<string, string> =
+      dynamodbMeter === undefined || motoMeter === undefined
+        ? {}
+        : {
+            AWS_ENDPOINT_URL_DYNAMODB: dynamodbMeter.url,
+            AWS_ENDPOINT_URL_S3: motoMeter.url,
+            AWS_ENDPOINT_URL_SQS: motoMeter.url,
+            AWS_ENDPOINT_URL_GLUE: motoMeter.url,
+            AWS_ENDPOINT_URL_KAFKA: motoMeter.url,
+          };
     const functions = new Map(
       definitions.map((fn) => [
         fn.logicalId,
         new LocalFunction(fn, log, {
-          extraEnv: { ...options.env?.[fn.logicalId] },
+          extraEnv: { ...meteredEnv, ...options.env?.[fn.logicalId] },
           ...(mapped.has(fn.logicalId) && { maxConcurrency: partitions }),
           ...(identities.has(fn.logicalId) && { credentials: identities.get(fn.logicalId) }),
+          ...(usage !== undefined && { onInvocation: (report) => usage.recordInvocation(report) }),
         }),
       ]),
     );
     const routes = httpRoutes(definitions);
     const runtime = new LocalRuntime(functions, routes, ctx, namespace);
+    runtime.#meters = meters;
     runtime.#clients = clients;
     runtime.#log = log;
     runtime.#identities = [...identities.values()];
@@ -152,7 +186,14 @@ export class LocalRuntime {
   async #startParts(definitions: SamFunction[], options: RuntimeOptions, log: LogSink): Promise<void> {
     const ctx = this.context;
     const clients = this.#clients as ReturnType<typeof localClients>;
-    this.#server = await startHttpApi(this.routes, this.functions, options.apiPort ?? ports.api);
+    const usage = options.usage;
+    this.#server = await startHttpApi(
+      this.routes,
+      this.functions,
+      options.apiPort ?? ports.api,
+      "127.0.0.1",
+      usage === undefined ? undefined : (route, bytes) => usage.recordApiRequest(route, bytes),
+    );
     if (options.eventSources !== false) {
       for (const mapping of mskMappings(definitions)) {
         const esm = new KafkaEventSourceMapping(mapping, this.fn(mapping.functionId), clients.kafka, clients.sqs, log, {
@@ -185,9 +226,16 @@ export class LocalRuntime {
         await esm.start();
         this.streamMappings.push(esm);
       }
+      // Metered, Firehose writes to S3 through the service meter, so its PUTs are counted with the functions' requests.
+      const motoMeter = this.#meters[1];
+      const firehoseS3 =
+        motoMeter === undefined
+          ? clients.s3
+          : new S3Client({ region: localAws.region, credentials: adminCredentialProvider, endpoint: motoMeter.url, forcePathStyle: true });
+      if (firehoseS3 !== clients.s3) this.#firehoseS3 = firehoseS3;
       for (const stream of firehoseStreams(ctx)) {
         const transform = stream.transformFunctionId === undefined ? undefined : this.fn(stream.transformFunctionId);
-        const firehose = new FirehoseEmulator(stream, transform, clients.kafka, clients.s3, log);
+        const firehose = new FirehoseEmulator(stream, transform, clients.kafka, firehoseS3, log);
         await firehose.start();
         this.firehoses.push(firehose);
       }
@@ -234,6 +282,9 @@ export class LocalRuntime {
       ...this.firehoses.splice(0).map((f) => step(`Firehose ${f.stream.name}`, () => f.stop())),
     ]);
     await step("functions", () => Promise.all([...this.functions.values()].map((fn) => fn.stop())));
+    await Promise.all(this.#meters.splice(0).map((meter) => meter.close()));
+    this.#firehoseS3?.destroy();
+    this.#firehoseS3 = undefined;
     const clients = this.#clients;
     this.#clients = undefined;
     if (clients === undefined) return;
@@ -260,6 +311,15 @@ function withMetrics(log: LogSink, metrics: MetricSink | undefined): LogSink {
     } catch (error) {
       log("runtime", `metrics of ${name} dropped: ${(error as Error).message}`);
     }
+    log(name, line);
+  };
+}
+
+/** `log`, also counting the bytes each function logs into `usage` (lines of the runtime's own parts are not counted). */
+function withUsage(log: LogSink, usage: UsageMeter | undefined, functionIds: ReadonlySet<string>): LogSink {
+  if (usage === undefined) return log;
+  return (name, line) => {
+    if (functionIds.has(name)) usage.recordLogLine(name, line);
     log(name, line);
   };
 }
