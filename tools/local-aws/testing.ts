@@ -23,6 +23,13 @@ export {
   type MskMapping,
   mskMappings,
 } from "./runtime/kafka-esm.ts";
+export {
+  type ConnectionCounts,
+  KafkaApiKey,
+  KafkaClusterProxy,
+  type KafkaClusterProxyOptions,
+  type ProxiedConnection,
+} from "./runtime/kafka-proxy.ts";
 export { type Datapoint, MetricSink } from "./runtime/metrics.ts";
 export { type MskGroupWatch, MskMetricsEmulator } from "./runtime/msk-metrics.ts";
 export {
