@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { Kafka } from "kafkajs";
+import { AssignerProtocol, type Kafka, type PartitionAssigner } from "kafkajs";
 import { DependencyError, DependencyErrorCode } from "../errors/internal-errors.ts";
 import { HEADER_RECORD_INDEX, HEADER_REQUEST_ID } from "./headers.ts";
 import { partitionOfKey } from "./partitioner.ts";
@@ -56,6 +56,9 @@ export class RequestScanner {
       allowAutoTopicCreation: false,
       maxWaitTimeInMs: 100,
       retry: { retries: 2 },
+      // Only the partitions it reads: the consumer then connects to their leaders only, not to
+      // every broker that leads a partition of the topic (connection attempts are a cluster quota).
+      partitionAssigners: [onlyPartitions(this.#topic, [...pending.keys()])],
     });
     try {
       await before(
@@ -122,6 +125,24 @@ export class RequestScanner {
       await admin.disconnect().catch(() => undefined);
     }
   }
+}
+
+const ASSIGNER = "RequestScanPartitions";
+
+/** Gives the group's member (the scan's group has one) exactly `partitions` of `topic`; any other member nothing. */
+export function onlyPartitions(topic: string, partitions: readonly number[]): PartitionAssigner {
+  const encode = (assignment: Record<string, number[]>) =>
+    AssignerProtocol.MemberAssignment.encode({ version: 1, assignment, userData: Buffer.alloc(0) });
+  return () => ({
+    name: ASSIGNER,
+    version: 1,
+    protocol: ({ topics }) => ({
+      name: ASSIGNER,
+      metadata: AssignerProtocol.MemberMetadata.encode({ version: 1, topics, userData: Buffer.alloc(0) }),
+    }),
+    assign: async ({ members }) =>
+      members.map(({ memberId }, index) => ({ memberId, memberAssignment: encode(index === 0 ? { [topic]: [...partitions] } : {}) })),
+  });
 }
 
 function header(value: Buffer | string | (Buffer | string)[] | undefined): string | undefined {

@@ -33,6 +33,13 @@ export {
   startDynamoDbMeter,
   startServiceMeter,
 } from "./runtime/metering-proxy.ts";
+export {
+  type ConnectionCounts,
+  KafkaApiKey,
+  KafkaClusterProxy,
+  type KafkaClusterProxyOptions,
+  type ProxiedConnection,
+} from "./runtime/kafka-proxy.ts";
 export { type Datapoint, MetricSink } from "./runtime/metrics.ts";
 export { type MskGroupWatch, MskMetricsEmulator } from "./runtime/msk-metrics.ts";
 export {

@@ -3,6 +3,7 @@ import { dirname, join } from "node:path";
 import { localStackContext, paths, resolveValue, type StackContext } from "@sales-stream-analytics/local-aws";
 import { resourceEnabled } from "@sales-stream-analytics/local-aws/testing";
 import { describe, expect, it } from "vitest";
+import { awsReaders, ingestContainerBudget, ingestLimits } from "#shared/kafka/connection-budget";
 import { LAMBDA_INVOCATION_PAYLOAD_BYTES, MAX_DELIVERABLE_RECORD_BYTES, worstCaseEventBytes } from "#shared/kafka/record-size";
 
 // What AWS would refuse or a reviewer would flag in template.yaml, checked on the template itself
@@ -168,23 +169,30 @@ describe("template.yaml on AWS: operations defaults", () => {
     expect(globals.Environment.Variables.POWERTOOLS_TRACER_CAPTURE_RESPONSE).toBe("false");
   });
 
-  it("sizes ingest concurrency and the POST /sales burst to MSK Serverless' connection quotas", () => {
-    // MSK Serverless: 1,000 client connections per cluster, 100 connection attempts per second.
+  it("throttles POST /sales to the Kafka connection budget at the default partitions, and says so in its comment", () => {
     const partitions = Number(resolveValue(ctx, { Ref: "SalesTopicPartitions" }, "partitions"));
-    const perContainer = partitions + 2; // partition leaders, bootstrap broker, a recovery scan's consumer
+    const limits = ingestLimits(partitions);
     const api = resolveValue(ctx, resources.HttpApi?.Properties, "HttpApi") as {
       RouteSettings: Record<string, { ThrottlingBurstLimit: number; ThrottlingRateLimit: number }>;
     };
     const post = api.RouteSettings["POST /sales"];
-    const readersBudget = 200; // the aggregate mapping, Firehose and Redshift: about a connection per partition each
-    // Without reserved concurrency the throttle bounds the containers: rate x request time (200 ms) busy at once.
-    const throttled = (post?.ThrottlingRateLimit ?? Number.POSITIVE_INFINITY) * 0.2;
-    expect(throttled * perContainer).toBeLessThanOrEqual(1000 - readersBudget);
-    // The opt-in cap, at its documented value.
-    const optedIn = { ...ctx, parameterOverrides: { IngestReservedConcurrency: "100" } };
-    const reserved = Number(resolveValue(optedIn, resources.IngestFunction?.Properties?.ReservedConcurrentExecutions, "ingest"));
-    expect(reserved * perContainer).toBeLessThanOrEqual(1000 - readersBudget);
-    expect((post?.ThrottlingBurstLimit ?? Number.POSITIVE_INFINITY) * perContainer).toBeLessThanOrEqual(100);
+    expect(post?.ThrottlingRateLimit).toBeLessThanOrEqual(limits.maxRate);
+    expect(post?.ThrottlingBurstLimit).toBeGreaterThan(0);
+    expect(post?.ThrottlingBurstLimit).toBeLessThanOrEqual(limits.largestColdBurst);
+    // The comment quotes the budget's figures: it changes when they do.
+    const budget = ingestContainerBudget(partitions);
+    const comment = readFileSync("template.yaml", "utf8").split("  HttpApi:")[1]?.split("RouteSettings:")[0] ?? "";
+    expect(comment).toContain("shared/kafka/connection-budget.ts");
+    for (const figure of [
+      `(budget ${budget.coldAttempts})`,
+      `(budget ${budget.held})`,
+      `(budget ${budget.recoveryAttempts}, at most ${budget.recoveryExtraOpen} at`,
+      `budgeted ${awsReaders(partitions)}`,
+      `leaves ${limits.ingestConnections} connections, ${limits.maxContainers} containers`,
+      `busy at ${limits.maxRate} requests/s`,
+      `${limits.largestColdBurst} containers x ${budget.coldAttempts} attempts`,
+    ])
+      expect(comment.replace(/\s*#\s*/g, " ")).toContain(figure);
   });
 
   it("writes one JSON access log line per API request, without bodies or query strings", () => {

@@ -1,7 +1,8 @@
+import { AssignerProtocol, type Cluster } from "kafkajs";
 import { describe, expect, it } from "vitest";
 import { HEADER_RECORD_INDEX, HEADER_REQUEST_ID } from "#shared/kafka/headers";
 import { partitionOfKey } from "#shared/kafka/partitioner";
-import { RequestScanner } from "#shared/kafka/request-scan";
+import { type onlyPartitions, RequestScanner } from "#shared/kafka/request-scan";
 import { type FakeRecord, fakeKafka } from "#test/support/fakes/kafka";
 
 /** The fake cluster holding topic `sales` with `partitions` partitions and `log` as its records. */
@@ -87,5 +88,26 @@ describe("RequestScanner", () => {
         deadline: Date.now() + 1000,
       }),
     ).rejects.toThrow("topic sales has no partitions");
+  });
+
+  it("has its consumer assigned only the partitions it reads, so it connects to no other partition's leader", async () => {
+    const chile = partitionOfKey("Chile", 6);
+    const { kafka, calls } = salesTopic(6, new Map([[chile, [record(0, 1000, "r1", 0)]]]));
+    await new RequestScanner(kafka, "sales", "g").scan({ requestId: "r1", sinceMs: 0, keys: ["Chile"], deadline: Date.now() + 5000 });
+    const assigners = calls.consumers[0]?.partitionAssigners ?? [];
+    expect(assigners).toHaveLength(1);
+    const assigner = (assigners[0] as (config: { cluster: Cluster }) => ReturnType<ReturnType<typeof onlyPartitions>>)({
+      cluster: {} as Cluster,
+    });
+    const members = [
+      { memberId: "a", memberMetadata: Buffer.alloc(0) },
+      { memberId: "b", memberMetadata: Buffer.alloc(0) },
+    ];
+    const assigned = await assigner.assign({ members, topics: ["sales"] });
+    expect(assigned.map((a) => [a.memberId, AssignerProtocol.MemberAssignment.decode(a.memberAssignment)?.assignment])).toEqual([
+      ["a", { sales: [chile] }],
+      ["b", {}],
+    ]);
+    expect(AssignerProtocol.MemberMetadata.decode(assigner.protocol({ topics: ["sales"] }).metadata)?.topics).toEqual(["sales"]);
   });
 });
