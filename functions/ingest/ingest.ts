@@ -8,6 +8,7 @@ import { HEADER_CORRELATION_ID, HEADER_RECORD_INDEX, HEADER_REQUEST_ID, HEADER_T
 import type { Acknowledged, OutgoingRecord, ProduceOutcome } from "#shared/kafka/producer";
 import type { ScanQuery, ScanResult } from "#shared/kafka/request-scan";
 import type { Sale } from "#shared/sales/schema";
+import { type IngestAccepted, packAnswer, unpackAnswer } from "./answer.ts";
 import type { Claim, RequestLedger } from "./ledger.ts";
 import { type IngestRequest, type RequestLimits, readRecords } from "./parse.ts";
 import { validateSales } from "./validate.ts";
@@ -42,11 +43,7 @@ export interface IngestContext {
   readonly leaseUntil: number;
 }
 
-export interface IngestAccepted {
-  readonly accepted: number;
-  readonly correlationId: string;
-  readonly records: readonly Acknowledged[];
-}
+export type { IngestAccepted } from "./answer.ts";
 
 /** What a 504 says of each record. */
 export type RecordOutcome =
@@ -97,7 +94,11 @@ export async function ingestSales(request: IngestRequest, context: IngestContext
     encoderError = error;
   }
   const claim: Claim | undefined = await claiming;
-  if (claim?.kind === "completed") return JSON.parse(claim.response) as IngestAccepted;
+  if (claim?.kind === "completed")
+    return unpackAnswer(
+      claim.response,
+      sales.map((sale) => sale.country),
+    );
   const attempt = claim?.kind === "fresh" || claim?.kind === "recover" ? claim : undefined;
   /** Ends this attempt's hold on its key after it wrote nothing: a retry starts afresh, or recovers if an earlier attempt may have written. */
   const wroteNothing = async () => {
@@ -149,6 +150,8 @@ export async function ingestSales(request: IngestRequest, context: IngestContext
   }
 
   const missing = outgoing.map((_, index) => index).filter((index) => !known.has(index));
+  /** The partition count this attempt's records were partitioned by (none when nothing was produced). */
+  let partitions: number | undefined;
   if (missing.length > 0) {
     const outcome = await deps.produce(
       missing.map((index) => outgoing[index] as OutgoingRecord),
@@ -156,6 +159,7 @@ export async function ingestSales(request: IngestRequest, context: IngestContext
     );
     switch (outcome.status) {
       case "written":
+        partitions = outcome.partitions;
         for (const record of outcome.records) {
           const index = missing[record.index] as number;
           known.set(index, { index, partition: record.partition, offset: record.offset });
@@ -206,7 +210,15 @@ export async function ingestSales(request: IngestRequest, context: IngestContext
   if (key !== undefined && attempt !== undefined) {
     // Not stored: a retry recovers instead (it scans, finds every record, writes nothing) and answers the same.
     const stored = await deps.ledger
-      .complete(key, attempt.attempt, JSON.stringify(accepted))
+      .complete(
+        key,
+        attempt.attempt,
+        packAnswer(
+          accepted,
+          outgoing.map((record) => record.key),
+          partitions,
+        ),
+      )
       .catch((error: unknown) => deps.warn("ledger not updated after a 202", { error: String(error) }));
     if (stored === false) deps.warn("another attempt took the Idempotency-Key over before this one answered", { requestId });
   }

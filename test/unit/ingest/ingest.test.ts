@@ -6,6 +6,7 @@ import { CodecError, CodecErrorCode, RegistryUnavailableError } from "#shared/av
 import { InvariantError } from "#shared/errors/internal-errors";
 import { HttpError } from "#shared/http/errors";
 import { HEADER_RECORD_INDEX, HEADER_REQUEST_ID } from "#shared/kafka/headers";
+import { partitionOfKey } from "#shared/kafka/partitioner";
 import type { Acknowledged, OutgoingRecord, ProduceOutcome } from "#shared/kafka/producer";
 import type { ScanQuery } from "#shared/kafka/request-scan";
 import { currentSalesSchema, type Sale } from "#shared/sales/schema";
@@ -308,6 +309,24 @@ describe("ingest: written = accepted", () => {
     await expect(run).rejects.toBeInstanceOf(InvariantError);
     await expect(run).rejects.toMatchObject({ code: "INVARIANT_VIOLATED", retriable: false, expose: false });
     expect(w.produced).toHaveLength(0);
+  });
+
+  it("keeps a completed request's 202 as offset runs, and a same-key retry gets the same 202 back", async () => {
+    const w = world();
+    // A producer that partitions as Kafka's default partitioner over 6 partitions, and says so.
+    let next = 0;
+    w.stage((records) => ({
+      status: "written",
+      partitions: 6,
+      records: records.map((record, index) => ({ index, partition: partitionOfKey(record.key, 6), offset: String(100 + next++) })),
+    }));
+    const body = Array.from({ length: 10 }, (_, i) => sale(i + 1, i % 2 === 0 ? "Chile" : "Japan"));
+    const deps = { ...w.deps, limits: { maxRecords: 10, maxBodyBytes: 100_000 } };
+    const accepted = await ingestSales(request(body), context("k"), deps);
+    const kept = w.ledger.entries.get("k")?.response ?? "";
+    expect(kept.length).toBeLessThan(JSON.stringify(accepted).length / 2);
+    expect(await ingestSales(request(body), context("k", NOW + 1000), deps)).toEqual(accepted);
+    expect(w.produced).toHaveLength(1);
   });
 
   it("answers 202 even when the ledger cannot store it, and warns", async () => {
