@@ -1,6 +1,5 @@
 import { createHash } from "node:crypto";
 import type { GlueAvroEncoder } from "#shared/avro/codec";
-import { CodecError, CodecErrorCode } from "#shared/avro/errors";
 import { AppError } from "#shared/errors/app-error";
 import { InvariantError } from "#shared/errors/internal-errors";
 import { HttpError } from "#shared/http/errors";
@@ -14,8 +13,8 @@ import { type IngestRequest, type RequestLimits, readRecords } from "./parse.ts"
 import { validateSales } from "./validate.ts";
 
 export interface IngestDeps {
-  /** The encoder for the current schema version; resolves the version id once per container. */
-  readonly encoder: () => Promise<GlueAvroEncoder<Sale>>;
+  /** The encoder of the current schema version (its registered id comes with the deployment). */
+  readonly encoder: Pick<GlueAvroEncoder<Sale>, "encode">;
   /** Produces records; `deadline` is epoch ms. */
   readonly produce: (records: readonly OutgoingRecord[], deadline: number) => Promise<ProduceOutcome>;
   /** Finds the records an earlier attempt of a request wrote (read_uncommitted); throws when Kafka cannot answer. */
@@ -59,12 +58,11 @@ export type RecordOutcome =
  * missing ones) or the key already completed (the stored 202; nothing written).
  * Throws HttpError: 415/413/400 bad request (nothing written); 422 key reused with another body;
  * 409 + Retry-After another attempt with the key is in progress; 503 + Retry-After this attempt
- * wrote nothing (registry, ledger or Kafka unavailable before any record was sent, or refused);
- * 504 + Retry-After a produce request got no definite answer: its records may be in the topic
- * (the body lists each record's status); retry with the same key to settle it; 500 (not
- * retriable, nothing written) the current schema is not registered or its registration failed
- * (SCHEMA_NOT_REGISTERED, SCHEMA_REGISTRATION_FAILED, SCHEMA_UNUSABLE: an operator must act).
- * Any other error (a bug) is thrown as is: the handler answers a generic 500.
+ * wrote nothing (ledger or Kafka unavailable before any record was sent, or refused); 504 +
+ * Retry-After a produce request got no definite answer: its records may be in the topic (the
+ * body lists each record's status); retry with the same key to settle it. Throws InvariantError
+ * (nothing written) when a validated sale does not encode, and any other error (a bug) as is:
+ * the handler answers a generic 500.
  */
 export async function ingestSales(request: IngestRequest, context: IngestContext, deps: IngestDeps): Promise<IngestAccepted> {
   const records = readRecords(request, deps.limits);
@@ -80,18 +78,16 @@ export async function ingestSales(request: IngestRequest, context: IngestContext
   // The ledger's round trip runs while the records are encoded (CPU): a request pays the longer of the two, not both.
   const claiming = key === undefined ? undefined : claimKey(key, request, context, deps);
   claiming?.catch(() => undefined);
+  // Encoding holds the thread: first let the claim's request through the SDK's async steps onto
+  // the socket, so DynamoDB answers while the records encode instead of after.
+  if (claiming !== undefined) await new Promise((resolve) => setImmediate(resolve));
   let values: Buffer[] | undefined;
   let encoderError: unknown;
   try {
-    const encoder = await deps.encoder();
-    try {
-      values = sales.map((sale) => encoder.encode(sale));
-    } catch (error) {
-      // The validator passed these sales: a schema that refuses one is a bug, not the client's data.
-      throw new InvariantError("a validated sale did not encode with the current schema", { cause: error });
-    }
+    values = sales.map((sale) => deps.encoder.encode(sale));
   } catch (error) {
-    encoderError = error;
+    // The validator passed these sales: a schema that refuses one is a bug, not the client's data.
+    encoderError = new InvariantError("a validated sale did not encode with the current schema", { cause: error });
   }
   const claim: Claim | undefined = await claiming;
   if (claim?.kind === "completed")
@@ -111,7 +107,7 @@ export async function ingestSales(request: IngestRequest, context: IngestContext
 
   if (values === undefined) {
     await wroteNothing();
-    throw encoderFailure(encoderError, deps);
+    throw encoderError;
   }
   const encoded = values;
   const requestId = attempt?.requestId ?? deps.newRequestId();
@@ -249,34 +245,6 @@ async function claimKey(key: string, request: IngestRequest, context: IngestCont
     );
   }
   return claim;
-}
-
-/** Schema lookups that fail the same way until an operator acts: the codec's code is the answer's. */
-const schemaNotUsable = new Set<string>([
-  CodecErrorCode.schemaNotRegistered,
-  CodecErrorCode.registrationFailed,
-  CodecErrorCode.unknownSchemaVersion,
-]);
-
-/**
- * What a failure to get the encoder answers, by the error policy (shared/errors): a retriable
- * registry failure is a 503 with Retry-After; a schema that cannot be used for writing is a 500
- * that names it and is not retriable (a retry would fail alike until an operator registers the
- * schema); anything else (a bug) is thrown as it is, for the generic 500.
- */
-function encoderFailure(error: unknown, deps: IngestDeps): unknown {
-  if (error instanceof AppError && error.retriable)
-    return unavailable("SCHEMA_REGISTRY_UNAVAILABLE", "the schema registry cannot be reached; nothing was produced", deps, error);
-  if (error instanceof CodecError && schemaNotUsable.has(error.code)) {
-    const code = error.code === CodecErrorCode.unknownSchemaVersion ? "SCHEMA_UNUSABLE" : error.code;
-    return new HttpError(
-      500,
-      code,
-      "the sales schema is not usable for writing in the schema registry; nothing was produced, and retrying will not help until an operator registers it",
-      { cause: error, retriable: false, expose: true },
-    );
-  }
-  return error;
 }
 
 function unavailable(code: string, message: string, deps: IngestDeps, cause: unknown): HttpError {
