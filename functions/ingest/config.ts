@@ -1,13 +1,12 @@
-import { flag, integer, loadConfig, oneOf, text } from "#shared/config/env";
+import { integer, loadConfig, oneOf, schemaVersionId, text } from "#shared/config/env";
 import { kafkaSettingsSpec } from "#shared/kafka/client";
 
 /** Settings of the ingest function, read once at cold start. */
 export const config = loadConfig({
   topic: text("SALES_TOPIC"),
-  registryName: text("SCHEMA_REGISTRY_NAME"),
-  schemaName: text("SALES_SCHEMA_NAME"),
+  /** The registered version of the current sales schema (the stack passes it: no lookup at run time). */
+  schemaVersionId: schemaVersionId("SALES_SCHEMA_VERSION_ID"),
   compression: oneOf("AVRO_COMPRESSION", ["none", "zlib"], "none"),
-  autoRegisterSchema: flag("AUTO_REGISTER_SCHEMA", false),
   idempotencyTable: text("IDEMPOTENCY_TABLE"),
   idempotencyTtlSeconds: integer("IDEMPOTENCY_TTL_SECONDS", 3600, { min: 60, max: 7 * 24 * 3600 }),
   limits: {

@@ -1,6 +1,5 @@
 import { createHash } from "node:crypto";
 import type { GlueAvroEncoder } from "#shared/avro/codec";
-import { CodecError, CodecErrorCode } from "#shared/avro/errors";
 import { AppError } from "#shared/errors/app-error";
 import { InvariantError } from "#shared/errors/internal-errors";
 import { HttpError } from "#shared/http/errors";
@@ -8,13 +7,14 @@ import { HEADER_CORRELATION_ID, HEADER_RECORD_INDEX, HEADER_REQUEST_ID, HEADER_T
 import type { Acknowledged, OutgoingRecord, ProduceOutcome } from "#shared/kafka/producer";
 import type { ScanQuery, ScanResult } from "#shared/kafka/request-scan";
 import type { Sale } from "#shared/sales/schema";
+import { type IngestAccepted, packAnswer, unpackAnswer } from "./answer.ts";
 import type { Claim, RequestLedger } from "./ledger.ts";
 import { type IngestRequest, type RequestLimits, readRecords } from "./parse.ts";
 import { validateSales } from "./validate.ts";
 
 export interface IngestDeps {
-  /** The encoder for the current schema version; resolves the version id once per container. */
-  readonly encoder: () => Promise<GlueAvroEncoder<Sale>>;
+  /** The encoder of the current schema version (its registered id comes with the deployment). */
+  readonly encoder: Pick<GlueAvroEncoder<Sale>, "encode">;
   /** Produces records; `deadline` is epoch ms. */
   readonly produce: (records: readonly OutgoingRecord[], deadline: number) => Promise<ProduceOutcome>;
   /** Finds the records an earlier attempt of a request wrote (read_uncommitted); throws when Kafka cannot answer. */
@@ -42,11 +42,7 @@ export interface IngestContext {
   readonly leaseUntil: number;
 }
 
-export interface IngestAccepted {
-  readonly accepted: number;
-  readonly correlationId: string;
-  readonly records: readonly Acknowledged[];
-}
+export type { IngestAccepted } from "./answer.ts";
 
 /** What a 504 says of each record. */
 export type RecordOutcome =
@@ -62,12 +58,11 @@ export type RecordOutcome =
  * missing ones) or the key already completed (the stored 202; nothing written).
  * Throws HttpError: 415/413/400 bad request (nothing written); 422 key reused with another body;
  * 409 + Retry-After another attempt with the key is in progress; 503 + Retry-After this attempt
- * wrote nothing (registry, ledger or Kafka unavailable before any record was sent, or refused);
- * 504 + Retry-After a produce request got no definite answer: its records may be in the topic
- * (the body lists each record's status); retry with the same key to settle it; 500 (not
- * retriable, nothing written) the current schema is not registered or its registration failed
- * (SCHEMA_NOT_REGISTERED, SCHEMA_REGISTRATION_FAILED, SCHEMA_UNUSABLE: an operator must act).
- * Any other error (a bug) is thrown as is: the handler answers a generic 500.
+ * wrote nothing (ledger or Kafka unavailable before any record was sent, or refused); 504 +
+ * Retry-After a produce request got no definite answer: its records may be in the topic (the
+ * body lists each record's status); retry with the same key to settle it. Throws InvariantError
+ * (nothing written) when a validated sale does not encode, and any other error (a bug) as is:
+ * the handler answers a generic 500.
  */
 export async function ingestSales(request: IngestRequest, context: IngestContext, deps: IngestDeps): Promise<IngestAccepted> {
   const records = readRecords(request, deps.limits);
@@ -83,21 +78,23 @@ export async function ingestSales(request: IngestRequest, context: IngestContext
   // The ledger's round trip runs while the records are encoded (CPU): a request pays the longer of the two, not both.
   const claiming = key === undefined ? undefined : claimKey(key, request, context, deps);
   claiming?.catch(() => undefined);
+  // Encoding holds the thread: first let the claim's request through the SDK's async steps onto
+  // the socket, so DynamoDB answers while the records encode instead of after.
+  if (claiming !== undefined) await new Promise((resolve) => setImmediate(resolve));
   let values: Buffer[] | undefined;
   let encoderError: unknown;
   try {
-    const encoder = await deps.encoder();
-    try {
-      values = sales.map((sale) => encoder.encode(sale));
-    } catch (error) {
-      // The validator passed these sales: a schema that refuses one is a bug, not the client's data.
-      throw new InvariantError("a validated sale did not encode with the current schema", { cause: error });
-    }
+    values = sales.map((sale) => deps.encoder.encode(sale));
   } catch (error) {
-    encoderError = error;
+    // The validator passed these sales: a schema that refuses one is a bug, not the client's data.
+    encoderError = new InvariantError("a validated sale did not encode with the current schema", { cause: error });
   }
   const claim: Claim | undefined = await claiming;
-  if (claim?.kind === "completed") return JSON.parse(claim.response) as IngestAccepted;
+  if (claim?.kind === "completed")
+    return unpackAnswer(
+      claim.response,
+      sales.map((sale) => sale.country),
+    );
   const attempt = claim?.kind === "fresh" || claim?.kind === "recover" ? claim : undefined;
   /** Ends this attempt's hold on its key after it wrote nothing: a retry starts afresh, or recovers if an earlier attempt may have written. */
   const wroteNothing = async () => {
@@ -110,7 +107,7 @@ export async function ingestSales(request: IngestRequest, context: IngestContext
 
   if (values === undefined) {
     await wroteNothing();
-    throw encoderFailure(encoderError, deps);
+    throw encoderError;
   }
   const encoded = values;
   const requestId = attempt?.requestId ?? deps.newRequestId();
@@ -149,6 +146,8 @@ export async function ingestSales(request: IngestRequest, context: IngestContext
   }
 
   const missing = outgoing.map((_, index) => index).filter((index) => !known.has(index));
+  /** The partition count this attempt's records were partitioned by (none when nothing was produced). */
+  let partitions: number | undefined;
   if (missing.length > 0) {
     const outcome = await deps.produce(
       missing.map((index) => outgoing[index] as OutgoingRecord),
@@ -156,6 +155,7 @@ export async function ingestSales(request: IngestRequest, context: IngestContext
     );
     switch (outcome.status) {
       case "written":
+        partitions = outcome.partitions;
         for (const record of outcome.records) {
           const index = missing[record.index] as number;
           known.set(index, { index, partition: record.partition, offset: record.offset });
@@ -206,7 +206,15 @@ export async function ingestSales(request: IngestRequest, context: IngestContext
   if (key !== undefined && attempt !== undefined) {
     // Not stored: a retry recovers instead (it scans, finds every record, writes nothing) and answers the same.
     const stored = await deps.ledger
-      .complete(key, attempt.attempt, JSON.stringify(accepted))
+      .complete(
+        key,
+        attempt.attempt,
+        packAnswer(
+          accepted,
+          outgoing.map((record) => record.key),
+          partitions,
+        ),
+      )
       .catch((error: unknown) => deps.warn("ledger not updated after a 202", { error: String(error) }));
     if (stored === false) deps.warn("another attempt took the Idempotency-Key over before this one answered", { requestId });
   }
@@ -237,34 +245,6 @@ async function claimKey(key: string, request: IngestRequest, context: IngestCont
     );
   }
   return claim;
-}
-
-/** Schema lookups that fail the same way until an operator acts: the codec's code is the answer's. */
-const schemaNotUsable = new Set<string>([
-  CodecErrorCode.schemaNotRegistered,
-  CodecErrorCode.registrationFailed,
-  CodecErrorCode.unknownSchemaVersion,
-]);
-
-/**
- * What a failure to get the encoder answers, by the error policy (shared/errors): a retriable
- * registry failure is a 503 with Retry-After; a schema that cannot be used for writing is a 500
- * that names it and is not retriable (a retry would fail alike until an operator registers the
- * schema); anything else (a bug) is thrown as it is, for the generic 500.
- */
-function encoderFailure(error: unknown, deps: IngestDeps): unknown {
-  if (error instanceof AppError && error.retriable)
-    return unavailable("SCHEMA_REGISTRY_UNAVAILABLE", "the schema registry cannot be reached; nothing was produced", deps, error);
-  if (error instanceof CodecError && schemaNotUsable.has(error.code)) {
-    const code = error.code === CodecErrorCode.unknownSchemaVersion ? "SCHEMA_UNUSABLE" : error.code;
-    return new HttpError(
-      500,
-      code,
-      "the sales schema is not usable for writing in the schema registry; nothing was produced, and retrying will not help until an operator registers it",
-      { cause: error, retriable: false, expose: true },
-    );
-  }
-  return error;
 }
 
 function unavailable(code: string, message: string, deps: IngestDeps, cause: unknown): HttpError {

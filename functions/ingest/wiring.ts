@@ -3,10 +3,8 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import type { Tracer } from "@aws-lambda-powertools/tracer";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { GlueAvroEncoder } from "#shared/avro/codec";
-import type { GlueSchemaRegistry } from "#shared/avro/registry";
 import { dynamoDbClient } from "#shared/clients/dynamodb";
 import { kafkaClients } from "#shared/clients/kafka";
-import { schemaRegistry } from "#shared/clients/schema-registry";
 import { type HttpResponse, json } from "#shared/http/responses";
 import type { IdempotentProducer } from "#shared/kafka/producer";
 import { RequestScanner } from "#shared/kafka/request-scan";
@@ -26,14 +24,10 @@ type IngestConfig = typeof config;
 export interface IngestHandlerDeps {
   readonly logger: Logger;
   readonly tracer: Tracer;
-  readonly registry: Pick<GlueSchemaRegistry, "getVersionIdForDefinition">;
   readonly producer: () => Pick<IdempotentProducer, "send">;
   readonly scanner: () => Pick<RequestScanner, "scan">;
   readonly ledger: RequestLedger;
-  readonly settings: Pick<
-    IngestConfig,
-    "registryName" | "schemaName" | "autoRegisterSchema" | "compression" | "limits" | "retryAfterSeconds" | "recoverySkewMs"
-  >;
+  readonly settings: Pick<IngestConfig, "schemaVersionId" | "compression" | "limits" | "retryAfterSeconds" | "recoverySkewMs">;
 }
 
 /** Time kept back from Kafka to record the answer in the request ledger and send it. */
@@ -45,17 +39,8 @@ const ANSWER_MARGIN_MS = 3000;
  */
 export function createHandler(deps: IngestHandlerDeps) {
   const { logger, tracer, settings } = deps;
-  // The current schema's version id, looked up once per container (again after a failure).
-  const encoder = lazy(() =>
-    deps.registry
-      .getVersionIdForDefinition({
-        registryName: settings.registryName,
-        schemaName: settings.schemaName,
-        definition: JSON.stringify(currentSalesSchema),
-        autoRegister: settings.autoRegisterSchema,
-      })
-      .then((id) => new GlueAvroEncoder<Sale>(currentSalesSchema, id, settings.compression)),
-  );
+  // The current schema's registered version: its id comes with the deployment, so no registry call.
+  const encoder = new GlueAvroEncoder<Sale>(currentSalesSchema, settings.schemaVersionId, settings.compression);
   const core: IngestDeps = {
     encoder,
     produce: (records, deadline) => deps.producer().send(records, deadline),
@@ -109,7 +94,6 @@ export function productionDeps(settings: IngestConfig): IngestHandlerDeps {
   return {
     logger,
     tracer,
-    registry: schemaRegistry(tracer)(),
     producer: kafka.producer(settings.topic),
     scanner: lazy(() => new RequestScanner(kafka.kafka(), settings.topic, settings.recoveryGroupPrefix)),
     ledger: createRequestLedger(dynamoDbClient(tracer, { maxAttempts: 2 })(), settings.idempotencyTable, settings.idempotencyTtlSeconds),

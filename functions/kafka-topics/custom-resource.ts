@@ -25,6 +25,8 @@ export interface CustomResourceResponse {
 export interface TopicsResourceDeps {
   /** A connected admin client; called only when Kafka must be asked (never on Delete). */
   readonly admin: () => Promise<TopicAdmin>;
+  /** The bootstrap servers the admin reached: answered as the resource's `BootstrapBrokers` (Fn::GetAtt). */
+  readonly bootstrapBrokers: () => Promise<readonly string[]>;
   /** Delivers the response to the ResponseURL; rejects when it was not accepted. */
   readonly send: (responseUrl: string, response: CustomResourceResponse) => Promise<void>;
   /** Milliseconds left before Lambda stops the invocation. */
@@ -61,7 +63,8 @@ export function parseRequest(event: unknown): CustomResourceRequest {
 
 /**
  * Answers a `Custom::KafkaTopics` request, exactly once, before the invocation's time runs out.
- * Create and Update make the declared topics exist with their partitions (ensureTopics); Delete
+ * Create and Update make the declared topics exist with their partitions (ensureTopics) and
+ * answer the cluster's bootstrap servers (Data.BootstrapBrokers); Delete
  * answers SUCCESS and leaves the topics and their records alone. Any failure, and running out of
  * time, is answered FAILED with the reason. Resolves with what was sent; rejects only when the
  * request has no ResponseURL (TypeError) or the response could not be delivered (send's error).
@@ -87,7 +90,9 @@ export async function answerTopicsRequest(event: unknown, deps: TopicsResourceDe
     const specs = parseTopicSpecs(request.ResourceProperties.Topics, "Topics");
     const report = await ensureTopics(specs, { admin: await deps.admin() });
     deps.log("topics provisioned", { requestType: request.RequestType, ...summary(report) });
-    return answer("SUCCESS", { Data: summary(report) });
+    // The functions that produce get the brokers from here at deploy time, so none of them loads
+    // an MSK API client or asks GetBootstrapBrokers on a cold start.
+    return answer("SUCCESS", { Data: { ...summary(report), BootstrapBrokers: (await deps.bootstrapBrokers()).join(",") } });
   };
 
   const budgetMs = deps.remainingMs() - (deps.marginMs ?? 10_000);

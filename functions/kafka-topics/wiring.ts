@@ -13,6 +13,8 @@ export interface TopicsDeps {
   readonly logger: Logger;
   /** The Kafka client; throws (ConfigError) when the function's settings are wrong. */
   readonly kafka: () => Pick<Kafka, "admin">;
+  /** The bootstrap servers the client reaches; rejects when the settings are wrong or the MSK API cannot answer. */
+  readonly bootstrapBrokers: () => Promise<readonly string[]>;
 }
 
 /**
@@ -31,6 +33,7 @@ export function createHandler(deps: TopicsDeps) {
           await admin.connect();
           return admin;
         },
+        bootstrapBrokers: deps.bootstrapBrokers,
         send: (url, response) => putResponse(url, response),
         remainingMs: () => context.getRemainingTimeInMillis(),
         log: (message, fields) => logger.info(message, fields),
@@ -46,8 +49,13 @@ export function createHandler(deps: TopicsDeps) {
  * reach CloudFormation as FAILED, which only an invocation can answer. Cannot fail.
  */
 export function productionDeps(): TopicsDeps {
+  const settings = lazy(() => loadTopicsConfig().kafka);
   return {
     logger: new Logger({ serviceName: "kafka-topics" }),
-    kafka: lazy(() => kafkaClients(loadTopicsConfig().kafka).kafka()),
+    kafka: lazy(() => kafkaClients(settings()).kafka()),
+    bootstrapBrokers: async () => {
+      const { brokers } = settings();
+      return typeof brokers === "function" ? await brokers() : brokers;
+    },
   };
 }

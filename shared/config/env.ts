@@ -28,6 +28,16 @@ export function text(name: string, fallback?: string): Reader<string> {
   };
 }
 
+/** A schema version id as the Glue Schema Registry gives it: a lowercase UUID (36 characters). */
+export function schemaVersionId(name: string): Reader<string> {
+  return (env) => {
+    const value = text(name)(env);
+    if (!/^[a-f0-9]{8}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{4}-[a-f0-9]{12}$/.test(value))
+      throw new ConfigError(`environment variable ${name} must be a schema version id (a lowercase UUID), got "${value.slice(0, 60)}"`);
+    return value;
+  };
+}
+
 /** A string that may be absent. */
 export function optionalText(name: string): Reader<string | undefined> {
   return (env) => raw(env, name);

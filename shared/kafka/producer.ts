@@ -29,7 +29,12 @@ export interface Acknowledged {
  *   still be sent. `partitions` gives each record's partition.
  */
 export type ProduceOutcome =
-  | { readonly status: "written"; readonly records: readonly Acknowledged[] }
+  | {
+      readonly status: "written";
+      readonly records: readonly Acknowledged[];
+      /** The topic's partition count the records were partitioned by (murmur2 of the key, modulo it). */
+      readonly partitions?: number;
+    }
   | { readonly status: "not-written"; readonly error: Error }
   | { readonly status: "unknown"; readonly partitions: readonly number[]; readonly error: Error };
 
@@ -126,7 +131,7 @@ export class IdempotentProducer {
           DependencyErrorCode.unreachable,
           `no acknowledgement for partition(s) ${missing.join(", ")} of ${this.#topic}`,
         );
-      return { status: "written", records: offsetsOf(partitionOf, written) };
+      return { status: "written", records: offsetsOf(partitionOf, written), partitions: session.partitions };
     } catch (error) {
       const sent = session.produceSent;
       await this.reset();

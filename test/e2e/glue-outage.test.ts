@@ -31,7 +31,7 @@ function frameSchemaIds(event: { records: Record<string, { value: string }[]> })
 }
 
 describe("Glue down at a cold start", { timeout: 300_000 }, () => {
-  it("answers 503 while Glue (moto) is down, retries the batch, and recovers once it is back", async () => {
+  it("takes sales while Glue (moto) is down (ingest needs no registry), retries the batch, and recovers once it is back", async () => {
     // Fresh containers: nothing cached yet. moto keeps no state, so it is re-provisioned on return.
     // The aggregator writes a table of its own: the shared one has long passed this event's offsets.
     // Its poison record goes to the template's dead-letter queue (nothing here reads it back): a
@@ -59,17 +59,14 @@ describe("Glue down at a cold start", { timeout: 300_000 }, () => {
         payment_date: Date.now() - 60_000,
         country: "Chile",
       }));
-      const started = Date.now();
+      // Ingest writes with the version id the stack gave it at deploy time: a cold container
+      // calls no registry, so sales are taken while Glue is down.
       const down = await request(`${cold.apiUrl}/sales`, {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify(sales),
       });
-      const { error } = (await down.json()) as { error: { code: string } };
-      console.log(`503 after ${Date.now() - started} ms with the registry down`);
-      expect(down.status).toBe(503);
-      expect(down.headers.get("retry-after")).not.toBeNull();
-      expect(error).toMatchObject({ code: "SCHEMA_REGISTRY_UNAVAILABLE" });
+      expect(down.status).toBe(202);
 
       const failed = await cold.fn("AggregateFunction").invoke(batch);
       expect(failed.ok).toBe(false); // the mapping retries the batch instead of dead-lettering good records
@@ -105,7 +102,7 @@ describe("Glue down at a cold start", { timeout: 300_000 }, () => {
       expect(retried.ok).toBe(true);
       expect(retried.ok && retried.result).toMatchObject({ records: 9, applied: 8, poison: 1 });
       const { records, applied, poison } = (retried.ok ? retried.result : {}) as Record<string, number>;
-      console.log(`figures: ${JSON.stringify({ sent: 10, acknowledged: 5, rejected: 5, batchRetried: true, records, applied, poison })}`);
+      console.log(`figures: ${JSON.stringify({ sent: 10, acknowledged: 10, batchRetried: true, records, applied, poison })}`);
     } finally {
       await up({ keepData: true });
       await cold.stop();

@@ -408,6 +408,9 @@ export function replaceRegion(text: string, file: string, name: string, body: re
 
 function templateRegions(text: string, versions: readonly SchemaVersion[], columns: readonly LakeColumn[]): string {
   const [first, ...later] = versions as [SchemaVersion, ...SchemaVersion[]];
+  const newest = versions[versions.length - 1] as SchemaVersion;
+  // Ingest writes with the newest version: its id, known once CloudFormation registered it.
+  const newestId = later.length === 0 ? "!GetAtt SalesSchema.InitialSchemaVersionId" : `!GetAtt SalesSchemaV${newest.version}.VersionId`;
   const columnList = (list: readonly LakeColumn[]) => list.flatMap((c) => [`  - Name: ${c.name}`, `    Type: ${c.type}`]);
   let out = replaceRegion(text, "template.yaml", "lake columns", ["Columns:", ...columnList(columns)]);
   // A YAML single-quoted scalar: its only escape is '' for a quote.
@@ -425,6 +428,8 @@ function templateRegions(text: string, versions: readonly SchemaVersion[], colum
     ...columnList([...columns, partitionColumn]).map((line) => `  ${line}`),
   ]);
   out = replaceRegion(out, "template.yaml", "sales schema v1", ["SchemaDefinition: >-", `  ${JSON.stringify(first.schema)}`]);
+  out = replaceRegion(out, "template.yaml", "ingest schema version", [`SALES_SCHEMA_VERSION_ID: ${newestId}`]);
+  out = replaceRegion(out, "template.yaml", "schema version output", [`Value: ${newestId}`]);
   return replaceRegion(
     out,
     "template.yaml",

@@ -28,10 +28,7 @@ const admin = kafka.admin();
 const encoder = new GlueAvroEncoder<Sale>(currentSalesSchema, "6b28df78-8080-4e9f-9adf-4713d8812a72");
 const countries = ["Chile", "France", "India", "Japan", "Peru", "Kenya"];
 const kafkaFor = (overrides: Partial<KafkaConfig> = {}) =>
-  createKafka(
-    { brokers: [endpoints.kafkaBrokers], clusterArn: undefined, auth: "none", region: localAws.region, clientId: "it" },
-    overrides,
-  );
+  createKafka({ brokers: [endpoints.kafkaBrokers], auth: "none", region: localAws.region, clientId: "it" }, overrides);
 
 const sales = (n: number, first: number) =>
   Array.from({ length: n }, (_, i) => ({
@@ -78,7 +75,7 @@ const places = (records: readonly { partition: number; offset: string; index: nu
 function deps(producer: IdempotentProducer, change: Partial<IngestDeps> = {}): IngestDeps {
   const scanner = new RequestScanner(kafkaFor(), topic, "ingest-test-recovery");
   return {
-    encoder: async () => encoder,
+    encoder,
     produce: (records, deadline) => producer.send(records, deadline),
     scan: (query) => scanner.scan(query),
     ledger: createRequestLedger(clients.dynamodb, table, 3600),

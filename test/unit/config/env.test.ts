@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, flag, integer, list, loadConfig, oneOf, optionalText, parsed, text } from "#shared/config/env";
+import { ConfigError, flag, integer, list, loadConfig, oneOf, optionalText, parsed, schemaVersionId, text } from "#shared/config/env";
 
 const load = <S extends Parameters<typeof loadConfig>[0]>(spec: S, env: Record<string, string | undefined>) => loadConfig(spec, env);
 const failure = (run: () => unknown): ConfigError => {
@@ -71,6 +71,15 @@ describe("config from the environment", () => {
     expect(error.message).toContain('AUTH must be one of iam, none, got "basic"');
     expect(error.message).toContain('REGISTER must be true or false, got "maybe"');
     expect(error.message).toContain("WINDOW: unknown unit");
+  });
+
+  it("takes a schema version id as Glue gives it, and refuses anything else (an unresolved deploy-time value) by name", () => {
+    const id = "a0d7c6f2-3b1e-4e59-9f1a-0c6a2b8e4d11";
+    expect(load({ id: schemaVersionId("SALES_SCHEMA_VERSION_ID") }, { SALES_SCHEMA_VERSION_ID: id }).id).toBe(id);
+    expect(failure(() => load({ id: schemaVersionId("V") }, { V: "<deployed SalesSchemaV2.VersionId>" })).message).toMatch(
+      /V must be a schema version id/,
+    );
+    expect(failure(() => load({ id: schemaVersionId("V") }, {})).message).toMatch(/V is required/);
   });
 
   it("refuses integers that are not whole numbers", () => {

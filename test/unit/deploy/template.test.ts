@@ -332,7 +332,7 @@ describe("template.yaml on AWS: private subnets reach the APIs they call", () =>
 
   it("offers, behind CreateVpcEndpoints, an endpoint for every service the VPC functions and the MSK mapping use", () => {
     expect(endpoints.every(([, resource]) => resource.Condition === "CreateVpcEndpoints")).toBe(true);
-    expect(endpoints.map(([id]) => service(id)).sort()).toEqual(["dynamodb", "glue", "kafka-api", "lambda", "s3", "sts", "xray"]);
+    expect(endpoints.map(([id]) => service(id)).sort()).toEqual(["dynamodb", "kafka-api", "lambda", "s3", "sts", "xray"]);
     const gateways = endpoints.filter(([, resource]) => resource.Properties?.VpcEndpointType === "Gateway").map(([id]) => service(id));
     expect(gateways.sort()).toEqual(["dynamodb", "s3"]);
   });
@@ -346,7 +346,6 @@ describe("template.yaml on AWS: private subnets reach the APIs they call", () =>
       [
         `aws.api.${region}.kafka-api`,
         `com.amazonaws.${region}.dynamodb`,
-        `com.amazonaws.${region}.glue`,
         `com.amazonaws.${region}.lambda`,
         `com.amazonaws.${region}.s3`,
         `com.amazonaws.${region}.sts`,

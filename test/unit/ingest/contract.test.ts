@@ -163,7 +163,8 @@ describe("POST /sales: docs/openapi.yaml and the validator agree", () => {
 
   describe("on the batch size", () => {
     beforeAll(() => {
-      for (const name of ["SALES_TOPIC", "SCHEMA_REGISTRY_NAME", "SALES_SCHEMA_NAME", "IDEMPOTENCY_TABLE"]) vi.stubEnv(name, "unit");
+      for (const name of ["SALES_TOPIC", "IDEMPOTENCY_TABLE"]) vi.stubEnv(name, "unit");
+      vi.stubEnv("SALES_SCHEMA_VERSION_ID", "a0d7c6f2-3b1e-4e59-9f1a-0c6a2b8e4d11");
       vi.stubEnv("MAX_RECORDS_PER_REQUEST", undefined);
     });
     afterAll(() => vi.unstubAllEnvs());

@@ -1,12 +1,8 @@
-import { GetSchemaByDefinitionCommand } from "@aws-sdk/client-glue";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { beforeEach, describe, expect, it } from "vitest";
 import { createHandler, type IngestHandlerDeps, productionDeps } from "#functions/ingest/wiring";
-import { GlueSchemaRegistry } from "#shared/avro/registry";
 import type { HttpResponse } from "#shared/http/responses";
 import type { OutgoingRecord, ProduceOutcome } from "#shared/kafka/producer";
-import { currentSalesSchema } from "#shared/sales/schema";
-import { glueRegistry } from "#test/support/fakes/glue";
 import { memoryLedger } from "#test/support/fakes/ledger";
 import { captureLogs, EVENT_SCHEMA_VERSIONS, eventFile, instruments, lambdaContext } from "#test/support/lambda";
 
@@ -31,35 +27,31 @@ const scanner = {
   },
 };
 
+const v2Id = Object.keys(EVENT_SCHEMA_VERSIONS)[1] as string;
+
 /** The function's settings as its defaults give them (functions/ingest/config.ts), Retry-After 7 s. */
 const settings = {
   topic: "sales",
-  registryName: "registry",
-  schemaName: "sales",
+  schemaVersionId: v2Id,
   compression: "none" as const,
-  autoRegisterSchema: false,
   idempotencyTable: "idempotency",
   idempotencyTtlSeconds: 3600,
   limits: { maxRecords: 500, maxBodyBytes: 1_048_576 },
   retryAfterSeconds: 7,
-  kafka: { brokers: ["127.0.0.1:1"], clusterArn: undefined, auth: "none" as const, region: "us-east-1", clientId: "sales-ingest" },
+  kafka: { brokers: ["127.0.0.1:1"], auth: "none" as const, region: "us-east-1", clientId: "sales-ingest" },
   recoveryGroupPrefix: "sales-ingest-recovery",
   recoverySkewMs: 30_000,
 };
 
-const v2Id = Object.keys(EVENT_SCHEMA_VERSIONS)[1] as string;
-// The writer is the current schema, whichever version that is (a new schemas/sales-v*.json needs no edit here).
-const glue = glueRegistry({ [v2Id]: currentSalesSchema });
 let ledger: ReturnType<typeof memoryLedger>;
 let logs: ReturnType<typeof captureLogs>;
 
-/** The handler as a new container makes it: a registry with an empty cache, over the fake Glue. */
+/** The handler as a new container makes it. */
 function coldHandler() {
   const { logger, tracer } = instruments("ingest");
   const deps: IngestHandlerDeps = {
     logger,
     tracer,
-    registry: new GlueSchemaRegistry(glue.client),
     producer: () => producer,
     scanner: () => scanner,
     // Each test's own ledger, read when a request comes.
@@ -83,8 +75,6 @@ beforeEach(() => {
     status: "written",
     records: records.map((_, index) => ({ index, partition: index % 2, offset: String(100 + index) })),
   });
-  glue.state.down = false;
-  glue.mock.resetHistory();
   logs = captureLogs();
   return () => logs.stop();
 });
@@ -108,9 +98,7 @@ describe("ingest handler (POST /sales)", () => {
   });
 
   it("refuses, at cold start, settings that name no Kafka broker", () => {
-    expect(() => productionDeps({ ...settings, kafka: { ...settings.kafka, brokers: [] } })).toThrow(
-      /KAFKA_BOOTSTRAP_SERVERS or KAFKA_CLUSTER_ARN/,
-    );
+    expect(() => productionDeps({ ...settings, kafka: { ...settings.kafka, brokers: [] } })).toThrow(/set KAFKA_BOOTSTRAP_SERVERS/);
   });
 
   it("answers 202 with every record's place, and gives Kafka the correlation id and what is left of the invocation", async () => {
@@ -132,11 +120,14 @@ describe("ingest handler (POST /sales)", () => {
     expect(send?.deadline).toBeLessThanOrEqual(Date.now() + 17_000);
   });
 
-  it("looks the schema version up once per container, not per request", async () => {
-    const cold = coldHandler();
-    for (let i = 0; i < 3; i++) expect((await cold(post(), lambdaContext())).statusCode).toBe(202);
-    expect(glue.mock.commandCalls(GetSchemaByDefinitionCommand)).toHaveLength(1);
-    expect(glue.mock.calls()).toHaveLength(1);
+  it("frames every record with the schema version the deployment names (Glue wire format: 3, 0, the version id), asking no registry", async () => {
+    const response = await coldHandler()(post(), lambdaContext());
+    expect(response.statusCode).toBe(202);
+    const id = Buffer.from(v2Id.replaceAll("-", ""), "hex");
+    for (const record of kafka.sends[0]?.records ?? []) {
+      expect([...record.value.subarray(0, 2)]).toEqual([3, 0]);
+      expect(record.value.subarray(2, 18).equals(id)).toBe(true);
+    }
   });
 
   it("uses the API request id as correlation id when the client sends none", async () => {
@@ -170,50 +161,6 @@ describe("ingest handler (POST /sales)", () => {
     expect(body(response).error.code).toBe("INVALID_RECORDS");
     expect(body(response).error.invalid?.length).toBeGreaterThan(0);
     expect(kafka.sends).toEqual([]);
-  });
-
-  it("answers 503 with Retry-After when the schema registry is down (throttled past its retries), producing nothing", async () => {
-    glue.state.down = true;
-    // A cold container, whose first request needs the schema lookup.
-    const cold = coldHandler();
-    const response = await cold(post(), lambdaContext());
-    expect(response.statusCode).toBe(503);
-    expect(response.headers["retry-after"]).toBe("7");
-    expect(body(response).error.code).toBe("SCHEMA_REGISTRY_UNAVAILABLE");
-    expect(kafka.sends).toEqual([]);
-    // The failure is not cached: once the registry is back, the same container answers.
-    glue.state.down = false;
-    expect((await cold(post(), lambdaContext())).statusCode).toBe(202);
-  }, 20_000);
-
-  it("answers 500 SCHEMA_NOT_REGISTERED without Retry-After when the registry lacks the current schema, logs it as an error, and produces nothing", async () => {
-    // A registry that holds only another schema: GetSchemaByDefinition finds no version, and auto-registration is off.
-    const elsewhere = glueRegistry({ [v2Id]: { type: "record", name: "Other", fields: [] } });
-    const { logger, tracer } = instruments("ingest");
-    const unregistered = createHandler({
-      logger,
-      tracer,
-      registry: new GlueSchemaRegistry(elsewhere.client),
-      producer: () => producer,
-      scanner: () => scanner,
-      ledger,
-      settings,
-    });
-    const response = await unregistered(
-      post((event) => (event.headers["idempotency-key"] = "k-unregistered")),
-      lambdaContext(),
-    );
-    expect(response.statusCode).toBe(500);
-    expect(response.headers["retry-after"]).toBeUndefined();
-    expect(body(response).error.code).toBe("SCHEMA_NOT_REGISTERED");
-    expect(elsewhere.mock.commandCalls(GetSchemaByDefinitionCommand)).toHaveLength(1);
-    expect(kafka.sends).toEqual([]);
-    const logged = logs.lines.map((line) => JSON.parse(line) as { level: string; message: string; code?: string; statusCode?: number });
-    expect(logged).toContainEqual(
-      expect.objectContaining({ level: "ERROR", message: "request failed", code: "SCHEMA_NOT_REGISTERED", statusCode: 500 }),
-    );
-    // The key is free again: once an operator registers the schema, the same request goes through.
-    expect(ledger.entries.size).toBe(0);
   });
 
   it("answers 503 with Retry-After when Kafka took nothing (a throttled or unreachable broker)", async () => {

@@ -2,10 +2,11 @@ import { describe, expect, it } from "vitest";
 import { type IngestContext, type IngestDeps, ingestSales } from "#functions/ingest/ingest";
 import type { LedgerEntry } from "#functions/ingest/ledger";
 import { GlueAvroEncoder } from "#shared/avro/codec";
-import { CodecError, CodecErrorCode, RegistryUnavailableError } from "#shared/avro/errors";
+import { CodecError, CodecErrorCode } from "#shared/avro/errors";
 import { InvariantError } from "#shared/errors/internal-errors";
 import { HttpError } from "#shared/http/errors";
 import { HEADER_RECORD_INDEX, HEADER_REQUEST_ID } from "#shared/kafka/headers";
+import { partitionOfKey } from "#shared/kafka/partitioner";
 import type { Acknowledged, OutgoingRecord, ProduceOutcome } from "#shared/kafka/producer";
 import type { ScanQuery } from "#shared/kafka/request-scan";
 import { currentSalesSchema, type Sale } from "#shared/sales/schema";
@@ -46,7 +47,7 @@ function world() {
   let stage: (records: readonly OutgoingRecord[]) => ProduceOutcome = (records) => ({ status: "written", records: append(records) });
   const ledger = memoryLedger();
   const deps: IngestDeps = {
-    encoder: async () => encoder,
+    encoder,
     produce: async (records) => {
       produced.push([...records]);
       return stage(records);
@@ -253,61 +254,44 @@ describe("ingest: written = accepted", () => {
     expect(w.produced).toHaveLength(0);
   });
 
-  it("produces nothing when one record is invalid or the registry is down (and frees the key)", async () => {
+  it("produces nothing when one record is invalid, and frees nothing it did not claim", async () => {
     const w = world();
     const bad = await failure(ingestSales(request([sale(1), { ...sale(2), amount: "1.234" }]), context("k"), w.deps));
     expect(bad).toMatchObject({ status: 400, code: "INVALID_RECORDS" });
-    const down = new RegistryUnavailableError("GetSchemaByDefinition failed after 5 attempts", new Error("ThrottlingException"));
-    const unavailable = await failure(ingestSales(request([sale(1)]), context("k"), { ...w.deps, encoder: () => Promise.reject(down) }));
-    expect(unavailable).toMatchObject({
-      status: 503,
-      code: "SCHEMA_REGISTRY_UNAVAILABLE",
-      retriable: true,
-      expose: true,
-      headers: { "retry-after": "7" },
-    });
     expect(w.produced).toHaveLength(0);
     expect(w.ledger.entries.size).toBe(0);
   });
 
-  it.each([
-    [CodecErrorCode.schemaNotRegistered, "SCHEMA_NOT_REGISTERED"],
-    [CodecErrorCode.registrationFailed, "SCHEMA_REGISTRATION_FAILED"],
-    [CodecErrorCode.unknownSchemaVersion, "SCHEMA_UNUSABLE"],
-  ])(
-    "answers %s from the registry with a 500 %s that says no retry helps: no Retry-After, nothing written, key freed",
-    async (cause, code) => {
-      const w = world();
-      const notUsable = new CodecError(cause, "the definition is not a version of registry/sales and auto-registration is off");
-      const error = await failure(ingestSales(request([sale(1)]), context("k"), { ...w.deps, encoder: () => Promise.reject(notUsable) }));
-      expect(error).toMatchObject({ status: 500, code, retriable: false, expose: true, headers: {} });
-      expect((error as HttpError).cause).toBe(notUsable);
-      // The client's message names no registry or schema; the logs get the cause.
-      expect(error.message).not.toContain("registry/sales");
-      expect(w.produced).toHaveLength(0);
-      expect(w.ledger.entries.size).toBe(0);
-    },
-  );
-
-  it("throws a bug met while getting the encoder as it is (a generic 500), not as an outage to retry", async () => {
-    const w = world();
-    const bug = new TypeError("Cannot read properties of undefined (reading 'SchemaVersionId')");
-    await expect(ingestSales(request([sale(1)]), context("k"), { ...w.deps, encoder: () => Promise.reject(bug) })).rejects.toBe(bug);
-    expect(w.produced).toHaveLength(0);
-    expect(w.ledger.entries.size).toBe(0);
-  });
-
-  it("throws an InvariantError when a validated sale does not encode (validator and schema disagree: a bug)", async () => {
+  it("throws an InvariantError when a validated sale does not encode (validator and schema disagree: a bug), and frees the key", async () => {
     const w = world();
     const refusing = {
       encode: () => {
         throw new CodecError(CodecErrorCode.invalidValue, "amount: not a decimal");
       },
     } as unknown as GlueAvroEncoder<Sale>;
-    const run = ingestSales(request([sale(1)]), context(), { ...w.deps, encoder: async () => refusing });
+    const run = ingestSales(request([sale(1)]), context("k"), { ...w.deps, encoder: refusing });
     await expect(run).rejects.toBeInstanceOf(InvariantError);
     await expect(run).rejects.toMatchObject({ code: "INVARIANT_VIOLATED", retriable: false, expose: false });
     expect(w.produced).toHaveLength(0);
+    expect(w.ledger.entries.size).toBe(0);
+  });
+
+  it("keeps a completed request's 202 as offset runs, and a same-key retry gets the same 202 back", async () => {
+    const w = world();
+    // A producer that partitions as Kafka's default partitioner over 6 partitions, and says so.
+    let next = 0;
+    w.stage((records) => ({
+      status: "written",
+      partitions: 6,
+      records: records.map((record, index) => ({ index, partition: partitionOfKey(record.key, 6), offset: String(100 + next++) })),
+    }));
+    const body = Array.from({ length: 10 }, (_, i) => sale(i + 1, i % 2 === 0 ? "Chile" : "Japan"));
+    const deps = { ...w.deps, limits: { maxRecords: 10, maxBodyBytes: 100_000 } };
+    const accepted = await ingestSales(request(body), context("k"), deps);
+    const kept = w.ledger.entries.get("k")?.response ?? "";
+    expect(kept.length).toBeLessThan(JSON.stringify(accepted).length / 2);
+    expect(await ingestSales(request(body), context("k", NOW + 1000), deps)).toEqual(accepted);
+    expect(w.produced).toHaveLength(1);
   });
 
   it("answers 202 even when the ledger cannot store it, and warns", async () => {

@@ -26,6 +26,7 @@ function deps(overrides: Partial<TopicsResourceDeps> = {}) {
       adminCalls++;
       return kafka.admin;
     },
+    bootstrapBrokers: async () => ["boot-abc.c1.kafka-serverless.us-east-1.amazonaws.com:9098"],
     send: async (url, response) => {
       sent.push({ url, response });
     },
@@ -50,7 +51,13 @@ describe("answerTopicsRequest (Custom::KafkaTopics)", () => {
       RequestId: "req-1",
       LogicalResourceId: "KafkaTopics",
       PhysicalResourceId: "kafka-topics-req-1",
-      Data: { Created: "sales:6", Grown: "", Unchanged: "", Reconfigured: "" },
+      Data: {
+        Created: "sales:6",
+        Grown: "",
+        Unchanged: "",
+        Reconfigured: "",
+        BootstrapBrokers: "boot-abc.c1.kafka-serverless.us-east-1.amazonaws.com:9098",
+      },
     });
   });
 

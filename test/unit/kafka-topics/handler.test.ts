@@ -19,7 +19,7 @@ let received: { method: string; contentType: string | undefined; body: Record<st
 let answerStatus = 200;
 let logs: ReturnType<typeof captureLogs>;
 
-const handler: Handler = createHandler({ logger, kafka: () => kafka.client });
+const handler: Handler = createHandler({ logger, kafka: () => kafka.client, bootstrapBrokers: async () => ["127.0.0.1:9092"] });
 
 const readBody = (req: IncomingMessage) =>
   new Promise<string>((resolve) => {
@@ -81,7 +81,7 @@ describe("kafka-topics handler (Custom::KafkaTopics)", () => {
   it("answers FAILED naming the setting when the function's configuration is wrong, instead of leaving the stack waiting", async () => {
     // The real deps, which read the settings on first use: a bad one must become FAILED, not an init error.
     vi.stubEnv("KAFKA_AUTH", "kerberos");
-    const misconfigured: Handler = createHandler({ logger, kafka: productionDeps().kafka });
+    const misconfigured: Handler = createHandler({ ...productionDeps(), logger });
     const response = await misconfigured(event("Create"), lambdaContext(60_000));
     expect(response.Status).toBe("FAILED");
     expect(response.Reason).toMatch(/KAFKA_AUTH/);

@@ -2,6 +2,7 @@ import { GetBootstrapBrokersCommand, KafkaClient } from "@aws-sdk/client-kafka";
 import { mockClient } from "aws-sdk-client-mock";
 import type { KafkaConfig } from "kafkajs";
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
+import { mskBootstrapBrokers } from "#shared/kafka/bootstrap";
 import { createKafka, type KafkaSettings } from "#shared/kafka/client";
 import { correlationIdsOf, HEADER_CORRELATION_ID, headerValue } from "#shared/kafka/headers";
 
@@ -21,7 +22,6 @@ vi.mock("aws-msk-iam-sasl-signer-js", () => ({
 
 const settings = (over: Partial<KafkaSettings> = {}): KafkaSettings => ({
   brokers: [],
-  clusterArn: undefined,
   auth: "none",
   region: "us-east-1",
   clientId: "unit",
@@ -29,14 +29,14 @@ const settings = (over: Partial<KafkaSettings> = {}): KafkaSettings => ({
 });
 const lastConfig = () => made.at(-1) as KafkaConfig;
 
-// createKafka makes its own MSK client: every instance's send is mocked, and reset after each test.
+// mskBootstrapBrokers makes its own MSK client: every instance's send is mocked, and reset after each test.
 const msk = mockClient(KafkaClient);
 afterEach(() => msk.reset());
 afterAll(() => msk.restore());
 
 describe("Kafka client factory", () => {
-  it("refuses to start without bootstrap servers or a cluster ARN, naming both variables", () => {
-    expect(() => createKafka(settings())).toThrow(/KAFKA_BOOTSTRAP_SERVERS or KAFKA_CLUSTER_ARN/);
+  it("refuses to start without bootstrap servers, naming the variable", () => {
+    expect(() => createKafka(settings())).toThrow(/set KAFKA_BOOTSTRAP_SERVERS/);
   });
 
   it("connects in plaintext to listed brokers, with timeouts that fit inside API Gateway's 29 s", () => {
@@ -60,7 +60,7 @@ describe("Kafka client factory", () => {
       .rejectsOnce(Object.assign(new Error("Rate exceeded"), { name: "TooManyRequestsException" }))
       .resolvesOnce({ BootstrapBrokerStringSaslIam: "b-1.example:9098,b-2.example:9098" })
       .resolves({});
-    createKafka(settings({ clusterArn: "arn:aws:kafka:us-east-1:123456789012:cluster/c/u", auth: "iam" }));
+    createKafka(settings({ brokers: mskBootstrapBrokers("arn:aws:kafka:us-east-1:123456789012:cluster/c/u", "us-east-1"), auth: "iam" }));
     const brokers = lastConfig().brokers as () => Promise<string[]>;
     await expect(brokers()).rejects.toThrow("Rate exceeded");
     await expect(brokers()).resolves.toEqual(["b-1.example:9098", "b-2.example:9098"]);
@@ -71,8 +71,8 @@ describe("Kafka client factory", () => {
 
   it("says so when the cluster has no IAM bootstrap brokers", async () => {
     msk.on(GetBootstrapBrokersCommand).resolves({});
-    createKafka(settings({ clusterArn: "arn:aws:kafka:us-east-1:123456789012:cluster/empty/u" }));
-    await expect((lastConfig().brokers as () => Promise<string[]>)()).rejects.toThrow(/has no IAM bootstrap brokers/);
+    const lookup = mskBootstrapBrokers("arn:aws:kafka:us-east-1:123456789012:cluster/empty/u", "us-east-1");
+    await expect(lookup()).rejects.toThrow(/has no IAM bootstrap brokers/);
   });
 });
 

@@ -72,6 +72,7 @@ describe("IdempotentProducer", () => {
     const next = new Map<number, number>();
     expect(outcome).toEqual({
       status: "written",
+      partitions: 3,
       records: partitionsOf.map((partition, index) => {
         const offset = partition * 100 + (next.get(partition) ?? 0);
         next.set(partition, (next.get(partition) ?? 0) + 1);

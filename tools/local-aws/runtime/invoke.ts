@@ -1,6 +1,9 @@
+import { localClients } from "../stack/clients.ts";
 import { localStackContext } from "../stack/context.ts";
+import { endpoints } from "../stack/settings.ts";
 import { up } from "../stack/stack.ts";
 import { samFunctions } from "../template/functions.ts";
+import { deployedAttributes } from "../template/provision.ts";
 import { type InvokeResult, LocalFunction, type LogSink } from "./lambda.ts";
 
 /**
@@ -11,12 +14,15 @@ import { type InvokeResult, LocalFunction, type LogSink } from "./lambda.ts";
  * known functions when template.yaml has none called `logicalId`, or when the stack cannot start.
  */
 export async function invokeFunction(logicalId: string, event: unknown, log: LogSink = () => undefined): Promise<InvokeResult> {
-  const functions = samFunctions(localStackContext());
-  const fn = functions.find((candidate) => candidate.logicalId === logicalId);
-  if (fn === undefined) {
-    throw new Error(`template.yaml has no function ${logicalId}; known: ${functions.map((f) => f.logicalId).join(", ")}`);
-  }
+  const ctx = localStackContext();
+  const known = samFunctions(ctx).map((f) => f.logicalId);
+  if (!known.includes(logicalId)) throw new Error(`template.yaml has no function ${logicalId}; known: ${known.join(", ")}`);
   await up();
+  // Its environment as the provisioned stack gives it (a schema version's id, the brokers).
+  const { glue } = localClients();
+  const deployed = await deployedAttributes(ctx, { glue }, endpoints.kafkaBrokers).finally(() => glue.destroy());
+  const fn = samFunctions({ ...ctx, deployed }).find((candidate) => candidate.logicalId === logicalId);
+  if (fn === undefined) throw new Error(`template.yaml has no function ${logicalId}`);
   const local = new LocalFunction(fn, log);
   try {
     return await local.invoke(event);

@@ -9,7 +9,7 @@ import { endpoints, localAws, paths, ports } from "../stack/settings.ts";
 import { type SamFunction, samFunctions } from "../template/functions.ts";
 import { functionPolicyStatements, motoEnforceable } from "../template/iam.ts";
 import { physicalName, resolveValue, type StackContext } from "../template/intrinsics.ts";
-import { declaredTopics, provision, unprovision } from "../template/provision.ts";
+import { declaredTopics, deployedAttributes, provision, unprovision } from "../template/provision.ts";
 import { DynamoDbStreamEventSourceMapping, dynamoDbStreamMappings } from "./dynamodb-stream.ts";
 import type { RetryBackoff } from "./esm-core.ts";
 import { FirehoseEmulator, firehoseGroupId, firehoseStreams } from "./firehose.ts";
@@ -135,10 +135,22 @@ export class LocalRuntime {
               client.destroy();
             throw error;
           });
+    // The functions' environment as a deployment gives it: what only exists once the resources do
+    // (a schema version's id, the topics resource's brokers) read back from the provisioned stack.
+    const deployed = await deployedAttributes(ctx, clients, endpoints.kafkaBrokers).catch(async (error: unknown) => {
+      if (namespace !== undefined) await removeNamespace(ctx, definitions, clients, [...identities.values()]).catch(() => undefined);
+      for (const client of [clients.sqs, clients.s3, clients.dynamodb, clients.dynamodbStreams, clients.glue, clients.iam])
+        client.destroy();
+      throw new Error(`the stack ${ctx.stackName} is not provisioned as template.yaml declares it: ${(error as Error).message}`, {
+        cause: error,
+      });
+    });
+    const deployedCtx: StackContext = { ...ctx, deployed };
+    const deployedDefinitions = samFunctions(deployedCtx);
     // Lambda's MSK mapping invokes up to one batch per partition at once: a mapped function gets
     // that many containers (4 otherwise), so partitions do not queue for one.
     const partitions = Math.max(4, ...declaredTopics(ctx).map((topic) => topic.partitions));
-    const mapped = new Set(mskMappings(definitions).map((mapping) => mapping.functionId));
+    const mapped = new Set(mskMappings(deployedDefinitions).map((mapping) => mapping.functionId));
     const meters =
       usage === undefined
         ? []
@@ -158,7 +170,7 @@ export class LocalRuntime {
             AWS_ENDPOINT_URL_KAFKA: motoMeter.url,
           };
     const functions = new Map(
-      definitions.map((fn) => [
+      deployedDefinitions.map((fn) => [
         fn.logicalId,
         new LocalFunction(fn, log, {
           extraEnv: { ...meteredEnv, ...options.env?.[fn.logicalId] },
@@ -168,14 +180,14 @@ export class LocalRuntime {
         }),
       ]),
     );
-    const routes = httpRoutes(definitions);
-    const runtime = new LocalRuntime(functions, routes, ctx, namespace);
+    const routes = httpRoutes(deployedDefinitions);
+    const runtime = new LocalRuntime(functions, routes, deployedCtx, namespace);
     runtime.#meters = meters;
     runtime.#clients = clients;
     runtime.#log = log;
     runtime.#identities = [...identities.values()];
     try {
-      await runtime.#startParts(definitions, options, log);
+      await runtime.#startParts(deployedDefinitions, options, log);
     } catch (error) {
       await runtime.stop().catch(() => undefined);
       throw error;

@@ -18,6 +18,11 @@ export interface StackContext {
   readonly parameterOverrides?: Readonly<Record<string, string>>;
   /** How a local resource is reached, when its Ref differs from its name (an SQS queue URL). */
   readonly queueUrl?: (queueName: string) => string;
+  /**
+   * Attributes only a deployment knows, by "LogicalId.Attribute": a Glue schema version's id, a
+   * custom resource's answer (deployedAttributes of ./provision.ts reads them from the local stack).
+   */
+  readonly deployed?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -110,6 +115,13 @@ function resourceOf(ctx: StackContext, logicalId: string, path: string): Templat
   return resource;
 }
 
+/** Attributes a deployment gives: [resource type (a prefix), attribute or "*"]. */
+const deployTimeAttributes: readonly (readonly [string, string])[] = [
+  ["AWS::Glue::SchemaVersion", "VersionId"],
+  ["AWS::Glue::Schema", "InitialSchemaVersionId"],
+  ["Custom::", "*"],
+];
+
 function arn(ctx: StackContext, service: string, resource: string, regional = true): string {
   return `arn:aws:${service}:${regional ? ctx.region : ""}:${ctx.accountId}:${resource}`;
 }
@@ -200,7 +212,14 @@ function getAtt(ctx: StackContext, args: unknown, path: string): unknown {
   if (!Array.isArray(args) || args.length !== 2) throw new Error(`${path}: Fn::GetAtt takes [LogicalId, Attribute]`);
   const [logicalId, attribute] = args.map(String) as [string, string];
   const resource = resourceOf(ctx, logicalId, path);
+  const deployed = ctx.deployed?.[`${logicalId}.${attribute}`];
+  if (deployed !== undefined) return deployed;
   if (attribute === "Arn") return resourceArn(ctx, logicalId, path);
+  // Known once the resource exists (a registered version's id, a custom resource's answer). Read
+  // without a deployment (a template check, a bundle build) the value says what it stands for,
+  // and a function's config refuses it if it ever runs with it.
+  if (deployTimeAttributes.some(([type, name]) => resource.Type.startsWith(type) && (name === "*" || name === attribute)))
+    return `<deployed ${logicalId}.${attribute}>`;
   if (resource.Type === "AWS::SQS::Queue" && attribute === "QueueName") return physicalName(ctx, logicalId);
   if (resource.Type === "AWS::SQS::Queue" && attribute === "QueueUrl") return ref(ctx, logicalId, path);
   // A stream's label is its creation time, unknown until the table exists: "local" stands in for

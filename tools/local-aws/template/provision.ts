@@ -21,6 +21,7 @@ import {
   DeleteRegistryCommand,
   DeleteSchemaCommand,
   GetSchemaByDefinitionCommand,
+  GetSchemaVersionCommand,
   type GlueClient,
   RegisterSchemaVersionCommand,
   type TableInput,
@@ -240,6 +241,42 @@ export async function provision(ctx: StackContext, clients: ProvisionClients): P
   }
 
   return report;
+}
+
+/**
+ * The attributes of `ctx`'s resources that only a deployment knows, by "LogicalId.Attribute", as
+ * CloudFormation would give them after provision(): each Glue schema version's id
+ * (`SalesSchemaV2.VersionId`, `SalesSchema.InitialSchemaVersionId`, read back from the registry)
+ * and each Custom::KafkaTopics resource's `BootstrapBrokers` (the local broker, as the topics
+ * function would answer it). Throws naming a schema version the registry does not hold.
+ */
+export async function deployedAttributes(
+  ctx: StackContext,
+  clients: Pick<ProvisionClients, "glue">,
+  kafkaBrokers: string,
+): Promise<Record<string, string>> {
+  const attributes: Record<string, string> = {};
+  for (const [id] of resourcesOfType(ctx, "AWS::Glue::Schema")) {
+    const schemaId = { RegistryName: registryNameOfSchema(ctx, id), SchemaName: physicalName(ctx, id) };
+    const first = await clients.glue.send(new GetSchemaVersionCommand({ SchemaId: schemaId, SchemaVersionNumber: { VersionNumber: 1 } }));
+    if (first.SchemaVersionId === undefined) throw new Error(`schema ${schemaId.RegistryName}/${schemaId.SchemaName} has no version 1`);
+    attributes[`${id}.InitialSchemaVersionId`] = first.SchemaVersionId;
+  }
+  for (const [id, props] of resourcesOfType(ctx, "AWS::Glue::SchemaVersion")) {
+    const schema = props.Schema as { SchemaArn?: string; RegistryName?: string; SchemaName?: string };
+    const [registryName, schemaName] =
+      schema.SchemaArn !== undefined ? schema.SchemaArn.split("/").slice(-2) : [schema.RegistryName, schema.SchemaName];
+    const found = await clients.glue.send(
+      new GetSchemaByDefinitionCommand({
+        SchemaId: { RegistryName: registryName, SchemaName: schemaName },
+        SchemaDefinition: props.SchemaDefinition as string,
+      }),
+    );
+    if (found.SchemaVersionId === undefined) throw new Error(`schema version ${id} is not registered in ${registryName}/${schemaName}`);
+    attributes[`${id}.VersionId`] = found.SchemaVersionId;
+  }
+  for (const [id] of resourcesOfType(ctx, "Custom::KafkaTopics")) attributes[`${id}.BootstrapBrokers`] = kafkaBrokers;
+  return attributes;
 }
 
 /**
