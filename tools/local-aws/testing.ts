@@ -24,6 +24,13 @@ export {
   mskMappings,
 } from "./runtime/kafka-esm.ts";
 export {
+  type ConnectionCounts,
+  KafkaApiKey,
+  KafkaClusterProxy,
+  type KafkaClusterProxyOptions,
+  type ProxiedConnection,
+} from "./runtime/kafka-proxy.ts";
+export {
   consumedUnits,
   type DynamoDbCall,
   type MeteringProxy,
@@ -33,13 +40,6 @@ export {
   startDynamoDbMeter,
   startServiceMeter,
 } from "./runtime/metering-proxy.ts";
-export {
-  type ConnectionCounts,
-  KafkaApiKey,
-  KafkaClusterProxy,
-  type KafkaClusterProxyOptions,
-  type ProxiedConnection,
-} from "./runtime/kafka-proxy.ts";
 export { type Datapoint, MetricSink } from "./runtime/metrics.ts";
 export { type MskGroupWatch, MskMetricsEmulator } from "./runtime/msk-metrics.ts";
 export {
