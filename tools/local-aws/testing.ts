@@ -4,7 +4,7 @@
  * inject an outage, the functions' identities and bundles, the checkers' virtualenvs. Everything
  * here is a building block of `LocalRuntime` or `up()`; the contracts are on each export.
  */
-export { bundleOf } from "./build/bundle.ts";
+export { type BundleComposition, bundleComposition, bundleOf } from "./build/bundle.ts";
 export { runSam } from "./build/sam.ts";
 export { type AlarmEvaluation, type AlarmProperties, type AlarmState, evaluateAlarm } from "./runtime/alarms.ts";
 export {

@@ -181,6 +181,33 @@ export function bundleOf(fn: SamFunction): Promise<Bundle> {
   return pending;
 }
 
+/** What a bundle is made of: bytes of the output per package (`node_modules/<name>`) or source folder. */
+export interface BundleComposition {
+  readonly bytes: number;
+  /** Largest first. */
+  readonly parts: readonly { readonly name: string; readonly bytes: number }[];
+}
+
+/**
+ * The function's bundle as esbuild's metafile describes it (the same options as buildFunction),
+ * its output bytes grouped by package or by the project's folder, so a reader sees where the
+ * weight is. Writes nothing. Throws with esbuild's messages when the bundle does not build.
+ */
+export async function bundleComposition(fn: SamFunction): Promise<BundleComposition> {
+  const { options } = esbuildOptions(fn);
+  const result = await build({ ...options, write: false, outdir: join(buildRoot, ".composition") });
+  const output = Object.values(result.metafile?.outputs ?? {}).find((out) => out.entryPoint !== undefined);
+  if (output === undefined) throw new Error(`${fn.logicalId}: esbuild reported no output for its entry point`);
+  const byPart = new Map<string, number>();
+  for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
+    const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input)?.[1];
+    const name = pkg ?? input.split("/").slice(0, 2).join("/");
+    byPart.set(name, (byPart.get(name) ?? 0) + bytesInOutput);
+  }
+  const parts = [...byPart].map(([name, bytes]) => ({ name, bytes })).sort((a, b) => b.bytes - a.bytes);
+  return { bytes: output.bytes, parts };
+}
+
 let workerBuild: Promise<string> | undefined;
 
 /**
