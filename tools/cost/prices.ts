@@ -210,11 +210,11 @@ export const prices = {
   cloudwatchAlarmMetric: {
     service: "CloudWatch",
     item: "standard-resolution alarms, per metric an alarm reads (metric math: each metric), per month",
-    usd: null,
+    usd: "0.10",
     per: 1,
     unit: "alarm metric-months",
-    source: CLOUDWATCH,
-    note: "the stored pages give the free tier (10 alarm metrics) but not the figure",
+    source: "https://c3x.dev/resources/aws/aws_cloudwatch_metric_alarm",
+    rules: CLOUDWATCH,
   },
   cloudwatchLogsIngestion: {
     service: "CloudWatch",
