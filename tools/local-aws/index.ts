@@ -26,7 +26,7 @@ export {
   type UsageSnapshot,
 } from "./runtime/usage.ts";
 export { localClients } from "./stack/clients.ts";
-export { localStackContext } from "./stack/context.ts";
+export { deployedStackContext, localStackContext } from "./stack/context.ts";
 export { endpoints, localArn, localAws, paths, ports } from "./stack/settings.ts";
 export { down, startTrino, status, type UpResult, up } from "./stack/stack.ts";
 export { type TrinoResult, trinoCatalog, trinoQuery } from "./stack/trino.ts";

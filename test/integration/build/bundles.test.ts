@@ -6,7 +6,7 @@ import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, parse } from "node:path";
-import { localArn, localClients, localStackContext, paths, type SamFunction, samFunctions } from "@sales-stream-analytics/local-aws";
+import { deployedStackContext, localArn, localClients, paths, type SamFunction, samFunctions } from "@sales-stream-analytics/local-aws";
 import { bundleOf, functionCredentials, localEnvironment, runSam, type TemporaryIdentity } from "@sales-stream-analytics/local-aws/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPrivateAggregatesTable } from "#test/support/aggregates";
@@ -19,7 +19,8 @@ import { createPrivateQueue, type PrivateQueue } from "#test/support/queues";
  * it, no package.json, as Lambda's /var/task) and loaded by Node 22 in a fresh process, answers
  * its sample event from events/ against the local stack.
  */
-const ctx = localStackContext();
+// As deployed: the environment holds the schema version id and the brokers the stack resolved.
+const ctx = await deployedStackContext();
 const clients = localClients();
 const node22 = join(dirname(createRequire(import.meta.url).resolve("node/package.json")), "bin", "node");
 

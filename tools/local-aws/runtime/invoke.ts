@@ -1,9 +1,6 @@
-import { localClients } from "../stack/clients.ts";
-import { localStackContext } from "../stack/context.ts";
-import { endpoints } from "../stack/settings.ts";
+import { deployedStackContext, localStackContext } from "../stack/context.ts";
 import { up } from "../stack/stack.ts";
 import { samFunctions } from "../template/functions.ts";
-import { deployedAttributes } from "../template/provision.ts";
 import { type InvokeResult, LocalFunction, type LogSink } from "./lambda.ts";
 
 /**
@@ -19,9 +16,7 @@ export async function invokeFunction(logicalId: string, event: unknown, log: Log
   if (!known.includes(logicalId)) throw new Error(`template.yaml has no function ${logicalId}; known: ${known.join(", ")}`);
   await up();
   // Its environment as the provisioned stack gives it (a schema version's id, the brokers).
-  const { glue } = localClients();
-  const deployed = await deployedAttributes(ctx, { glue }, endpoints.kafkaBrokers).finally(() => glue.destroy());
-  const fn = samFunctions({ ...ctx, deployed }).find((candidate) => candidate.logicalId === logicalId);
+  const fn = samFunctions(await deployedStackContext(ctx)).find((candidate) => candidate.logicalId === logicalId);
   if (fn === undefined) throw new Error(`template.yaml has no function ${logicalId}`);
   const local = new LocalFunction(fn, log);
   try {

@@ -1,8 +1,9 @@
 import { join } from "node:path";
 import type { StackContext } from "../template/intrinsics.ts";
+import { deployedAttributes } from "../template/provision.ts";
 import { loadSamConfig, loadTemplate } from "../template/template.ts";
-import { localQueueUrl } from "./clients.ts";
-import { localAws, paths } from "./settings.ts";
+import { localClients, localQueueUrl } from "./clients.ts";
+import { endpoints, localAws, paths } from "./settings.ts";
 
 /** template.yaml resolved as the local stack: samconfig's stack name, moto's account and region. */
 export function localStackContext(): StackContext {
@@ -44,4 +45,18 @@ export function namespacedStackContext(namespace: string): StackContext {
     stackName: `${base.stackName}-${namespace}`,
     parameterOverrides: { ...base.parameterOverrides, SalesTopicName: `${namespace}-${topicDefault}` },
   };
+}
+
+/**
+ * `ctx` (the served stack's by default) with what only a deployment knows, read from the running
+ * local stack: each Glue schema version's id and the topics resource's brokers (deployedAttributes).
+ * Throws naming a schema version the registry does not hold (the stack is not up, or not provisioned).
+ */
+export async function deployedStackContext(ctx: StackContext = localStackContext()): Promise<StackContext> {
+  const { glue } = localClients();
+  try {
+    return { ...ctx, deployed: await deployedAttributes(ctx, { glue }, endpoints.kafkaBrokers) };
+  } finally {
+    glue.destroy();
+  }
 }
