@@ -11,7 +11,7 @@ import { ConfigError } from "../config/env.ts";
  * treats it as any tumbling window.
  */
 export interface WindowSpec {
-  /** As users write it and as items store it: "1m", "10m/5m", "1h", "1d", "all". */
+  /** As users write it and as items store it: "1m", "10m/5m", "1w", "all". */
   readonly name: string;
   readonly sizeMs: number;
   readonly advanceMs: number;
