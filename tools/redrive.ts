@@ -21,7 +21,7 @@ import { currentSalesSchema, type Sale } from "#shared/sales/schema";
  * --windows, --allowed-lateness and --window-ttl override them.
  */
 const usage = `usage: npm run redrive -- (--local | --stack <name> | --queue-url <url> --table <aggregates table>)
-       [--windows 1m,10m/5m,1h,1d,all] [--allowed-lateness 10m] [--window-ttl 1m=2d,...] [--visibility-timeout <s>]`;
+       [--windows <list, e.g. 1h,1d>] [--allowed-lateness 10m] [--window-ttl 1m=2d,...] [--visibility-timeout <s>]`;
 const { values } = parseArgs({
   options: {
     local: { type: "boolean", default: false },

@@ -16,10 +16,12 @@ export function parseTtls(text: string): ReadonlyMap<string, number> {
  * The environment variables that decide how records fold into slices (AggregationSettings). The
  * aggregate function reads them at cold start; `npm run redrive` reads the same ones from the
  * function's template environment, so a redriven record lands in the windows the function uses.
+ * WINDOWS and WINDOW_TTL have no default here: their one source is the template's `Windows` and
+ * `WindowTtl` parameters, which every reader gets (docs/aggregation.md#add-a-window).
  */
 export const aggregationSettingsSpec = {
-  windows: parsed("WINDOWS", "1m,10m/5m,1h,1d,all", parseWindows),
-  ttlSeconds: parsed("WINDOW_TTL", "1m=2d,10m/5m=7d,1h=400d", parseTtls),
+  windows: parsed("WINDOWS", undefined, parseWindows),
+  ttlSeconds: parsed("WINDOW_TTL", undefined, parseTtls),
   allowedLatenessMs: parsed("ALLOWED_LATENESS", "10m", parseDuration),
   // A country costs an item at most ~360 bytes (a 100-character name is up to 300 bytes of
   // UTF-8, plus its metrics): 500 keep the worst case near 180 KB, 1,000 near 360 KB, and

@@ -1,5 +1,6 @@
 import { HttpError } from "#shared/http/errors";
 import { type HttpResponse, json } from "#shared/http/responses";
+import type { WindowSpec } from "#shared/windows/windows";
 
 /** One file of the page, as the bundle holds it. */
 export interface PageAsset {
@@ -14,7 +15,26 @@ export interface PageSettings {
   readonly tokenUrl?: string | undefined;
   readonly clientId?: string | undefined;
   readonly scopes?: string | undefined;
+  /** The windows the query API answers (WINDOWS, as the query function reads it). */
+  readonly windows: readonly WindowSpec[];
 }
+
+/**
+ * A window as the page needs it: its name and grid (starts at `originMs + k * advanceMs`), so the
+ * page asks for series on the grid shared/windows computes and holds no copy of the window
+ * syntax. The all-time window has no grid (nulls).
+ */
+export interface PageWindow {
+  readonly name: string;
+  readonly sizeMs: number | null;
+  readonly advanceMs: number | null;
+  readonly originMs: number | null;
+}
+
+const pageWindow = (spec: WindowSpec): PageWindow =>
+  spec.unbounded
+    ? { name: spec.name, sizeMs: null, advanceMs: null, originMs: null }
+    : { name: spec.name, sizeMs: spec.sizeMs, advanceMs: spec.advanceMs, originMs: spec.originMs };
 
 /** The page's assets by the name they are served under (`/dashboard/<name>`); `index.html` is also `GET /`. */
 export type PageAssets = ReadonlyMap<string, PageAsset>;
@@ -43,10 +63,11 @@ function pageHeaders(contentType: string, settings: PageSettings): Record<string
   };
 }
 
-/** What the page's script reads at start (`/dashboard/config.json`): how to sign in; no secrets. */
+/** What the page's script reads at start (`/dashboard/config.json`): how to sign in and the windows there are; no secrets. */
 export function pageConfig(settings: PageSettings) {
   return {
     auth: settings.auth,
+    windows: settings.windows.map(pageWindow),
     ...(settings.auth === "jwt" && {
       authorizeUrl: settings.authorizeUrl ?? null,
       tokenUrl: settings.tokenUrl ?? null,

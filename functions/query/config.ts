@@ -1,12 +1,15 @@
 import { integer, loadConfig, parsed, text } from "#shared/config/env";
 import { parseDuration, parseWindows } from "#shared/windows/windows";
 
-/** Settings of the query function, read once at cold start (windows and lateness as the aggregator's). */
+/**
+ * Settings of the query function, read once at cold start (windows and lateness as the
+ * aggregator's). WINDOWS has no default: the template's `Windows` parameter is its one source.
+ */
 export const config = loadConfig({
   table: text("AGGREGATES_TABLE"),
   topic: text("SALES_TOPIC"),
   partitions: integer("SALES_TOPIC_PARTITIONS", 6, { min: 1, max: 10_000 }),
-  windows: parsed("WINDOWS", "1m,10m/5m,1h,1d,all", parseWindows),
+  windows: parsed("WINDOWS", undefined, parseWindows),
   allowedLatenessMs: parsed("ALLOWED_LATENESS", "10m", parseDuration),
   // A partition with no batch for this long no longer holds windows open (see completeness.ts).
   idleTimeoutMs: parsed("IDLE_TIMEOUT", "5m", parseDuration),

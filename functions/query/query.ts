@@ -118,6 +118,13 @@ async function partitionsNow(deps: QueryDeps): Promise<PartitionsView> {
   return judgePartitions(marks, (deps.now ?? Date.now)(), deps);
 }
 
+/**
+ * The window each route answers when the request names none. They are the API's contract
+ * (docs/openapi.yaml, written by `npm run gen`, which refuses a default the template's `Windows`
+ * default lacks); a stack configured without one answers 400 UNKNOWN_WINDOW listing its windows.
+ */
+export const defaultWindows = { leaderboard: "10m/5m", series: "1h" } as const;
+
 /** Query-string parameters each route reads; anything else is refused, so a path parameter can never be overridden. */
 export const queryParameters = {
   leaderboard: ["window", "at", "final", "limit"],
@@ -176,7 +183,7 @@ function finalFlag(text: string | undefined): boolean {
  */
 export async function leaderboard(query: LeaderboardQuery, deps: QueryDeps) {
   const dimension = dimensionOf(query.dimension);
-  const spec = windowSpec(deps, query.window, "10m/5m");
+  const spec = windowSpec(deps, query.window, defaultWindows.leaderboard);
   const limit = query.limit === undefined ? 10 : Number(query.limit);
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LEADERBOARD_LIMIT)
     throw badRequest("INVALID_LIMIT", `limit must be an integer from 1 to ${MAX_LEADERBOARD_LIMIT}; got "${query.limit}"`);
@@ -238,7 +245,7 @@ export async function series(query: SeriesQuery, deps: QueryDeps) {
   const dimension = dimensionOf(query.dimension);
   if (query.value === undefined || query.value === "")
     throw badRequest("MISSING_VALUE", "the path needs a value, e.g. /series/country/India");
-  const spec = windowSpec(deps, query.window, "1h");
+  const spec = windowSpec(deps, query.window, defaultWindows.series);
   const from = instant("from", query.from);
   const to = instant("to", query.to);
   if (!spec.unbounded && (from === undefined || to === undefined))

@@ -117,10 +117,14 @@ export function loadConfig<S extends Spec>(spec: S, env: Env = process.env): Loa
   return Object.freeze(config) as Loaded<S>;
 }
 
-/** A value parsed from text (`fallback` when unset); a parse error names the variable. */
-export function parsed<T>(name: string, fallback: string, parse: (text: string) => T): Reader<T> {
+/**
+ * A value parsed from text (`fallback` when unset; required when `fallback` is undefined, for a
+ * setting whose one source is template.yaml); a missing value or a parse error names the variable.
+ */
+export function parsed<T>(name: string, fallback: string | undefined, parse: (text: string) => T): Reader<T> {
   return (env) => {
     const value = raw(env, name) ?? fallback;
+    if (value === undefined) throw new ConfigError(`environment variable ${name} is required`);
     try {
       return parse(value);
     } catch (error) {

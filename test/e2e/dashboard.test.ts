@@ -6,9 +6,11 @@ import { paths } from "@sales-stream-analytics/local-aws";
 import { chromiumCommand, installChromium } from "@sales-stream-analytics/local-aws/testing";
 import puppeteer, { type Browser } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { pageConfig } from "#functions/dashboard/page";
 import { bigCentsOf, formatCents } from "#shared/money/cents";
 import { regionOf } from "#shared/sales/regions";
 import type { Sale } from "#shared/sales/schema";
+import { parseWindows } from "#shared/windows/windows";
 import { request } from "#test/support/http";
 import { type PrivatePipeline, startPrivatePipeline } from "#test/support/private-pipeline";
 import { sampleSales } from "#tools/sales/generator";
@@ -200,7 +202,7 @@ describe("the dashboard page", { timeout: 300_000 }, () => {
     await page.close();
   });
 
-  it("uses what the coming API adds when it is there: completeness, final=true, a series' range, window=all", async () => {
+  it("uses what the coming API adds when it is there: completeness, final=true, a series' range, the configured windows", async () => {
     // A stand-in for the next query API (the page's files as they are, the answers made up), so
     // the page's use of those fields is seen in a browser before the API has them.
     const asked: string[] = [];
@@ -237,14 +239,16 @@ describe("the dashboard page", { timeout: 300_000 }, () => {
         res.writeHead(200, { "content-type": types[file.split(".").pop() ?? ""] ?? "text/plain" });
         res.end(readFileSync(join(paths.projectRoot, "functions", "dashboard", "page", file)));
       } else if (url.pathname === "/dashboard/config.json") {
-        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ auth: "iam" }));
+        // A stack configured with a week window: the page offers what the config names.
+        const config = pageConfig({ auth: "iam", windows: parseWindows("1m,10m/5m,1h,1d,1w,all") });
+        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(config));
       } else res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(answer(url)));
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const page = await browser.newPage();
     try {
       await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`, { waitUntil: "load" });
-      await page.waitForFunction(`document.querySelectorAll("#windows button").length === 5`, { timeout: 30_000 });
+      await page.waitForFunction(`document.querySelectorAll("#windows button").length === 6`, { timeout: 30_000 });
       const read = `({ completeness: document.getElementById("completeness").textContent, state: document.getElementById("state").textContent,
         sales: [...document.querySelectorAll("#countries td.sales")].map((td) => td.textContent),
         total: document.getElementById("series-total").textContent,
@@ -254,7 +258,7 @@ describe("the dashboard page", { timeout: 300_000 }, () => {
         completeness: "watermark lag 1.5 s · idle partitions: 2, 5 · lagging partitions: none",
         state: "open · running",
         sales: ["1234567.89"],
-        buttons: ["1m", "10m/5m", "1h", "1d", "all time"],
+        buttons: ["1m", "10m/5m", "1h", "1d", "1w", "all time"],
       });
       expect(current.total).toBe("Total 1234567.89 from 3 orders, 2026-12-01T21:00Z – 2026-12-01T22:00Z");
       // The default (no at) is taken at its word: no fallback requests.
@@ -263,6 +267,21 @@ describe("the dashboard page", { timeout: 300_000 }, () => {
       await page.waitForFunction(`document.getElementById("state").textContent === "closed · final"`, { timeout: 30_000 });
       expect(await page.evaluate(`[...document.querySelectorAll("#countries td.sales")].map((td) => td.textContent)`)).toEqual(["12.34"]);
       expect(asked).toContainEqual("/leaderboard/country?window=10m%2F5m&limit=10&final=true");
+      // The week board charts weeks, asked on Monday-started weeks.
+      await page.click("#final");
+      await page.evaluate(`[...document.querySelectorAll("#windows button")].find((b) => b.textContent === "1w").click()`);
+      await page.waitForFunction(`document.getElementById("series-caption").textContent === "last 52 weeks, by week"`, {
+        timeout: 30_000,
+      });
+      const weeks = asked.filter((line) => line.startsWith("/series/") && line.includes("window=1w"));
+      expect(weeks.length).toBeGreaterThan(0);
+      for (const line of weeks) {
+        const params = new URLSearchParams(line.split("?")[1]);
+        for (const bound of ["from", "to"]) {
+          const instant = new Date(params.get(bound) ?? "");
+          expect([instant.getUTCDay(), instant.getUTCHours(), instant.getUTCMinutes()], `${bound} of ${line}`).toEqual([1, 0, 0]);
+        }
+      }
     } finally {
       await page.close();
       await new Promise((resolve) => server.close(resolve));

@@ -3,19 +3,24 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { pricesMarkdown } from "../cost/prices-doc.ts";
 import { generateContract } from "./contract.ts";
+import { generateWindows } from "./windows.ts";
 
-// `npm run gen`: rewrites the sale contract's generated files from schemas/ (docs/add-a-field.md)
-// and docs/prices.md from tools/cost/prices.ts.
+// `npm run gen`: rewrites the sale contract's generated files from schemas/ (docs/add-a-field.md),
+// then the windows' from template.yaml's Windows default (docs/aggregation.md#add-a-window), then
+// docs/prices.md from tools/cost/prices.ts. Each generator reads the files the one before wrote
+// (the first two both write regions of docs/openapi.yaml).
 const root = fileURLToPath(new URL("../..", import.meta.url));
-for (const [path, text] of [...generateContract(root), ["docs/prices.md", pricesMarkdown()] as const]) {
-  const file = join(root, path);
-  let before = "";
-  try {
-    before = readFileSync(file, "utf8");
-  } catch {
-    // A generated file that does not exist yet is written below.
+const prices = (): Map<string, string> => new Map([["docs/prices.md", pricesMarkdown()]]);
+for (const generate of [generateContract, generateWindows, prices])
+  for (const [path, text] of generate(root)) {
+    const file = join(root, path);
+    let before = "";
+    try {
+      before = readFileSync(file, "utf8");
+    } catch {
+      // A generated file that does not exist yet is written below.
+    }
+    if (before === text) continue;
+    writeFileSync(file, text);
+    console.log(`gen: wrote ${path}`);
   }
-  if (before === text) continue;
-  writeFileSync(file, text);
-  console.log(`gen: wrote ${path}`);
-}

@@ -395,11 +395,16 @@ function openapiSaleInput(fields: readonly ContractField[]): string[] {
   ];
 }
 
-/** Replaces the lines between `# BEGIN GENERATED <name>` and `# END GENERATED <name>` in `text`, indented as the BEGIN line; throws InvariantError when the markers are missing. */
+/**
+ * Replaces the lines between `# BEGIN GENERATED <name>` and `# END GENERATED <name>` in `text`
+ * (in Markdown, inside an HTML comment: `<!-- # BEGIN GENERATED <name> -->`), indented as the
+ * BEGIN line; throws InvariantError when the markers are missing.
+ */
 export function replaceRegion(text: string, file: string, name: string, body: readonly string[]): string {
   const all = text.split("\n");
-  const begin = all.findIndex((line) => line.trim().startsWith(`# BEGIN GENERATED ${name}`));
-  const end = all.findIndex((line, i) => i > begin && line.trim().startsWith(`# END GENERATED ${name}`));
+  const marker = (line: string) => line.trim().replace(/^<!--\s*/, "");
+  const begin = all.findIndex((line) => marker(line).startsWith(`# BEGIN GENERATED ${name}`));
+  const end = all.findIndex((line, i) => i > begin && marker(line).startsWith(`# END GENERATED ${name}`));
   if (begin < 0 || end < 0) throw fail(`${file}: no region "# BEGIN GENERATED ${name}" ... "# END GENERATED ${name}"`);
   const indent = /^\s*/.exec(all[begin] ?? "")?.[0] ?? "";
   const indented = body.map((line) => (line === "" ? "" : indent + line));

@@ -11,18 +11,36 @@ export class ApiError extends Error {
   }
 }
 
-const UNITS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const HOUR_MS = 3_600_000;
+const DAY_MS = 86_400_000;
+const WEEK_MS = 7 * DAY_MS;
+const UNIT_NAMES = new Map([
+  [1000, "second"],
+  [60_000, "minute"],
+  [HOUR_MS, "hour"],
+  [DAY_MS, "day"],
+  [WEEK_MS, "week"],
+]);
 
-/** "10m/5m" -> {name, sizeMs, advanceMs}; "all" -> {name, sizeMs: null, advanceMs: null}. Throws on anything else. */
-export function parseWindow(name) {
-  if (name === "all") return { name, sizeMs: null, advanceMs: null };
-  const ms = (text) => {
-    const match = /^(\d+)([smhd])$/.exec(text ?? "");
-    if (match === null) throw new Error(`window "${name}" is not <size> or <size>/<advance> (s, m, h, d)`);
-    return Number(match[1]) * UNITS[match[2]];
-  };
-  const [size, advance] = name.split("/");
-  return { name, sizeMs: ms(size), advanceMs: advance === undefined ? ms(size) : ms(advance) };
+/**
+ * The series chart under a leaderboard of `boardWindow`, chosen among the configured `windows`
+ * ({name, sizeMs, advanceMs, originMs}, as /dashboard/config.json serves them): the coarsest
+ * tumbling window no longer than the board's advance (for the all-time board, the coarsest of
+ * all; when none is, the board's own window), over 60 points below an hour, 24 below a day, 30
+ * below a week and 52 from a week up. {window, points, caption, dates}; null when no window has a grid.
+ */
+export function chartPlan(boardWindow, windows) {
+  const board = windows.find((w) => w.name === boardWindow);
+  const limit = board?.advanceMs ?? Number.POSITIVE_INFINITY;
+  const tumbling = windows.filter((w) => w.advanceMs !== null && w.sizeMs === w.advanceMs && w.sizeMs <= limit);
+  const chart =
+    tumbling.reduce((coarsest, w) => (coarsest === undefined || w.sizeMs > coarsest.sizeMs ? w : coarsest), undefined) ??
+    (board?.advanceMs == null ? undefined : board);
+  if (chart === undefined) return null;
+  const points = chart.sizeMs < HOUR_MS ? 60 : chart.sizeMs < DAY_MS ? 24 : chart.sizeMs < WEEK_MS ? 30 : 52;
+  const unit = chart.sizeMs === chart.advanceMs ? UNIT_NAMES.get(chart.sizeMs) : undefined;
+  const caption = unit === undefined ? `last ${points} ${chart.name} windows` : `last ${points} ${unit}s, by ${unit}`;
+  return { window: chart.name, points, caption, dates: chart.sizeMs >= DAY_MS };
 }
 
 /** "1234.50" -> 123450n: exact integer cents, for proportions (bar lengths); never shown. */
@@ -55,10 +73,23 @@ const emptyLeaderboard = (window, basis) => ({
 });
 
 /**
- * The query API from the page's origin. `getToken` gives a bearer token (JWT deployments) or
- * undefined (IAM behind a signing proxy, or the local stack, which checks nothing).
+ * The query API from the page's origin. `windows` are the ones it answers, with their grids
+ * (/dashboard/config.json). `getToken` gives a bearer token (JWT deployments) or undefined (IAM
+ * behind a signing proxy, or the local stack, which checks nothing).
  */
-export function queryApi({ base = "", getToken = async () => undefined, now = () => Date.now(), fetchImpl = (...a) => fetch(...a) } = {}) {
+export function queryApi({
+  windows,
+  base = "",
+  getToken = async () => undefined,
+  now = () => Date.now(),
+  fetchImpl = (...a) => fetch(...a),
+}) {
+  /** A configured window's grid; throws naming the window and the ones there are. */
+  function grid(name) {
+    const found = windows.find((w) => w.name === name);
+    if (found === undefined) throw new Error(`the API has no window "${name}"; it has ${windows.map((w) => w.name).join(", ")}`);
+    return found;
+  }
   async function get(path, params) {
     const query = new URLSearchParams(Object.entries(params).filter(([, v]) => v !== undefined && v !== null));
     const token = await getToken();
@@ -88,7 +119,7 @@ export function queryApi({ base = "", getToken = async () => undefined, now = ()
     } catch (error) {
       if (!refused(error, 404)) throw error;
     }
-    const { advanceMs } = parseWindow(window);
+    const { advanceMs } = grid(window);
     if (advanceMs === null) return plain === undefined ? emptyLeaderboard(window, "current") : leaderboardView(plain, "current");
     const atNow = await get(path, { window, limit, at: iso(now()) });
     if (atNow.entries?.length > 0) return leaderboardView(atNow, "current");
@@ -122,14 +153,14 @@ export function queryApi({ base = "", getToken = async () => undefined, now = ()
       wantFinal ? final(dimension, window, limit) : current(dimension, window, limit),
 
     /**
-     * A value's last `points` windows up to the one holding now: {window, range: {from, to},
-     * windows: [{start, end, orders, sales, status}], total (sales string, or null for hopping
-     * windows)}. The range is asked on the window's grid (the earlier API refuses any other) and
-     * read back from the answer's `range` when the API reports the range it used.
+     * A value's last `points` windows of `window` up to the one holding now: {window, range:
+     * {from, to}, windows: [{start, end, orders, sales, status}], total (sales string, or null
+     * for hopping windows)}. The range is asked on the window's grid (the earlier API refuses any
+     * other) and read back from the answer's `range` when the API reports the range it used.
      */
-    async series(dimension, value, { window = "1m", points = 60 } = {}) {
-      const { sizeMs, advanceMs } = parseWindow(window);
-      const to = Math.floor(now() / advanceMs) * advanceMs + sizeMs;
+    async series(dimension, value, { window, points }) {
+      const { sizeMs, advanceMs, originMs } = grid(window);
+      const to = originMs + Math.floor((now() - originMs) / advanceMs) * advanceMs + sizeMs;
       const from = to - sizeMs - (points - 1) * advanceMs;
       const body = await get(`/series/${encodeURIComponent(dimension)}/${encodeURIComponent(value)}`, {
         window,
@@ -143,25 +174,21 @@ export function queryApi({ base = "", getToken = async () => undefined, now = ()
         total: body.total?.sales ?? null,
       };
     },
-
-    /** Whether the API knows the all-time window (`window=all`); asked once. */
-    async hasAllTime() {
-      try {
-        await get("/leaderboard/region", { window: "all", limit: 1 });
-        return true;
-      } catch (error) {
-        if (refused(error, 400)) return false;
-        return refused(error, 404);
-      }
-    },
   };
 }
 
-/** The page's settings (`/dashboard/config.json`): {auth: "iam"} or {auth: "jwt", authorizeUrl, tokenUrl, clientId, scopes}. */
+/**
+ * The page's settings (`/dashboard/config.json`): {auth: "iam"} or {auth: "jwt", authorizeUrl,
+ * tokenUrl, clientId, scopes}, and `windows`, the query API's windows with their grids. Throws
+ * ApiError (CONFIG) when they cannot be read or name no window.
+ */
 export async function pageConfig(base = "") {
   const response = await fetch(`${base}/dashboard/config.json`, { headers: { accept: "application/json" } });
   if (!response.ok) throw new ApiError(response.status, "CONFIG", `the dashboard's settings could not be read (${response.status})`);
-  return response.json();
+  const config = await response.json();
+  if (!Array.isArray(config.windows) || config.windows.length === 0)
+    throw new ApiError(response.status, "CONFIG", "the dashboard's settings name no window");
+  return config;
 }
 
 const base64url = (bytes) =>

@@ -2,23 +2,18 @@
 // SVG chart, the window's status and freshness. Plain browser JavaScript, nothing to build; all
 // API access is in api.mjs. Values from the API are put in the page as text, never as HTML
 // (country names are free text). Money is shown as the API's decimal strings.
-import { ApiError, centsOf, pageConfig, queryApi, tokenSource } from "./api.mjs";
+import { ApiError, centsOf, chartPlan, pageConfig, queryApi, tokenSource } from "./api.mjs";
 
 const REFRESH_MS = 5000;
-const WINDOWS = ["1m", "10m/5m", "1h", "1d"];
-/** The series chart of each leaderboard window: which window spec, and how many of them. */
-const SERIES = {
-  "1m": { window: "1m", points: 60, caption: "last 60 minutes, by minute" },
-  "10m/5m": { window: "1m", points: 60, caption: "last 60 minutes, by minute" },
-  "1h": { window: "1h", points: 24, caption: "last 24 hours, by hour" },
-  "1d": { window: "1d", points: 30, caption: "last 30 days, by day" },
-  all: { window: "1d", points: 30, caption: "last 30 days, by day" },
-};
+/** The board shown first when the address names none and the API has it (the API's own default). */
+const PREFERRED_WINDOW = "10m/5m";
 
 const $ = (id) => document.getElementById(id);
 // The chart follows the top region until the reader picks one.
-const state = { window: "10m/5m", final: false, region: null, regionPicked: false, updatedAt: null, busy: false };
+const state = { window: null, final: false, region: null, regionPicked: false, updatedAt: null, busy: false };
 let api;
+/** The query API's windows with their grids, from /dashboard/config.json. */
+let windows = [];
 
 function element(tag, attributes = {}, text) {
   const node = document.createElement(tag);
@@ -130,8 +125,8 @@ function fillRegionChoice(regions) {
   if (state.region !== null) select.value = state.region;
 }
 
-/** Bars of a series on a grid: height is the window's exact cents over the largest; labels are the API's strings. */
-function drawChart(series) {
+/** Bars of a series on a grid: height is the window's exact cents over the largest; labels are the API's strings (dates for day windows and up). */
+function drawChart(series, { dates }) {
   const width = 960;
   const height = 240;
   const left = 72;
@@ -165,7 +160,7 @@ function drawChart(series) {
     chart.append(rect);
     const every = Math.ceil(series.windows.length / 8);
     if (index % every === 0) {
-      const label = series.window === "1d" ? dayOf(w.start).slice(5) : hhmm(w.start);
+      const label = dates ? dayOf(w.start).slice(5) : hhmm(w.start);
       chart.append(svg("text", { class: "axis", x: (x + step * 0.38).toFixed(1), y: height - 8, "text-anchor": "middle" }, label));
     }
   });
@@ -179,9 +174,14 @@ function drawChart(series) {
 
 async function refreshSeries() {
   if (state.region === null) return;
-  const plan = SERIES[state.window] ?? SERIES["1m"];
+  const plan = chartPlan(state.window, windows);
+  if (plan === null) {
+    $("series-caption").textContent = "no window with a grid to chart";
+    $("chart").replaceChildren();
+    return;
+  }
   $("series-caption").textContent = plan.caption;
-  drawChart(await api.series("region", state.region, { window: plan.window, points: plan.points }));
+  drawChart(await api.series("region", state.region, { window: plan.window, points: plan.points }), plan);
 }
 
 function showError(error) {
@@ -219,10 +219,10 @@ async function refresh() {
   }
 }
 
-function windowButtons(windows) {
+function windowButtons(names) {
   const nav = $("windows");
   nav.replaceChildren(
-    ...windows.map((name) => {
+    ...names.map((name) => {
       const button = element(
         "button",
         { type: "button", "aria-pressed": String(name === state.window) },
@@ -240,21 +240,22 @@ function windowButtons(windows) {
 
 async function start() {
   const params = new URLSearchParams(location.search);
-  if (params.has("window")) state.window = params.get("window");
+  const config = await pageConfig();
+  windows = config.windows;
+  const names = windows.map((w) => w.name);
+  state.window = params.get("window") ?? (names.includes(PREFERRED_WINDOW) ? PREFERRED_WINDOW : names[0]);
   if (params.has("region")) {
     state.region = params.get("region");
     state.regionPicked = true;
   }
-  const config = await pageConfig();
-  api = queryApi({ getToken: tokenSource(config) });
-  windowButtons(WINDOWS);
+  api = queryApi({ windows, getToken: tokenSource(config) });
+  windowButtons(names);
   $("final").addEventListener("change", (event) => {
     state.final = event.target.checked;
     void refresh();
   });
   $("region").addEventListener("change", (event) => selectRegion(event.target.value));
   await refresh();
-  if (await api.hasAllTime().catch(() => false)) windowButtons([...WINDOWS, "all"]);
   setInterval(refresh, REFRESH_MS);
   setInterval(showFreshness, 1000);
 }

@@ -331,7 +331,9 @@ describe("npm run redrive", { shuffle: false }, () => {
           AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
         },
       });
-      expect(stderr).toContain(`redriving ${queue.url} into ${table.name} (windows 1m,10m/5m,1h,1d,all, allowed lateness 420 s)`);
+      expect(stderr).toContain(
+        `redriving ${queue.url} into ${table.name} (windows ${settings.windows.map((w) => w.name).join(",")}, allowed lateness 420 s)`,
+      );
       expect(JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}")).toMatchObject({
         messages: 2,
         applied: 0,

@@ -220,6 +220,22 @@ describe("aggregate", () => {
     expect(stored.get(sliceId("1m", T0, "sales-1"))?.offset).toBe(7);
   });
 
+  it("counts a week window from Monday 00:00 UTC: Sunday's last sale is in the week before", () => {
+    // T0 is Monday 2022-08-01 10:15 UTC; minute -615 is its midnight.
+    const weekly = { ...settings, windows: parseWindows("1w,1d") };
+    const { stored } = run(
+      [records("sales-0", [sale("France", "1.00", -616, 1), sale("France", "2.00", -615, 2), sale("France", "4.00", 2 * 24 * 60, 3)])],
+      weekly,
+    );
+    const week = (iso: string) => windowValues(stored, "1w", Date.parse(iso)).get("country#France");
+    expect(week("2022-07-25T00:00:00Z")).toMatchObject({ orders: 1n, sales: 100n });
+    expect(week("2022-08-01T00:00:00Z")).toMatchObject({ orders: 2n, sales: 600n });
+    expect([...stored.values()].filter((item) => item.window === "1w").map((item) => item.end - item.start)).toEqual([
+      7 * 86_400_000,
+      7 * 86_400_000,
+    ]);
+  });
+
   describe("the all-time window", () => {
     const allTime = { ...settings, windows: parseWindows("1h,all"), maxCountriesPerWindow: 500 };
 

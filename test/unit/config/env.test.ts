@@ -60,6 +60,7 @@ describe("config from the environment", () => {
           window: parsed("WINDOW", "1m", () => {
             throw new Error("unknown unit");
           }),
+          windows: parsed("WINDOWS", undefined, (value) => value),
         },
         { MAX: "11", AUTH: "basic", REGISTER: "maybe" },
       ),
@@ -71,6 +72,7 @@ describe("config from the environment", () => {
     expect(error.message).toContain('AUTH must be one of iam, none, got "basic"');
     expect(error.message).toContain('REGISTER must be true or false, got "maybe"');
     expect(error.message).toContain("WINDOW: unknown unit");
+    expect(error.message).toContain("environment variable WINDOWS is required");
   });
 
   it("takes a schema version id as Glue gives it, and refuses anything else (an unresolved deploy-time value) by name", () => {

@@ -1,9 +1,11 @@
 import { describe, expect, it } from "vitest";
+import { type PageWindow, pageConfig } from "#functions/dashboard/page";
+import { parseWindows } from "#shared/windows/windows";
 import { type FakeAnswer, fakeFetch } from "#test/support/fakes/fetch";
 
 /** The page's API module (plain browser JavaScript), loaded as a module. */
 interface PageApi {
-  queryApi(options: { now: () => number; fetchImpl: (url: string) => Promise<Response> }): {
+  queryApi(options: { windows: readonly PageWindow[]; now: () => number; fetchImpl: (url: string) => Promise<Response> }): {
     leaderboard(
       dimension: string,
       options?: { window?: string; final?: boolean; limit?: number },
@@ -16,21 +18,26 @@ interface PageApi {
     series(
       dimension: string,
       value: string,
-      options?: { window?: string; points?: number },
+      options: { window: string; points: number },
     ): Promise<{ range: { from: string; to: string }; windows: { start: string; sales: string }[]; total: string | null }>;
-    hasAllTime(): Promise<boolean>;
   };
   centsOf(decimal: string): bigint;
-  parseWindow(name: string): { sizeMs: number | null; advanceMs: number | null };
+  chartPlan(
+    boardWindow: string,
+    windows: readonly PageWindow[],
+  ): { window: string; points: number; caption: string; dates: boolean } | null;
 }
 const modulePath = "../../../functions/dashboard/page/api.mjs";
 const api = (await import(/* @vite-ignore */ modulePath)) as PageApi;
 
 const NOW = Date.parse("2026-12-01T22:07:30Z");
+/** Windows as the dashboard function serves them in config.json, from a WINDOWS value. */
+const served = (windows: string) => pageConfig({ auth: "iam", windows: parseWindows(windows) }).windows;
+const WINDOWS = served("1m,10m/5m,1h,1d,1w,all");
 /** The API module over a fake API answering by the request's path and query; `asked` is what it was asked. */
-function fakeApi(answer: (url: URL) => FakeAnswer) {
+function fakeApi(answer: (url: URL) => FakeAnswer, now = NOW) {
   const { fetchImpl, calls } = fakeFetch(answer, "http://dashboard.test");
-  return { asked: calls, client: api.queryApi({ now: () => NOW, fetchImpl }) };
+  return { asked: calls, client: api.queryApi({ windows: WINDOWS, now: () => now, fetchImpl }) };
 }
 
 const board = (start: string, status: string, entries: { value: string; orders: number; sales: string }[], extra = {}) => ({
@@ -112,17 +119,34 @@ describe("the dashboard's API module", () => {
     expect(hopping.asked[0]).toContain("from=2026-12-01T21:55:00.000Z&to=2026-12-01T22:15:00.000Z");
   });
 
-  it("finds out once whether the API has the all-time window", async () => {
-    expect(await fakeApi(() => board("", "open", [])).client.hasAllTime()).toBe(true);
-    expect(await fakeApi(() => error(400, "UNKNOWN_WINDOW")).client.hasAllTime()).toBe(false);
+  it("asks a week's series on Monday-started weeks, the grid the config serves", async () => {
+    // Wednesday 2026-12-02: its week began on Monday 2026-11-30; 3 weeks end on the next Monday.
+    const { asked, client } = fakeApi(() => ({ status: 200, body: { windows: [], total: null } }), Date.parse("2026-12-02T10:00:00Z"));
+    await client.series("all", "all", { window: "1w", points: 3 });
+    expect(asked).toEqual(["/series/all/all?window=1w&from=2026-11-16T00:00:00.000Z&to=2026-12-07T00:00:00.000Z"]);
+    await expect(client.series("all", "all", { window: "2m", points: 3 })).rejects.toThrow(
+      'the API has no window "2m"; it has 1m, 10m/5m, 1h, 1d, 1w, all',
+    );
   });
 
-  it("reads money as exact cents for bar lengths only, and windows by their names", () => {
+  it("charts under each board the coarsest tumbling window no longer than its advance, from the configured windows", () => {
+    const plan = (board: string, windows = WINDOWS) => api.chartPlan(board, windows);
+    expect(plan("1m")).toEqual({ window: "1m", points: 60, caption: "last 60 minutes, by minute", dates: false });
+    expect(plan("10m/5m")).toMatchObject({ window: "1m", points: 60 });
+    expect(plan("1h")).toEqual({ window: "1h", points: 24, caption: "last 24 hours, by hour", dates: false });
+    expect(plan("1d")).toEqual({ window: "1d", points: 30, caption: "last 30 days, by day", dates: true });
+    expect(plan("1w")).toEqual({ window: "1w", points: 52, caption: "last 52 weeks, by week", dates: true });
+    expect(plan("all")).toMatchObject({ window: "1w" });
+    expect(plan("all", served("1m,10m/5m,1h,1d,all"))).toMatchObject({ window: "1d", points: 30 });
+    // Other sizes: a plain caption; a hopping board with no finer tumbling window charts itself.
+    expect(plan("15m", served("15m,all"))).toEqual({ window: "15m", points: 60, caption: "last 60 15m windows", dates: false });
+    expect(plan("10m/5m", served("10m/5m,all"))).toMatchObject({ window: "10m/5m", caption: "last 60 10m/5m windows" });
+    expect(plan("all", served("all"))).toBeNull();
+  });
+
+  it("reads money as exact cents for bar lengths only", () => {
     expect(api.centsOf("90071992547409.93")).toBe(9_007_199_254_740_993n);
     expect(api.centsOf("0.1")).toBe(10n);
     expect(api.centsOf("-2.05")).toBe(-205n);
-    expect(api.parseWindow("10m/5m")).toMatchObject({ sizeMs: 600_000, advanceMs: 300_000 });
-    expect(api.parseWindow("all")).toMatchObject({ sizeMs: null, advanceMs: null });
-    expect(() => api.parseWindow("fortnight")).toThrow(/not <size>/);
   });
 });

@@ -682,7 +682,7 @@ describe("template.yaml on AWS: who may read the dashboard (DashboardAuth)", () 
       expect(asserted).toContain(`{"Ref":"${parameter}"}`);
   });
 
-  it("hands the page its sign-in settings and no secret", () => {
+  it("hands the page its sign-in settings and the windows, and no secret", () => {
     const variables = resources.DashboardFunction?.Properties?.Environment as { Variables: Record<string, unknown> };
     expect(Object.keys(variables.Variables).sort()).toEqual([
       "DASHBOARD_AUTH",
@@ -690,6 +690,7 @@ describe("template.yaml on AWS: who may read the dashboard (DashboardAuth)", () 
       "DASHBOARD_CLIENT_ID",
       "DASHBOARD_SCOPES",
       "DASHBOARD_TOKEN_URL",
+      "WINDOWS",
     ]);
     expect(resources.DashboardFunction?.Properties?.Policies).toBeUndefined();
   });

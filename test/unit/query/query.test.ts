@@ -286,6 +286,24 @@ describe("series", () => {
     expect(result.total).toBeNull();
   });
 
+  it("answers week windows Monday to Monday: a Wednesday-to-Wednesday range widens to the Mondays around it", async () => {
+    const week = 7 * 24 * H;
+    const monday = Date.parse("2022-08-01T00:00:00Z");
+    const weekly = { ...deps([item("1w", monday, week, { "country#France": m(2, 700) })], [T0]), windows: parseWindows("1w,all") };
+    const result = await series(
+      { dimension: "country", value: "France", window: "1w", from: "2022-08-03T00:00:00Z", to: "2022-08-10T00:00:00Z" },
+      weekly,
+    );
+    expect(result.range).toEqual({ from: "2022-08-01T00:00:00.000Z", to: "2022-08-15T00:00:00.000Z" });
+    expect(result.windows.map((w) => [w.start, w.end, w.sales])).toEqual([
+      ["2022-08-01T00:00:00.000Z", "2022-08-08T00:00:00.000Z", "7.00"],
+      ["2022-08-08T00:00:00.000Z", "2022-08-15T00:00:00.000Z", "0.00"],
+    ]);
+    const board = await leaderboard({ dimension: "country", window: "1w", at: "2022-08-07T23:59:59Z" }, weekly);
+    expect(board.window).toMatchObject({ start: "2022-08-01T00:00:00.000Z", end: "2022-08-08T00:00:00.000Z" });
+    expect(board.entries).toMatchObject([{ value: "France", sales: "7.00" }]);
+  });
+
   it("widens a range off the window grid to the windows that cover it, and says which range it answered", async () => {
     const d = deps(hours, [T0]);
     const q = { dimension: "country", value: "France", window: "1h" };
