@@ -38,12 +38,20 @@ const rollup = rollupOf(
 describe("the rollup store", () => {
   const transactGets = (db: ReturnType<typeof dynamodb>["db"]) =>
     db.commandCalls(TransactGetItemsCommand).map((call) => call.args[0].input.TransactItems?.map((item) => item.Get) ?? []);
-  const slice = (start: number, tp: string) => ({ ...sliceKey("1m", start, tp), we: { N: "1" }, ver: { N: "3" }, r: { M: {} }, a: { M: {} } });
+  const slice = (start: number, tp: string) => ({
+    ...sliceKey("1m", start, tp),
+    we: { N: "1" },
+    ver: { N: "3" },
+    r: { M: {} },
+    a: { M: {} },
+  });
 
   it("reads the stored rollups, then each window's slices of every partition as one snapshot, projected to what a rollup adds", async () => {
     const { client, db } = dynamodb();
     db.on(BatchGetItemCommand).resolves({ Responses: { t: [] } });
-    db.on(TransactGetItemsCommand).resolves({ Responses: [{}, {}, {}, { Item: slice(T0, "sales-3") }, {}, { Item: slice(T0, "sales-5") }] });
+    db.on(TransactGetItemsCommand).resolves({
+      Responses: [{}, {}, {}, { Item: slice(T0, "sales-3") }, {}, { Item: slice(T0, "sales-5") }],
+    });
     const store = createRollupStore(client, "t", 6);
     expect((await store.slices([ref])).map((window) => [window.slices.length, window.partitions])).toEqual([[2, 6]]);
     const [rollups] = batchGets(db);
