@@ -147,7 +147,7 @@ export function createRebuildStore(client: Pick<DynamoDBClient, "send">, table: 
   return {
     async progress(topicPartitions) {
       const marks = await readWatermarks(topicPartitions);
-      return new Map([...marks].map(([tp, mark]) => [tp, { offset: mark.offset, deadLettered: mark.deadLettered ?? 0 }]));
+      return new Map([...marks].map(([tp, mark]) => [tp, { offset: mark.offset, eventTime: mark.eventTime }]));
     },
     async instance(window, start, topicPartitions) {
       const items = await transactGetAll(

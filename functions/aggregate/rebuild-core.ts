@@ -5,7 +5,7 @@ import { formatCents } from "#shared/money/cents";
 import { sleep } from "#shared/retry/backoff";
 import { type WindowSpec, windowStarts } from "#shared/windows/windows";
 import { type AggregationSettings, aggregate, type SaleRecord } from "./aggregate.ts";
-import { groupRecord, groupsSql, type LakeRead, type LakeTables, lakeCountsSql, lakeOffsetsSql } from "./rebuild-sql.ts";
+import { groupRecord, groupsSql, type LakeRead, type LakeTables, lakeCountsSql } from "./rebuild-sql.ts";
 
 /**
  * The rebuild: every window instance of an event-time range recomputed from the lake, by the
@@ -16,11 +16,11 @@ import { groupRecord, groupsSql, type LakeRead, type LakeTables, lakeCountsSql, 
  *   core's `aggregate` folds those groups into slices: window assignment, lateness and exact sums
  *   are the live path's own code.
  * - Exactly once with the live path: the rebuild reads each partition up to the offset the live
- *   path had applied when it began (its watermark item), once the lake holds every record up to
- *   there. A rebuilt slice records that offset, as a live slice records the last one it applied, so
+ *   path had applied when it began (its watermark item). A rebuilt slice records that offset, as a live slice records the last one it applied, so
  *   live batches apply on top of it and skip what it counted. A window instance whose stored slice
- *   has already applied a later offset (live sales arrived in it meanwhile) is not swapped; it is
- *   tried again in a later round, once the lake has caught up.
+ *   has already applied a later offset (live sales arrived in it meanwhile), or for which the lake
+ *   holds fewer sales than the live path counted (Firehose has not delivered them yet), is not
+ *   swapped; it is tried again in a later round.
  * - A reader sees all old or all new figures of a window instance: its slices are replaced in one
  *   transaction, conditioned on the versions read, and readers take them as one snapshot.
  */
@@ -33,7 +33,7 @@ export interface LakeEngine {
 /** What the rebuild needs of the aggregates table (./rebuild.ts on DynamoDB). */
 export interface RebuildStore {
   /** Each partition's progress on the live path (its watermark item): the last offset applied, and its dead letters so far. */
-  progress(topicPartitions: readonly string[]): Promise<ReadonlyMap<string, { offset: number; deadLettered: number }>>;
+  progress(topicPartitions: readonly string[]): Promise<ReadonlyMap<string, { offset: number; eventTime: number }>>;
   /** Every partition's slice of a window instance, read as one snapshot; absent slices are left out. */
   instance(window: string, start: number, topicPartitions: readonly string[]): Promise<SliceItem[]>;
   /**
@@ -65,7 +65,7 @@ export interface RebuildPorts {
   readonly partitions: number;
   /** Offsets per block of the watermark's prefix max (default 1,000,000). */
   readonly blockSize?: number;
-  /** How long to wait for the lake to hold what the live path applied, and for deferred windows (default 15 min). */
+  /** How long deferred window instances are tried again (default 15 min: past Firehose's longest buffer interval). */
   readonly lakeWaitMs?: number;
   /** Pause between looks at the lake (default 15 s). */
   readonly pollMs?: number;
@@ -114,12 +114,15 @@ export interface RebuildSummary {
   readonly rounds: number;
 }
 
-/** The rebuild's refusals: the lake is behind what the live path applied, or the request cannot be met. */
+/** The rebuild's refusal of a request it cannot meet. */
 export class RebuildError extends AppError {
-  constructor(message: string, code: "LAKE_BEHIND" | "TOO_MANY_PARTITIONS") {
-    super(message, { code, retriable: code === "LAKE_BEHIND" });
+  constructor(message: string, code: "TOO_MANY_PARTITIONS") {
+    super(message, { code });
   }
 }
+
+/** Window instances swapped concurrently. */
+const SWAPS_AT_ONCE = 16;
 
 /** Most slices one TransactWriteItems replaces (DynamoDB's limit of 100 items per transaction). */
 export const MAX_PARTITIONS = 100;
@@ -146,9 +149,10 @@ function instancesOf(spec: WindowSpec, from: number, to: number): { first: numbe
 /**
  * Rebuilds every window instance of the request's specs that overlaps [from, to). Resolves the
  * summary (instances rebuilt, unchanged and still deferred, sales read, duplicates dropped, figures
- * changed). Throws RebuildError (LAKE_BEHIND) when the lake does not hold what the live path
- * applied within `lakeWaitMs`, (TOO_MANY_PARTITIONS) past 100 partitions; the engine's and the
- * store's errors otherwise. A rerun is safe: it replaces nothing the lake confirms.
+ * changed). An instance the lake cannot replace yet (live sales applied past the cut, or fewer
+ * sales in the lake than the live path counted: Firehose has not delivered them) is tried again
+ * each `pollMs` until `lakeWaitMs` has passed, then reported as deferred. Throws RebuildError
+ * (TOO_MANY_PARTITIONS) past 100 partitions; the engine's and the store's errors otherwise. A rerun is safe: it replaces nothing the lake confirms.
  */
 export async function runRebuild(request: RebuildRequest, ports: RebuildPorts): Promise<RebuildSummary> {
   if (ports.partitions > MAX_PARTITIONS)
@@ -177,10 +181,16 @@ export async function runRebuild(request: RebuildRequest, ports: RebuildPorts): 
   const changes: ChangedFigure[] = [];
   while (pending.length > 0) {
     rounds++;
-    cuts = await lakeCuts(ports, topicPartitions, deadline, wait, pollMs, now);
+    const cut = await liveCuts(ports, topicPartitions);
+    cuts = new Map(cut.offsets);
     const next: typeof pending = [];
     for (const { spec, starts } of pending) {
-      const outcome = await rebuildSpec(spec, starts, request, ports, { cuts, revision, round: rounds });
+      const outcome = await rebuildSpec(spec, starts, request, ports, {
+        cuts: cut.offsets,
+        latestEventTime: cut.latestEventTime,
+        revision,
+        round: rounds,
+      });
       rebuilt += outcome.rebuilt;
       unchanged += outcome.unchanged;
       groups += outcome.groups;
@@ -204,42 +214,20 @@ export async function runRebuild(request: RebuildRequest, ports: RebuildPorts): 
   };
 }
 
-/**
- * Per partition, the offset the live path has applied (its watermark item), once the lake holds
- * every record up to it: the view's rows up to the cut are as many as the offsets from the
- * partition's first, less the records dead-lettered (Firehose could not convert them either).
- */
-async function lakeCuts(
-  ports: RebuildPorts,
-  topicPartitions: readonly string[],
-  deadline: number,
-  wait: (ms: number) => Promise<void>,
-  pollMs: number,
-  now: () => number,
-): Promise<Map<string, number>> {
-  const progress = await ports.store.progress(topicPartitions);
-  const cuts = new Map<string, number>();
-  for (const [tp, { offset }] of progress) if (offset >= 0) cuts.set(tp, offset);
-  if (cuts.size === 0) return cuts;
-  const byPartition = new Map([...cuts].map(([tp, offset]) => [Number(tp.slice(tp.lastIndexOf("-") + 1)), offset]));
-  for (;;) {
-    const rows = await ports.lake.rows(lakeOffsetsSql(byPartition, ports.tables));
-    const held = new Map(rows.map((row) => [`${ports.topic}-${Number(row[0])}`, { records: Number(row[1]), first: Number(row[2]) }]));
-    const behind: string[] = [];
-    for (const [tp, cut] of cuts) {
-      const lake = held.get(tp);
-      const expected = lake === undefined ? undefined : cut - lake.first + 1 - (progress.get(tp)?.deadLettered ?? 0);
-      if (lake === undefined || (expected as number) > lake.records)
-        behind.push(`${tp}: ${lake?.records ?? 0} of ${expected ?? cut + 1} records up to offset ${cut}`);
-    }
-    if (behind.length === 0) return cuts;
-    if (now() + pollMs > deadline)
-      throw new RebuildError(
-        `the lake does not hold every record the live path applied (${behind.join("; ")}): Firehose has not delivered them yet, or could not convert them (see the lake bucket's errors/ prefix); try again later`,
-        "LAKE_BEHIND",
-      );
-    await wait(pollMs);
+/** Per partition, the offset the live path has applied (its watermark item), and the latest event time any had seen. */
+async function liveCuts(ports: RebuildPorts, topicPartitions: readonly string[]): Promise<Cuts> {
+  const offsets = new Map<string, number>();
+  let latestEventTime = Number.NEGATIVE_INFINITY;
+  for (const [tp, { offset, eventTime }] of await ports.store.progress(topicPartitions)) {
+    if (offset >= 0) offsets.set(tp, offset);
+    if (eventTime > latestEventTime) latestEventTime = eventTime;
   }
+  return { offsets, latestEventTime };
+}
+
+interface Cuts {
+  readonly offsets: ReadonlyMap<string, number>;
+  readonly latestEventTime: number;
 }
 
 interface SpecOutcome {
@@ -256,7 +244,7 @@ async function rebuildSpec(
   only: ReadonlySet<number> | undefined,
   request: RebuildRequest,
   ports: RebuildPorts,
-  round: { cuts: ReadonlyMap<string, number>; revision: Revision; round: number },
+  round: { cuts: ReadonlyMap<string, number>; latestEventTime: number; revision: Revision; round: number },
 ): Promise<SpecOutcome> {
   const outcome: SpecOutcome = { rebuilt: 0, unchanged: 0, groups: 0, deferred: new Set(), changes: [] };
   const span = instancesOf(spec, request.from, request.to);
@@ -285,14 +273,19 @@ async function rebuildSpec(
   let nextStart = first;
   let done = 0;
   const finishBefore = async (grain: number) => {
-    // Every instance that ends at or before this grain has all its sales folded.
+    // Every instance that ends at or before this grain has all its sales folded: swapped a few
+    // at a time (each is its own snapshot read and transaction).
+    const ready: number[] = [];
     for (; nextStart <= last && (spec.unbounded ? grain === Number.POSITIVE_INFINITY : nextStart + spec.sizeMs <= grain); ) {
-      const start = nextStart;
+      if (wanted(nextStart)) ready.push(nextStart);
       nextStart = spec.unbounded ? Number.POSITIVE_INFINITY : nextStart + spec.advanceMs;
-      if (!wanted(start)) continue;
-      await swapInstance(spec, start, open, ports, round, outcome);
-      done++;
-      if (done % 50 === 0) report(done);
+    }
+    for (let i = 0; i < ready.length; i += SWAPS_AT_ONCE) {
+      const group = ready.slice(i, i + SWAPS_AT_ONCE);
+      await Promise.all(group.map((start) => swapInstance(spec, start, open, ports, round, outcome)));
+      const before = done;
+      done += group.length;
+      if (Math.floor(done / 500) > Math.floor(before / 500)) report(done);
     }
   };
 
@@ -303,6 +296,7 @@ async function rebuildSpec(
       to: spec.unbounded ? Number.POSITIVE_INFINITY : last + spec.sizeMs,
       latenessMs,
       cuts: byPartition,
+      latestEventTime: round.latestEventTime,
       blockSize: ports.blockSize ?? 1_000_000,
     };
     const rows = await ports.lake.rows(groupsSql(read, ports.tables));
@@ -365,6 +359,16 @@ async function swapInstance(
       outcome.deferred.add(start);
       return;
     }
+    // The lake must hold at least what the live path counted in the instance (applied or late):
+    // fewer means Firehose has not delivered some of it yet.
+    const counted = (slice: SliceItem | undefined) => {
+      const all = slice?.values.get("all#all");
+      return all === undefined ? 0n : all.orders + all.late;
+    };
+    if (topicPartitions.some((tp) => counted(rebuilt.get(tp)) < counted(stored.get(tp)))) {
+      outcome.deferred.add(start);
+      return;
+    }
     const before = new Map<string, Metrics>();
     const after = new Map<string, Metrics>();
     for (const slice of stored.values()) for (const [key, metrics] of slice.values) addPartial(before, key, metrics);
@@ -409,15 +413,16 @@ async function swapInstance(
   outcome.deferred.add(start);
 }
 
-/** The summary as lines for a person: counts, then every changed figure (old -> new). Never throws. */
-export function describeRebuild(summary: RebuildSummary, seconds: number): string[] {
+/** The summary as lines for a person: counts, then the changed figures (old -> new, the first `limit`). Never throws. */
+export function describeRebuild(summary: RebuildSummary, seconds: number, limit = 200): string[] {
   const show = (m: Metrics | undefined) => (m === undefined ? "none" : `${m.orders} orders ${formatCents(m.sales)} (late ${m.late})`);
   const lines = [
     `window instances rebuilt: ${summary.rebuilt}, unchanged: ${summary.unchanged}, deferred: ${summary.deferred.length} (${summary.rounds} round${summary.rounds === 1 ? "" : "s"})`,
     `sales read: ${summary.salesRead}, duplicates dropped: ${summary.duplicatesDropped}, groups folded: ${summary.groups}`,
     `took ${seconds.toFixed(1)} s: ${seconds > 0 ? Math.round(summary.salesRead / seconds) : summary.salesRead} sales/s`,
     `figures changed: ${summary.changes.length}`,
-    ...summary.changes.map((c) => `  ${c.window} ${iso(c.start)} ${c.value}: ${show(c.before)} -> ${show(c.after)}`),
+    ...summary.changes.slice(0, limit).map((c) => `  ${c.window} ${iso(c.start)} ${c.value}: ${show(c.before)} -> ${show(c.after)}`),
+    ...(summary.changes.length > limit ? [`  ... and ${summary.changes.length - limit} more`] : []),
     ...summary.deferred.map((d) => `  deferred: ${d.window} ${iso(d.start)} (live sales still arriving; run again)`),
   ];
   return lines;

@@ -30,6 +30,12 @@ export interface LakeRead {
   /** Per partition, the last offset the read covers (what the live path had applied when the rebuild began). */
   readonly cuts: ReadonlyMap<number, number>;
   /**
+   * The latest event time any partition had seen at its cut (its watermark): no sale up to the
+   * cuts is later, so the watermark's read stops at that date (partition projection then lists
+   * only those dates).
+   */
+  readonly latestEventTime: number;
+  /**
    * Offsets per block of the watermark's prefix max: each block's running max is one window
    * function over at most this many rows, and the blocks before it add their maxima, so no node
    * sorts a whole partition.
@@ -91,7 +97,10 @@ export function groupsSql(read: LakeRead, tables: LakeTables): string {
   const order = "GROUP BY 1, 2, 3, 4\nORDER BY bucket, kafka_partition, country, cutoff";
   // The all-time window never closes: no lateness to compute.
   if (latenessMs === undefined || spec.unbounded) {
-    const dates = spec.unbounded ? "s.dt >= '1970-01-01'" : `s.dt BETWEEN ${date(from)} AND ${date(to - 1)}`;
+    // Partition projection lists every date named: the all-time window's run up to the latest sale only.
+    const dates = spec.unbounded
+      ? `s.dt BETWEEN '1970-01-01' AND ${date(Math.max(0, read.latestEventTime))}`
+      : `s.dt BETWEEN ${date(from)} AND ${date(to - 1)}`;
     return `WITH ${cutValues(read.cuts)},
 ranged AS (
   SELECT ${columns}, ${eventTime}
@@ -107,7 +116,7 @@ ${order}`;
 seen AS (
   SELECT ${columns}, ${eventTime}
   FROM ${join}
-  WHERE s.dt >= ${date(from)} AND s.payment_date >= ${timestamp(from)}
+  WHERE s.dt BETWEEN ${date(from)} AND ${date(Math.max(from, read.latestEventTime))} AND s.payment_date >= ${timestamp(from)}
 ),
 in_block AS (
   SELECT *, max(t) OVER (PARTITION BY kafka_partition, kafka_offset / ${blockSize} ORDER BY kafka_offset
@@ -149,17 +158,6 @@ export function groupRecord(row: readonly unknown[], topic: string, latenessMs: 
     watermark: known,
     group: { orders: count, min: least, max: greatest },
   };
-}
-
-/**
- * Per partition up to its cut: the rows the view holds, and the least offset: whether the lake has
- * everything the live path applied (Firehose delivers after its buffer interval). Throws as groupsSql.
- */
-export function lakeOffsetsSql(cuts: ReadonlyMap<number, number>, tables: LakeTables): string {
-  return `WITH ${cutValues(cuts)}
-SELECT s.kafka_partition, count(*) AS records, min(s.kafka_offset) AS first_offset
-FROM ${tables.once} s JOIN cut c ON s.kafka_partition = c.kafka_partition AND s.kafka_offset <= c.last_offset
-GROUP BY 1`;
 }
 
 /** The sales in an event-time range, in the table (a retried delivery's rows twice) and in the view (once). Never throws. */
