@@ -514,15 +514,17 @@ export function rollupReadItem(
  * their versions over when it recreates deleted ones), then the larger sum of slice versions. Throws as marshalRollup.
  */
 export function rollupPut(table: string, rollup: RollupItem): PutItemCommandInput {
-  const rv = `${A.revised}.${RV.at}`;
+  // "at" is a reserved word of DynamoDB's expressions: the revision's time goes by placeholder.
+  const rv = "#rv.#at";
   const later =
     rollup.revised === undefined
-      ? `attribute_not_exists(${A.revised}) AND ${A.seen} < :seen`
-      : `attribute_not_exists(${A.revised}) OR ${rv} < :rv OR (${rv} = :rv AND ${A.seen} < :seen)`;
+      ? `attribute_not_exists(#rv) AND ${A.seen} < :seen`
+      : `attribute_not_exists(#rv) OR ${rv} < :rv OR (${rv} = :rv AND ${A.seen} < :seen)`;
   return {
     TableName: table,
     Item: marshalRollup(rollup),
     ConditionExpression: `attribute_not_exists(${A.pk}) OR ((${later}) AND (attribute_not_exists(${A.partitions}) OR ${A.partitions} <= :parts))`,
+    ExpressionAttributeNames: { "#rv": A.revised, ...(rollup.revised !== undefined && { "#at": RV.at }) },
     ExpressionAttributeValues: {
       ":seen": n(rollup.seen),
       ":parts": n(rollup.partitions),

@@ -8,7 +8,7 @@ import type { RebuildRequest } from "#functions/aggregate/rebuild-core";
 import { aggregationSettingsSpec } from "#functions/aggregate/settings";
 import { unmarshalSlice } from "#shared/aggregates/table";
 import { integer, loadConfig, text } from "#shared/config/env";
-import { bigCentsOf } from "#shared/money/cents";
+import { bigCentsOf, formatCents } from "#shared/money/cents";
 import type { Sale } from "#shared/sales/schema";
 import { parseWindows, type WindowSpec } from "#shared/windows/windows";
 import { tableFigures } from "#test/support/aggregates";
@@ -202,6 +202,162 @@ describe("npm run rebuild: the figures recomputed from the lake (Trino, as Athen
       );
       expect(got).toEqual(Object.fromEntries([...tally].map(([id, t]) => [id, `${t.orders}/${t.cents}`])));
     } finally {
+      await stack.runtime.stop();
+    }
+  });
+  it("imports history after going live: late at first, restated into the figures equal to the lake's recount, and a deleted day rebuilt as it was", async () => {
+    const stack = await stackCopy();
+    try {
+      const now = Date.now();
+      const first = 60_000_000 + Math.floor(Math.random() * 1e6) * 100;
+      const live = sampleSales(150, { seed: 11, startMs: now - 30 * 60_000, meanGapMs: 10_000, countries, firstPaymentId: first });
+      const historyStart = Date.UTC(2021, 4, 10);
+      const history = sampleSales(400, { seed: 12, startMs: historyStart, meanGapMs: 6 * 60_000, countries, firstPaymentId: first + 1000 });
+      const historyEnd = Math.max(...history.map((s) => s.payment_date)) + 1;
+      const days = { from: historyStart, to: Math.ceil(historyEnd / DAY) * DAY };
+      step("posting live sales, then the history");
+      await stack.post(live);
+      await stack.counted(live.length);
+      await stack.post(history);
+      await stack.counted(live.length + history.length);
+
+      // The history arrived late: in no day's figures, every sale counted as late.
+      const before = await apiDays(stack.runtime.apiUrl, days.from, days.to);
+      expect(before.reduce((n, w) => n + w.orders, 0)).toBe(0);
+      expect(before.reduce((n, w) => n + w.late, 0)).toBe(history.length);
+      step("history counted as late; waiting for the lake");
+      await stack.landed(history.length, days.from, days.to);
+
+      // The lake's recount of each day, in SQL.
+      const dates = [days.from, days.to - 1].map((ms) => `'${new Date(ms).toISOString().slice(0, 10)}'`);
+      const recount = new Map(
+        (
+          await stack.sql(
+            `SELECT dt, count(*), CAST(sum(amount) AS varchar) FROM ${stack.tables.once} WHERE dt BETWEEN ${dates[0]} AND ${dates[1]} GROUP BY dt`,
+          )
+        ).map((row) => [String(row[0]), `${Number(row[1])}/${String(row[2])}`]),
+      );
+      const apiByDay = (windows: Awaited<ReturnType<typeof apiDays>>) =>
+        new Map(windows.filter((w) => w.orders > 0).map((w) => [w.start.slice(0, 10), `${w.orders}/${w.sales}`]));
+
+      const windows = stack.settings.windows.filter((spec) => !spec.unbounded);
+      const started = Date.now();
+      const restated = await stack.run({ ...days, restate: true, windows });
+      const seconds = (Date.now() - started) / 1000;
+      console.log(`restating the imported history:\n  ${show(restated, seconds)}`);
+      expect(restated.salesRead).toBe(history.length);
+      expect(restated.deferred).toEqual([]);
+      const ok = await eventually(async () => {
+        const after = await apiDays(stack.runtime.apiUrl, days.from, days.to);
+        return JSON.stringify([...apiByDay(after)].sort()) === JSON.stringify([...recount].sort());
+      }, 60_000);
+      const after = await apiDays(stack.runtime.apiUrl, days.from, days.to);
+      expect(ok ? new Map() : apiByDay(after)).toEqual(ok ? new Map() : recount);
+      expect(after.reduce((n, w) => n + w.late, 0)).toBe(0);
+      expect(after.filter((w) => w.orders > 0).every((w) => w.revised?.reason === "restated: late sales folded in")).toBe(true);
+      // A country's leaderboard of a restated day says so too.
+      const day = new Date(days.from).toISOString();
+      const board = (await (await request(`${stack.runtime.apiUrl}/leaderboard/country?window=1d&at=${day}&limit=50`)).json()) as {
+        window: { revised?: unknown };
+        entries: { value: string; orders: number; sales: string }[];
+      };
+      expect(board.window.revised).toBeDefined();
+      step(`restated in ${seconds.toFixed(1)} s (${Math.round(history.length / seconds)} sales/s)`);
+
+      // Every slice of the first day deleted, then rebuilt: the day's figures come back equal.
+      const deleted = await deleteSlices(stack.table, (window, start) => window !== "all" && start >= days.from && start < days.from + DAY);
+      const empty = (await (await request(`${stack.runtime.apiUrl}/leaderboard/country?window=1d&at=${day}&limit=50`)).json()) as {
+        entries: unknown[];
+      };
+      expect(empty.entries).toEqual([]);
+      const again = Date.now();
+      const rebuilt = await stack.run({ from: days.from, to: days.from + DAY, restate: true, windows });
+      const rebuiltSeconds = (Date.now() - again) / 1000;
+      console.log(`rebuilding a deleted day (${deleted} slices):\n  ${show(rebuilt, rebuiltSeconds)}`);
+      const back = (await (await request(`${stack.runtime.apiUrl}/leaderboard/country?window=1d&at=${day}&limit=50`)).json()) as {
+        entries: { value: string; orders: number; sales: string }[];
+      };
+      expect(back.entries).toEqual(board.entries);
+      const dayBack = await eventually(async () => {
+        const figures = apiByDay(await apiDays(stack.runtime.apiUrl, days.from, days.from + DAY));
+        return figures.get(day.slice(0, 10)) === recount.get(day.slice(0, 10));
+      }, 60_000);
+      expect(dayBack).toBe(true);
+    } finally {
+      await stack.runtime.stop();
+    }
+  });
+
+  it("restates while live sales flow, losing none and counting none twice: every window equals the lake's recount", async () => {
+    const stack = await stackCopy();
+    let flowing = true;
+    try {
+      const now = Date.now();
+      const first = 70_000_000 + Math.floor(Math.random() * 1e6) * 100;
+      const live = sampleSales(100, { seed: 21, startMs: now - 20 * 60_000, meanGapMs: 10_000, countries, firstPaymentId: first });
+      const historyStart = Date.UTC(2021, 6, 1);
+      const history = sampleSales(300, { seed: 22, startMs: historyStart, meanGapMs: 5 * 60_000, countries, firstPaymentId: first + 1000 });
+      await stack.post(live);
+      await stack.post(history);
+      await stack.counted(live.length + history.length);
+      await stack.landed(history.length, historyStart, historyStart + 2 * DAY);
+
+      // Live sales keep arriving, on time, into the range being restated (its last hour is now).
+      let posted = live.length + history.length;
+      let next = first + 5000;
+      const flow = (async () => {
+        while (flowing) {
+          const batch = sampleSales(10, { seed: next, startMs: Date.now() - 5_000, meanGapMs: 300, countries, firstPaymentId: next });
+          next += 10;
+          await stack.post(batch);
+          posted += batch.length;
+          await stack.runtime.firehoses[0]?.flush();
+          await new Promise((resolve) => setTimeout(resolve, 500));
+        }
+      })();
+      const range = { from: historyStart, to: Date.now() + HOUR };
+      const windows = stack.settings.windows.filter((spec) => spec.name === "1h" || spec.name === "1d");
+      const running = stack.run({ ...range, restate: true, windows }, { pollMs: 2_000, lakeWaitMs: 240_000 });
+      await new Promise((resolve) => setTimeout(resolve, 20_000));
+      flowing = false;
+      await flow;
+      // The lake catches up with what the live path applied; the rebuild's later rounds take the instances it deferred.
+      const lakeCatchesUp = setInterval(() => void stack.runtime.firehoses[0]?.flush(), 2_000);
+      const summary = await running.finally(() => clearInterval(lakeCatchesUp));
+      console.log(`restating while ${posted - live.length - history.length} live sales flowed:\n  ${show(summary, 0)}`);
+      expect(summary.deferred).toEqual([]);
+      await stack.counted(posted);
+      await stack.landed(posted - history.length, now - DAY, Date.now() + HOUR);
+
+      // Every 1h window instance per country, against the lake's recount in SQL.
+      const recount = Object.fromEntries(
+        (
+          await stack.sql(
+            `SELECT country, date_trunc('hour', payment_date), count(*), CAST(sum(amount) AS varchar) FROM ${stack.tables.once}
+             WHERE dt BETWEEN '${new Date(historyStart).toISOString().slice(0, 10)}' AND '${new Date(Date.now() + HOUR).toISOString().slice(0, 10)}'
+             GROUP BY 1, 2`,
+          )
+        ).map((row) => [
+          `1h@${new Date(`${String(row[1]).replace(" ", "T")}Z`).toISOString()}#${String(row[0])}`,
+          `${Number(row[2])}/${String(row[3])}/0`,
+        ]),
+      );
+      const figures = await tableFigures(dynamodb, stack.table);
+      const ours = Object.fromEntries(
+        Object.entries(figures)
+          .filter(([id]) => id.startsWith("1h@"))
+          .flatMap(([id, values]) =>
+            Object.entries(values)
+              .filter(([key]) => key.startsWith("country#"))
+              .map(([key, f]) => {
+                const [orders, sales, , , late] = f.split("/");
+                return [`${id}#${key.slice("country#".length)}`, `${orders}/${formatCents(BigInt(sales ?? "0"))}/${late}`];
+              }),
+          ),
+      );
+      expect(ours).toEqual(recount);
+    } finally {
+      flowing = false;
       await stack.runtime.stop();
     }
   });

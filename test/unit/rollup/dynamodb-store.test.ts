@@ -106,7 +106,8 @@ describe("the rollup store", () => {
     expect(input).toMatchObject({
       TableName: "t",
       ConditionExpression:
-        "attribute_not_exists(pk) OR ((attribute_not_exists(rv) AND seen < :seen) AND (attribute_not_exists(parts) OR parts <= :parts))",
+        "attribute_not_exists(pk) OR ((attribute_not_exists(#rv) AND seen < :seen) AND (attribute_not_exists(parts) OR parts <= :parts))",
+      ExpressionAttributeNames: { "#rv": "rv" },
       ExpressionAttributeValues: { ":seen": { N: "12" }, ":parts": { N: "6" } },
     });
     expect(input?.Item).toMatchObject({
