@@ -69,7 +69,7 @@ export function createRollupStore(
           for (const attributes of items) {
             if (attributes === undefined) continue;
             const item = rollupReadItem(attributes);
-            if (item?.kind !== "slice" || item.ref.window !== ref.window || item.ref.start !== ref.start)
+            if (item === undefined || item.kind === "rollup" || item.ref.window !== ref.window || item.ref.start !== ref.start)
               throw new InvariantError(`DynamoDB answered an item that was not asked for (pk ${partitionKeyOf(attributes)})`);
             slices.push(item.totals);
           }
