@@ -122,6 +122,26 @@ const step = (what: string) => console.log(`[${((Date.now() - began) / 1000).toF
 
 const show = (summary: RebuildSummary, seconds: number) => describeRebuild(summary, seconds).slice(0, 12).join("\n  ");
 
+/** Live sales of the last half hour, and history from `historyStart`, over the same countries (so the same partitions). */
+function liveThenHistory(o: { seed: number; live: number; historyStart: number; history: number; historyGapMs: number }) {
+  const first = 60_000_000 + Math.floor(Math.random() * 1e7) * 100;
+  const live = sampleSales(o.live, {
+    seed: o.seed,
+    startMs: Date.now() - 30 * 60_000,
+    meanGapMs: 10_000,
+    countries,
+    firstPaymentId: first,
+  });
+  const history = sampleSales(o.history, {
+    seed: o.seed + 1,
+    startMs: o.historyStart,
+    meanGapMs: o.historyGapMs,
+    countries,
+    firstPaymentId: first + o.live,
+  });
+  return { live, history, first };
+}
+
 /** Figures of the API's 1d series of everything: date -> "orders/sales/late" and revision. */
 async function apiDays(apiUrl: string, from: number, to: number) {
   const url = `${apiUrl}/series/all/all?window=1d&from=${new Date(from).toISOString()}&to=${new Date(to).toISOString()}`;
@@ -208,11 +228,8 @@ describe("npm run rebuild: the figures recomputed from the lake (Trino, as Athen
   it("imports history after going live: late at first, restated into the figures equal to the lake's recount, and a deleted day rebuilt as it was", async () => {
     const stack = await stackCopy();
     try {
-      const now = Date.now();
-      const first = 60_000_000 + Math.floor(Math.random() * 1e6) * 100;
-      const live = sampleSales(150, { seed: 11, startMs: now - 30 * 60_000, meanGapMs: 10_000, countries, firstPaymentId: first });
       const historyStart = Date.UTC(2021, 4, 10);
-      const history = sampleSales(400, { seed: 12, startMs: historyStart, meanGapMs: 6 * 60_000, countries, firstPaymentId: first + 1000 });
+      const { live, history } = liveThenHistory({ seed: 11, live: 150, historyStart, history: 400, historyGapMs: 6 * 60_000 });
       const historyEnd = Math.max(...history.map((s) => s.payment_date)) + 1;
       const days = { from: historyStart, to: Math.ceil(historyEnd / DAY) * DAY };
       step("posting live sales, then the history");
@@ -293,10 +310,8 @@ describe("npm run rebuild: the figures recomputed from the lake (Trino, as Athen
     let flowing = true;
     try {
       const now = Date.now();
-      const first = 70_000_000 + Math.floor(Math.random() * 1e6) * 100;
-      const live = sampleSales(100, { seed: 21, startMs: now - 20 * 60_000, meanGapMs: 10_000, countries, firstPaymentId: first });
       const historyStart = Date.UTC(2021, 6, 1);
-      const history = sampleSales(300, { seed: 22, startMs: historyStart, meanGapMs: 5 * 60_000, countries, firstPaymentId: first + 1000 });
+      const { live, history, first } = liveThenHistory({ seed: 21, live: 100, historyStart, history: 300, historyGapMs: 5 * 60_000 });
       await stack.post(live);
       await stack.post(history);
       await stack.counted(live.length + history.length);
