@@ -3,6 +3,8 @@ import {
   type DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
+  QueryCommand,
+  type QueryCommandOutput,
   TransactionCanceledException,
   TransactWriteItemsCommand,
 } from "@aws-sdk/client-dynamodb";
@@ -15,6 +17,8 @@ import {
   redriveWrites,
   sliceKey,
   slicePut,
+  sliceStartOf,
+  sliceStartsQuery,
   unmarshalSlice,
   unmarshalWatermark,
   watermarkKey,
@@ -148,6 +152,20 @@ export function createRebuildStore(client: Pick<DynamoDBClient, "send">, table: 
     async progress(topicPartitions) {
       const marks = await readWatermarks(topicPartitions);
       return new Map([...marks].map(([tp, mark]) => [tp, { offset: mark.offset, eventTime: mark.eventTime }]));
+    },
+    async starts(window, topicPartitions, fromStart, toStart) {
+      const found = new Set<number>();
+      for (const tp of topicPartitions) {
+        let startKey: Item | undefined;
+        do {
+          const page: QueryCommandOutput = await client.send(
+            new QueryCommand({ ...sliceStartsQuery(table, window, tp, fromStart, toStart), ExclusiveStartKey: startKey }),
+          );
+          for (const attributes of page.Items ?? []) found.add(sliceStartOf(attributes));
+          startKey = page.LastEvaluatedKey;
+        } while (startKey !== undefined);
+      }
+      return found;
     },
     async instance(window, start, topicPartitions) {
       const items = await transactGetAll(

@@ -34,6 +34,8 @@ export interface LakeEngine {
 export interface RebuildStore {
   /** Each partition's progress on the live path (its watermark item): the last offset applied, and its dead letters so far. */
   progress(topicPartitions: readonly string[]): Promise<ReadonlyMap<string, { offset: number; eventTime: number }>>;
+  /** Starts of the window spec's instances in [fromStart, toStart] that have a stored slice of any of these partitions (eventually consistent). */
+  starts(window: string, topicPartitions: readonly string[], fromStart: number, toStart: number): Promise<ReadonlySet<number>>;
   /** Every partition's slice of a window instance, read as one snapshot; absent slices are left out. */
   instance(window: string, start: number, topicPartitions: readonly string[]): Promise<SliceItem[]>;
   /**
@@ -270,6 +272,10 @@ async function rebuildSpec(
   // The rebuilt slices of the instances not finished yet, by slice id (offsets kept at -1: groups
   // come in grain order, not offset order, and each carries its own watermark).
   const open = new Map<string, SliceItem>();
+  const topicPartitions = Array.from({ length: ports.partitions }, (_, p) => `${ports.topic}-${p}`);
+  // Instances with neither stored slices nor sales in the lake need no read: most of a sparse range.
+  const stored = await ports.store.starts(spec.name, topicPartitions, first, last);
+  const hasFigures = (start: number) => stored.has(start) || topicPartitions.some((tp) => open.has(sliceId(spec.name, start, tp)));
   let nextStart = first;
   let done = 0;
   const finishBefore = async (grain: number) => {
@@ -277,7 +283,13 @@ async function rebuildSpec(
     // at a time (each is its own snapshot read and transaction).
     const ready: number[] = [];
     for (; nextStart <= last && (spec.unbounded ? grain === Number.POSITIVE_INFINITY : nextStart + spec.sizeMs <= grain); ) {
-      if (wanted(nextStart)) ready.push(nextStart);
+      if (wanted(nextStart)) {
+        if (hasFigures(nextStart)) ready.push(nextStart);
+        else {
+          outcome.unchanged++;
+          done++;
+        }
+      }
       nextStart = spec.unbounded ? Number.POSITIVE_INFINITY : nextStart + spec.advanceMs;
     }
     for (let i = 0; i < ready.length; i += SWAPS_AT_ONCE) {

@@ -412,6 +412,27 @@ export function revisionPoint(attributes: Item): { start: number; revised: Revis
   return revised === undefined ? undefined : { start: Number(attributes[A.start]?.N), revised };
 }
 
+/**
+ * The Query of the starts of one partition's slices of a window spec between two starts (the
+ * country-series index, eventually consistent): where a rebuild finds stored slices. Throws RangeError when a start is no date.
+ */
+export function sliceStartsQuery(table: string, window: string, topicPartition: string, fromStart: number, toStart: number) {
+  return {
+    TableName: table,
+    IndexName: COUNTRY_SERIES_INDEX,
+    KeyConditionExpression: `${A.seriesPk} = :k AND ${A.seriesSk} BETWEEN :from AND :to`,
+    ProjectionExpression: A.start,
+    ExpressionAttributeValues: {
+      ":k": s(seriesKey(window, fromStart, topicPartition).spk),
+      ":from": s(iso(fromStart)),
+      ":to": s(iso(toStart)),
+    },
+  } satisfies QueryCommandInput;
+}
+
+/** The start a sliceStartsQuery item names. Never throws (NaN when it has none). */
+export const sliceStartOf = (attributes: Item): number => Number(attributes[A.start]?.N);
+
 /** One point of a series Query's answer; undefined when the item holds no figures for the value. Throws InvariantError on malformed figures. */
 export function seriesPoint(
   attributes: Item,

@@ -2,6 +2,7 @@ import { AthenaClient, GetQueryExecutionCommand, GetQueryResultsCommand, StartQu
 import {
   BatchGetItemCommand,
   DynamoDBClient,
+  QueryCommand,
   TransactGetItemsCommand,
   TransactionCanceledException,
   TransactWriteItemsCommand,
@@ -97,6 +98,9 @@ function memoryStore(slices: SliceItem[], offsets: Record<string, number>, confl
     slices,
     async progress() {
       return new Map(Object.entries(offsets).map(([tp, offset]) => [tp, { offset, eventTime: T0 + 50 * H }]));
+    },
+    async starts(window: string) {
+      return new Set(store.slices.filter((s) => s.window === window).map((s) => s.start));
     },
     async instance(window: string, start: number) {
       return store.slices.filter((s) => s.window === window && s.start === start);
@@ -232,6 +236,10 @@ describe("the rebuild's AWS adapters", () => {
     });
     const slice = live(T0, "sales-0", 9, { "all#all": m(1, 100) });
     db.on(TransactGetItemsCommand).resolves({ Responses: [{ Item: marshalSlice(slice) }, {}] });
+    db.on(QueryCommand)
+      .resolvesOnce({ Items: [{ ws: { N: String(T0) } }], LastEvaluatedKey: { pk: { S: "x" } } })
+      .resolves({ Items: [{ ws: { N: String(T0 + H) } }] });
+    expect(await createRebuildStore(client, "t").starts("1h", ["sales-0"], T0, T0 + H)).toEqual(new Set([T0, T0 + H]));
     db.on(TransactWriteItemsCommand)
       .resolvesOnce({})
       .rejects(new TransactionCanceledException({ message: "no", $metadata: {} }));
