@@ -1,16 +1,16 @@
 import { parseArgs } from "node:util";
-import { CloudFormationClient, DescribeStacksCommand } from "@aws-sdk/client-cloudformation";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { GlueClient } from "@aws-sdk/client-glue";
 import { S3Client } from "@aws-sdk/client-s3";
 import { SQSClient } from "@aws-sdk/client-sqs";
-import { localClients, localStackContext, type StackContext, samFunctions, up } from "@sales-stream-analytics/local-aws";
+import { localClients, up } from "@sales-stream-analytics/local-aws";
 import { describeSummary, progressLine, redrive } from "#functions/aggregate/redrive";
 import { aggregationSettingsSpec } from "#functions/aggregate/settings";
 import { GlueAvroDecoder } from "#shared/avro/codec";
 import { GlueSchemaRegistry } from "#shared/avro/registry";
 import { loadConfig } from "#shared/config/env";
 import { currentSalesSchema, type Sale } from "#shared/sales/schema";
+import { stackEnvironment } from "#tools/stack-environment";
 
 /**
  * `npm run redrive -- --local | --stack <name> | --queue-url <url> --table <name>`: re-applies the
@@ -41,45 +41,21 @@ if (values.help === true || modes > 1 || (modes === 0 && (values["queue-url"] ==
   process.exit(values.help === true ? 0 : 2);
 }
 
-/** The AggregateFunction's template environment as a stack with these names and parameters resolves it. */
-function functionEnvironment(ctx: StackContext): Readonly<Record<string, string>> {
-  const fn = samFunctions(ctx).find((candidate) => candidate.logicalId === "AggregateFunction");
-  if (fn === undefined) throw new Error("template.yaml has no AggregateFunction");
-  return fn.environment;
-}
-
 let clients: { sqs: SQSClient; s3: S3Client; dynamodb: DynamoDBClient; glue: GlueClient };
-let environment: Readonly<Record<string, string>>;
 if (values.local) {
   await up();
   const local = localClients();
   clients = { sqs: local.sqs, s3: local.s3, dynamodb: local.dynamodb, glue: local.glue };
-  environment = functionEnvironment(localStackContext());
-} else {
-  clients = { sqs: new SQSClient({}), s3: new S3Client({}), dynamodb: new DynamoDBClient({}), glue: new GlueClient({}) };
-  const ctx = localStackContext();
-  if (values.stack !== undefined) {
-    const cloudformation = new CloudFormationClient({});
-    const { Stacks = [] } = await cloudformation.send(new DescribeStacksCommand({ StackName: values.stack }));
-    const stack = Stacks[0];
-    if (stack === undefined) throw new Error(`CloudFormation has no stack ${values.stack}`);
-    const outputs = Object.fromEntries((stack.Outputs ?? []).map((o) => [o.OutputKey, o.OutputValue]));
-    const parameters = Object.fromEntries((stack.Parameters ?? []).map((p) => [p.ParameterKey ?? "", p.ParameterValue ?? ""]));
-    environment = {
-      // Names built from the stack id (the lake bucket) need the deployed stack's own id and region.
-      ...functionEnvironment({
-        ...ctx,
-        stackName: values.stack,
-        parameterOverrides: parameters,
-        ...(stack.StackId !== undefined && { stackId: stack.StackId, region: stack.StackId.split(":")[3] ?? ctx.region }),
-      }),
-      ...(outputs.DeadLetterQueueUrl !== undefined && { DEAD_LETTER_QUEUE_URL: outputs.DeadLetterQueueUrl }),
-      ...(outputs.AggregatesTableName !== undefined && { AGGREGATES_TABLE: outputs.AggregatesTableName }),
-    };
-    if (outputs.DeadLetterQueueUrl === undefined || outputs.AggregatesTableName === undefined)
-      throw new Error(`stack ${values.stack} has no DeadLetterQueueUrl or AggregatesTableName output: pass --queue-url and --table`);
-  } else environment = functionEnvironment(ctx);
-}
+} else clients = { sqs: new SQSClient({}), s3: new S3Client({}), dynamodb: new DynamoDBClient({}), glue: new GlueClient({}) };
+const stack = await stackEnvironment(values.stack);
+const { DeadLetterQueueUrl, AggregatesTableName } = stack.outputs;
+if (values.stack !== undefined && (DeadLetterQueueUrl === undefined || AggregatesTableName === undefined))
+  throw new Error(`stack ${values.stack} has no DeadLetterQueueUrl or AggregatesTableName output: pass --queue-url and --table`);
+const environment: Readonly<Record<string, string>> = {
+  ...stack.environment("AggregateFunction"),
+  ...(DeadLetterQueueUrl !== undefined && { DEAD_LETTER_QUEUE_URL: DeadLetterQueueUrl }),
+  ...(AggregatesTableName !== undefined && { AGGREGATES_TABLE: AggregatesTableName }),
+};
 const queueUrl = values["queue-url"] ?? environment.DEAD_LETTER_QUEUE_URL;
 const table = values.table ?? environment.AGGREGATES_TABLE;
 if (queueUrl === undefined || table === undefined)

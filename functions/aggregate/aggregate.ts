@@ -10,7 +10,27 @@ export interface SaleRecord {
   /** "topic-partition", the key of the records map in the aws:kafka event. */
   readonly topicPartition: string;
   readonly offset: number;
-  readonly sale: Sale;
+  /** What the fold reads of a sale: its country, event time and amount (a group's sum, for a group). */
+  readonly sale: Pick<Sale, "country" | "payment_date" | "amount">;
+  /**
+   * The partition's watermark just before this record, when the caller knows it already: a rebuild
+   * has the lake engine compute it over the partition's whole history. Absent (the live path), it
+   * is the running max of event times, from the stored watermark on, in the batch's offset order.
+   */
+  readonly watermark?: number;
+  /**
+   * Set when the record stands for sales the lake engine added up in advance, that every window
+   * and the lateness rule treat alike (one partition, country, grain of event time and lateness
+   * class): how many, and their least and greatest amount; `sale.amount` is their sum.
+   */
+  readonly group?: SalesGroup;
+}
+
+/** Sales added up in advance (see SaleRecord.group). Amounts are two-place decimals, as `amount`. */
+export interface SalesGroup {
+  readonly orders: number;
+  readonly min: string;
+  readonly max: string;
 }
 
 export interface AggregationSettings {
@@ -174,9 +194,14 @@ export function aggregate(
   let duplicates = 0;
   let slot = 0;
 
-  for (const { topicPartition, offset, sale } of records) {
-    const watermark = running.get(topicPartition) ?? watermarks.get(topicPartition)?.eventTime ?? Number.NEGATIVE_INFINITY;
+  for (const record of records) {
+    const { topicPartition, offset, sale, group } = record;
+    const watermark =
+      record.watermark ?? running.get(topicPartition) ?? watermarks.get(topicPartition)?.eventTime ?? Number.NEGATIVE_INFINITY;
     const cents = centsOf(sale.amount);
+    const orders = group?.orders ?? 1;
+    const least = group === undefined ? cents : centsOf(group.min);
+    const greatest = group === undefined ? cents : centsOf(group.max);
     const ids = keys.of(sale.country);
     let appliedHere = false;
     let fresh = false;
@@ -194,19 +219,19 @@ export function aggregate(
           delta = { orders: 0, sales: 0, min: Number.POSITIVE_INFINITY, max: Number.NEGATIVE_INFINITY, late: 0 };
           values[id] = delta;
         }
-        if (isLate) delta.late++;
+        if (isLate) delta.late += orders;
         else {
-          delta.orders++;
+          delta.orders += orders;
           delta.sales = addCents(delta.sales, cents);
-          if (cents < delta.min) delta.min = cents;
-          if (cents > delta.max) delta.max = cents;
+          if (least < delta.min) delta.min = least;
+          if (greatest > delta.max) delta.max = greatest;
         }
       }
-      if (isLate) late++;
+      if (isLate) late += orders;
       else appliedHere = true;
     }
-    if (appliedHere) applied++;
-    if (!fresh) duplicates++;
+    if (appliedHere) applied += orders;
+    if (!fresh) duplicates += orders;
     if (sale.payment_date > watermark) running.set(topicPartition, sale.payment_date);
     else if (!running.has(topicPartition)) running.set(topicPartition, watermark);
     if (offset > (lastOffset.get(topicPartition) ?? -1)) lastOffset.set(topicPartition, offset);

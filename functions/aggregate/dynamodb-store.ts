@@ -3,6 +3,8 @@ import {
   type DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
+  QueryCommand,
+  type QueryCommandOutput,
   TransactionCanceledException,
   TransactWriteItemsCommand,
 } from "@aws-sdk/client-dynamodb";
@@ -15,13 +17,18 @@ import {
   redriveWrites,
   sliceKey,
   slicePut,
+  sliceStartOf,
+  sliceStartsQuery,
   unmarshalSlice,
   unmarshalWatermark,
   watermarkKey,
   watermarkPut,
 } from "#shared/aggregates/table";
 import { batchGetAll } from "#shared/dynamodb/batch-get";
+import { transactGetAll } from "#shared/dynamodb/transact-get";
+import { AppError } from "#shared/errors/app-error";
 import type { AggregateStore } from "./process-batch.ts";
+import type { RebuildStore } from "./rebuild-core.ts";
 import type { RedriveStore } from "./redrive-core.ts";
 
 /** DynamoDB requests a store made, and what it wrote, for metrics and the benchmarks. */
@@ -123,6 +130,66 @@ export function createRedriveStore(client: Pick<DynamoDBClient, "send">, table: 
         return "applied";
       } catch (error) {
         if (error instanceof TransactionCanceledException) return "cancelled";
+        throw error;
+      }
+    },
+  };
+}
+
+/** The most a transaction writes ([AWS](https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html)): 4 MB of items. */
+const MAX_TRANSACTION_BYTES = 4_000_000;
+
+/**
+ * The rebuild's store in the aggregates table: the partitions' watermark items, a window instance's
+ * slices as one snapshot (TransactGetItems), and the one transaction that replaces them, each put
+ * conditioned on the version read. Constructing it does no I/O and cannot fail; its methods throw
+ * DynamoDB's errors (a cancelled transaction is "conflict", not thrown), and AppError
+ * (TRANSACTION_TOO_LARGE) when a window instance's slices pass a transaction's 4 MB.
+ */
+export function createRebuildStore(client: Pick<DynamoDBClient, "send">, table: string): RebuildStore {
+  const { readWatermarks } = createAggregateStore(client, table);
+  return {
+    async progress(topicPartitions) {
+      const marks = await readWatermarks(topicPartitions);
+      return new Map([...marks].map(([tp, mark]) => [tp, { offset: mark.offset, eventTime: mark.eventTime }]));
+    },
+    async starts(window, topicPartitions, fromStart, toStart) {
+      const found = new Set<number>();
+      for (const tp of topicPartitions) {
+        let startKey: Item | undefined;
+        do {
+          const page: QueryCommandOutput = await client.send(
+            new QueryCommand({ ...sliceStartsQuery(table, window, tp, fromStart, toStart), ExclusiveStartKey: startKey }),
+          );
+          for (const attributes of page.Items ?? []) found.add(sliceStartOf(attributes));
+          startKey = page.LastEvaluatedKey;
+        } while (startKey !== undefined);
+      }
+      return found;
+    },
+    async instance(window, start, topicPartitions) {
+      const items = await transactGetAll(
+        client,
+        table,
+        topicPartitions.map((tp) => sliceKey(window, start, tp)),
+      );
+      return items.flatMap((attributes) => (attributes === undefined ? [] : [unmarshalSlice(attributes)]));
+    },
+    async replace(slices) {
+      const puts = slices.map((slice) => slicePut(table, slice));
+      const bytes = puts.reduce((sum, put) => sum + itemBytes(put.Item), 0);
+      if (bytes > MAX_TRANSACTION_BYTES) {
+        const first = slices[0];
+        throw new AppError(
+          `the ${first?.window} window at ${first === undefined ? "?" : new Date(first.start).toISOString()} has ${bytes} bytes of slices; one transaction holds 4 MB`,
+          { code: "TRANSACTION_TOO_LARGE" },
+        );
+      }
+      try {
+        await client.send(new TransactWriteItemsCommand({ TransactItems: puts.map((Put) => ({ Put })) }));
+        return "replaced";
+      } catch (error) {
+        if (error instanceof TransactionCanceledException) return "conflict";
         throw error;
       }
     },

@@ -1,19 +1,23 @@
 import { type DynamoDBClient, QueryCommand, type QueryCommandInput, type QueryCommandOutput } from "@aws-sdk/client-dynamodb";
 import { Dimension, type Metrics } from "#shared/aggregates/metrics";
-import { splitTopicPartition } from "#shared/aggregates/slices";
+import { laterRevision, type Revision, splitTopicPartition } from "#shared/aggregates/slices";
 import {
   dimensionProjection,
   dimensionValues,
   type Item,
   partitionMarksOf,
   partitionMarksRead,
+  revisionOf,
+  revisionPoint,
+  revisionsQuery,
   seriesPoint,
   seriesQuery,
   sliceKey,
 } from "#shared/aggregates/table";
 import { batchGetAll } from "#shared/dynamodb/batch-get";
+import { transactGetAll } from "#shared/dynamodb/transact-get";
 import { partitionOfKey } from "#shared/kafka/partitioner";
-import type { PartitionMark, QueryStore } from "./query.ts";
+import type { PartitionMark, QueryStore, SeriesPoint } from "./query.ts";
 
 /** DynamoDB requests a query store made (tests and the scale benchmark count them). */
 export interface ReadCounts {
@@ -21,8 +25,8 @@ export interface ReadCounts {
 }
 
 /**
- * The query API's store in the aggregates table: a window's slices by BatchGetItem (one request
- * for up to 100 partitions); a series by one Query projected to the value asked for. A country's
+ * The query API's store in the aggregates table: a window's slices by TransactGetItems (one
+ * snapshot of up to 100 partitions); a series by one Query projected to the value asked for. A country's
  * figures live in the slices of the partition its records are keyed to (the country-series index
  * on that partition); a region's or the total's live in the window spec's rollups. Constructing
  * it does no I/O and cannot fail; its methods throw DynamoDB's errors.
@@ -55,18 +59,42 @@ export function createQueryStore(
   return {
     counts,
     async windowValues(window, start, dimension) {
+      // One snapshot of every partition's slice: a rebuild replaces them all in one transaction.
       const keys = topicPartitions.map((tp) => sliceKey(window, start, tp));
-      const items = await batchGet(keys, dimensionProjection(dimension));
-      return items.map((attributes) => dimensionValues(attributes, dimension));
+      const read = dimensionProjection(dimension);
+      const items = await transactGetAll(client, table, keys, {
+        projection: read.projection,
+        names: read.names,
+        onRequest: () => counts.requests++,
+      });
+      let revised: Revision | undefined;
+      const partials: Map<string, Metrics>[] = [];
+      for (const attributes of items) {
+        if (attributes === undefined) continue;
+        partials.push(dimensionValues(attributes, dimension));
+        revised = laterRevision(revised, revisionOf(attributes));
+      }
+      return { partials, ...(revised !== undefined && { revised }) };
     },
     async valueSeries(window, fromStart, toStart, dimension, value) {
       // A country's slices are whole on its home partition; regions and the total are rolled up.
       const home = dimension === Dimension.country ? homePartition(value) : "";
-      const items = await queryAll(seriesQuery(table, { window, fromStart, toStart }, dimension, value, home));
-      const points: { start: number; metrics: Metrics }[] = [];
+      const range = { window, fromStart, toStart };
+      // The index does not project a slice's revision: a country's comes from its windows' rollups.
+      const [items, revisions] = await Promise.all([
+        queryAll(seriesQuery(table, range, dimension, value, home)),
+        dimension === Dimension.country ? queryAll(revisionsQuery(table, range)) : [],
+      ]);
+      const revisedAt = new Map<number, Revision>();
+      for (const attributes of revisions) {
+        const point = revisionPoint(attributes);
+        if (point !== undefined) revisedAt.set(point.start, point.revised);
+      }
+      const points: SeriesPoint[] = [];
       for (const attributes of items) {
         const point = seriesPoint(attributes, dimension, value);
-        if (point !== undefined) points.push(point);
+        const revised = point === undefined ? undefined : revisedAt.get(point.start);
+        if (point !== undefined) points.push(revised === undefined ? point : { ...point, revised });
       }
       return points;
     },

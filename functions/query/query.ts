@@ -1,4 +1,5 @@
 import { addPartial, type Dimension, dimensions, type Metrics, mergeMetrics } from "#shared/aggregates/metrics";
+import type { Revision } from "#shared/aggregates/slices";
 import { badRequest, HttpError } from "#shared/http/errors";
 import { formatCents } from "#shared/money/cents";
 import { MAX_INSTANT_MS, parseIsoInstant } from "#shared/time/instant";
@@ -13,23 +14,43 @@ export type { PartitionMark } from "./completeness.ts";
  * leaderboard adds up; a series comes as one point per window.
  */
 export interface QueryStore {
-  /** One dimension's figures in one window instance, one map by value per partition that has the window. */
-  windowValues(window: string, start: number, dimension: Dimension): Promise<ReadonlyMap<string, Metrics>[]>;
+  /**
+   * One dimension's figures in one window instance, one map by value per partition that has the
+   * window, read as one snapshot (all old or all new figures of a rebuild), and the latest
+   * revision among them.
+   */
+  windowValues(window: string, start: number, dimension: Dimension): Promise<WindowPartials>;
   /**
    * One value's figures in the windows of a spec starting in [fromStart, toStart], at most one
    * point per start: a country's from its partition's slices, a region's or the total from the
    * rollups (every partition added up).
    */
-  valueSeries(
-    window: string,
-    fromStart: number,
-    toStart: number,
-    dimension: Dimension,
-    value: string,
-  ): Promise<{ start: number; metrics: Metrics }[]>;
+  valueSeries(window: string, fromStart: number, toStart: number, dimension: Dimension, value: string): Promise<SeriesPoint[]>;
   /** Each partition's watermark item (max event time seen, time of its last batch), by partition number. */
   watermarks(): Promise<ReadonlyMap<number, PartitionMark>>;
 }
+
+/** A window instance's per-partition figures of one dimension, and the latest rebuild that replaced them. */
+export interface WindowPartials {
+  readonly partials: readonly ReadonlyMap<string, Metrics>[];
+  readonly revised?: Revision;
+}
+
+/** One window of a value's series, and the latest rebuild that replaced its figures. */
+export interface SeriesPoint {
+  readonly start: number;
+  readonly metrics: Metrics;
+  readonly revised?: Revision;
+}
+
+/** A rebuild that replaced a window's figures, as the API shows it (`npm run rebuild`, docs/rebuild.md). */
+export interface RevisedView {
+  readonly at: string;
+  readonly reason: string;
+}
+
+const revisedView = (revised: Revision | undefined): { revised?: RevisedView } =>
+  revised === undefined ? {} : { revised: { at: iso(revised.at), reason: revised.reason } };
 
 export interface QueryDeps {
   readonly store: QueryStore;
@@ -59,6 +80,8 @@ export interface WindowView extends MetricsView {
   /** Null for the all-time window, which never ends. */
   readonly end: string | null;
   readonly status: "open" | "closed";
+  /** Present once a rebuild replaced the window's figures (a restatement, a repair). */
+  readonly revised?: RevisedView;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -211,8 +234,8 @@ export async function leaderboard(query: LeaderboardQuery, deps: QueryDeps) {
   } else start = latestWithFigures ?? latestWindowStart(spec, partitions.now);
   const end = start + spec.sizeMs;
   const merged = new Map<string, Metrics>();
-  for (const partial of await deps.store.windowValues(spec.name, start, dimension))
-    for (const [value, metrics] of partial) addPartial(merged, value, metrics);
+  const { partials, revised } = await deps.store.windowValues(spec.name, start, dimension);
+  for (const partial of partials) for (const [value, metrics] of partial) addPartial(merged, value, metrics);
   const entries = [...merged]
     .sort(([ka, a], [kb, b]) => (a.sales === b.sales ? ka.localeCompare(kb) : a.sales > b.sales ? -1 : 1))
     .slice(0, limit)
@@ -220,7 +243,13 @@ export async function leaderboard(query: LeaderboardQuery, deps: QueryDeps) {
   const completeness: CompletenessView = completenessOf(partitions, end);
   return {
     dimension,
-    window: { name: spec.name, start: iso(start), end: endOf(spec, end), status: statusOf(end, partitions.closedUntil) },
+    window: {
+      name: spec.name,
+      start: iso(start),
+      end: endOf(spec, end),
+      status: statusOf(end, partitions.closedUntil),
+      ...revisedView(revised),
+    },
     completeness,
     entries,
   };
@@ -265,16 +294,18 @@ export async function series(query: SeriesQuery, deps: QueryDeps) {
     deps.store.valueSeries(spec.name, range.from, lastStart, dimension, query.value),
     partitionsNow(deps),
   ]);
-  const byStart = new Map(points.map(({ start, metrics }) => [start, metrics]));
+  const byStart = new Map(points.map((point) => [point.start, point]));
   const windows: WindowView[] = [];
   let total: Metrics | undefined;
   for (let start = range.from; start <= lastStart; start += spec.advanceMs) {
-    const metrics = byStart.get(start);
+    const point = byStart.get(start);
+    const metrics = point?.metrics;
     windows.push({
       start: iso(start),
       end: endOf(spec, start + spec.sizeMs),
       status: statusOf(start + spec.sizeMs, partitions.closedUntil),
       ...view(metrics),
+      ...revisedView(point?.revised),
     });
     total = mergeMetrics(total, metrics);
   }

@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException, type DynamoDBClient, PutItemCommand, ScanCommand } from "@aws-sdk/client-dynamodb";
-import { type SliceRef, type SliceTotals, splitTopicPartition } from "#shared/aggregates/slices";
+import type { SliceRef, SliceTotals } from "#shared/aggregates/slices";
 import {
   type Item,
   partitionKeyOf,
@@ -12,6 +12,7 @@ import {
   sliceRefOfKey,
 } from "#shared/aggregates/table";
 import { batchGetAll } from "#shared/dynamodb/batch-get";
+import { transactGetAll } from "#shared/dynamodb/transact-get";
 import { InvariantError } from "#shared/errors/internal-errors";
 import type { SliceLister } from "./backfill.ts";
 import type { RollupStore, WindowRef, WindowSlices } from "./rollup.ts";
@@ -23,9 +24,9 @@ export interface RollupCounts {
 }
 
 /**
- * The rollup function's store in the aggregates table: slices and rollups. A window's slices and
- * its stored rollup are read together (one BatchGetItem per 100 keys, projected to what a rollup
- * needs); a rollup is one conditional PutItem that keeps the one read last (largest sum of slice
+ * The rollup function's store in the aggregates table: slices and rollups. The stored rollups of a
+ * group of windows are read in one BatchGetItem, then each window's slices in one TransactGetItems
+ * (a snapshot, projected to what a rollup needs); a rollup is one conditional PutItem that keeps the one read last (largest sum of slice
  * versions) over the most partitions; the backfill lists slice keys by Scan. Constructing it does
  * no I/O and cannot fail; its methods throw DynamoDB's errors, and InvariantError when DynamoDB
  * answers an item that was not asked for.
@@ -39,49 +40,42 @@ export function createRollupStore(
   return {
     counts,
     async slices(refs: readonly WindowRef[]): Promise<WindowSlices[]> {
-      const id = (window: string, start: number, topic: string) => `${window}#${start}#${topic}`;
-      const index = new Map(refs.map((ref, i) => [id(ref.window, ref.start, ref.topic), i]));
-      // At least the configured partitions and those the stream named (a topic grown before its
-      // setting), and at least as many as the stored rollup added up: a read never covers fewer
+      // The stored rollups first, for the partitions they covered: a read never covers fewer
       // partitions than the rollup it would replace.
-      const covered = refs.map((ref) => Math.max(partitions, ref.partitionsSeen));
-      const found = refs.map((): SliceTotals[] => []);
-      const stored = refs.map(() => 0);
-      const read = async (ranges: { i: number; from: number; to: number; withRollup: boolean }[]) => {
-        const keys = ranges.flatMap(({ i, from, to, withRollup }) => {
-          const ref = refs[i] as WindowRef;
-          const slices = Array.from({ length: to - from }, (_, k) => sliceKey(ref.window, ref.start, `${ref.topic}-${from + k}`));
-          return withRollup ? [...slices, rollupKey(ref.window, ref.start)] : slices;
-        });
-        const items = await batchGetAll(client, table, keys, {
-          consistentRead: true,
-          projection: ROLLUP_READ_PROJECTION,
-          onRequest: () => counts.reads++,
-        });
-        for (const attributes of items) {
-          const item = rollupReadItem(attributes);
-          if (item?.kind === "rollup") {
-            // One topic's rollups: the first window of that spec and start is the one asked for.
-            const i = refs.findIndex((ref) => ref.window === item.window && ref.start === item.start);
-            if (i >= 0) stored[i] = item.partitions;
-            continue;
-          }
-          const i =
-            item === undefined
-              ? undefined
-              : index.get(id(item.ref.window, item.ref.start, splitTopicPartition(item.ref.topicPartition).topic));
-          if (item === undefined || i === undefined)
-            throw new InvariantError(`DynamoDB answered an item that was not asked for (pk ${partitionKeyOf(attributes)})`);
-          found[i]?.push(item.totals);
-        }
-      };
-      await read(refs.map((_, i) => ({ i, from: 0, to: covered[i] as number, withRollup: true })));
-      const short = refs.flatMap((_, i) => ((stored[i] as number) > (covered[i] as number) ? [i] : []));
-      if (short.length > 0) {
-        await read(short.map((i) => ({ i, from: covered[i] as number, to: stored[i] as number, withRollup: false })));
-        for (const i of short) covered[i] = stored[i] as number;
+      const stored = new Map<string, number>();
+      const rollups = await batchGetAll(
+        client,
+        table,
+        refs.map((ref) => rollupKey(ref.window, ref.start)),
+        { consistentRead: true, projection: ROLLUP_READ_PROJECTION, onRequest: () => counts.reads++ },
+      );
+      for (const attributes of rollups) {
+        const item = rollupReadItem(attributes);
+        if (item?.kind === "rollup") stored.set(`${item.window}#${item.start}`, item.partitions);
       }
-      return refs.map((_, i) => ({ slices: found[i] as SliceTotals[], partitions: covered[i] as number }));
+      // Then each window's slices as one snapshot (TransactGetItems): a rebuild replaces every
+      // slice of a window instance in one transaction, and a rollup must add up all old or all
+      // new ones. At least the configured partitions and those the stream named (a topic grown
+      // before its setting), and those the stored rollup covered.
+      return Promise.all(
+        refs.map(async (ref): Promise<WindowSlices> => {
+          const covered = Math.max(partitions, ref.partitionsSeen, stored.get(`${ref.window}#${ref.start}`) ?? 0);
+          const keys = Array.from({ length: covered }, (_, p) => sliceKey(ref.window, ref.start, `${ref.topic}-${p}`));
+          const items = await transactGetAll(client, table, keys, {
+            projection: ROLLUP_READ_PROJECTION,
+            onRequest: () => counts.reads++,
+          });
+          const slices: SliceTotals[] = [];
+          for (const attributes of items) {
+            if (attributes === undefined) continue;
+            const item = rollupReadItem(attributes);
+            if (item === undefined || item.kind === "rollup" || item.ref.window !== ref.window || item.ref.start !== ref.start)
+              throw new InvariantError(`DynamoDB answered an item that was not asked for (pk ${partitionKeyOf(attributes)})`);
+            slices.push(item.totals);
+          }
+          return { slices, partitions: covered };
+        }),
+      );
     },
     async put(rollup) {
       counts.writes++;

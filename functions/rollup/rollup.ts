@@ -1,5 +1,5 @@
 import { addPartial, type Metrics } from "#shared/aggregates/metrics";
-import { type RollupItem, type SliceTotals, splitTopicPartition, type TableChange } from "#shared/aggregates/slices";
+import { laterRevision, type RollupItem, type SliceTotals, splitTopicPartition, type TableChange } from "#shared/aggregates/slices";
 import { disposition } from "#shared/errors/disposition";
 import { InvariantError } from "#shared/errors/internal-errors";
 
@@ -62,14 +62,26 @@ export function rollupOf(ref: Pick<WindowRef, "window" | "start">, slices: reado
   const values = new Map<string, Metrics>();
   let seen = 0n;
   let expiresAt: number | undefined = first.expiresAt;
+  let revised = first.revised;
   for (const slice of slices) {
+    revised = laterRevision(revised, slice.revised);
     for (const [key, metrics] of slice.values) addPartial(values, key, metrics);
     seen += slice.version;
     // A window is kept while any slice of it is (1d windows carry no expiry at all); a slice's
     // expiry counts from its last write, so the rollup's does too.
     expiresAt = expiresAt === undefined || slice.expiresAt === undefined ? undefined : Math.max(expiresAt, slice.expiresAt);
   }
-  return { window: ref.window, start: ref.start, end: first.end, values, seen, slices: slices.length, partitions, expiresAt };
+  return {
+    window: ref.window,
+    start: ref.start,
+    end: first.end,
+    values,
+    seen,
+    slices: slices.length,
+    partitions,
+    expiresAt,
+    ...(revised !== undefined && { revised }),
+  };
 }
 
 /**

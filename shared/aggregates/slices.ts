@@ -22,7 +22,23 @@ export interface SliceItem {
   /** "country#France", "region#Europe", "all#all" -> metrics. */
   readonly values: ReadonlyMap<string, Metrics>;
   readonly expiresAt: number | undefined;
+  /** Set once a rebuild replaced the slice's figures (every slice of the window instance at once); live writes keep it. */
+  readonly revised?: Revision;
 }
+
+/**
+ * When and why a window instance's figures were recomputed from the lake (`npm run rebuild`):
+ * `at` (epoch ms) orders the rebuilds of an instance, so a rollup never goes back to figures an
+ * earlier rebuild replaced.
+ */
+export interface Revision {
+  readonly at: number;
+  readonly reason: string;
+}
+
+/** The later of two revisions (either may be absent). Never throws. */
+export const laterRevision = (a: Revision | undefined, b: Revision | undefined): Revision | undefined =>
+  a === undefined ? b : b === undefined || a.at >= b.at ? a : b;
 
 /** A slice to read: its window instance and partition. */
 export interface SliceRef {
@@ -69,6 +85,8 @@ export interface RollupItem {
    */
   readonly partitions: number;
   readonly expiresAt: number | undefined;
+  /** The latest revision among the slices read: a rollup from revised slices replaces any from older ones. */
+  readonly revised?: Revision;
 }
 
 /** A partition's slice of a window instance, as much of it as a rollup needs. */
@@ -78,6 +96,7 @@ export interface SliceTotals {
   /** Region and overall figures: "region#Europe", "all#all" -> metrics. */
   readonly values: ReadonlyMap<string, Metrics>;
   readonly expiresAt: number | undefined;
+  readonly revised?: Revision;
 }
 
 /** A change to a slice as the table's stream reports it: written (insert or update) or removed (TTL expiry). */

@@ -4,6 +4,7 @@ import { bigCentsOf, formatCents } from "../money/cents.ts";
 import { ALL_VALUE, Dimension, dimensions, type Metrics, valueKey } from "./metrics.ts";
 import {
   parseSliceId,
+  type Revision,
   type RollupItem,
   type SliceChange,
   type SliceItem,
@@ -57,7 +58,10 @@ const A = {
   slices: "slices",
   seen: "seen",
   partitions: "parts",
+  /** A rebuild's revision of a slice or rollup: a map of `at` (epoch ms) and `why`. */
+  revised: "rv",
 } as const;
+const RV = { at: "at", reason: "why" } as const;
 
 /** Attribute holding a dimension's figures: a map by value ("a" holds one entry, "all"). */
 const dimensionAttribute: Readonly<Record<Dimension, "c" | "r" | "a">> = { country: "c", region: "r", all: "a" };
@@ -102,6 +106,16 @@ function seriesKey(window: string, start: number, topicPartition: string): { spk
   return { spk: `${window}#${topicPartition}`, ssk: iso(start) };
 }
 
+const marshalRevision = (revised: Revision | undefined): Item =>
+  revised === undefined ? {} : { [A.revised]: { M: { [RV.at]: n(revised.at), [RV.reason]: s(revised.reason) } } };
+
+/** A revision read back; undefined when the item has none. Never throws. */
+function unmarshalRevision(attributes: Item): Revision | undefined {
+  const m = attributes[A.revised]?.M;
+  if (m === undefined) return undefined;
+  return { at: Number(m[RV.at]?.N), reason: m[RV.reason]?.S ?? "" };
+}
+
 function marshalMetrics(metrics: Metrics): AttributeValue {
   const entry: Item = { [M.orders]: n(metrics.orders), [M.sales]: { N: formatCents(metrics.sales) }, [M.late]: n(metrics.late) };
   if (metrics.min !== undefined) entry[M.min] = { N: formatCents(metrics.min) };
@@ -140,6 +154,7 @@ export function marshalSlice(item: SliceItem): Item {
     [dimensionAttribute.region]: { M: byDimension.region },
     [dimensionAttribute.all]: { M: byDimension.all },
     ...(item.expiresAt !== undefined && { [A.expiresAt]: n(item.expiresAt) }),
+    ...marshalRevision(item.revised),
   };
 }
 
@@ -157,6 +172,7 @@ export function marshalRollup(item: RollupItem): Item {
     [dimensionAttribute.region]: { M: byDimension.region },
     [dimensionAttribute.all]: { M: byDimension.all },
     ...(item.expiresAt !== undefined && { [A.expiresAt]: n(item.expiresAt) }),
+    ...marshalRevision(item.revised),
   };
 }
 
@@ -203,7 +219,14 @@ export function unmarshalSlice(attributes: Item): SliceItem {
     offset: Number(num(attributes[A.offset], A.offset)),
     values,
     expiresAt: optionalNumber(attributes[A.expiresAt]),
+    ...withRevision(attributes),
   };
+}
+
+/** `{ revised }` when the item carries a revision, else nothing (domain objects leave the key out). Never throws. */
+function withRevision(attributes: Item): { revised?: Revision } {
+  const revised = unmarshalRevision(attributes);
+  return revised === undefined ? {} : { revised };
 }
 
 /** The partition key of an item ("" when it has none), e.g. for per-key write rates. Never throws. */
@@ -320,7 +343,13 @@ export function redriveWrites(
 // --- Reads of the query API ---
 
 /** The projection of a window read: one dimension's map. Never throws. */
-export const dimensionProjection = (dimension: Dimension) => ({ projection: "#d", names: { "#d": dimensionAttribute[dimension] } });
+export const dimensionProjection = (dimension: Dimension) => ({
+  projection: "#d, #rv",
+  names: { "#d": dimensionAttribute[dimension], "#rv": A.revised },
+});
+
+/** The revision a (possibly projected) slice or rollup carries; undefined when none. Never throws. */
+export const revisionOf = (attributes: Item): Revision | undefined => unmarshalRevision(attributes);
 
 /**
  * The Query of one value's series between two starts: a country's from its home partition's
@@ -354,19 +383,71 @@ export function seriesQuery(
   return {
     TableName: table,
     KeyConditionExpression: `${A.pk} = :k AND ${A.sk} BETWEEN :from AND :to`,
-    ProjectionExpression: projection,
+    // Rollups carry the revision of their slices; the country-series index does not project it.
+    ProjectionExpression: `${projection}, ${A.revised}`,
     ExpressionAttributeNames: names,
     ExpressionAttributeValues: { ":k": from[A.pk] as AttributeValue, ":from": from[A.sk] as AttributeValue, ":to": s(iso(toStart)) },
   };
 }
 
+/**
+ * The Query of the revisions of a window spec's instances between two starts, from the rollups
+ * (a rollup carries the latest revision of its slices): what a country series, read from the
+ * country-series index, shows as `revised`. Throws RangeError when a start is no date.
+ */
+export function revisionsQuery(table: string, series: { readonly window: string; readonly fromStart: number; readonly toStart: number }) {
+  const from = rollupKey(series.window, series.fromStart);
+  return {
+    TableName: table,
+    KeyConditionExpression: `${A.pk} = :k AND ${A.sk} BETWEEN :from AND :to`,
+    FilterExpression: `attribute_exists(${A.revised})`,
+    ProjectionExpression: `${A.start}, ${A.revised}`,
+    ExpressionAttributeValues: { ":k": from[A.pk] as AttributeValue, ":from": from[A.sk] as AttributeValue, ":to": s(iso(series.toStart)) },
+  } satisfies QueryCommandInput;
+}
+
+/** A revision Query's item: the window's start and its revision; undefined without one. Never throws. */
+export function revisionPoint(attributes: Item): { start: number; revised: Revision } | undefined {
+  const revised = unmarshalRevision(attributes);
+  return revised === undefined ? undefined : { start: Number(attributes[A.start]?.N), revised };
+}
+
+/**
+ * The Query of the starts of one partition's slices of a window spec between two starts (the
+ * country-series index, eventually consistent): where a rebuild finds stored slices. Throws RangeError when a start is no date.
+ */
+export function sliceStartsQuery(table: string, window: string, topicPartition: string, fromStart: number, toStart: number) {
+  return {
+    TableName: table,
+    IndexName: COUNTRY_SERIES_INDEX,
+    KeyConditionExpression: `${A.seriesPk} = :k AND ${A.seriesSk} BETWEEN :from AND :to`,
+    ProjectionExpression: A.start,
+    ExpressionAttributeValues: {
+      ":k": s(seriesKey(window, fromStart, topicPartition).spk),
+      ":from": s(iso(fromStart)),
+      ":to": s(iso(toStart)),
+    },
+  } satisfies QueryCommandInput;
+}
+
+/** The start a sliceStartsQuery item names. Never throws (NaN when it has none). */
+export const sliceStartOf = (attributes: Item): number => Number(attributes[A.start]?.N);
+
 /** One point of a series Query's answer; undefined when the item holds no figures for the value. Throws InvariantError on malformed figures. */
-export function seriesPoint(attributes: Item, dimension: Dimension, value: string): { start: number; metrics: Metrics } | undefined {
+export function seriesPoint(
+  attributes: Item,
+  dimension: Dimension,
+  value: string,
+): { start: number; metrics: Metrics; revised?: Revision } | undefined {
   const attribute = dimensionAttribute[dimension];
   const entry = dimension === Dimension.all ? ALL_VALUE : value;
   const metrics = attributes[attribute]?.M?.[entry];
   if (metrics === undefined) return undefined;
-  return { start: Number(attributes[A.start]?.N), metrics: unmarshalMetrics(metrics, `${attribute}.${entry}`) };
+  return {
+    start: Number(attributes[A.start]?.N),
+    metrics: unmarshalMetrics(metrics, `${attribute}.${entry}`),
+    ...withRevision(attributes),
+  };
 }
 
 /** A partition's watermark as the query reads it, with the records redriven for it. */
@@ -410,7 +491,7 @@ export function partitionMarksOf(items: readonly Item[]): Map<string, PartitionM
 // --- Rollups (the rollup function, the backfill) ---
 
 /** What a rollup read projects: the slices' totals and the stored rollup's partition count. */
-export const ROLLUP_READ_PROJECTION = `${A.pk}, ${A.sk}, ${A.end}, ${A.version}, ${dimensionAttribute.region}, ${dimensionAttribute.all}, ${A.expiresAt}, ${A.partitions}`;
+export const ROLLUP_READ_PROJECTION = `${A.pk}, ${A.sk}, ${A.end}, ${A.version}, ${dimensionAttribute.region}, ${dimensionAttribute.all}, ${A.expiresAt}, ${A.partitions}, ${A.revised}`;
 
 /**
  * An item of a rollup read: a stored rollup (its window instance and the partitions it covered),
@@ -443,20 +524,33 @@ export function rollupReadItem(
       version: BigInt(attributes[A.version]?.N ?? "0"),
       values,
       expiresAt: optionalNumber(attributes[A.expiresAt]),
+      ...withRevision(attributes),
     },
   };
 }
 
 /**
- * The put of a rollup, refused unless it comes from a later read (larger sum of slice versions)
- * over no fewer partitions than the stored one. Throws as marshalRollup.
+ * The put of a rollup, refused unless it comes from a later read over no fewer partitions than the
+ * stored one. "Later" is the latest revision among the slices read first (a rebuild's slices start
+ * their versions over when it recreates deleted ones), then the larger sum of slice versions. Throws as marshalRollup.
  */
 export function rollupPut(table: string, rollup: RollupItem): PutItemCommandInput {
+  // "at" is a reserved word of DynamoDB's expressions: the revision's time goes by placeholder.
+  const rv = "#rv.#at";
+  const later =
+    rollup.revised === undefined
+      ? `attribute_not_exists(#rv) AND ${A.seen} < :seen`
+      : `attribute_not_exists(#rv) OR ${rv} < :rv OR (${rv} = :rv AND ${A.seen} < :seen)`;
   return {
     TableName: table,
     Item: marshalRollup(rollup),
-    ConditionExpression: `attribute_not_exists(${A.pk}) OR (${A.seen} < :seen AND (attribute_not_exists(${A.partitions}) OR ${A.partitions} <= :parts))`,
-    ExpressionAttributeValues: { ":seen": n(rollup.seen), ":parts": n(rollup.partitions) },
+    ConditionExpression: `attribute_not_exists(${A.pk}) OR ((${later}) AND (attribute_not_exists(${A.partitions}) OR ${A.partitions} <= :parts))`,
+    ExpressionAttributeNames: { "#rv": A.revised, ...(rollup.revised !== undefined && { "#at": RV.at }) },
+    ExpressionAttributeValues: {
+      ":seen": n(rollup.seen),
+      ":parts": n(rollup.partitions),
+      ...(rollup.revised !== undefined && { ":rv": n(rollup.revised.at) }),
+    },
   };
 }
 

@@ -57,7 +57,14 @@ const iso = (ms) => new Date(ms).toISOString();
 function leaderboardView(body, basis) {
   const window = body.window ?? {};
   return {
-    window: { name: window.name ?? null, start: window.start ?? null, end: window.end ?? null, status: window.status ?? null },
+    window: {
+      name: window.name ?? null,
+      start: window.start ?? null,
+      end: window.end ?? null,
+      status: window.status ?? null,
+      // Present once a rebuild replaced the window's figures (docs/rebuild.md).
+      revised: window.revised ?? null,
+    },
     entries: (body.entries ?? []).map((entry) => ({ value: entry.value, orders: entry.orders, sales: entry.sales })),
     // Present once the API tells how complete the current window is (watermark lag, idle partitions).
     completeness: body.completeness ?? null,
@@ -66,7 +73,7 @@ function leaderboardView(body, basis) {
 }
 
 const emptyLeaderboard = (window, basis) => ({
-  window: { name: window, start: null, end: null, status: null },
+  window: { name: window, start: null, end: null, status: null, revised: null },
   entries: [],
   completeness: null,
   basis,
@@ -170,7 +177,14 @@ export function queryApi({
       return {
         window: body.window ?? window,
         range: { from: body.range?.from ?? body.from ?? iso(from), to: body.range?.to ?? body.to ?? iso(to) },
-        windows: (body.windows ?? []).map((w) => ({ start: w.start, end: w.end, orders: w.orders, sales: w.sales, status: w.status })),
+        windows: (body.windows ?? []).map((w) => ({
+          start: w.start,
+          end: w.end,
+          orders: w.orders,
+          sales: w.sales,
+          status: w.status,
+          revised: w.revised ?? null,
+        })),
         total: body.total?.sales ?? null,
       };
     },

@@ -78,9 +78,12 @@ function showStatus(board) {
   pill.className = `pill ${status}`;
   pill.textContent = board.basis === "final" ? `${status} · final` : status === "open" ? "open · running" : status;
   $("window-range").textContent =
-    `${board.window.name ?? state.window} · ${windowRange(board.window)}${board.basis === "latest closed" ? " (latest closed)" : ""}`;
+    `${board.window.name ?? state.window} · ${windowRange(board.window)}${board.basis === "latest closed" ? " (latest closed)" : ""}${revisedText(board.window.revised)}`;
   $("completeness").textContent = completenessText(board.completeness);
 }
+
+/** " · revised <when>: <why>" for a window a rebuild replaced, "" otherwise. */
+const revisedText = (revised) => (revised ? ` · revised ${revised.at.slice(0, 16).replace("T", " ")} UTC: ${revised.reason}` : "");
 
 /** The API's completeness report in words, whatever fields it has (lag in ms, partition lists or counts). */
 function completenessText(completeness) {
@@ -148,14 +151,18 @@ function drawChart(series, { dates }) {
     const barHeight = max === 0n ? 0 : (Number((cents * 10_000n) / max) / 10_000) * plotHeight;
     const x = left + index * step + step * 0.12;
     const rect = svg("rect", {
-      class: `bar-rect ${w.status === "open" ? "open" : ""}`,
+      class: `bar-rect ${w.status === "open" ? "open" : ""} ${w.revised ? "revised" : ""}`,
       x: x.toFixed(1),
       y: (top + plotHeight - barHeight).toFixed(1),
       width: (step * 0.76).toFixed(1),
       height: Math.max(barHeight, cents > 0n ? 1 : 0).toFixed(1),
     });
     rect.append(
-      svg("title", {}, `${hhmm(w.start)}–${hhmm(w.end)} UTC: ${w.orders} orders, ${w.sales}${w.status === "open" ? " (open)" : ""}`),
+      svg(
+        "title",
+        {},
+        `${hhmm(w.start)}–${hhmm(w.end)} UTC: ${w.orders} orders, ${w.sales}${w.status === "open" ? " (open)" : ""}${revisedText(w.revised)}`,
+      ),
     );
     chart.append(rect);
     const every = Math.ceil(series.windows.length / 8);

@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
  *   no table module: they see domain types and ports only;
  * - only the table modules touch DynamoDB attribute values, write expressions, or name
  *   attributes and key prefixes;
- * - only the adapters (`functions/<fn>/dynamodb-store.ts`, and the shared BatchGetItem helper)
+ * - only the adapters (`functions/<fn>/dynamodb-store.ts`, and the shared BatchGetItem and TransactGetItems helpers)
  *   send DynamoDB commands.
  */
 const root = join(import.meta.dirname, "..", "..", "..");
@@ -27,7 +27,10 @@ const cores = [
   "shared/aggregates/slices.ts",
 ];
 const tableModules = new Set(["shared/aggregates/table.ts", "functions/ingest/ledger-table.ts"]);
-const isAdapter = (file: string) => /^functions\/[^/]+\/dynamodb-store\.ts$/.test(file) || file === "shared/dynamodb/batch-get.ts";
+const isAdapter = (file: string) =>
+  /^functions\/[^/]+\/dynamodb-store\.ts$/.test(file) ||
+  file === "shared/dynamodb/batch-get.ts" ||
+  file === "shared/dynamodb/transact-get.ts";
 
 function sources(folder: string): string[] {
   return readdirSync(join(root, folder), { withFileTypes: true, recursive: true })

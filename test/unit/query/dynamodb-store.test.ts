@@ -1,4 +1,11 @@
-import { type AttributeValue, BatchGetItemCommand, DynamoDBClient, QueryCommand } from "@aws-sdk/client-dynamodb";
+import {
+  type AttributeValue,
+  BatchGetItemCommand,
+  DynamoDBClient,
+  QueryCommand,
+  TransactGetItemsCommand,
+  TransactionCanceledException,
+} from "@aws-sdk/client-dynamodb";
 import { mockClient } from "aws-sdk-client-mock";
 import { describe, expect, it } from "vitest";
 import { createQueryStore } from "#functions/query/dynamodb-store";
@@ -25,27 +32,51 @@ function dynamodb() {
 }
 
 describe("the query store", () => {
-  it("reads a window's slices of every partition in one BatchGetItem, projected to the dimension", async () => {
+  it("reads a window's slices of every partition as one snapshot (TransactGetItems), projected to the dimension and revision", async () => {
     const { client, db } = dynamodb();
-    db.on(BatchGetItemCommand).resolves({
-      Responses: {
-        t: [marshalSlice(slice("sales-0", { "region#Europe": m(1, 5) })), marshalSlice(slice("sales-1", { "region#Europe": m(2, 7) }))],
-      },
+    const revised = { at: T0 + 1, reason: "restated" };
+    db.on(TransactGetItemsCommand).resolves({
+      Responses: [
+        { Item: marshalSlice({ ...slice("sales-0", { "region#Europe": m(1, 5) }), revised }) },
+        {},
+        { Item: marshalSlice(slice("sales-2", { "region#Europe": m(2, 7) })) },
+      ],
     });
-    const store = createQueryStore(client, "t", "sales", 6);
-    const partials = await store.windowValues("1h", T0, "region");
+    const store = createQueryStore(client, "t", "sales", 3);
+    const { partials, revised: latest } = await store.windowValues("1h", T0, "region");
     expect(partials.map((p) => p.get("Europe")?.orders)).toEqual([1n, 2n]);
-    const calls = db.commandCalls(BatchGetItemCommand);
+    expect(latest).toEqual(revised);
+    const calls = db.commandCalls(TransactGetItemsCommand);
     expect(calls).toHaveLength(1);
-    const request = calls[0]?.args[0].input.RequestItems?.t;
-    expect(request?.Keys).toEqual([0, 1, 2, 3, 4, 5].map((p) => sliceKey("1h", T0, `sales-${p}`)));
-    expect(request).toMatchObject({ ProjectionExpression: "#d", ExpressionAttributeNames: { "#d": "r" } });
+    const gets = calls[0]?.args[0].input.TransactItems ?? [];
+    expect(gets.map((g) => g.Get?.Key)).toEqual([0, 1, 2].map((p) => sliceKey("1h", T0, `sales-${p}`)));
+    expect(gets[0]?.Get).toMatchObject({ ProjectionExpression: "#d, #rv", ExpressionAttributeNames: { "#d": "r", "#rv": "rv" } });
     expect(store.counts.requests).toBe(1);
   });
 
-  it("reads a country's series from its partition only, following pages; a region's from every partition", async () => {
+  it("asks again when a rebuild's transaction was writing the slices, and gives up after 6 tries", async () => {
     const { client, db } = dynamodb();
+    const conflict = new TransactionCanceledException({
+      message: "Transaction cancelled",
+      $metadata: {},
+      CancellationReasons: [{ Code: "TransactionConflict" }],
+    });
+    db.on(TransactGetItemsCommand)
+      .rejectsOnce(conflict)
+      .resolves({ Responses: [{}] });
+    const store = createQueryStore(client, "t", "sales", 1);
+    expect((await store.windowValues("1h", T0, "all")).partials).toEqual([]);
+    expect(store.counts.requests).toBe(2);
+    db.on(TransactGetItemsCommand).rejects(conflict);
+    await expect(store.windowValues("1h", T0, "all")).rejects.toBe(conflict);
+  });
+
+  it("reads a country's series from its partition only, following pages, and its windows' revisions from the rollups", async () => {
+    const { client, db } = dynamodb();
+    const revised = { at: T0 + 9, reason: "restated" };
     db.on(QueryCommand).callsFake((input) => {
+      if (input.IndexName === undefined)
+        return { Items: [{ ws: { N: String(T0 + 2) }, rv: { M: { at: { N: String(revised.at) }, why: { S: revised.reason } } } }] };
       const page = input.ExclusiveStartKey === undefined ? 1 : 2;
       return {
         Items: [{ ws: { N: String(T0 + page) }, c: { M: { India: figures(page, 100) } } }],
@@ -53,11 +84,19 @@ describe("the query store", () => {
       };
     });
     const series = await createQueryStore(client, "t", "sales", 6).valueSeries("1m", T0, T0 + 60_000, "country", "India");
-    expect(series.map((s) => [s.start - T0, s.metrics.orders])).toEqual([
-      [1, 1n],
-      [2, 2n],
+    expect(series.map((s) => [s.start - T0, s.metrics.orders, s.revised])).toEqual([
+      [1, 1n, undefined],
+      [2, 2n, revised],
     ]);
-    const inputs = db.commandCalls(QueryCommand).map((call) => call.args[0].input);
+    const all = db.commandCalls(QueryCommand).map((call) => call.args[0].input);
+    expect(all.filter((input) => input.IndexName === undefined)).toMatchObject([
+      {
+        ProjectionExpression: "ws, rv",
+        FilterExpression: "attribute_exists(rv)",
+        ExpressionAttributeValues: { ":k": rollupKey("1m", T0).pk },
+      },
+    ]);
+    const inputs = all.filter((input) => input.IndexName !== undefined);
     expect(inputs.map((input) => input.IndexName)).toEqual(["country-series", "country-series"]);
     expect(inputs[0]).toMatchObject({
       ProjectionExpression: "ws, #d.#v",
@@ -76,7 +115,7 @@ describe("the query store", () => {
       expect(calls).toHaveLength(1);
       expect(calls[0]?.args[0].input).toMatchObject({
         KeyConditionExpression: "pk = :k AND sk BETWEEN :from AND :to",
-        ProjectionExpression: "ws, #d.#v",
+        ProjectionExpression: "ws, #d.#v, rv",
         ExpressionAttributeNames: { "#d": "r", "#v": "Europe" },
         ExpressionAttributeValues: {
           ":k": rollupKey("1m", T0).pk,

@@ -16,12 +16,13 @@ let failWith: Error | undefined;
 const store = {
   windowValues: async (window, start, dimension) => {
     if (failWith !== undefined) throw failWith;
-    return items
+    const partials = items
       .filter((item) => item.window === window && item.start === start)
       .map(
         (item) =>
           new Map([...item.values].filter(([k]) => k.startsWith(`${dimension}#`)).map(([k, m]) => [k.slice(dimension.length + 1), m])),
       );
+    return { partials };
   },
   valueSeries: async (window, from, to, dimension, value) =>
     items.flatMap((item) => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { leaderboard, type PartitionMark, type QueryDeps, type QueryStore, series } from "#functions/query/query";
 import { addPartial, type Metrics } from "#shared/aggregates/metrics";
-import { emptySlice, type SliceItem } from "#shared/aggregates/slices";
+import { emptySlice, laterRevision, type Revision, type SliceItem } from "#shared/aggregates/slices";
 import { HttpError } from "#shared/http/errors";
 import { parseWindows } from "#shared/windows/windows";
 
@@ -32,21 +32,34 @@ const markOf = (input: MarkInput): PartitionMark | undefined =>
  * partials, and a series with one point per window (a region's or the total's added up, as the
  * rollups hold them). `watermarks[p]` undefined: partition p never delivered anything.
  */
+/** The latest revision among slices, as the stores answer it. */
+function revisionOf(slices: readonly SliceItem[]): { revised?: Revision } {
+  const revised = slices.reduce<Revision | undefined>((latest, slice) => laterRevision(latest, slice.revised), undefined);
+  return revised === undefined ? {} : { revised };
+}
+
 function deps(items: SliceItem[], watermarks: MarkInput[], now = NOW): QueryDeps {
   const store: QueryStore = {
-    windowValues: async (window, start, dimension) =>
-      items
-        .filter((i) => i.window === window && i.start === start)
-        .map(
+    windowValues: async (window, start, dimension) => {
+      const found = items.filter((i) => i.window === window && i.start === start);
+      return {
+        partials: found.map(
           (i) => new Map([...i.values].filter(([k]) => k.startsWith(`${dimension}#`)).map(([k, m]) => [k.slice(dimension.length + 1), m])),
         ),
+        ...revisionOf(found),
+      };
+    },
     valueSeries: async (window, from, to, dimension, value) => {
       const byStart = new Map<number, Metrics>();
+      const revised = new Map<number, SliceItem[]>();
       for (const i of items) {
         const metrics = i.values.get(`${dimension}#${value}`);
-        if (i.window === window && i.start >= from && i.start <= to && metrics !== undefined) addPartial(byStart, i.start, metrics);
+        if (i.window === window && i.start >= from && i.start <= to && metrics !== undefined) {
+          addPartial(byStart, i.start, metrics);
+          revised.set(i.start, [...(revised.get(i.start) ?? []), i]);
+        }
       }
-      return [...byStart].map(([start, metrics]) => ({ start, metrics }));
+      return [...byStart].map(([start, metrics]) => ({ start, metrics, ...revisionOf(revised.get(start) ?? []) }));
     },
     watermarks: async () =>
       new Map(watermarks.flatMap((input, partition) => (markOf(input) === undefined ? [] : [[partition, markOf(input) as PartitionMark]]))),
@@ -377,5 +390,30 @@ describe("partials of several partitions", () => {
       [0, "0.00"],
     ]);
     expect(result.total).toMatchObject({ orders: 8, sales: "25.05", average: "3.13" });
+  });
+});
+
+describe("windows a rebuild revised", () => {
+  const at = Date.parse("2026-11-30T08:00:00Z");
+  const restated = { at, reason: "restated: late sales folded in" };
+  const slices = [
+    { ...item("1h", T0, H, { "country#France": m(2, 1000), "all#all": m(2, 1000) }, "sales-0"), revised: restated },
+    { ...item("1h", T0, H, { "country#Spain": m(1, 500), "all#all": m(1, 500) }, "sales-1"), revised: { at: at - H, reason: "older" } },
+    item("1h", T0 + H, H, { "country#Spain": m(1, 500), "all#all": m(1, 500) }, "sales-1"),
+  ];
+
+  it("says so on the leaderboard's window, with the latest revision's time and reason", async () => {
+    const board = await leaderboard({ dimension: "country", window: "1h", at: "2022-08-01T00:00:00Z" }, deps(slices, [T0]));
+    expect(board.window.revised).toEqual({ at: "2026-11-30T08:00:00.000Z", reason: "restated: late sales folded in" });
+    const untouched = await leaderboard({ dimension: "country", window: "1h", at: "2022-08-01T01:00:00Z" }, deps(slices, [T0]));
+    expect(untouched.window).not.toHaveProperty("revised");
+  });
+
+  it("says so on each revised window of a series, and only there", async () => {
+    const result = await series(
+      { dimension: "all", value: "all", window: "1h", from: "2022-08-01T00:00:00Z", to: "2022-08-01T02:00:00Z" },
+      deps(slices, [T0]),
+    );
+    expect(result.windows.map((w) => w.revised?.reason ?? null)).toEqual(["restated: late sales folded in", null]);
   });
 });

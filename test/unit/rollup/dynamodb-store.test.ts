@@ -4,6 +4,7 @@ import {
   DynamoDBClient,
   PutItemCommand,
   ScanCommand,
+  TransactGetItemsCommand,
 } from "@aws-sdk/client-dynamodb";
 import { mockClient } from "aws-sdk-client-mock";
 import { describe, expect, it } from "vitest";
@@ -35,57 +36,66 @@ const rollup = rollupOf(
 );
 
 describe("the rollup store", () => {
-  it("reads a window's slices of every partition, strongly consistent, projected to what a rollup adds, 100 keys a request", async () => {
-    const slice = (tp: string) => ({ ...sliceKey("1m", T0, tp), we: { N: "1" }, ver: { N: "3" }, r: { M: {} }, a: { M: {} } });
+  const transactGets = (db: ReturnType<typeof dynamodb>["db"]) =>
+    db.commandCalls(TransactGetItemsCommand).map((call) => call.args[0].input.TransactItems?.map((item) => item.Get) ?? []);
+  const slice = (start: number, tp: string) => ({
+    ...sliceKey("1m", start, tp),
+    we: { N: "1" },
+    ver: { N: "3" },
+    r: { M: {} },
+    a: { M: {} },
+  });
+
+  it("reads the stored rollups, then each window's slices of every partition as one snapshot, projected to what a rollup adds", async () => {
     const { client, db } = dynamodb();
-    db.on(BatchGetItemCommand)
-      .resolvesOnce({ Responses: { t: [slice("sales-3"), slice("sales-77")] } })
-      .resolves({ Responses: { t: [slice("sales-140")] } });
-    const store = createRollupStore(client, "t", 150);
-    expect((await store.slices([ref])).map((window) => [window.slices.length, window.partitions])).toEqual([[3, 150]]);
-    expect(db.calls()).toHaveLength(2);
-    const [first] = batchGets(db);
-    expect(first?.Keys).toHaveLength(100);
-    expect(first?.Keys?.[7]).toEqual(sliceKey("1m", T0, "sales-7"));
-    expect(first).toMatchObject({ ConsistentRead: true, ProjectionExpression: "pk, sk, we, ver, r, a, expiresAt, parts" });
+    db.on(BatchGetItemCommand).resolves({ Responses: { t: [] } });
+    db.on(TransactGetItemsCommand).resolves({
+      Responses: [{}, {}, {}, { Item: slice(T0, "sales-3") }, {}, { Item: slice(T0, "sales-5") }],
+    });
+    const store = createRollupStore(client, "t", 6);
+    expect((await store.slices([ref])).map((window) => [window.slices.length, window.partitions])).toEqual([[2, 6]]);
+    const [rollups] = batchGets(db);
+    expect(rollups).toMatchObject({ Keys: [rollupKey("1m", T0)], ConsistentRead: true });
+    const [gets] = transactGets(db);
+    expect(gets?.map((get) => get?.Key)).toEqual([0, 1, 2, 3, 4, 5].map((p) => sliceKey("1m", T0, `sales-${p}`)));
+    expect(gets?.[0]).toMatchObject({ ProjectionExpression: "pk, sk, we, ver, r, a, expiresAt, parts, rv" });
     expect(store.counts.reads).toBe(2);
   });
 
   it("reads the partitions the stream named beyond the configured count (a topic grown before its setting)", async () => {
     const { client, db } = dynamodb();
     db.on(BatchGetItemCommand).resolves({ Responses: { t: [] } });
+    db.on(TransactGetItemsCommand).resolves({ Responses: [] });
     await createRollupStore(client, "t", 6).slices([{ ...ref, partitionsSeen: 9 }]);
-    const keys = batchGets(db)[0]?.Keys ?? [];
-    // Nine slices, then the stored rollup.
-    expect(keys).toHaveLength(10);
+    const keys = transactGets(db)[0]?.map((get) => get?.Key) ?? [];
+    expect(keys).toHaveLength(9);
     expect(keys[8]).toEqual(sliceKey("1m", T0, "sales-8"));
-    expect(keys[9]).toEqual(rollupKey("1m", T0));
   });
 
   it("reads as many partitions as the stored rollup covered, even past the configured count", async () => {
     const { client, db } = dynamodb();
-    db.on(BatchGetItemCommand)
-      .resolvesOnce({ Responses: { t: [{ pk: rollupKey("1m", T0).pk, sk: rollupKey("1m", T0).sk, parts: { N: "8" } }] } } as never)
-      .resolves({ Responses: { t: [{ pk: sliceKey("1m", T0, "sales-7").pk, we: { N: "1" }, ver: { N: "2" } }] } } as never);
+    db.on(BatchGetItemCommand).resolves({ Responses: { t: [{ ...rollupKey("1m", T0), parts: { N: "8" } }] } });
+    db.on(TransactGetItemsCommand).resolves({ Responses: [{ Item: slice(T0, "sales-7") }] });
     const [read] = await createRollupStore(client, "t", 6).slices([ref]);
     expect(read).toMatchObject({ partitions: 8 });
     expect(read?.slices).toHaveLength(1);
-    expect(batchGets(db)[1]?.Keys).toEqual([sliceKey("1m", T0, "sales-6"), sliceKey("1m", T0, "sales-7")]);
+    expect(transactGets(db)[0]).toHaveLength(8);
   });
 
-  it("reads several windows in one request and hands each its own slices; refuses an item it did not ask for", async () => {
+  it("reads several windows' rollups in one request and hands each window its own slices; refuses an item it did not ask for", async () => {
     const other = { ...ref, start: T0 + 60_000 };
-    const item = (start: number, tp: string) => ({ pk: sliceKey("1m", start, tp).pk, we: { N: "1" }, ver: { N: "2" } });
     const { client, db } = dynamodb();
-    db.on(BatchGetItemCommand).resolves({
-      Responses: { t: [item(T0 + 60_000, "sales-1"), item(T0, "sales-0"), item(T0 + 60_000, "sales-0")] },
-    } as never);
+    db.on(BatchGetItemCommand).resolves({ Responses: { t: [] } });
+    db.on(TransactGetItemsCommand)
+      .resolvesOnce({ Responses: [{ Item: slice(T0, "sales-0") }, {}] })
+      .resolves({ Responses: [{ Item: slice(T0 + 60_000, "sales-0") }, { Item: slice(T0 + 60_000, "sales-1") }] });
     const store = createRollupStore(client, "t", 2);
     expect((await store.slices([ref, other])).map((window) => window.slices.length)).toEqual([1, 2]);
-    expect(db.calls()).toHaveLength(1);
+    expect(db.commandCalls(BatchGetItemCommand)).toHaveLength(1);
     const stray = dynamodb();
-    stray.db.on(BatchGetItemCommand).resolves({ Responses: { t: [item(T0 + 120_000, "sales-0")] } } as never);
-    await expect(createRollupStore(stray.client, "t", 2).slices([ref])).rejects.toThrow(/not asked for/);
+    stray.db.on(BatchGetItemCommand).resolves({ Responses: { t: [] } });
+    stray.db.on(TransactGetItemsCommand).resolves({ Responses: [{ Item: slice(T0 + 120_000, "sales-0") }] });
+    await expect(createRollupStore(stray.client, "t", 1).slices([ref])).rejects.toThrow(/not asked for/);
   });
 
   it("writes a rollup only over one read earlier (smaller sum of slice versions), with money as exact decimals", async () => {
@@ -95,7 +105,9 @@ describe("the rollup store", () => {
     const input = db.commandCalls(PutItemCommand)[0]?.args[0].input;
     expect(input).toMatchObject({
       TableName: "t",
-      ConditionExpression: "attribute_not_exists(pk) OR (seen < :seen AND (attribute_not_exists(parts) OR parts <= :parts))",
+      ConditionExpression:
+        "attribute_not_exists(pk) OR ((attribute_not_exists(#rv) AND seen < :seen) AND (attribute_not_exists(parts) OR parts <= :parts))",
+      ExpressionAttributeNames: { "#rv": "rv" },
       ExpressionAttributeValues: { ":seen": { N: "12" }, ":parts": { N: "6" } },
     });
     expect(input?.Item).toMatchObject({
