@@ -57,3 +57,4 @@ export { runningPid, stopProcess } from "./stack/processes.ts";
 export { componentNamed, startComponent } from "./stack/stack.ts";
 export { generatedName, resourceEnabled, stackIdOf } from "./template/intrinsics.ts";
 export { declaredTopics, tableInput } from "./template/provision.ts";
+export { functionPolicyStatements, type PolicyStatement } from "./template/iam.ts";

@@ -374,10 +374,10 @@ describe("template.yaml on AWS: region and overall series come from the rollup, 
     });
   });
 
-  it("lets RollupFunction read slices and put rollups on the table, and nothing more", () => {
+  it("lets RollupFunction read slices (one window as one snapshot: GetItem) and put rollups on the table, and nothing more", () => {
     const dynamodb = statementsOf("RollupFunction").filter((s) => [s.Action].flat().some((a) => a.startsWith("dynamodb:")));
     expect(dynamodb).toHaveLength(1);
-    expect([dynamodb[0]?.Action].flat().sort()).toEqual(["dynamodb:BatchGetItem", "dynamodb:PutItem"]);
+    expect([dynamodb[0]?.Action].flat().sort()).toEqual(["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:PutItem"]);
     expect(resolveValue(ctx, resources.RollupFunction?.Properties?.Policies, "RollupFunction")).not.toContain("index");
   });
 

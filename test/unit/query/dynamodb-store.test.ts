@@ -7,12 +7,13 @@ import {
   TransactionCanceledException,
 } from "@aws-sdk/client-dynamodb";
 import { mockClient } from "aws-sdk-client-mock";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { createQueryStore } from "#functions/query/dynamodb-store";
 import type { Metrics } from "#shared/aggregates/metrics";
 import { emptySlice, type SliceItem } from "#shared/aggregates/slices";
 import { marshalSlice, rollupKey, sliceKey } from "#shared/aggregates/table";
 import { partitionOfKey } from "#shared/kafka/partitioner";
+import { ungrantedDynamoDbRequests } from "#test/support/dynamodb-grants";
 import { metricsOf } from "#test/support/metrics";
 
 const m = metricsOf;
@@ -25,10 +26,17 @@ function slice(tp: string, values: Record<string, Metrics>): SliceItem {
 const figures = (orders: number, cents: number) =>
   marshalSlice(slice("sales-0", { "all#all": m(orders, cents) })).a?.M?.all as AttributeValue;
 
+/** Every stub of this file: what the store sent, checked against the function's template policy at the end. */
+const stubs: { calls(): { args: readonly unknown[] }[] }[] = [];
+// DynamoDB Local enforces no IAM: what the store sends must be what QueryFunction's policy grants on AWS.
+afterAll(() => expect(ungrantedDynamoDbRequests("QueryFunction", stubs)).toEqual([]));
+
 /** A real client whose sends aws-sdk-client-mock answers. */
 function dynamodb() {
   const client = new DynamoDBClient({ region: "eu-west-1" });
-  return { client, db: mockClient(client) };
+  const db = mockClient(client);
+  stubs.push(db);
+  return { client, db };
 }
 
 describe("the query store", () => {

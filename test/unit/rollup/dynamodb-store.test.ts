@@ -7,15 +7,24 @@ import {
   TransactGetItemsCommand,
 } from "@aws-sdk/client-dynamodb";
 import { mockClient } from "aws-sdk-client-mock";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { createRollupStore } from "#functions/rollup/dynamodb-store";
 import { rollupOf } from "#functions/rollup/rollup";
 import { rollupKey, sliceKey } from "#shared/aggregates/table";
+import { ungrantedDynamoDbRequests } from "#test/support/dynamodb-grants";
+
+/** Every stub of this file: what the store sent, checked against the function's template policy at the end. */
+const stubs: { calls(): { args: readonly unknown[] }[] }[] = [];
+// DynamoDB Local enforces no IAM: what the store sends must be what RollupFunction's policy grants on AWS.
+// The backfill (npm run rollups) scans with an operator's credentials, never the function.
+afterAll(() => expect(ungrantedDynamoDbRequests("RollupFunction", stubs, ["ScanCommand"])).toEqual([]));
 
 /** A real client whose sends aws-sdk-client-mock answers. */
 function dynamodb() {
   const client = new DynamoDBClient({ region: "eu-west-1" });
-  return { client, db: mockClient(client) };
+  const db = mockClient(client);
+  stubs.push(db);
+  return { client, db };
 }
 const batchGets = (db: ReturnType<typeof dynamodb>["db"]) =>
   db.commandCalls(BatchGetItemCommand).map((call) => call.args[0].input.RequestItems?.t);
