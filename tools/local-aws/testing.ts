@@ -55,6 +55,6 @@ export {
 export { chromiumCommand, installChromium, venvBin } from "./stack/install.ts";
 export { runningPid, stopProcess } from "./stack/processes.ts";
 export { componentNamed, startComponent } from "./stack/stack.ts";
+export { functionPolicyStatements, type PolicyStatement } from "./template/iam.ts";
 export { generatedName, resourceEnabled, stackIdOf } from "./template/intrinsics.ts";
 export { declaredTopics, tableInput } from "./template/provision.ts";
-export { functionPolicyStatements, type PolicyStatement } from "./template/iam.ts";
