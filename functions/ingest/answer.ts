@@ -34,19 +34,25 @@ interface Packed {
  * unknown, or a recovery found records written under another partition count). Never throws.
  */
 export function packAnswer(accepted: IngestAccepted, keys: readonly string[], partitions: number | undefined): string {
-  const whole = JSON.stringify(accepted);
-  if (partitions === undefined || accepted.records.length !== keys.length) return whole;
-  const runs = new Map<number, [string, number][]>();
+  // Runs on every keyed 202: the whole answer is serialised only when it is the one kept, and
+  // each offset is parsed once (a run's next offset is carried along, not recomputed).
+  if (partitions === undefined || accepted.records.length !== keys.length) return JSON.stringify(accepted);
+  const runs = new Map<number, { readonly runs: [string, number][]; next: bigint }>();
   for (const [index, record] of accepted.records.entries()) {
     const key = keys[index];
-    if (record.index !== index || key === undefined || partitionOfKey(key, partitions) !== record.partition) return whole;
-    const partitionRuns = runs.get(record.partition) ?? [];
-    runs.set(record.partition, partitionRuns);
-    const last = partitionRuns.at(-1);
-    if (last !== undefined && BigInt(last[0]) + BigInt(last[1]) === BigInt(record.offset)) last[1] += 1;
-    else partitionRuns.push([record.offset, 1]);
+    if (record.index !== index || key === undefined || partitionOfKey(key, partitions) !== record.partition)
+      return JSON.stringify(accepted);
+    const offset = BigInt(record.offset);
+    const held = runs.get(record.partition);
+    const last = held?.runs.at(-1);
+    if (held === undefined) runs.set(record.partition, { runs: [[record.offset, 1]], next: offset + 1n });
+    else {
+      if (last !== undefined && held.next === offset) last[1] += 1;
+      else held.runs.push([record.offset, 1]);
+      held.next = offset + 1n;
+    }
   }
-  const packed: Packed = { v: 2, c: accepted.correlationId, n: partitions, p: [...runs.entries()] };
+  const packed: Packed = { v: 2, c: accepted.correlationId, n: partitions, p: [...runs].map(([partition, { runs }]) => [partition, runs]) };
   return JSON.stringify(packed);
 }
 
