@@ -1,11 +1,13 @@
+import { basename } from "node:path";
 import { localStackContext, samFunctions } from "@sales-stream-analytics/local-aws";
 import { bundleComposition } from "@sales-stream-analytics/local-aws/testing";
 import { describe, expect, it } from "vitest";
 
-// What template.yaml leaves out of a bundle (BuildProperties.External) is not in the deployment
-// package: on Lambda a load of it would get the runtime's own SDK, a version no test ran. So the
-// template may leave out only what Lambda never loads, and nothing of it may load while the bundle
-// is evaluated at init (each is behind an import() that runs only on a path Lambda does not take). The bundles
+// What template.yaml leaves out of a bundle (BuildProperties.External) is not in that bundle. A
+// package left out is not in the deployment package either: on Lambda a load of it would get the
+// runtime's own SDK, a version no test ran, so the template leaves out only what Lambda never
+// loads (behind an import() on a path Lambda does not take). A relative path left out is another
+// entry point of the same function, built beside the handler. Nothing left out loads at init. The bundles
 // integration test loads each bundle alone, without node_modules, and invokes it.
 const functions = samFunctions(localStackContext());
 const withExternals = functions.filter((fn) => (fn.buildProperties.External ?? []).length > 0);
@@ -16,6 +18,10 @@ describe("what template.yaml leaves out of the bundles (External)", () => {
       const { externals } = await bundleComposition(fn);
       expect(externals.length, `${fn.logicalId} declares External but its bundle leaves nothing out`).toBeGreaterThan(0);
       expect(externals.filter((imp) => imp.atInit)).toEqual([]);
+      const entryFiles = (fn.buildProperties.EntryPoints ?? []).map((entry) => `./${basename(entry).replace(/\.ts$/, ".js")}`);
+      const beside = fn.buildProperties.External?.filter((name) => name.startsWith(".")) ?? [];
+      for (const name of beside)
+        expect(entryFiles, `${name} is left out of ${fn.logicalId} but is not one of its entry points`).toContain(name);
     });
   }
 
