@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { isBuiltin } from "node:module";
-import { join, relative, resolve } from "node:path";
+import { basename, join, relative, resolve } from "node:path";
 import { build, version as esbuildVersion, type Loader } from "esbuild";
 import { paths } from "../stack/settings.ts";
 import type { SamFunction } from "../template/functions.ts";
@@ -194,6 +194,10 @@ export interface BundleComposition {
    * (reached from the entry point without an import()) and it is not itself an import().
    */
   readonly externals: readonly { readonly path: string; readonly importer: string; readonly kind: string; readonly atInit: boolean }[];
+  /** Bytes of the output whose inputs are reached without an import() (evaluated as far as the code at init asks); the rest is only parsed. */
+  readonly initBytes: number;
+  /** The outputs of the function's other entry points (files beside the handler's), by file name. */
+  readonly otherEntries: readonly { readonly file: string; readonly bytes: number }[];
 }
 
 /**
@@ -229,7 +233,13 @@ export async function bundleComposition(fn: SamFunction): Promise<BundleComposit
         .filter((imp) => imp.external === true && !isBuiltin(imp.path))
         .map((imp) => ({ path: imp.path, importer, kind: imp.kind, atInit: atInit.has(importer) && imp.kind !== "dynamic-import" })),
     );
-  return { bytes: output.bytes, parts, externals };
+  const initBytes = Object.entries(output.inputs)
+    .filter(([input]) => atInit.has(input))
+    .reduce((sum, [, { bytesInOutput }]) => sum + bytesInOutput, 0);
+  const otherEntries = Object.entries(result.metafile?.outputs ?? {})
+    .filter(([, out]) => out.entryPoint !== undefined && out !== output)
+    .map(([file, out]) => ({ file: basename(file), bytes: out.bytes }));
+  return { bytes: output.bytes, parts, externals, initBytes, otherEntries };
 }
 
 let workerBuild: Promise<string> | undefined;
