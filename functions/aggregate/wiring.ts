@@ -2,9 +2,7 @@ import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { MSKEvent } from "aws-lambda";
 import { GlueAvroDecoder } from "#shared/avro/codec";
 import { dynamoDbClient } from "#shared/clients/dynamodb";
-import { s3Client } from "#shared/clients/s3";
 import { schemaRegistry } from "#shared/clients/schema-registry";
-import { sqsClient } from "#shared/clients/sqs";
 import { correlationIdsOf } from "#shared/kafka/headers";
 import { type Instruments, lambdaHandler } from "#shared/lambda/handler";
 import { lazy } from "#shared/lambda/lazy";
@@ -12,7 +10,6 @@ import { metricsFor } from "#shared/observability/metrics";
 import { observability } from "#shared/observability/powertools";
 import { currentSalesSchema, type Sale } from "#shared/sales/schema";
 import type { config } from "./config.ts";
-import type { DeadLetter } from "./dead-letters.ts";
 import { createAggregateStore, type RequestCounts } from "./dynamodb-store.ts";
 import { type BatchDeps, type BatchSummary, type KafkaEventRecord, processBatch } from "./process-batch.ts";
 
@@ -54,20 +51,16 @@ export function createHandler(deps: AggregateDeps) {
 /** The real deps for `settings` (the function's config): DynamoDB, Glue, and SQS/S3 for dead letters. Cannot fail. */
 export function productionDeps(settings: typeof config): AggregateDeps {
   const { logger, tracer } = observability("aggregate");
-  const sqs = sqsClient(tracer);
-  const s3 = s3Client(tracer);
-  // SQS, S3 and the sender load only for a batch with poison records, once per container.
-  const sender = lazy(async () => {
-    const [sqsClient, s3Client, { sendDeadLetters }] = await Promise.all([sqs(), s3(), import("./dead-letters.ts")]);
-    const sink = {
-      sqs: sqsClient,
+  // SQS, S3 and the sender load only for a batch with poison records, once per container: they
+  // are a bundle of their own (template.yaml EntryPoints), left out of this one (External), so
+  // the import names the built file (.js), which sits beside this bundle.
+  const sender = lazy(async () =>
+    (await import("./dead-letter-sink.js")).deadLetterSender(tracer, {
       queueUrl: settings.deadLetterQueueUrl,
-      s3: s3Client,
       bucket: settings.deadLetterBucket,
       prefix: settings.deadLetterPrefix,
-    };
-    return (letters: readonly DeadLetter[]) => sendDeadLetters(sink, letters);
-  });
+    }),
+  );
   return {
     logger,
     tracer,

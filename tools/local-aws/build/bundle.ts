@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { join, relative, resolve } from "node:path";
+import { isBuiltin } from "node:module";
+import { basename, join, relative, resolve } from "node:path";
 import { build, version as esbuildVersion, type Loader } from "esbuild";
 import { paths } from "../stack/settings.ts";
 import type { SamFunction } from "../template/functions.ts";
@@ -186,18 +187,32 @@ export interface BundleComposition {
   readonly bytes: number;
   /** Largest first. */
   readonly parts: readonly { readonly name: string; readonly bytes: number }[];
+  /**
+   * Each import the bundle leaves to the runtime (the template's External; not Node's built-ins):
+   * what it names, which input holds it, how (`dynamic-import`, `require-call`,
+   * `import-statement`), and whether it loads at init: its input is evaluated when the bundle is
+   * (reached from the entry point without an import()) and it is not itself an import().
+   */
+  readonly externals: readonly { readonly path: string; readonly importer: string; readonly kind: string; readonly atInit: boolean }[];
+  /** Bytes of the output whose inputs are reached without an import() (evaluated as far as the code at init asks); the rest is only parsed. */
+  readonly initBytes: number;
+  /** The outputs of the function's other entry points (files beside the handler's), by file name. */
+  readonly otherEntries: readonly { readonly file: string; readonly bytes: number }[];
 }
 
 /**
- * The function's bundle as esbuild's metafile describes it (the same options as buildFunction),
- * its output bytes grouped by package or by the project's folder, so a reader sees where the
- * weight is. Writes nothing. Throws with esbuild's messages when the bundle does not build.
+ * The function's handler bundle as esbuild's metafile describes it (the same options as
+ * buildFunction; the output of its first entry point, the handler's), its output bytes grouped
+ * by package or by the project's folder, so a reader sees where the weight is. Writes nothing.
+ * Throws with esbuild's messages when the bundle does not build.
  */
 export async function bundleComposition(fn: SamFunction): Promise<BundleComposition> {
   const { options } = esbuildOptions(fn);
   const result = await build({ ...options, write: false, outdir: join(buildRoot, ".composition") });
-  const output = Object.values(result.metafile?.outputs ?? {}).find((out) => out.entryPoint !== undefined);
-  if (output === undefined) throw new Error(`${fn.logicalId}: esbuild reported no output for its entry point`);
+  const handlerEntry = options.entryPoints[0];
+  const outputs = Object.values(result.metafile?.outputs ?? {});
+  const output = outputs.find((out) => out.entryPoint === handlerEntry);
+  if (output === undefined) throw new Error(`${fn.logicalId}: esbuild reported no output for its entry point ${handlerEntry}`);
   const byPart = new Map<string, number>();
   for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
     const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input)?.[1];
@@ -205,7 +220,26 @@ export async function bundleComposition(fn: SamFunction): Promise<BundleComposit
     byPart.set(name, (byPart.get(name) ?? 0) + bytesInOutput);
   }
   const parts = [...byPart].map(([name, bytes]) => ({ name, bytes })).sort((a, b) => b.bytes - a.bytes);
-  return { bytes: output.bytes, parts };
+  const inputs = result.metafile?.inputs ?? {};
+  // Inputs evaluated with the bundle: reached from the entry point by static imports and require().
+  const atInit = new Set<string>([handlerEntry as string]);
+  for (const input of atInit) {
+    for (const imp of inputs[input]?.imports ?? []) if (!imp.external && imp.kind !== "dynamic-import") atInit.add(imp.path);
+  }
+  const externals = Object.entries(inputs)
+    .filter(([input]) => input in output.inputs)
+    .flatMap(([importer, { imports }]) =>
+      imports
+        .filter((imp) => imp.external === true && !isBuiltin(imp.path))
+        .map((imp) => ({ path: imp.path, importer, kind: imp.kind, atInit: atInit.has(importer) && imp.kind !== "dynamic-import" })),
+    );
+  const initBytes = Object.entries(output.inputs)
+    .filter(([input]) => atInit.has(input))
+    .reduce((sum, [, { bytesInOutput }]) => sum + bytesInOutput, 0);
+  const otherEntries = Object.entries(result.metafile?.outputs ?? {})
+    .filter(([, out]) => out.entryPoint !== undefined && out !== output)
+    .map(([file, out]) => ({ file: basename(file), bytes: out.bytes }));
+  return { bytes: output.bytes, parts, externals, initBytes, otherEntries };
 }
 
 let workerBuild: Promise<string> | undefined;
