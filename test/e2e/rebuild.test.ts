@@ -1,19 +1,15 @@
-import { randomUUID } from "node:crypto";
 import { type AttributeValue, BatchWriteItemCommand, ScanCommand } from "@aws-sdk/client-dynamodb";
-import { LocalRuntime, localClients, samFunctions, startTrino, trinoQuery } from "@sales-stream-analytics/local-aws";
+import { localClients, startTrino } from "@sales-stream-analytics/local-aws";
 import { stopProcess } from "@sales-stream-analytics/local-aws/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { describeRebuild, type RebuildSummary, rebuild } from "#functions/aggregate/rebuild";
-import type { RebuildRequest } from "#functions/aggregate/rebuild-core";
-import { aggregationSettingsSpec } from "#functions/aggregate/settings";
+import { describeRebuild, type RebuildSummary } from "#functions/aggregate/rebuild";
 import { unmarshalSlice } from "#shared/aggregates/table";
-import { integer, loadConfig, text } from "#shared/config/env";
 import { bigCentsOf, formatCents } from "#shared/money/cents";
-import type { Sale } from "#shared/sales/schema";
 import { parseWindows, type WindowSpec } from "#shared/windows/windows";
 import { tableFigures } from "#test/support/aggregates";
-import { postSales, request } from "#test/support/http";
+import { request } from "#test/support/http";
 import { eventually } from "#test/support/pipeline";
+import { startRebuildStack } from "#test/support/rebuild-stack";
 import { expectedFromSlices, rollupFigures } from "#test/support/rollups";
 import { sampleSales } from "#tools/sales/generator";
 
@@ -36,65 +32,11 @@ afterAll(async () => {
   if (trinoState === "started") await stopProcess("trino");
 }, 120_000);
 
-/** A private copy of the stack, and what a rebuild of it needs. */
-async function stackCopy() {
-  const runtime = await LocalRuntime.start({ namespace: `rb-${randomUUID().slice(0, 6)}`, apiPort: 0, log: () => undefined });
-  const environment = (id: string) => samFunctions(runtime.context).find((fn) => fn.logicalId === id)?.environment ?? {};
-  const settings = loadConfig(aggregationSettingsSpec, environment("AggregateFunction"));
-  const query = loadConfig({ topic: text("SALES_TOPIC"), partitions: integer("SALES_TOPIC_PARTITIONS", 6) }, environment("QueryFunction"));
-  const table = runtime.resourceName("AggregatesTable");
-  const schema = runtime.resourceName("LakeDatabase");
-  const tables = { raw: runtime.resourceName("SalesTable"), once: runtime.resourceName("SalesOnceView") };
-  const sql = async (text: string) => (await trinoQuery(text, { schema })).rows;
-  const post = async (sales: readonly Sale[]) => {
-    for (let i = 0; i < sales.length; i += 200) {
-      const response = await postSales(runtime.apiUrl, sales.slice(i, i + 200));
-      expect(response.status, await response.text()).toBe(202);
-    }
-  };
-  /** Waits until the live path counted `count` sales (the all-time window counts every sale, however late). */
-  const counted = async (count: number) => {
-    const ok = await eventually(async () => {
-      const body = (await (await request(`${runtime.apiUrl}/series/all/all?window=all`)).json()) as { total: { orders: number } };
-      return body.total?.orders >= count;
-    }, 180_000);
-    expect(ok, `the live path counted ${count} sales`).toBe(true);
-  };
-  /** Waits until the lake holds `count` sales, each once. */
-  const landed = async (count: number, from: number, to: number) => {
-    const ok = await eventually(
-      async () => {
-        await runtime.firehoses[0]?.flush();
-        const dates = [from, to].map((ms) => `'${new Date(ms).toISOString().slice(0, 10)}'`);
-        const [row] = await sql(`SELECT count(*) FROM ${tables.once} WHERE dt BETWEEN ${dates[0]} AND ${dates[1]}`);
-        return Number(row?.[0]) >= count;
-      },
-      180_000,
-      2_000,
-    );
-    expect(ok, `the lake holds ${count} sales`).toBe(true);
-  };
-  const run = (req: Omit<RebuildRequest, "reason"> & { reason?: string }, extra: { pollMs?: number; lakeWaitMs?: number } = {}) =>
-    rebuild(
-      { reason: req.restate ? "restated: late sales folded in" : "rebuilt", ...req },
-      {
-        dynamodb,
-        table,
-        lake: { rows: sql },
-        tables,
-        settings,
-        topic: query.topic,
-        partitions: query.partitions,
-        // Small blocks, so the watermark's prefix over blocks is exercised, not only the running max in one.
-        blockSize: 7,
-        pollMs: extra.pollMs ?? 1_000,
-        lakeWaitMs: extra.lakeWaitMs ?? 120_000,
-        onProgress: (p) =>
-          step(`rebuild ${p.window} round ${p.round}: ${p.done}/${p.instances}, ${p.rebuilt} rebuilt, ${p.deferred} deferred`),
-      },
-    );
-  return { runtime, settings, table, tables, sql, post, counted, landed, run };
-}
+/** A private copy of the stack; its rebuild's progress as timestamped lines. */
+const stackCopy = () =>
+  startRebuildStack((p) =>
+    step(`rebuild ${p.window} round ${p.round}: ${p.done}/${p.instances}, ${p.rebuilt} rebuilt, ${p.deferred} deferred`),
+  );
 
 /** Deletes the slices a predicate picks (every partition's); resolves how many. */
 async function deleteSlices(table: string, pick: (window: string, start: number) => boolean): Promise<number> {
