@@ -107,7 +107,7 @@ const summary = await rebuild(
     lakeWaitMs,
     onProgress: (p) =>
       console.error(
-        `  ${p.window} round ${p.round}: ${p.done}/${p.instances} windows, ${p.rebuilt} rebuilt, ${p.unchanged} unchanged, ${p.deferred} deferred, ${p.groups} groups read`,
+        `  ${p.window} round ${p.round}: ${p.done}/${p.instances} windows, ${p.rebuilt} rebuilt, ${p.unchanged} unchanged, ${p.deferred} deferred (${p.deferredBy.live} live past the cut, ${p.deferredBy.lake} lake behind, ${p.deferredBy.conflict} conflicts), ${p.groups} groups read`,
       ),
   },
 );

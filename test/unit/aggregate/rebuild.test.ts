@@ -179,9 +179,14 @@ describe("runRebuild", () => {
     });
     const engine = lake([[1, "Japan", T0 + H, null, 2, "2.00", "1.00", "1.00", 3]]);
     const summary = await runRebuild(request, ports(engine, store));
-    expect(summary.deferred.map((d) => d.start)).toEqual([T0, T0 + H]);
+    expect(summary.deferred.map((d) => [d.start, d.reason])).toEqual([
+      [T0, "live"],
+      [T0 + H, "lake"],
+    ]);
     expect(summary.rounds).toBeGreaterThan(1);
-    expect(describeRebuild(summary, 0).join("\n")).toContain("deferred: 1h 2022-08-01T00:00:00.000Z");
+    const lines = describeRebuild(summary, 0).join("\n");
+    expect(lines).toContain("deferred: 1h 2022-08-01T00:00:00.000Z (live sales arrived in it after the rebuild began; run again)");
+    expect(lines).toContain("deferred: 1h 2022-08-01T01:00:00.000Z (the lake holds fewer of its sales than the live path counted");
   });
 
   it("reads again and retries when a live write lands between its read and its transaction", async () => {
