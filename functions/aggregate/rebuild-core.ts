@@ -69,6 +69,13 @@ export interface RebuildPorts {
   readonly blockSize?: number;
   /** How long deferred window instances are tried again (default 15 min: past Firehose's longest buffer interval). */
   readonly lakeWaitMs?: number;
+  /**
+   * The lake's first date (epoch ms of a UTC midnight; undefined when it holds no rows), found
+   * without listing every date partition projection spans (./rebuild.ts: firstLakeDate). The
+   * all-time window's read starts there; without it, it names every date since 1970, each one an
+   * S3 listing for the engine (measured in docs/rebuild.md).
+   */
+  readonly firstLakeDate?: () => Promise<number | undefined>;
   /** Pause between looks at the lake (default 15 s). */
   readonly pollMs?: number;
   readonly now?: () => number;
@@ -321,10 +328,12 @@ async function rebuildSpec(
     }
   };
 
-  if (byPartition.size > 0) {
+  // The all-time window holds every sale the lake has: from its first date on (none: no read).
+  const from = spec.unbounded && ports.firstLakeDate !== undefined ? await ports.firstLakeDate() : first;
+  if (byPartition.size > 0 && from !== undefined) {
     const read: LakeRead = {
       spec,
-      from: first,
+      from,
       to: spec.unbounded ? Number.POSITIVE_INFINITY : last + spec.sizeMs,
       latenessMs,
       cuts: byPartition,

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { LocalRuntime, localClients, samFunctions, trinoQuery } from "@sales-stream-analytics/local-aws";
 import { expect } from "vitest";
 import type { AggregationSettings } from "#functions/aggregate/aggregate";
-import { type RebuildProgress, type RebuildSummary, rebuild } from "#functions/aggregate/rebuild";
+import { firstLakeDate, type RebuildProgress, type RebuildSummary, rebuild } from "#functions/aggregate/rebuild";
 import type { RebuildRequest } from "#functions/aggregate/rebuild-core";
 import { aggregationSettingsSpec } from "#functions/aggregate/settings";
 import { integer, loadConfig, text } from "#shared/config/env";
@@ -35,7 +35,7 @@ export interface RebuildStack {
  * (startTrino). `onProgress` sees the rebuild's progress. Throws when the local stack refuses.
  */
 export async function startRebuildStack(onProgress?: (progress: RebuildProgress) => void): Promise<RebuildStack> {
-  const { dynamodb } = localClients();
+  const clients = localClients();
   const runtime = await LocalRuntime.start({ namespace: `rb-${randomUUID().slice(0, 6)}`, apiPort: 0, log: () => undefined });
   const environment = (id: string) => samFunctions(runtime.context).find((fn) => fn.logicalId === id)?.environment ?? {};
   const settings = loadConfig(aggregationSettingsSpec, environment("AggregateFunction"));
@@ -80,7 +80,7 @@ export async function startRebuildStack(onProgress?: (progress: RebuildProgress)
       rebuild(
         { reason: req.restate ? "restated: late sales folded in" : "rebuilt", ...req },
         {
-          dynamodb,
+          dynamodb: clients.dynamodb,
           table,
           lake: { rows: sql },
           tables,
@@ -91,6 +91,7 @@ export async function startRebuildStack(onProgress?: (progress: RebuildProgress)
           blockSize: 7,
           pollMs: extra.pollMs ?? 1_000,
           lakeWaitMs: extra.lakeWaitMs ?? 120_000,
+          firstLakeDate: firstLakeDate(clients, { database: schema, table: tables.raw }),
           ...(onProgress !== undefined && { onProgress }),
         },
       ),
