@@ -1,8 +1,10 @@
 import { parseArgs } from "node:util";
 import { AthenaClient } from "@aws-sdk/client-athena";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { GlueClient } from "@aws-sdk/client-glue";
+import { S3Client } from "@aws-sdk/client-s3";
 import { localClients, physicalName, startTrino, trinoQuery, up } from "@sales-stream-analytics/local-aws";
-import { athenaEngine, describeRebuild, rebuild } from "#functions/aggregate/rebuild";
+import { athenaEngine, describeRebuild, firstLakeDate, rebuild } from "#functions/aggregate/rebuild";
 import type { LakeEngine } from "#functions/aggregate/rebuild-core";
 import { aggregationSettingsSpec } from "#functions/aggregate/settings";
 import { integer, loadConfig, text } from "#shared/config/env";
@@ -63,14 +65,17 @@ let dynamodb: DynamoDBClient;
 let lake: LakeEngine;
 let table: string;
 let tables: { raw: string; once: string };
+let lakeStart: () => Promise<number | undefined>;
 if (values.local) {
   await up();
   await startTrino();
-  dynamodb = localClients().dynamodb;
+  const clients = localClients();
+  dynamodb = clients.dynamodb;
   table = String(stack.environment("AggregateFunction").AGGREGATES_TABLE);
   const schema = physicalName(stack.context, "LakeDatabase");
   tables = { raw: physicalName(stack.context, "SalesTable"), once: physicalName(stack.context, "SalesOnceView") };
   lake = { rows: async (sql) => (await trinoQuery(sql, { schema })).rows };
+  lakeStart = firstLakeDate(clients, { database: schema, table: tables.raw });
 } else {
   const { AggregatesTableName, LakeTable, LakeOnceView, LakeBucketName } = stack.outputs;
   if (AggregatesTableName === undefined || LakeTable === undefined || LakeOnceView === undefined)
@@ -79,6 +84,7 @@ if (values.local) {
   table = AggregatesTableName;
   const [database = "", raw = ""] = LakeTable.split(".");
   tables = { raw, once: LakeOnceView.split(".")[1] ?? "" };
+  lakeStart = firstLakeDate({ glue: new GlueClient({}), s3: new S3Client({}) }, { database, table: raw });
   lake = athenaEngine(new AthenaClient({}), {
     database,
     workGroup: values["athena-workgroup"] as string,
@@ -105,9 +111,10 @@ const summary = await rebuild(
     partitions: query.partitions,
     blockSize,
     lakeWaitMs,
+    firstLakeDate: lakeStart,
     onProgress: (p) =>
       console.error(
-        `  ${p.window} round ${p.round}: ${p.done}/${p.instances} windows, ${p.rebuilt} rebuilt, ${p.unchanged} unchanged, ${p.deferred} deferred, ${p.groups} groups read`,
+        `  ${p.window} round ${p.round}: ${p.done}/${p.instances} windows, ${p.rebuilt} rebuilt, ${p.unchanged} unchanged, ${p.deferred} deferred (${p.deferredBy.live} live past the cut, ${p.deferredBy.lake} lake behind, ${p.deferredBy.conflict} conflicts), ${p.groups} groups read`,
       ),
   },
 );

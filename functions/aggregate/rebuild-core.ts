@@ -69,12 +69,29 @@ export interface RebuildPorts {
   readonly blockSize?: number;
   /** How long deferred window instances are tried again (default 15 min: past Firehose's longest buffer interval). */
   readonly lakeWaitMs?: number;
+  /**
+   * The lake's first date (epoch ms of a UTC midnight; undefined when it holds no rows), found
+   * without listing every date partition projection spans (./rebuild.ts: firstLakeDate). The
+   * all-time window's read starts there; without it, it names every date since 1970, each one an
+   * S3 listing for the engine (measured in docs/rebuild.md).
+   */
+  readonly firstLakeDate?: () => Promise<number | undefined>;
   /** Pause between looks at the lake (default 15 s). */
   readonly pollMs?: number;
   readonly now?: () => number;
   readonly wait?: (ms: number) => Promise<void>;
   readonly onProgress?: (progress: RebuildProgress) => void;
 }
+
+/**
+ * Why a window instance was not swapped this round:
+ * - `live`: one of its stored slices applied an offset past the cut (live sales arrived in it
+ *   after the rebuild read the cuts), so its figures hold sales the rebuild did not read;
+ * - `lake`: the lake holds fewer of a partition's sales in it than the live path counted (Firehose
+ *   has not delivered them yet);
+ * - `conflict`: live writes changed its slices between the rebuild's read and its transaction, five times.
+ */
+export type DeferReason = "live" | "lake" | "conflict";
 
 export interface RebuildProgress {
   readonly window: string;
@@ -84,6 +101,8 @@ export interface RebuildProgress {
   readonly rebuilt: number;
   readonly unchanged: number;
   readonly deferred: number;
+  /** The deferred instances by reason. */
+  readonly deferredBy: Readonly<Record<DeferReason, number>>;
   readonly groups: number;
 }
 
@@ -102,8 +121,8 @@ export interface RebuildSummary {
   readonly rebuilt: number;
   /** Window instances whose figures the lake confirmed as stored: left alone. */
   readonly unchanged: number;
-  /** Window instances still ahead of the lake when the wait ran out (live sales kept arriving in them). */
-  readonly deferred: readonly { readonly window: string; readonly start: number }[];
+  /** Window instances not swapped when the wait ran out, with the reason of their last round. */
+  readonly deferred: readonly { readonly window: string; readonly start: number; readonly reason: DeferReason }[];
   /** Sales in the range, each once (the view). */
   readonly salesRead: number;
   /** Rows of the range delivered more than once (a retried Firehose delivery), dropped by the view. */
@@ -174,7 +193,7 @@ export async function runRebuild(request: RebuildRequest, ports: RebuildPorts): 
   const delivered = Number(countRow?.[0] ?? 0);
   const salesRead = Number(countRow?.[1] ?? 0);
 
-  let pending = request.windows.map((spec) => ({ spec, starts: undefined as Set<number> | undefined }));
+  let pending = request.windows.map((spec) => ({ spec, deferred: undefined as ReadonlyMap<number, DeferReason> | undefined }));
   let rebuilt = 0;
   let unchanged = 0;
   let groups = 0;
@@ -186,8 +205,9 @@ export async function runRebuild(request: RebuildRequest, ports: RebuildPorts): 
     const cut = await liveCuts(ports, topicPartitions);
     cuts = new Map(cut.offsets);
     const next: typeof pending = [];
-    for (const { spec, starts } of pending) {
-      const outcome = await rebuildSpec(spec, starts, request, ports, {
+    for (const { spec, deferred } of pending) {
+      const only = deferred === undefined ? undefined : new Set(deferred.keys());
+      const outcome = await rebuildSpec(spec, only, request, ports, {
         cuts: cut.offsets,
         latestEventTime: cut.latestEventTime,
         revision,
@@ -197,7 +217,7 @@ export async function runRebuild(request: RebuildRequest, ports: RebuildPorts): 
       unchanged += outcome.unchanged;
       groups += outcome.groups;
       changes.push(...outcome.changes);
-      if (outcome.deferred.size > 0) next.push({ spec, starts: outcome.deferred });
+      if (outcome.deferred.size > 0) next.push({ spec, deferred: outcome.deferred });
     }
     pending = next;
     if (pending.length === 0 || now() + pollMs > deadline) break;
@@ -206,7 +226,9 @@ export async function runRebuild(request: RebuildRequest, ports: RebuildPorts): 
   return {
     rebuilt,
     unchanged,
-    deferred: pending.flatMap(({ spec, starts }) => [...(starts ?? [])].map((start) => ({ window: spec.name, start }))),
+    deferred: pending.flatMap(({ spec, deferred }) =>
+      [...(deferred ?? [])].map(([start, reason]) => ({ window: spec.name, start, reason })),
+    ),
     salesRead,
     duplicatesDropped: delivered - salesRead,
     groups,
@@ -236,7 +258,7 @@ interface SpecOutcome {
   rebuilt: number;
   unchanged: number;
   groups: number;
-  deferred: Set<number>;
+  deferred: Map<number, DeferReason>;
   changes: ChangedFigure[];
 }
 
@@ -248,7 +270,7 @@ async function rebuildSpec(
   ports: RebuildPorts,
   round: { cuts: ReadonlyMap<string, number>; latestEventTime: number; revision: Revision; round: number },
 ): Promise<SpecOutcome> {
-  const outcome: SpecOutcome = { rebuilt: 0, unchanged: 0, groups: 0, deferred: new Set(), changes: [] };
+  const outcome: SpecOutcome = { rebuilt: 0, unchanged: 0, groups: 0, deferred: new Map(), changes: [] };
   const span = instancesOf(spec, request.from, request.to);
   const first = only === undefined ? span.first : Math.min(...only);
   const last = only === undefined ? span.last : Math.max(...only);
@@ -266,6 +288,11 @@ async function rebuildSpec(
       rebuilt: outcome.rebuilt,
       unchanged: outcome.unchanged,
       deferred: outcome.deferred.size,
+      deferredBy: {
+        live: [...outcome.deferred.values()].filter((reason) => reason === "live").length,
+        lake: [...outcome.deferred.values()].filter((reason) => reason === "lake").length,
+        conflict: [...outcome.deferred.values()].filter((reason) => reason === "conflict").length,
+      },
       groups: outcome.groups,
     });
 
@@ -301,10 +328,12 @@ async function rebuildSpec(
     }
   };
 
-  if (byPartition.size > 0) {
+  // The all-time window holds every sale the lake has: from its first date on (none: no read).
+  const from = spec.unbounded && ports.firstLakeDate !== undefined ? await ports.firstLakeDate() : first;
+  if (byPartition.size > 0 && from !== undefined) {
     const read: LakeRead = {
       spec,
-      from: first,
+      from,
       to: spec.unbounded ? Number.POSITIVE_INFINITY : last + spec.sizeMs,
       latenessMs,
       cuts: byPartition,
@@ -368,7 +397,7 @@ async function swapInstance(
   for (let attempt = 1; attempt <= 5; attempt++) {
     const stored = new Map((await ports.store.instance(spec.name, start, topicPartitions)).map((slice) => [slice.topicPartition, slice]));
     if ([...stored.values()].some((slice) => slice.offset > (round.cuts.get(slice.topicPartition) ?? -1))) {
-      outcome.deferred.add(start);
+      outcome.deferred.set(start, "live");
       return;
     }
     // The lake must hold at least what the live path counted in the instance (applied or late):
@@ -378,7 +407,7 @@ async function swapInstance(
       return all === undefined ? 0n : all.orders + all.late;
     };
     if (topicPartitions.some((tp) => counted(rebuilt.get(tp)) < counted(stored.get(tp)))) {
-      outcome.deferred.add(start);
+      outcome.deferred.set(start, "lake");
       return;
     }
     const before = new Map<string, Metrics>();
@@ -422,8 +451,14 @@ async function swapInstance(
       return;
     }
   }
-  outcome.deferred.add(start);
+  outcome.deferred.set(start, "conflict");
 }
+
+const deferNotes: Record<DeferReason, string> = {
+  live: "live sales arrived in it after the rebuild began",
+  lake: "the lake holds fewer of its sales than the live path counted: Firehose has not delivered them yet",
+  conflict: "live writes kept changing it during the swap",
+};
 
 /** The summary as lines for a person: counts, then the changed figures (old -> new, the first `limit`). Never throws. */
 export function describeRebuild(summary: RebuildSummary, seconds: number, limit = 200): string[] {
@@ -435,7 +470,7 @@ export function describeRebuild(summary: RebuildSummary, seconds: number, limit 
     `figures changed: ${summary.changes.length}`,
     ...summary.changes.slice(0, limit).map((c) => `  ${c.window} ${iso(c.start)} ${c.value}: ${show(c.before)} -> ${show(c.after)}`),
     ...(summary.changes.length > limit ? [`  ... and ${summary.changes.length - limit} more`] : []),
-    ...summary.deferred.map((d) => `  deferred: ${d.window} ${iso(d.start)} (live sales still arriving; run again)`),
+    ...summary.deferred.map((d) => `  deferred: ${d.window} ${iso(d.start)} (${deferNotes[d.reason]}; run again)`),
   ];
   return lines;
 }

@@ -22,7 +22,10 @@ export interface LakeTables {
 /** One read of the lake for one window spec. */
 export interface LakeRead {
   readonly spec: WindowSpec;
-  /** Event-time range to fold, epoch ms [from, to): the whole of every window instance rebuilt. */
+  /**
+   * Event-time range to fold, epoch ms [from, to): the whole of every window instance rebuilt. For
+   * the all-time window, `from` is the lake's first date (every sale is at or after it) and `to` is unused.
+   */
   readonly from: number;
   readonly to: number;
   /** The live rule's allowed lateness (ms); undefined to restate (late sales folded in). */
@@ -97,9 +100,10 @@ export function groupsSql(read: LakeRead, tables: LakeTables): string {
   const order = "GROUP BY 1, 2, 3, 4\nORDER BY bucket, kafka_partition, country, cutoff";
   // The all-time window never closes: no lateness to compute.
   if (latenessMs === undefined || spec.unbounded) {
-    // Partition projection lists every date named: the all-time window's run up to the latest sale only.
+    // Partition projection lists every date named: the all-time window's run from the lake's first
+    // date to the latest sale only.
     const dates = spec.unbounded
-      ? `s.dt BETWEEN '1970-01-01' AND ${date(Math.max(0, read.latestEventTime))}`
+      ? `s.dt BETWEEN ${date(from)} AND ${date(Math.max(from, read.latestEventTime))}`
       : `s.dt BETWEEN ${date(from)} AND ${date(to - 1)}`;
     return `WITH ${cutValues(read.cuts)},
 ranged AS (

@@ -1,16 +1,16 @@
-import { mkdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { paths } from "@sales-stream-analytics/local-aws";
-import { chromiumCommand, installChromium } from "@sales-stream-analytics/local-aws/testing";
-import puppeteer, { type Browser } from "puppeteer-core";
+import type { Browser } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pageConfig } from "#functions/dashboard/page";
 import { bigCentsOf, formatCents } from "#shared/money/cents";
 import { regionOf } from "#shared/sales/regions";
 import type { Sale } from "#shared/sales/schema";
 import { parseWindows } from "#shared/windows/windows";
+import { launchBrowser, saveScreenshot } from "#test/support/browser";
 import { request } from "#test/support/http";
 import { type PrivatePipeline, startPrivatePipeline } from "#test/support/private-pipeline";
 import { sampleSales } from "#tools/sales/generator";
@@ -25,14 +25,8 @@ let pipeline: PrivatePipeline;
 let browser: Browser;
 
 beforeAll(async () => {
-  await installChromium();
+  browser = await launchBrowser();
   pipeline = await startPrivatePipeline();
-  browser = await puppeteer.launch({
-    executablePath: chromiumCommand(),
-    headless: true,
-    // As root (CI, this box) chromium refuses to start with its sandbox.
-    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--lang=en-US"],
-  });
 }, 180_000);
 
 afterAll(async () => {
@@ -177,10 +171,7 @@ describe("the dashboard page", { timeout: 300_000 }, () => {
       await new Promise((resolve) => setTimeout(resolve, 1000));
       seen = await rendered();
     }
-    const dir = join(paths.stateRoot, "screenshots");
-    mkdirSync(dir, { recursive: true });
-    const file = join(dir, "dashboard.png");
-    await page.screenshot({ path: file, fullPage: true });
+    const file = await saveScreenshot(page, "dashboard");
     console.log(`dashboard screenshot: ${file}`);
     console.log(
       `dashboard shows: ${JSON.stringify({ ...seen, countries: seen.countries.slice(0, 3), regions: seen.regions.slice(0, 3) })}`,

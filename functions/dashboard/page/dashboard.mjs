@@ -78,12 +78,15 @@ function showStatus(board) {
   pill.className = `pill ${status}`;
   pill.textContent = board.basis === "final" ? `${status} · final` : status === "open" ? "open · running" : status;
   $("window-range").textContent =
-    `${board.window.name ?? state.window} · ${windowRange(board.window)}${board.basis === "latest closed" ? " (latest closed)" : ""}${revisedText(board.window.revised)}`;
+    `${board.window.name ?? state.window} · ${windowRange(board.window)}${board.basis === "latest closed" ? " (latest closed)" : ""}`;
+  const note = $("revised");
+  note.hidden = !board.window.revised;
+  note.textContent = revisedText(board.window.revised);
   $("completeness").textContent = completenessText(board.completeness);
 }
 
-/** " · revised <when>: <why>" for a window a rebuild replaced, "" otherwise. */
-const revisedText = (revised) => (revised ? ` · revised ${revised.at.slice(0, 16).replace("T", " ")} UTC: ${revised.reason}` : "");
+/** "revised <when> UTC: <why>" for a window a rebuild replaced, "" otherwise. */
+const revisedText = (revised) => (revised ? `revised ${revised.at.slice(0, 16).replace("T", " ")} UTC: ${revised.reason}` : "");
 
 /** The API's completeness report in words, whatever fields it has (lag in ms, partition lists or counts). */
 function completenessText(completeness) {
@@ -161,7 +164,7 @@ function drawChart(series, { dates }) {
       svg(
         "title",
         {},
-        `${hhmm(w.start)}–${hhmm(w.end)} UTC: ${w.orders} orders, ${w.sales}${w.status === "open" ? " (open)" : ""}${revisedText(w.revised)}`,
+        `${windowRange(w)}: ${w.orders} orders, ${w.sales}${w.status === "open" ? " (open)" : ""}${w.revised ? ` · ${revisedText(w.revised)}` : ""}`,
       ),
     );
     chart.append(rect);
@@ -172,6 +175,7 @@ function drawChart(series, { dates }) {
     }
   });
   $("chart").replaceChildren(chart);
+  $("revised-legend").hidden = !series.windows.some((w) => w.revised);
   const orders = series.windows.reduce((n, w) => n + w.orders, 0);
   $("series-total").textContent =
     series.total === null

@@ -1,4 +1,10 @@
-import { AthenaClient, GetQueryExecutionCommand, GetQueryResultsCommand, StartQueryExecutionCommand } from "@aws-sdk/client-athena";
+import {
+  AthenaClient,
+  GetQueryExecutionCommand,
+  GetQueryResultsCommand,
+  type GetQueryResultsCommandOutput,
+  StartQueryExecutionCommand,
+} from "@aws-sdk/client-athena";
 import {
   BatchGetItemCommand,
   DynamoDBClient,
@@ -7,11 +13,13 @@ import {
   TransactionCanceledException,
   TransactWriteItemsCommand,
 } from "@aws-sdk/client-dynamodb";
+import { GetTableCommand, GlueClient } from "@aws-sdk/client-glue";
+import { ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
 import { mockClient } from "aws-sdk-client-mock";
 import { describe, expect, it } from "vitest";
 import type { AggregationSettings } from "#functions/aggregate/aggregate";
 import { createRebuildStore } from "#functions/aggregate/dynamodb-store";
-import { athenaEngine, describeRebuild } from "#functions/aggregate/rebuild";
+import { athenaEngine, describeRebuild, firstLakeDate } from "#functions/aggregate/rebuild";
 import { RebuildError, type RebuildStore, runRebuild } from "#functions/aggregate/rebuild-core";
 import { grainOf, groupRecord, groupsSql } from "#functions/aggregate/rebuild-sql";
 import type { Metrics } from "#shared/aggregates/metrics";
@@ -21,7 +29,8 @@ import { parseWindows } from "#shared/windows/windows";
 
 const H = 3_600_000;
 const T0 = Date.parse("2022-08-01T00:00:00Z");
-const [hour, hopping, day] = parseWindows("1h,10m/5m,1d") as [
+const [hour, hopping, day, allTime] = parseWindows("1h,10m/5m,1d,all") as [
+  ReturnType<typeof parseWindows>[number],
   ReturnType<typeof parseWindows>[number],
   ReturnType<typeof parseWindows>[number],
   ReturnType<typeof parseWindows>[number],
@@ -73,6 +82,16 @@ describe("the rebuild's SQL", () => {
     expect(() =>
       groupsSql({ spec: hour, from: T0, to: T0 + H, latenessMs: 1, cuts: new Map(), latestEventTime: T0, blockSize: 1 }, tables),
     ).toThrow(/at least one partition/);
+  });
+
+  it("reads the all-time window from the lake's first date to the latest sale's, every sale whatever its lateness", () => {
+    const read = { spec: allTime, to: Number.POSITIVE_INFINITY, latenessMs: 600_000, cuts: new Map([[0, 9]]), blockSize: 1 };
+    const sql = groupsSql({ ...read, from: T0, latestEventTime: T0 + 50 * H }, tables);
+    expect(sql).toContain("s.dt BETWEEN '2022-08-01' AND '2022-08-03'");
+    expect(sql).toContain("CAST(NULL AS bigint) AS cutoff");
+    expect(sql).not.toContain("payment_date >=");
+    // Without the lake's first date (from 0), every date since 1970.
+    expect(groupsSql({ ...read, from: 0, latestEventTime: T0 }, tables)).toContain("s.dt BETWEEN '1970-01-01' AND '2022-08-01'");
   });
 
   it("turns a row into a record that stands for its sales, with the watermark that decides its lateness", () => {
@@ -179,9 +198,14 @@ describe("runRebuild", () => {
     });
     const engine = lake([[1, "Japan", T0 + H, null, 2, "2.00", "1.00", "1.00", 3]]);
     const summary = await runRebuild(request, ports(engine, store));
-    expect(summary.deferred.map((d) => d.start)).toEqual([T0, T0 + H]);
+    expect(summary.deferred.map((d) => [d.start, d.reason])).toEqual([
+      [T0, "live"],
+      [T0 + H, "lake"],
+    ]);
     expect(summary.rounds).toBeGreaterThan(1);
-    expect(describeRebuild(summary, 0).join("\n")).toContain("deferred: 1h 2022-08-01T00:00:00.000Z");
+    const lines = describeRebuild(summary, 0).join("\n");
+    expect(lines).toContain("deferred: 1h 2022-08-01T00:00:00.000Z (live sales arrived in it after the rebuild began; run again)");
+    expect(lines).toContain("deferred: 1h 2022-08-01T01:00:00.000Z (the lake holds fewer of its sales than the live path counted");
   });
 
   it("reads again and retries when a live write lands between its read and its transaction", async () => {
@@ -189,6 +213,18 @@ describe("runRebuild", () => {
     const summary = await runRebuild(request, ports(lake([[0, "India", T0, null, 1, "1.00", "1.00", "1.00", 1]]), store));
     expect(summary.rebuilt).toBe(1);
     expect(store.slices).toHaveLength(1);
+  });
+
+  it("reads the all-time window from the lake's first date, and not at all from an empty lake", async () => {
+    const all = { ...request, windows: [allTime] };
+    const engine = lake([[0, "India", 0, null, 2, "3.00", "1.00", "2.00", 4]]);
+    const summary = await runRebuild(all, { ...ports(engine, memoryStore([], { "sales-0": 4 })), firstLakeDate: async () => T0 - 24 * H });
+    expect(engine.sql.find((sql) => sql.includes("GROUP BY"))).toContain("s.dt BETWEEN '2022-07-31' AND '2022-08-03'");
+    expect([summary.rebuilt, summary.groups]).toEqual([1, 1]);
+    const empty = lake([[0, "India", 0, null, 2, "3.00", "1.00", "2.00", 4]]);
+    const none = await runRebuild(all, { ...ports(empty, memoryStore([], { "sales-0": 4 })), firstLakeDate: async () => undefined });
+    expect(empty.sql.filter((sql) => sql.includes("GROUP BY"))).toEqual([]);
+    expect([none.rebuilt, none.unchanged, none.groups]).toEqual([0, 1, 0]);
   });
 
   it("refuses more partitions than one transaction holds", async () => {
@@ -226,6 +262,65 @@ describe("the rebuild's AWS adapters", () => {
     });
     athena.on(GetQueryExecutionCommand).resolves({ QueryExecution: { Status: { State: "FAILED", StateChangeReason: "timeout" } } });
     await expect(engine.rows("SELECT 1")).rejects.toThrow(/q1 FAILED: timeout/);
+  });
+
+  it("pages an Athena answer of more than 1,000 rows, 1,000 a call, the header skipped once", async () => {
+    const client = new AthenaClient({ region: "eu-west-1" });
+    const athena = mockClient(client);
+    athena.on(StartQueryExecutionCommand).resolves({ QueryExecutionId: "q2" });
+    athena.on(GetQueryExecutionCommand).resolves({ QueryExecution: { Status: { State: "SUCCEEDED" } } });
+    const row = (i: number) => ({ Data: [{ VarCharValue: String(i) }] });
+    const pages: Omit<GetQueryResultsCommandOutput, "$metadata">[] = [
+      // The header, then rows 0..998; then rows 999..1998; then 1999..2499 (a row that reads like the header too).
+      { ResultSet: { Rows: [{ Data: [{ VarCharValue: "n" }] }, ...Array.from({ length: 999 }, (_, i) => row(i))] }, NextToken: "p2" },
+      { ResultSet: { Rows: Array.from({ length: 1000 }, (_, i) => row(999 + i)) }, NextToken: "p3" },
+      { ResultSet: { Rows: [...Array.from({ length: 500 }, (_, i) => row(1999 + i)), { Data: [{ VarCharValue: "n" }] }] } },
+    ];
+    let results = athena.on(GetQueryResultsCommand);
+    for (const page of pages) results = results.resolvesOnce(page);
+    const rows = await athenaEngine(client, { database: "lake", workGroup: "primary", wait: async () => undefined }).rows("SELECT n");
+    expect(rows).toHaveLength(2500);
+    expect(rows.slice(0, 2499).map((r) => Number(r[0]))).toEqual(Array.from({ length: 2499 }, (_, i) => i));
+    expect(rows[2499]).toEqual(["n"]);
+    const calls = athena.commandCalls(GetQueryResultsCommand).map((call) => call.args[0].input);
+    expect(calls).toEqual([
+      { QueryExecutionId: "q2", NextToken: undefined, MaxResults: 1000 },
+      { QueryExecutionId: "q2", NextToken: "p2", MaxResults: 1000 },
+      { QueryExecutionId: "q2", NextToken: "p3", MaxResults: 1000 },
+    ]);
+  });
+
+  it("finds the lake's first date with one S3 listing of the table's dt= folders, past names that are no date", async () => {
+    const glueClient = new GlueClient({ region: "eu-west-1" });
+    const s3Client = new S3Client({ region: "eu-west-1" });
+    const glue = mockClient(glueClient);
+    const s3 = mockClient(s3Client);
+    glue.on(GetTableCommand).resolves({
+      Table: { Name: "sales", Parameters: { "storage.location.template": "s3://lake-bucket/sales/dt=${dt}/" } },
+    });
+    s3.on(ListObjectsV2Command)
+      .resolvesOnce({ CommonPrefixes: [{ Prefix: "sales/dt=2021-03-01/" }], IsTruncated: true, NextContinuationToken: "x" })
+      .resolves({});
+    const first = firstLakeDate({ glue: glueClient, s3: s3Client }, { database: "lake", table: "sales" });
+    expect(await first()).toBe(Date.parse("2021-03-01T00:00:00Z"));
+    expect(s3.commandCalls(ListObjectsV2Command).map((c) => c.args[0].input)).toEqual([
+      { Bucket: "lake-bucket", Prefix: "sales/dt=", Delimiter: "/", ContinuationToken: undefined, MaxKeys: 1 },
+    ]);
+    expect(glue.commandCalls(GetTableCommand)[0]?.args[0].input).toEqual({ DatabaseName: "lake", Name: "sales" });
+
+    s3.reset();
+    s3.on(ListObjectsV2Command)
+      .resolvesOnce({ CommonPrefixes: [{ Prefix: "sales/dt=0-not-a-date/" }], IsTruncated: true, NextContinuationToken: "t2" })
+      .resolvesOnce({ CommonPrefixes: [{ Prefix: "sales/dt=2020-12-31/" }] });
+    expect(await first()).toBe(Date.parse("2020-12-31T00:00:00Z"));
+    expect(s3.commandCalls(ListObjectsV2Command)[1]?.args[0].input.ContinuationToken).toBe("t2");
+
+    s3.reset();
+    s3.on(ListObjectsV2Command).resolves({ KeyCount: 0 });
+    expect(await first()).toBeUndefined();
+
+    glue.on(GetTableCommand).resolves({ Table: { Name: "sales", Parameters: {} } });
+    await expect(first()).rejects.toThrow(/lake\.sales has no storage\.location\.template/);
   });
 
   it("reads progress and snapshots, and replaces a window instance in one conditional transaction", async () => {
