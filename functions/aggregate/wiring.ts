@@ -1,8 +1,8 @@
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { MSKEvent } from "aws-lambda";
 import { GlueAvroDecoder } from "#shared/avro/codec";
+import { currentVersionFirst } from "#shared/avro/current-version";
 import { dynamoDbClient } from "#shared/clients/dynamodb";
-import { schemaRegistry } from "#shared/clients/schema-registry";
 import { correlationIdsOf } from "#shared/kafka/headers";
 import { type Instruments, lambdaHandler } from "#shared/lambda/handler";
 import { lazy } from "#shared/lambda/lazy";
@@ -48,7 +48,7 @@ export function createHandler(deps: AggregateDeps) {
   });
 }
 
-/** The real deps for `settings` (the function's config): DynamoDB, Glue, and SQS/S3 for dead letters. Cannot fail. */
+/** The real deps for `settings` (the function's config): DynamoDB, Glue for other schema versions, and SQS/S3 for dead letters. Cannot fail. */
 export function productionDeps(settings: typeof config): AggregateDeps {
   const { logger, tracer } = observability("aggregate");
   // SQS, S3 and the sender load only for a batch with poison records, once per container: they
@@ -61,12 +61,18 @@ export function productionDeps(settings: typeof config): AggregateDeps {
       prefix: settings.deadLetterPrefix,
     }),
   );
+  // Glue's client loads only for a record of another schema version than the deployment's, the
+  // same way: a bundle of its own (glue-registry.js), imported on first need.
+  const glue = lazy(async () => (await import("./glue-registry.js")).glueSchemaRegistry(tracer));
   return {
     logger,
     tracer,
     metrics: metricsFor("aggregate"),
     batch: {
-      decoder: new GlueAvroDecoder<Sale>(schemaRegistry(tracer)(), currentSalesSchema),
+      decoder: new GlueAvroDecoder<Sale>(
+        currentVersionFirst({ id: settings.schemaVersionId, schema: currentSalesSchema }, glue),
+        currentSalesSchema,
+      ),
       store: createAggregateStore(dynamoDbClient(tracer, { maxAttempts: 6 })(), settings.table),
       deadLetter: async (letters) => (await sender())(letters),
       settings: {

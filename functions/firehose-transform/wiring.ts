@@ -1,11 +1,13 @@
 import { MetricUnit } from "@aws-lambda-powertools/metrics";
 import { GlueAvroDecoder } from "#shared/avro/codec";
+import { currentVersionFirst } from "#shared/avro/current-version";
 import type { SchemaSource } from "#shared/avro/registry";
-import { schemaRegistry } from "#shared/clients/schema-registry";
 import { type Instruments, lambdaHandler } from "#shared/lambda/handler";
+import { lazy } from "#shared/lambda/lazy";
 import { metricsFor } from "#shared/observability/metrics";
 import { observability } from "#shared/observability/powertools";
 import { currentSalesSchema, type Sale } from "#shared/sales/schema";
+import type { config } from "./config.ts";
 import { type FirehoseMskRecord, type TransformedRecord, transformRecords } from "./transform.ts";
 
 /** What the transform handler runs on; tests hand in a registry over a fake Glue, handler.ts the real one. */
@@ -39,8 +41,20 @@ export function createHandler(deps: TransformDeps) {
   });
 }
 
-/** The real deps: the Glue Schema Registry (the function has no settings of its own). Cannot fail. */
-export function productionDeps(): TransformDeps {
+/**
+ * The real deps for `settings` (the function's config): the deployment's schema version from the
+ * bundle, Glue for the others. Cannot fail.
+ */
+export function productionDeps(settings: typeof config): TransformDeps {
   const { logger, tracer } = observability("firehose-transform");
-  return { logger, tracer, metrics: metricsFor("firehose-transform"), registry: schemaRegistry(tracer)() };
+  // Glue's client loads only for a record of another schema version than the deployment's, once
+  // per container: a bundle of its own (template.yaml EntryPoints), left out of this one
+  // (External), so the import names the built file (.js), which sits beside this bundle.
+  const glue = lazy(async () => (await import("./glue-registry.js")).glueSchemaRegistry(tracer));
+  return {
+    logger,
+    tracer,
+    metrics: metricsFor("firehose-transform"),
+    registry: currentVersionFirst({ id: settings.schemaVersionId, schema: currentSalesSchema }, glue),
+  };
 }

@@ -35,3 +35,20 @@ export class RegistryUnavailableError extends AppError {
     super(message, { code: "SCHEMA_REGISTRY_UNAVAILABLE", retriable: true, status: 503, cause });
   }
 }
+
+const codecCodes: ReadonlySet<unknown> = new Set(Object.values(CodecErrorCode));
+
+/**
+ * A registry error thrown by another bundle as this bundle's class. The Glue registry is a bundle
+ * of its own (template.yaml EntryPoints) with its own copies of these classes, so `instanceof`
+ * (the error policy, shared/errors/disposition.ts) would take its unknown version for a bug and
+ * its outage for a non-retriable error. Same code, message and cause; anything else (a bug, a
+ * failed import) is returned as it is. Never throws.
+ */
+export function asLocalRegistryError(error: unknown): unknown {
+  if (error instanceof AppError || !(error instanceof Error)) return error;
+  const { code, details } = error as Error & { code?: unknown; details?: unknown };
+  if (code === "SCHEMA_REGISTRY_UNAVAILABLE") return new RegistryUnavailableError(error.message, error.cause);
+  if (codecCodes.has(code)) return new CodecError(code as CodecErrorCode, error.message, { cause: error.cause, details });
+  return error;
+}

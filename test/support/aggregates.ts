@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { type DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
-import { LocalFunction, localStackContext, samFunctions } from "@sales-stream-analytics/local-aws";
+import { deployedStackContext, LocalFunction, samFunctions } from "@sales-stream-analytics/local-aws";
 import type { AccessKeys } from "@sales-stream-analytics/local-aws/testing";
 import { addPartial, type Metrics } from "#shared/aggregates/metrics";
 import { unmarshalSlice } from "#shared/aggregates/table";
@@ -13,7 +13,9 @@ export {
   salesEncoders,
 } from "#tools/pipeline/aggregates";
 
-const ctx = localStackContext();
+// As deployed: the environment holds what only the provisioned stack knows (the schema version id
+// the decoders read from their bundle), as the local runtime gives it.
+const ctx = await deployedStackContext();
 
 /**
  * Every window of a table as comparable plain data, every partition's slice added up as the query

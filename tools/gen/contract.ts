@@ -411,10 +411,14 @@ export function replaceRegion(text: string, file: string, name: string, body: re
   return [...all.slice(0, begin + 1), ...indented, ...all.slice(end)].join("\n");
 }
 
+/** The functions given the newest version's id (template.yaml region "<name> schema version"): ingest writes with it, the others decode it without Glue. */
+export const schemaVersionUsers = ["ingest", "aggregate", "redshift udf", "firehose transform"] as const;
+
 function templateRegions(text: string, versions: readonly SchemaVersion[], columns: readonly LakeColumn[]): string {
   const [first, ...later] = versions as [SchemaVersion, ...SchemaVersion[]];
   const newest = versions[versions.length - 1] as SchemaVersion;
-  // Ingest writes with the newest version: its id, known once CloudFormation registered it.
+  // Ingest writes with the newest version, and the decoders read it from their bundle: its id,
+  // known once CloudFormation registered it from the same file as the bundled schema.
   const newestId = later.length === 0 ? "!GetAtt SalesSchema.InitialSchemaVersionId" : `!GetAtt SalesSchemaV${newest.version}.VersionId`;
   const columnList = (list: readonly LakeColumn[]) => list.flatMap((c) => [`  - Name: ${c.name}`, `    Type: ${c.type}`]);
   let out = replaceRegion(text, "template.yaml", "lake columns", ["Columns:", ...columnList(columns)]);
@@ -433,7 +437,8 @@ function templateRegions(text: string, versions: readonly SchemaVersion[], colum
     ...columnList([...columns, partitionColumn]).map((line) => `  ${line}`),
   ]);
   out = replaceRegion(out, "template.yaml", "sales schema v1", ["SchemaDefinition: >-", `  ${JSON.stringify(first.schema)}`]);
-  out = replaceRegion(out, "template.yaml", "ingest schema version", [`SALES_SCHEMA_VERSION_ID: ${newestId}`]);
+  for (const fn of schemaVersionUsers)
+    out = replaceRegion(out, "template.yaml", `${fn} schema version`, [`SALES_SCHEMA_VERSION_ID: ${newestId}`]);
   out = replaceRegion(out, "template.yaml", "schema version output", [`Value: ${newestId}`]);
   return replaceRegion(
     out,

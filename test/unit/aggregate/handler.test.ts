@@ -7,7 +7,9 @@ import type { DeadLetter } from "#functions/aggregate/dead-letters";
 import { type AggregateDeps, createHandler, productionDeps } from "#functions/aggregate/wiring";
 import { type SliceItem, type SliceRef, sliceId, type Watermark } from "#shared/aggregates/slices";
 import { GlueAvroDecoder } from "#shared/avro/codec";
+import { currentVersionFirst } from "#shared/avro/current-version";
 import { GlueSchemaRegistry } from "#shared/avro/registry";
+import { schemaKeyOf, uuidToKey } from "#shared/avro/wire-format";
 import { currentSalesSchema, type Sale, salesSchemaVersions } from "#shared/sales/schema";
 import { parseWindows } from "#shared/windows/windows";
 import { glueRegistry } from "#test/support/fakes/glue";
@@ -22,6 +24,7 @@ const glue = glueRegistry({ [v1Id]: salesSchemaVersions[0], [v2Id]: salesSchemaV
 /** The function's settings as its defaults give them (functions/aggregate/config.ts). */
 const settings = {
   table: "unit-aggregates",
+  schemaVersionId: v2Id,
   deadLetterQueueUrl: "http://127.0.0.1:1/123456789012/dead-letters",
   deadLetterBucket: "unit-lake",
   deadLetterPrefix: "dead-letters/aggregate/",
@@ -64,7 +67,11 @@ function deps(over: Partial<AggregateDeps["batch"]> = {}): AggregateDeps {
     ...instruments("aggregate"),
     batch: {
       ...production.batch,
-      decoder: new GlueAvroDecoder<Sale>(new GlueSchemaRegistry(glue.client), currentSalesSchema),
+      // As production: v2 (the deployment's version) from the bundle, the others from the fake Glue.
+      decoder: new GlueAvroDecoder<Sale>(
+        currentVersionFirst({ id: v2Id, schema: currentSalesSchema }, async () => new GlueSchemaRegistry(glue.client)),
+        currentSalesSchema,
+      ),
       store: memoryStore(),
       deadLetter: async (sent) => {
         letters.push(...sent);
@@ -81,6 +88,7 @@ let logs: ReturnType<typeof captureLogs>;
 beforeEach(() => {
   letters = [];
   glue.state.down = false;
+  glue.mock.resetHistory();
   logs = captureLogs();
   return () => logs.stop();
 });
@@ -136,6 +144,19 @@ describe("aggregate handler (MSK event source mapping)", () => {
     });
     await expect(createHandler(deps({ store: memoryStore({ failWrites: throttled }) }))(sample(), lambdaContext())).rejects.toBe(throttled);
   }, 20_000);
+
+  it("aggregates a batch of the deployment's schema version while the registry is down", async () => {
+    glue.state.down = true;
+    const event = sample();
+    const current = uuidToKey(v2Id);
+    const records = Object.fromEntries(
+      Object.entries(event.records).map(([tp, list]) => [tp, list.filter((r) => schemaKeyOf(Buffer.from(r.value, "base64")) === current)]),
+    );
+    const count = Object.values(records).flat().length;
+    expect(count).toBeGreaterThan(1);
+    await expect(createHandler(deps())({ ...event, records }, lambdaContext())).resolves.toMatchObject({ records: count, applied: count });
+    expect(glue.mock.calls()).toHaveLength(0);
+  });
 });
 
 // The production dead-letter path: the SDK clients are real, their send is answered in-process

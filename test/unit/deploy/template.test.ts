@@ -5,6 +5,7 @@ import { resourceEnabled } from "@sales-stream-analytics/local-aws/testing";
 import { describe, expect, it } from "vitest";
 import { awsReaders, ingestContainerBudget, ingestLimits } from "#shared/kafka/connection-budget";
 import { LAMBDA_INVOCATION_PAYLOAD_BYTES, MAX_DELIVERABLE_RECORD_BYTES, worstCaseEventBytes } from "#shared/kafka/record-size";
+import { currentSalesSchema } from "#shared/sales/schema";
 
 // What AWS would refuse or a reviewer would flag in template.yaml, checked on the template itself
 // (resolved as the local stack resolves it) rather than by deploying.
@@ -41,7 +42,10 @@ function handlerSource(functionId: string): string {
 }
 
 describe("template.yaml on AWS: schema registry access", () => {
-  const registryUsers = functionIds().filter((id) => /GlueSchemaRegistry|#shared\/clients\/schema-registry/.test(handlerSource(id)));
+  const registryUsers = functionIds().filter((id) =>
+    /GlueSchemaRegistry|#shared\/clients\/schema-registry|\.\/glue-registry\.js/.test(handlerSource(id)),
+  );
+  const bundledVersionUsers = functionIds().filter((id) => handlerSource(id).includes("currentVersionFirst("));
 
   it("finds the functions that talk to the schema registry", () => {
     expect(registryUsers.length).toBeGreaterThanOrEqual(3);
@@ -51,6 +55,30 @@ describe("template.yaml on AWS: schema registry access", () => {
     const getSchemaVersion = statementsOf(id).filter((statement) => grants(statement, "glue:GetSchemaVersion"));
     expect(getSchemaVersion.map((statement) => [statement.Resource].flat())).toContainEqual(["*"]);
   });
+
+  it("finds the functions that decode the deployment's version from their bundle", () => {
+    expect(bundledVersionUsers.sort()).toEqual(["AggregateFunction", "FirehoseTransformFunction", "RedshiftUdfFunction"]);
+  });
+
+  // A record whose id is SALES_SCHEMA_VERSION_ID is read with the bundled schema as its writer
+  // schema: right only while that id names a version registered from the very same definition.
+  it.each(["IngestFunction", ...bundledVersionUsers])(
+    "%s gets the id of the schema version registered from the bundled current schema",
+    (id) => {
+      const variables = (resources[id]?.Properties?.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables;
+      const ref = variables?.SALES_SCHEMA_VERSION_ID as { "Fn::GetAtt"?: [string, string] } | undefined;
+      const [resource = "", attribute] = ref?.["Fn::GetAtt"] ?? [];
+      const registered = resources[resource];
+      expect({ type: registered?.Type, attribute }, `${id}: SALES_SCHEMA_VERSION_ID must be a schema version's id`).toEqual(
+        registered?.Type === "AWS::Glue::Schema"
+          ? { type: "AWS::Glue::Schema", attribute: "InitialSchemaVersionId" }
+          : { type: "AWS::Glue::SchemaVersion", attribute: "VersionId" },
+      );
+      const definition = registered?.Properties?.SchemaDefinition;
+      expect(typeof definition).toBe("string");
+      expect(JSON.parse(definition as string)).toEqual(currentSalesSchema);
+    },
+  );
 });
 
 function dependsOn(id: string): string[] {

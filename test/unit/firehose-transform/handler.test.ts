@@ -3,9 +3,10 @@ import { mockClient } from "aws-sdk-client-mock";
 import { beforeEach, describe, expect, it } from "vitest";
 import type { FirehoseMskRecord } from "#functions/firehose-transform/transform";
 import { createHandler, productionDeps } from "#functions/firehose-transform/wiring";
+import { currentVersionFirst } from "#shared/avro/current-version";
 import { RegistryUnavailableError } from "#shared/avro/errors";
 import { GlueSchemaRegistry } from "#shared/avro/registry";
-import { salesSchemaVersions } from "#shared/sales/schema";
+import { currentSalesSchema, salesSchemaVersions } from "#shared/sales/schema";
 import { glueRegistry } from "#test/support/fakes/glue";
 import { captureLogs, EVENT_SCHEMA_VERSIONS, eventFile, instruments, lambdaContext } from "#test/support/lambda";
 
@@ -16,28 +17,50 @@ interface FirehoseEvent {
   deliveryStreamArn: string;
   records: FirehoseMskRecord[];
 }
-/** The handler as a new container makes it: a registry with an empty cache, over the fake Glue. */
-const coldHandler = () => createHandler({ ...instruments("firehose-transform"), registry: new GlueSchemaRegistry(glue.client) });
+/** The handler as a new container makes it: v2 (the deployment's version) from the bundle, the others from a registry with an empty cache over the fake Glue. */
+const coldHandler = () =>
+  createHandler({
+    ...instruments("firehose-transform"),
+    registry: currentVersionFirst({ id: v2Id, schema: currentSalesSchema }, async () => new GlueSchemaRegistry(glue.client)),
+  });
+/** The sample event's records of one schema version (bytes 2-17 of a Glue frame name it). */
+const recordsOf = (event: FirehoseEvent, id: string) =>
+  event.records.filter((r) => Buffer.from(r.kafkaRecordValue, "base64").subarray(2, 18).toString("hex") === id.replaceAll("-", ""));
 const handler = coldHandler();
 let logs: ReturnType<typeof captureLogs>;
 
 beforeEach(() => {
   glue.state.down = false;
+  glue.mock.resetHistory();
   logs = captureLogs();
   return () => logs.stop();
 });
 
 describe("firehose-transform handler", () => {
-  it("builds its production deps without calling Glue", () => {
-    // productionDeps makes its own GlueClient: every instance's send is watched.
-    const anyGlue = mockClient(GlueClient);
+  it("decodes records of the deployment's schema version with its production deps and no Glue call", async () => {
+    // productionDeps makes its own GlueClient (on first need): every instance's send is watched.
+    const anyGlue = mockClient(GlueClient).rejects(Object.assign(new Error("unreachable"), { name: "TimeoutError" }));
     try {
-      expect(productionDeps().registry).toBeInstanceOf(GlueSchemaRegistry);
+      const event = eventFile<FirehoseEvent>("firehose-msk-records.json");
+      const current = { ...event, records: recordsOf(event, v2Id) };
+      expect(current.records.length).toBeGreaterThan(1);
+      const { records } = await createHandler(productionDeps({ schemaVersionId: v2Id }))(current, lambdaContext());
+      expect(records.map((r) => r.result)).toEqual(current.records.map(() => "Ok"));
       expect(anyGlue.calls()).toHaveLength(0);
     } finally {
       anyGlue.restore();
     }
   });
+
+  it("decodes a batch of the deployment's version while Glue is down; one with an older version's record fails as before", async () => {
+    const cold = coldHandler();
+    glue.state.down = true;
+    const event = eventFile<FirehoseEvent>("firehose-msk-records.json");
+    const { records } = await cold({ ...event, records: recordsOf(event, v2Id) }, lambdaContext());
+    expect(records.every((r) => r.result === "Ok")).toBe(true);
+    expect(glue.mock.calls()).toHaveLength(0);
+    await expect(cold({ ...event, records: recordsOf(event, v1Id) }, lambdaContext())).rejects.toBeInstanceOf(RegistryUnavailableError);
+  }, 20_000);
 
   it("answers every record: Ok with a dt key for v1, v2 and zlib records, ProcessingFailed with its bytes for the unknown version", async () => {
     const event = eventFile<FirehoseEvent>("firehose-msk-records.json");
