@@ -1,21 +1,20 @@
 import { randomUUID } from "node:crypto";
 import { type DynamoDBClient, ScanCommand, type ScanCommandOutput } from "@aws-sdk/client-dynamodb";
 import { PutObjectCommand } from "@aws-sdk/client-s3";
-import { LocalRuntime, localClients, samFunctions, startTrino, trinoQuery, up } from "@sales-stream-analytics/local-aws";
+import { LocalRuntime, localClients, startTrino, trinoQuery, up } from "@sales-stream-analytics/local-aws";
 import { expandPrefix, firehoseStreams, stopProcess, toParquet } from "@sales-stream-analytics/local-aws/testing";
 import { createAggregateStore } from "#functions/aggregate/dynamodb-store";
 import { firstLakeDate, type RebuildSummary, rebuild } from "#functions/aggregate/rebuild";
 import type { LakeEngine } from "#functions/aggregate/rebuild-core";
-import { aggregationSettingsSpec } from "#functions/aggregate/settings";
 import { lakeJson, partitionKeysOf } from "#functions/firehose-transform/transform";
 import { addPartial, type Metrics } from "#shared/aggregates/metrics";
 import { unmarshalSlice } from "#shared/aggregates/table";
-import { integer, loadConfig, text } from "#shared/config/env";
 import { parseJsonKeepingNumbers } from "#shared/json/exact-numbers";
 import { partitionOfKey } from "#shared/kafka/partitioner";
 import { bigCentsOf } from "#shared/money/cents";
 import type { Sale } from "#shared/sales/schema";
 import { parseWindows, type WindowSpec, windowStarts } from "#shared/windows/windows";
+import { localRebuildTarget } from "#tools/rebuild-local";
 import { sampleSales } from "#tools/sales/generator";
 import { benchReport } from "./report.ts";
 
@@ -45,29 +44,26 @@ const LATE_BY = 2 * HOUR;
 await up();
 const trino = await startTrino();
 const clients = localClients();
+// A private copy without event sources: nothing but the rebuild writes its table.
 const runtime = await LocalRuntime.start({
-  namespace: `bench-${randomUUID().slice(0, 6)}`,
+  namespace: `rebuild-${randomUUID().slice(0, 6)}`,
   apiPort: 0,
   eventSources: false,
   log: () => undefined,
 });
 try {
-  const environment = (id: string) => samFunctions(runtime.context).find((fn) => fn.logicalId === id)?.environment ?? {};
-  const settings = loadConfig(aggregationSettingsSpec, environment("AggregateFunction"));
-  const query = loadConfig({ topic: text("SALES_TOPIC"), partitions: integer("SALES_TOPIC_PARTITIONS", 6) }, environment("QueryFunction"));
-  const table = runtime.resourceName("AggregatesTable");
-  const schema = runtime.resourceName("LakeDatabase");
-  const tables = { raw: runtime.resourceName("SalesTable"), once: runtime.resourceName("SalesOnceView") };
+  const { settings, table, schema, tables, ...query } = localRebuildTarget(runtime);
   const [stream] = firehoseStreams(runtime.context);
   if (stream === undefined) throw new Error("template.yaml has no delivery stream");
 
   // The seeded history, offsets in arrival order per partition (the topic's key is the country).
   const from = Date.UTC(2022, 7, 1);
   const to = from + days * DAY;
-  const sales: Sale[] = sampleSales(count, { seed: 26, startMs: from, meanGapMs: Math.floor((0.95 * days * DAY) / count) }).map((sale, i) =>
-    i % LATE_EVERY === LATE_EVERY - 1 && sale.payment_date - LATE_BY >= from
-      ? { ...sale, payment_date: sale.payment_date - LATE_BY }
-      : sale,
+  const sales: Sale[] = sampleSales(count, { seed: 26, startMs: from, meanGapMs: Math.floor((0.95 * days * DAY) / count) }).map(
+    (sale, i) =>
+      i % LATE_EVERY === LATE_EVERY - 1 && sale.payment_date - LATE_BY >= from
+        ? { ...sale, payment_date: sale.payment_date - LATE_BY }
+        : sale,
   );
   if (sales.some((sale) => sale.payment_date >= to)) throw new Error("the generator's sales run past the seeded range");
   const decimals = stream.columns.filter((column) => column.type.startsWith("decimal")).map((column) => column.name);
@@ -140,8 +136,7 @@ try {
         lake,
         tables,
         settings,
-        topic: query.topic,
-        partitions: query.partitions,
+        ...query,
         pollMs: 1_000,
         lakeWaitMs: 0,
         firstLakeDate: firstLakeDate(clients, { database: schema, table: tables.raw }),
