@@ -1,12 +1,11 @@
 import { randomUUID } from "node:crypto";
-import { LocalRuntime, localClients, samFunctions, trinoQuery } from "@sales-stream-analytics/local-aws";
+import { LocalRuntime, localClients, trinoQuery } from "@sales-stream-analytics/local-aws";
 import { expect } from "vitest";
 import type { AggregationSettings } from "#functions/aggregate/aggregate";
 import { firstLakeDate, type RebuildProgress, type RebuildSummary, rebuild } from "#functions/aggregate/rebuild";
 import type { RebuildRequest } from "#functions/aggregate/rebuild-core";
-import { aggregationSettingsSpec } from "#functions/aggregate/settings";
-import { integer, loadConfig, text } from "#shared/config/env";
 import type { Sale } from "#shared/sales/schema";
+import { localRebuildTarget } from "#tools/rebuild-local";
 import { postSales, request } from "./http.ts";
 import { eventually } from "./pipeline.ts";
 
@@ -37,12 +36,7 @@ export interface RebuildStack {
 export async function startRebuildStack(onProgress?: (progress: RebuildProgress) => void): Promise<RebuildStack> {
   const clients = localClients();
   const runtime = await LocalRuntime.start({ namespace: `rb-${randomUUID().slice(0, 6)}`, apiPort: 0, log: () => undefined });
-  const environment = (id: string) => samFunctions(runtime.context).find((fn) => fn.logicalId === id)?.environment ?? {};
-  const settings = loadConfig(aggregationSettingsSpec, environment("AggregateFunction"));
-  const query = loadConfig({ topic: text("SALES_TOPIC"), partitions: integer("SALES_TOPIC_PARTITIONS", 6) }, environment("QueryFunction"));
-  const table = runtime.resourceName("AggregatesTable");
-  const schema = runtime.resourceName("LakeDatabase");
-  const tables = { raw: runtime.resourceName("SalesTable"), once: runtime.resourceName("SalesOnceView") };
+  const { settings, table, schema, tables, ...query } = localRebuildTarget(runtime);
   const sql = async (statement: string) => (await trinoQuery(statement, { schema })).rows;
   return {
     runtime,

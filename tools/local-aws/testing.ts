@@ -15,7 +15,7 @@ export {
 } from "./runtime/dynamodb-stream.ts";
 export { localEnvironment } from "./runtime/environment.ts";
 export type { Invokable, RetryBackoff } from "./runtime/esm-core.ts";
-export { expandPrefix, FirehoseEmulator, firehoseStreams } from "./runtime/firehose.ts";
+export { expandPrefix, FirehoseEmulator, firehoseStreams, toParquet } from "./runtime/firehose.ts";
 export {
   INFINITE_WITH_DESTINATION_RETRIES,
   type KafkaBatchTiming,
