@@ -305,9 +305,35 @@ async function rebuildSpec(
   const hasFigures = (start: number) => stored.has(start) || topicPartitions.some((tp) => open.has(sliceId(spec.name, start, tp)));
   let nextStart = first;
   let done = 0;
+  // Swaps in flight, up to SWAPS_AT_ONCE, across grains: with sales in every minute each grain
+  // finishes one 1m instance, so waiting for a grain's swaps before reading on would swap them one
+  // at a time. A finished instance's slices leave `open` when its swap starts, and no later grain
+  // touches them. The first failure stops new swaps and is thrown once those in flight settle.
+  const swapping = new Set<Promise<void>>();
+  let failure: { error: unknown } | undefined;
+  let reported = 0;
+  const startSwap = async (start: number) => {
+    while (swapping.size >= SWAPS_AT_ONCE) await Promise.race(swapping);
+    if (failure !== undefined) return;
+    const swap: Promise<void> = swapInstance(spec, start, open, ports, round, outcome)
+      .then(
+        () => {
+          done++;
+          if (done - reported >= 500) {
+            reported = done;
+            report(done);
+          }
+        },
+        (error: unknown) => {
+          failure ??= { error };
+        },
+      )
+      .finally(() => swapping.delete(swap));
+    swapping.add(swap);
+  };
   const finishBefore = async (grain: number) => {
-    // Every instance that ends at or before this grain has all its sales folded: swapped a few
-    // at a time (each is its own snapshot read and transaction).
+    // Every instance that ends at or before this grain has all its sales folded: swapped while
+    // the next grains are read (each is its own snapshot read and transaction).
     const ready: number[] = [];
     for (; nextStart <= last && (spec.unbounded ? grain === Number.POSITIVE_INFINITY : nextStart + spec.sizeMs <= grain); ) {
       if (wanted(nextStart)) {
@@ -319,56 +345,56 @@ async function rebuildSpec(
       }
       nextStart = spec.unbounded ? Number.POSITIVE_INFINITY : nextStart + spec.advanceMs;
     }
-    for (let i = 0; i < ready.length; i += SWAPS_AT_ONCE) {
-      const group = ready.slice(i, i + SWAPS_AT_ONCE);
-      await Promise.all(group.map((start) => swapInstance(spec, start, open, ports, round, outcome)));
-      const before = done;
-      done += group.length;
-      if (Math.floor(done / 500) > Math.floor(before / 500)) report(done);
-    }
+    for (const start of ready) await startSwap(start);
+    if (failure !== undefined) throw failure.error;
   };
 
-  // The all-time window holds every sale the lake has: from its first date on (none: no read).
-  const from = spec.unbounded && ports.firstLakeDate !== undefined ? await ports.firstLakeDate() : first;
-  if (byPartition.size > 0 && from !== undefined) {
-    const read: LakeRead = {
-      spec,
-      from,
-      to: spec.unbounded ? Number.POSITIVE_INFINITY : last + spec.sizeMs,
-      latenessMs,
-      cuts: byPartition,
-      latestEventTime: round.latestEventTime,
-      blockSize: ports.blockSize ?? 1_000_000,
-    };
-    const rows = await ports.lake.rows(groupsSql(read, ports.tables));
-    let batch: SaleRecord[] = [];
-    let grain: number | undefined;
-    const fold = () => {
-      if (batch.length === 0) return;
-      const stored = new Map<string, SliceItem>();
-      for (const record of batch)
-        for (const start of windowStarts(spec, record.sale.payment_date)) {
-          const id = sliceId(spec.name, start, record.topicPartition);
-          const slice = open.get(id);
-          if (slice !== undefined) stored.set(id, slice);
+  try {
+    // The all-time window holds every sale the lake has: from its first date on (none: no read).
+    const from = spec.unbounded && ports.firstLakeDate !== undefined ? await ports.firstLakeDate() : first;
+    if (byPartition.size > 0 && from !== undefined) {
+      const read: LakeRead = {
+        spec,
+        from,
+        to: spec.unbounded ? Number.POSITIVE_INFINITY : last + spec.sizeMs,
+        latenessMs,
+        cuts: byPartition,
+        latestEventTime: round.latestEventTime,
+        blockSize: ports.blockSize ?? 1_000_000,
+      };
+      const rows = await ports.lake.rows(groupsSql(read, ports.tables));
+      let batch: SaleRecord[] = [];
+      let grain: number | undefined;
+      const fold = () => {
+        if (batch.length === 0) return;
+        const stored = new Map<string, SliceItem>();
+        for (const record of batch)
+          for (const start of windowStarts(spec, record.sale.payment_date)) {
+            const id = sliceId(spec.name, start, record.topicPartition);
+            const slice = open.get(id);
+            if (slice !== undefined) stored.set(id, slice);
+          }
+        for (const item of aggregate(batch, stored, new Map(), settings).items)
+          if (wanted(item.start)) open.set(sliceId(item.window, item.start, item.topicPartition), { ...item, offset: -1 });
+        outcome.groups += batch.length;
+        batch = [];
+      };
+      for (const row of rows) {
+        const record = groupRecord(row, ports.topic, latenessMs);
+        if (record.sale.payment_date !== grain) {
+          fold();
+          grain = record.sale.payment_date;
+          await finishBefore(grain);
         }
-      for (const item of aggregate(batch, stored, new Map(), settings).items)
-        if (wanted(item.start)) open.set(sliceId(item.window, item.start, item.topicPartition), { ...item, offset: -1 });
-      outcome.groups += batch.length;
-      batch = [];
-    };
-    for (const row of rows) {
-      const record = groupRecord(row, ports.topic, latenessMs);
-      if (record.sale.payment_date !== grain) {
-        fold();
-        grain = record.sale.payment_date;
-        await finishBefore(grain);
+        batch.push(record);
       }
-      batch.push(record);
+      fold();
     }
-    fold();
+    await finishBefore(Number.POSITIVE_INFINITY);
+  } finally {
+    await Promise.all(swapping);
   }
-  await finishBefore(Number.POSITIVE_INFINITY);
+  if (failure !== undefined) throw failure.error;
   report(done);
   return outcome;
 }
