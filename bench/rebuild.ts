@@ -21,8 +21,8 @@ import { benchReport } from "./report.ts";
 /**
  * `npm run rebuild`'s throughput on the local stack: a lake of BENCH_REBUILD_SALES seeded sales
  * (default 100,000 over BENCH_REBUILD_DAYS days, default 3) written straight into a private copy's
- * lake as Firehose's Parquet objects (the transform's rows, the emulator's writer), as a history
- * import does (docs/api.md), with the live path's progress items saying it applied every offset
+ * lake as Firehose's Parquet objects (the transform's rows, the emulator's writer), with the live
+ * path's progress items saying it applied every offset
  * but with no slice (a lost table). Then the rebuild's own code with Trino as the lake engine:
  * the live rule over 1h,1d, a restatement of the same windows, a restatement of the stack's
  * default windows (left out with BENCH_REBUILD_DEFAULT_WINDOWS=0). Each run's time is split into
