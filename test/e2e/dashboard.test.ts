@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { paths } from "@sales-stream-analytics/local-aws";
 import type { Browser } from "puppeteer-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { pageConfig } from "#functions/dashboard/page";
 import { bigCentsOf, formatCents } from "#shared/money/cents";
 import { regionOf } from "#shared/sales/regions";
@@ -264,8 +264,15 @@ describe("the dashboard page", { timeout: 300_000 }, () => {
       await page.waitForFunction(`document.getElementById("series-caption").textContent === "last 52 weeks, by week"`, {
         timeout: 30_000,
       });
-      const weeks = asked.filter((line) => line.startsWith("/series/") && line.includes("window=1w"));
-      expect(weeks.length).toBeGreaterThan(0);
+      // The caption is drawn before the series is asked for, so wait for the request itself.
+      const weeks = await vi.waitFor(
+        () => {
+          const asked1w = asked.filter((line) => line.startsWith("/series/") && line.includes("window=1w"));
+          expect(asked1w.length).toBeGreaterThan(0);
+          return asked1w;
+        },
+        { timeout: 30_000, interval: 50 },
+      );
       for (const line of weeks) {
         const params = new URLSearchParams(line.split("?")[1]);
         for (const bound of ["from", "to"]) {
