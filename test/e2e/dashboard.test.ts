@@ -240,6 +240,9 @@ describe("the dashboard page", { timeout: 300_000 }, () => {
     try {
       await page.goto(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`, { waitUntil: "load" });
       await page.waitForFunction(`document.querySelectorAll("#windows button").length === 6`, { timeout: 30_000 });
+      // The buttons are drawn before the first refresh asks for the boards and the series; the
+      // page marks the body once a refresh has drawn them all.
+      await page.waitForFunction(`document.body.dataset.refreshed !== undefined`, { timeout: 30_000 });
       const read = `({ completeness: document.getElementById("completeness").textContent, state: document.getElementById("state").textContent,
         sales: [...document.querySelectorAll("#countries td.sales")].map((td) => td.textContent),
         total: document.getElementById("series-total").textContent,
