@@ -53,7 +53,7 @@ export {
   temporaryIdentity,
 } from "./stack/identities.ts";
 export { chromiumCommand, installChromium, venvBin } from "./stack/install.ts";
-export { runningPid, stopProcess } from "./stack/processes.ts";
+export { freezeProcess, runningPid, stopProcess } from "./stack/processes.ts";
 export { componentNamed, startComponent } from "./stack/stack.ts";
 export { functionPolicyStatements, type PolicyStatement } from "./template/iam.ts";
 export { generatedName, resourceEnabled, stackIdOf } from "./template/intrinsics.ts";

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { CreateTableCommand, DeleteTableCommand } from "@aws-sdk/client-dynamodb";
 import { endpoints, localAws, localClients } from "@sales-stream-analytics/local-aws";
-import { componentNamed, runningPid, startComponent, stopProcess } from "@sales-stream-analytics/local-aws/testing";
+import { componentNamed, freezeProcess, startComponent, stopProcess } from "@sales-stream-analytics/local-aws/testing";
 import type { Kafka, KafkaConfig } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createRequestLedger } from "#functions/ingest/dynamodb-store";
@@ -134,9 +134,9 @@ describe("idempotent produce and recovery on the real broker", () => {
     const requestId = randomUUID();
     const one = [{ key: "Chile", value: Buffer.from("frozen"), headers: { [HEADER_REQUEST_ID]: requestId, [HEADER_RECORD_INDEX]: "0" } }];
     expect((await producer.send([{ key: "Chile", value: Buffer.from("warm") }], Date.now() + 20_000)).status).toBe("written");
-    const pid = runningPid("kafka");
-    if (pid === undefined) throw new Error("no Kafka broker of this stack is running");
-    process.kill(pid, "SIGSTOP");
+    // Sent only once every thread of the broker is stopped: SIGSTOP takes effect when the broker
+    // next runs, and on a loaded machine it went on to append and acknowledge the send ("written").
+    const pid = await freezeProcess("kafka");
     let outcome: Awaited<ReturnType<IdempotentProducer["send"]>>;
     const started = Date.now();
     try {
@@ -145,8 +145,9 @@ describe("idempotent produce and recovery on the real broker", () => {
       process.kill(pid, "SIGCONT");
     }
     const answeredAfter = Date.now() - started;
-    expect(outcome.status).toBe("unknown");
-    expect(answeredAfter).toBeLessThan(10_000 + 2000);
+    // Answered by its own deadline, not by kafkajs giving up (8 s request timeouts, 5 retries):
+    // the error says so, however long a loaded machine took to run the timer.
+    expect(outcome).toMatchObject({ status: "unknown", error: { message: "producing: no answer before the deadline" } });
     // The request reached the frozen broker's socket before the cut: it may be appended on resume
     // (the residual race docs/api.md names), but only that once; kafkajs' retries were stopped.
     const landed = await recordsOf(requestId, 1);

@@ -1,5 +1,5 @@
-import { spawn } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { paths } from "./settings.ts";
@@ -84,6 +84,47 @@ export async function stopProcess(name: string, { graceMs = 10_000, signal = "SI
   if (isAlive(record.pid)) process.kill(record.pid, "SIGKILL");
   while (isAlive(record.pid)) await sleep(50);
   return true;
+}
+
+/**
+ * Freezes the named process (SIGSTOP) and resolves with its pid once every one of its threads is
+ * stopped. kill(2) only queues the signal: each thread stops when it next gets the CPU, so on a
+ * loaded machine a broker goes on answering requests for a while after the call returned. Throws
+ * when no process of ours has the name, or when it is not stopped within `timeoutMs` (it is then
+ * continued again). The caller continues it with SIGCONT.
+ */
+export async function freezeProcess(name: string, { timeoutMs = 30_000 } = {}): Promise<number> {
+  const pid = runningPid(name);
+  if (pid === undefined) throw new Error(`no ${name} process of this stack is running`);
+  process.kill(pid, "SIGSTOP");
+  const deadline = Date.now() + timeoutMs;
+  while (!isStopped(pid)) {
+    if (Date.now() > deadline) {
+      process.kill(pid, "SIGCONT");
+      throw new Error(`${name} (pid ${pid}) was not stopped ${timeoutMs} ms after SIGSTOP`);
+    }
+    await sleep(10);
+  }
+  return pid;
+}
+
+/** True when no thread of the pid can run: each is stopped (or exiting). Reads /proc, else asks ps (macOS). */
+function isStopped(pid: number): boolean {
+  const threads = `/proc/${pid}/task`;
+  if (existsSync(threads)) {
+    return readdirSync(threads).every((tid) => {
+      try {
+        // The state is the field after the command name, which is in parentheses and may hold any byte.
+        const stat = readFileSync(`${threads}/${tid}/stat`, "utf8");
+        return "TtZX".includes(stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3));
+      } catch {
+        return true; // the thread exited meanwhile
+      }
+    });
+  }
+  return spawnSync("ps", ["-o", "state=", "-p", String(pid)], { encoding: "utf8" })
+    .stdout.trim()
+    .startsWith("T");
 }
 
 /** Resident memory of a pid in MiB, read from /proc; undefined where /proc is absent. */
