@@ -59,7 +59,10 @@ afterAll(async () => {
   await clients.dynamodb.send(new DeleteTableCommand({ TableName: table })).catch(() => undefined);
 });
 
-/** Every record of the request in the topic, read as read_uncommitted until more than `want` are there or 20 s (6 s for `want` 0). */
+/**
+ * Every record of the request in the topic, read as read_uncommitted: all that the topic held when
+ * the read started, then more until more than `want` are there or 20 s after the start (6 s for `want` 0).
+ */
 const recordsOf = (requestId: string, want: number) =>
   readTopic(
     kafka,
