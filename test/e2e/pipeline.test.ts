@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { LocalRuntime, localClients } from "@sales-stream-analytics/local-aws";
 import {
   componentNamed,
+  freezeProcess,
   KafkaEventSourceMapping,
   runningPid,
   startComponent,
@@ -126,28 +127,30 @@ describe("end to end on the local stack", { timeout: 300_000 }, () => {
     // 409, 503, 504 or a lost answer, until a 202. The broker is frozen past the function's Kafka
     // deadline (22 s of its 25 s: 504s, records sent and no answer; their retries recover),
     // SIGKILLed and restarted (503s), and frozen again past kafkajs' request timeout.
+    // Each freeze is timed from when every thread of the broker is stopped (freezeProcess), not
+    // from the SIGSTOP, which takes effect only when the broker next runs on a loaded machine.
     const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-    const signal = (name: NodeJS.Signals) => {
+    const resume = () => {
       const pid = runningPid("kafka");
-      if (pid !== undefined) process.kill(pid, name);
+      if (pid !== undefined) process.kill(pid, "SIGCONT");
     };
     const result = await load(
       "faults",
       async () => {
         try {
           await pause(1500);
-          signal("SIGSTOP");
+          await freezeProcess("kafka");
           await pause(24_000);
-          signal("SIGCONT");
+          resume();
           await pause(2000);
           await stopProcess("kafka", { signal: "SIGKILL" });
           await pause(2500);
           await startComponent(componentNamed("kafka"));
           await pause(2000);
-          signal("SIGSTOP");
+          await freezeProcess("kafka");
           await pause(10_000);
         } finally {
-          signal("SIGCONT");
+          resume();
         }
       },
       5 * SECONDS,
