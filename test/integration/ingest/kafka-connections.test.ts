@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ingestContainerBudget, readerBudget } from "#shared/kafka/connection-budget";
 import { partitionOfKey } from "#shared/kafka/partitioner";
 import { request } from "#test/support/http";
+import { eventually } from "#test/support/pipeline";
 
 // Counted by KafkaClusterProxy (tools/local-aws), in front of the real broker: every connection
 // it accepts, whatever the client's own code says. The cluster is shown with one broker per
@@ -109,25 +110,28 @@ describe("Kafka connections, counted at the broker", () => {
   });
 
   it("the aggregate mapping's consumer and the Firehose reader stay within theirs", async () => {
-    const kafka = new Kafka({ clientId: "readers", brokers: [readersProxy.bootstrap], logLevel: logLevel.NOTHING });
+    // A client id each, so that each reader's connections are told apart at the proxy however late
+    // they open; each is counted over its whole run, from its start until both are stopped.
+    const reader = (clientId: string) => new Kafka({ clientId, brokers: [readersProxy.bootstrap], logLevel: logLevel.NOTHING });
     const mapping = mskMappings(samFunctions(runtime.context)).find((m) => m.functionId === "AggregateFunction");
     const stream = firehoseStreams(runtime.context)[0];
     if (mapping === undefined || stream === undefined) throw new Error("template.yaml has no aggregate mapping or Firehose stream");
     const budget = readerBudget(PARTITIONS);
+    const of = (clientId: string) => readersProxy.counts({ clientId: (id) => id === clientId });
+    /** Until the reader is connected to the bootstrap and every partition's leader (one broker each): it is fetching. */
+    const fetching = async (clientId: string) =>
+      expect(await eventually(async () => of(clientId).listeners === PARTITIONS + 1, 60_000, 100), clientId).toBe(true);
 
-    const esm = new KafkaEventSourceMapping(mapping, runtime.fn("AggregateFunction"), kafka, clients.sqs, () => undefined);
-    const esmFrom = readersProxy.connections.length;
+    const esm = new KafkaEventSourceMapping(mapping, runtime.fn("AggregateFunction"), reader("esm"), clients.sqs, () => undefined);
     await esm.start();
-    await new Promise((resolve) => setTimeout(resolve, 3000)); // joined, offsets resolved, fetching
-    const esmCounts = readersProxy.counts({ from: esmFrom });
-
-    const firehose = new FirehoseEmulator(stream, undefined, kafka, clients.s3, () => undefined);
-    const firehoseFrom = readersProxy.connections.length;
+    await fetching("esm");
+    const firehose = new FirehoseEmulator(stream, undefined, reader("firehose"), clients.s3, () => undefined);
     await firehose.start();
-    await new Promise((resolve) => setTimeout(resolve, 3000));
-    const firehoseCounts = readersProxy.counts({ from: firehoseFrom });
+    await fetching("firehose");
     await esm.stop();
     await firehose.stop();
+    const esmCounts = of("esm");
+    const firehoseCounts = of("firehose");
     console.log(`readers, ${PARTITIONS} partitions on ${PARTITIONS} brokers: ${JSON.stringify({ esmCounts, firehoseCounts, budget })}`);
 
     expect(readersProxy.errors).toEqual([]);
