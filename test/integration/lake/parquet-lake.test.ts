@@ -24,7 +24,7 @@ afterAll(async () => {
 const objects = (bucket: string, prefix: string) => listKeys(clients.s3, bucket, prefix);
 const download = (bucket: string, keys: string[]) => downloadAll(clients.s3, bucket, keys);
 
-describe("the Parquet lake through the local Firehose", () => {
+describe("the Parquet lake through the local Firehose", { timeout: 300_000 }, () => {
   it("holds exactly the posted sales once each, readable by pyarrow and DuckDB, with exact decimals under dt= prefixes", async () => {
     const firehose = runtime.firehoses[0];
     expect(firehose).toBeDefined();
@@ -70,7 +70,10 @@ describe("the Parquet lake through the local Firehose", () => {
           duckdb: { rows: number; distinct_payment_ids: number; sum_amount: string; sum_type: string };
         }
       | undefined;
-    for (let attempt = 0; attempt < 20; attempt++) {
+    // Bounded by time, not by a count of attempts: each one downloads and reads every file, which
+    // on a loaded machine takes seconds, and the Firehose emulator's delivery takes longer too.
+    const lakeDeadline = Date.now() + 120_000;
+    while (Date.now() < lakeDeadline) {
       await firehose?.flush();
       const keys = (await objects(bucket, "sales/")).filter((key) => [...expectedDays].some((day) => key.startsWith(`sales/dt=${day}/`)));
       if (keys.length > 0) {
@@ -115,7 +118,8 @@ describe("the Parquet lake through the local Firehose", () => {
     // The poison record is under the error prefix with its reason, and in no Parquet file.
     type ErrorRecord = { rawData: string; errorCode: string; errorMessage: string };
     let poison: ErrorRecord | undefined;
-    for (let attempt = 0; attempt < 30 && poison === undefined; attempt++) {
+    const errorsDeadline = Date.now() + 60_000;
+    while (poison === undefined && Date.now() < errorsDeadline) {
       await firehose?.flush();
       const errorKeys = await objects(bucket, "errors/processing-failed/");
       const texts = await Promise.all(errorKeys.map((key) => readText(clients.s3, bucket, key)));
