@@ -6,9 +6,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { formatCents } from "#shared/money/cents";
 import { regionOf } from "#shared/sales/regions";
 import { postSales, request } from "#test/support/http";
+import { eventually } from "#test/support/pipeline";
 
 const clients = localClients();
 let runtime: LocalRuntime;
+/** How long a test waits for what it then asserts: bounded by time, generously (cold starts, backoffs and commits on a loaded machine). */
+const WAIT_MS = 120_000;
 
 beforeAll(async () => {
   runtime = await LocalRuntime.start({ namespace: `live-${randomUUID().slice(0, 6)}`, apiPort: 0, log: () => undefined });
@@ -19,7 +22,7 @@ afterAll(async () => {
 
 const minute = (ms: number) => Math.floor(ms / 60_000) * 60_000;
 
-describe("the live pipeline (npm start)", () => {
+describe("the live pipeline (npm start)", { timeout: 300_000 }, () => {
   it("shows posted sales in the query API once the mapping has aggregated them, and in the region's series once rolled up", async () => {
     const at = minute(Date.now()) - 60_000 + 30_000; // inside the previous minute: well within the lateness
     const from = new Date(minute(at)).toISOString();
@@ -39,10 +42,10 @@ describe("the live pipeline (npm start)", () => {
     expect(posted.status).toBe(202);
 
     let after = before;
-    for (let i = 0; i < 60 && after.total.orders < before.total.orders + 3; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 500));
+    await eventually(async () => {
       after = (await (await request(seriesUrl)).json()) as typeof before;
-    }
+      return after.total.orders >= before.total.orders + 3;
+    }, WAIT_MS);
     expect(after.total.orders).toBe(before.total.orders + 3);
     const cents = (text: string) => BigInt(text.replace(".", ""));
     expect(formatCents(cents(after.total.sales) - cents(before.total.sales))).toBe("12.64");
@@ -98,7 +101,7 @@ const testMapping = (
   ...options,
 });
 
-describe("the event source mapping emulator", () => {
+describe("the event source mapping emulator", { timeout: 300_000 }, () => {
   it("retries a failing batch, then sends it to the on-failure destination and commits past it", async () => {
     const topic = await privateTopic("esm");
     const producer = clients.kafka.producer();
@@ -124,7 +127,7 @@ describe("the event source mapping emulator", () => {
     });
     const esm = new KafkaEventSourceMapping(mapping, fn, clients.kafka, clients.sqs, () => undefined);
     await esm.start();
-    for (let i = 0; i < 100 && esm.stats.sentToDestination === 0; i++) await new Promise((resolve) => setTimeout(resolve, 200));
+    await eventually(async () => esm.stats.sentToDestination > 0, WAIT_MS, 200);
     await esm.stop();
     await fn.stop();
     // At least once: a rebalance before the commit may deliver the batch again, as on AWS.
@@ -212,7 +215,7 @@ describe("the event source mapping emulator", () => {
     await last.send({ topic, acks: -1, messages: [{ key: "k", value: "end" }] });
     await last.commit();
     await producer.disconnect();
-    for (let i = 0; i < 300 && !delivered.includes("end"); i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    await eventually(async () => delivered.includes("end"), WAIT_MS, 100);
     await esm.stop();
     await fn.stop();
     expect(delivered).toEqual([...(readUncommitted === false ? committed : all), "end"]);
@@ -247,7 +250,7 @@ describe("the event source mapping emulator", () => {
       backoff: { baseMs: 10, capMs: 50 },
     });
     await esm.start();
-    for (let i = 0; i < 600 && esm.stats.failedInvocations < 15; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    await eventually(async () => esm.stats.failedInvocations >= 15, WAIT_MS, 100);
     const admin = clients.kafka.admin();
     await admin.connect();
     const committed = async () =>
@@ -260,8 +263,8 @@ describe("the event source mapping emulator", () => {
     expect(logLines.join("\n")).not.toContain("body-");
 
     down = false;
-    for (let i = 0; i < 300 && delivered.length < 3; i++) await new Promise((resolve) => setTimeout(resolve, 100));
-    for (let i = 0; i < 100 && (await committed()) !== "3"; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    await eventually(async () => delivered.length >= 3, WAIT_MS, 100);
+    await eventually(async () => (await committed()) === "3", WAIT_MS, 100);
     expect(delivered).toEqual(["body-1", "body-2", "body-3"]);
     expect(await committed()).toBe("3");
     await admin.disconnect();
@@ -286,7 +289,7 @@ describe("the event source mapping emulator", () => {
       backoff: { baseMs: 60_000, capMs: 60_000 },
     });
     await esm.start();
-    for (let i = 0; i < 300 && esm.stats.failedInvocations < 1; i++) await new Promise((resolve) => setTimeout(resolve, 100));
+    await eventually(async () => esm.stats.failedInvocations >= 1, WAIT_MS, 100);
     expect(esm.stats.failedInvocations).toBe(1);
     const started = Date.now();
     await esm.stop();
