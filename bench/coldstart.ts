@@ -139,7 +139,7 @@ report.print(
 );
 
 report.print(
-  "\nWhat the template's External saves: the same bundles with nothing left out (the SDK's unused credential sources, bowser, the aggregator's dead-letter bundle, the decoders' Glue registry bundle)",
+  "\nWhat the template's External saves: the same bundles with nothing left out (the SDK's unused credential sources, the aggregator's dead-letter bundle, the decoders' Glue registry bundle)",
 );
 const savedWidths = [width, 10, 7, 11, 12];
 report.print(row(["function", "bundle KiB", "init ms", "vs baseline", "saved by it"], savedWidths));
