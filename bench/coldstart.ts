@@ -32,13 +32,15 @@ for (const [id, resource] of Object.entries(ctx.template.Resources)) {
 const functions = samFunctions({ ...ctx, deployed });
 const ingest = functions.find((fn) => fn.logicalId === "IngestFunction");
 if (ingest === undefined) throw new Error("template.yaml has no IngestFunction");
+// Ingest's esbuild settings without what the template adds for its own libraries (External, Alias).
+const { Alias: _ingestAliases, ...bareSettings } = ingest.buildProperties;
 const baseline: SamFunction = {
   ...ingest,
   logicalId: "PowertoolsBaseline",
   handlerFile: "powertools-baseline",
   environment: { POWERTOOLS_LOG_LEVEL: "INFO" },
   events: {},
-  buildProperties: { ...ingest.buildProperties, EntryPoints: ["bench/fixtures/powertools-baseline.ts"], External: [] },
+  buildProperties: { ...bareSettings, EntryPoints: ["bench/fixtures/powertools-baseline.ts"], External: [] },
 };
 
 interface Subject {
