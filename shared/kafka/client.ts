@@ -1,6 +1,6 @@
-import { generateAuthToken } from "aws-msk-iam-sasl-signer-js";
 import { Kafka, type KafkaConfig, logLevel } from "kafkajs";
 import { ConfigError, list, oneOf, text } from "../config/env.ts";
+import { mskIamTokens } from "./msk-iam.ts";
 
 /** Finds the bootstrap servers when they were not known at deploy time (kafkajs asks on every (re)connect). */
 export type BrokerLookup = () => Promise<string[]>;
@@ -40,15 +40,10 @@ export function checkKafkaSettings(settings: KafkaSettings): void {
  */
 export function createKafka(settings: KafkaSettings, overrides: Partial<KafkaConfig> = {}): Kafka {
   checkKafkaSettings(settings);
+  const token = settings.auth === "iam" ? mskIamTokens(settings.region) : undefined;
   const iam: Partial<KafkaConfig> =
-    settings.auth === "iam"
-      ? {
-          ssl: true,
-          sasl: {
-            mechanism: "oauthbearer",
-            oauthBearerProvider: async () => ({ value: (await generateAuthToken({ region: settings.region })).token }),
-          },
-        }
+    token !== undefined
+      ? { ssl: true, sasl: { mechanism: "oauthbearer", oauthBearerProvider: async () => ({ value: await token() }) } }
       : {};
   return new Kafka({
     clientId: settings.clientId,

@@ -16,9 +16,6 @@ vi.mock("kafkajs", async (original) => ({
     }
   },
 }));
-vi.mock("aws-msk-iam-sasl-signer-js", () => ({
-  generateAuthToken: async ({ region }: { region: string }) => ({ token: `signed-for-${region}`, expiryTime: 0 }),
-}));
 
 const settings = (over: Partial<KafkaSettings> = {}): KafkaSettings => ({
   brokers: [],
@@ -45,13 +42,25 @@ describe("Kafka client factory", () => {
     expect(lastConfig().sasl).toBeUndefined();
   });
 
-  it("signs a fresh MSK IAM token for the configured region on every authentication", async () => {
-    createKafka(settings({ brokers: ["b-1:9098"], auth: "iam", region: "eu-west-1" }));
-    const config = lastConfig();
-    expect(config.ssl).toBe(true);
-    const sasl = config.sasl as { mechanism: string; oauthBearerProvider: () => Promise<{ value: string }> };
-    expect(sasl.mechanism).toBe("oauthbearer");
-    await expect(sasl.oauthBearerProvider()).resolves.toEqual({ value: "signed-for-eu-west-1" });
+  it("signs a fresh MSK IAM token for the configured region with the environment's credentials on every authentication", async () => {
+    // Lambda puts the execution role's keys in the environment.
+    vi.stubEnv("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE");
+    vi.stubEnv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
+    vi.stubEnv("AWS_SESSION_TOKEN", "role-session");
+    try {
+      createKafka(settings({ brokers: ["b-1:9098"], auth: "iam", region: "eu-west-1" }));
+      const config = lastConfig();
+      expect(config.ssl).toBe(true);
+      const sasl = config.sasl as { mechanism: string; oauthBearerProvider: () => Promise<{ value: string }> };
+      expect(sasl.mechanism).toBe("oauthbearer");
+      const signed = new URL(Buffer.from((await sasl.oauthBearerProvider()).value, "base64url").toString("utf8"));
+      expect(signed.host).toBe("kafka.eu-west-1.amazonaws.com");
+      expect(signed.searchParams.get("Action")).toBe("kafka-cluster:Connect");
+      expect(signed.searchParams.get("X-Amz-Credential")).toMatch(/^AKIAIOSFODNN7EXAMPLE\/\d{8}\/eu-west-1\/kafka-cluster\/aws4_request$/);
+      expect(signed.searchParams.get("X-Amz-Security-Token")).toBe("role-session");
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 
   it("looks the IAM bootstrap brokers up from the cluster ARN once, and again only after a failure", async () => {

@@ -47,6 +47,22 @@ function loaders(logicalId: string, entries: readonly string[]): Record<string, 
   return map;
 }
 
+/** SAM's `Alias: ["pkg=./stand-in.ts"]` as esbuild's alias map; throws naming the function and the bad entry. */
+function aliases(logicalId: string, entries: readonly string[]): Record<string, string> {
+  const map: Record<string, string> = {};
+  for (const entry of entries) {
+    const at = entry.indexOf("=");
+    const name = entry.slice(0, at);
+    const replacement = entry.slice(at + 1);
+    if (at <= 0 || replacement === "" || name.startsWith(".") || name.startsWith("/"))
+      throw new Error(
+        `${logicalId}: BuildProperties.Alias entry "${entry}" must look like package=./replacement.ts or package=other-package`,
+      );
+    map[name] = replacement;
+  }
+  return map;
+}
+
 /** esbuild options for a function, exactly as `sam build` derives them from Metadata.BuildProperties. */
 function esbuildOptions(fn: SamFunction) {
   const props = fn.buildProperties;
@@ -70,6 +86,7 @@ function esbuildOptions(fn: SamFunction) {
       external: props.External ?? [],
       ...(props.MainFields !== undefined && { mainFields: props.MainFields.split(",") }),
       ...(props.Loader !== undefined && { loader: loaders(fn.logicalId, props.Loader) }),
+      ...(props.Alias !== undefined && { alias: aliases(fn.logicalId, props.Alias) }),
       outExtension: { ".js": outExtension },
       // ESM bundles that pull in CommonJS dependencies need a require().
       ...(format === "esm" && {

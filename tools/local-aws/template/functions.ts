@@ -12,6 +12,8 @@ export interface BuildProperties {
   readonly OutExtension?: string[];
   /** `.ext=loader` pairs (`.html=text`), as SAM passes them to esbuild's --loader. */
   readonly Loader?: string[];
+  /** `package=replacement` pairs, as SAM passes them to esbuild's --alias (a `./` replacement is a path from CodeUri). */
+  readonly Alias?: string[];
 }
 
 /** A function of the template with SAM's Globals merged in, its intrinsics resolved. */
