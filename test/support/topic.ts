@@ -41,26 +41,32 @@ export async function readTopic(
   await consumer.subscribe({ topic, fromBeginning: true });
   try {
     await new Promise<void>((resolve, reject) => {
-      const caughtUp = () => timers.push(setTimeout(resolve, Math.max(0, started + lingerMs - Date.now())));
-      timers.push(
-        setTimeout(() => {
-          const lagging = [...behind].map(([partition, end]) => `${partition} (end ${end})`).join(", ");
-          reject(new Error(`reading ${topic}: partitions ${lagging} not read up to their end offsets after ${catchUpMs} ms`));
-        }, catchUpMs),
-      );
+      const caughtUp = () => {
+        clearTimeout(catchUpTimer);
+        timers.push(setTimeout(resolve, Math.max(0, started + lingerMs - Date.now())));
+      };
+      const catchUpTimer = setTimeout(() => {
+        const lagging = [...behind].map(([partition, end]) => `${partition} (end ${end})`).join(", ");
+        reject(new Error(`reading ${topic}: partitions ${lagging} not read up to their end offsets after ${catchUpMs} ms`));
+      }, catchUpMs);
+      timers.push(catchUpTimer);
       if (behind.size === 0) caughtUp();
+      // Progress is taken from END_BATCH_PROCESS, which kafkajs emits also for a fetch that holds
+      // only transaction markers or aborted records (eachBatch never sees those); its lastOffset
+      // counts them too, as they take offsets.
+      consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+        const end = behind.get(payload.partition);
+        if (end !== undefined && BigInt(payload.lastOffset) + 1n >= end) {
+          behind.delete(payload.partition);
+          if (behind.size === 0) caughtUp();
+        }
+      });
       void consumer
         .run({
           eachBatch: async ({ batch }) => {
             for (const message of batch.messages) {
               if (keep(message)) records.push({ partition: batch.partition, offset: message.offset, message });
               if (until(records)) return resolve();
-            }
-            // lastOffset counts transaction markers and aborted records too, which take offsets.
-            const end = behind.get(batch.partition);
-            if (end !== undefined && BigInt(batch.lastOffset()) + 1n >= end) {
-              behind.delete(batch.partition);
-              if (behind.size === 0) caughtUp();
             }
           },
         })

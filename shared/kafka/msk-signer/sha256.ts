@@ -13,7 +13,8 @@ const bytes = (data: SourceData): string | Uint8Array =>
  * Replaces @aws-crypto/sha256-js in the Kafka functions' bundles (template.yaml, Alias): the MSK
  * signer hands its SigV4 signer that pure-JavaScript SHA-256 (with its own tslib); this is the same
  * contract (SHA-256, or HMAC-SHA-256 with a secret) on Node's native crypto, as the SDK's own
- * clients sign on Node. digest() cannot fail; update() after an HMAC's digest() throws, as Node's does.
+ * clients sign on Node. SigV4 digests each hash once: a second digest() of an HMAC, or an
+ * update() after it, throws here as Node's does (sha256-js would answer again).
  */
 export class Sha256 {
   readonly #secret: SourceData | undefined;

@@ -6,6 +6,6 @@ import { InvariantError } from "../../errors/internal-errors.ts";
  */
 export function unreached(pkg: string, what: string): InvariantError {
   return new InvariantError(
-    `${pkg} (${what}) is replaced by a stand-in in this bundle (template.yaml, Alias): aws-msk-iam-sasl-signer-js needs it only for a debug identity log, a profile or a role, which the product does not use; sign with mskIamTokens (shared/kafka/msk-iam.ts)`,
+    `${pkg} (${what}) is replaced by a stand-in in this bundle (template.yaml, Alias): aws-msk-iam-sasl-signer-js needs it only for a debug identity log, a profile, a role or generateAuthToken's default chain, which the product does not use; sign with mskIamTokens (shared/kafka/msk-iam.ts)`,
   );
 }

@@ -24,6 +24,8 @@ interface SignerEntry {
 }
 
 beforeEach(() => {
+  // A profile would make the default chain skip the environment on purpose.
+  vi.stubEnv("AWS_PROFILE", undefined);
   vi.stubEnv("AWS_ACCESS_KEY_ID", credentials.accessKeyId);
   vi.stubEnv("AWS_SECRET_ACCESS_KEY", credentials.secretAccessKey);
   vi.stubEnv("AWS_SESSION_TOKEN", credentials.sessionToken);

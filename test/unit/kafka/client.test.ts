@@ -44,6 +44,8 @@ describe("Kafka client factory", () => {
 
   it("signs a fresh MSK IAM token for the configured region with the environment's credentials on every authentication", async () => {
     // Lambda puts the execution role's keys in the environment.
+    // A profile would make the default chain skip the environment on purpose.
+    vi.stubEnv("AWS_PROFILE", undefined);
     vi.stubEnv("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE");
     vi.stubEnv("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY");
     vi.stubEnv("AWS_SESSION_TOKEN", "role-session");
