@@ -67,7 +67,8 @@ async function everyWindowCounted(table: string, windows: readonly WindowSpec[],
     );
   await eventually(async () => {
     figures = await tableFigures(dynamodb, table);
-    return windows.every((spec) => (counts()[spec.name] ?? 0) >= (expected[spec.name] ?? 0));
+    const now = counts();
+    return windows.every((spec) => (now[spec.name] ?? 0) >= (expected[spec.name] ?? 0));
   }, 180_000);
   expect(counts()).toEqual(expected);
   return figures;

@@ -116,7 +116,8 @@ function isStopped(pid: number): boolean {
       try {
         // The state is the field after the command name, which is in parentheses and may hold any byte.
         const stat = readFileSync(`${threads}/${tid}/stat`, "utf8");
-        return "TtZX".includes(stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3));
+        const state = stat.charAt(stat.lastIndexOf(")") + 2);
+        return state !== "" && "TtZX".includes(state);
       } catch {
         return true; // the thread exited meanwhile
       }
